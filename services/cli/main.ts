@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { startProducer } from '../producer/service';
+import { startDemoReceiver } from '../receiver/receiver';
+import { loadConfig } from '../shared/config';
+import { DEFAULTS } from '../shared/definitions';
+import { isThreatRelayError } from '../shared/errors';
+import { createLogger } from '../shared/logger';
+import { provisionTopics } from '../shared/provision';
+import { generateSigningKeyPair } from '../shared/signing';
+import { startSubscriber } from '../subscriber/service';
+import { CLI_COMMANDS, type CliCommand } from './commands';
+import { runDev } from './dev';
+import { defaultBrokerDir, kafkaCommand } from './local-kafka';
+
+/** The `threatrelay` command. Each subcommand is a thin wrapper over a service's start function. */
+
+const USAGE = `threatrelay <command> [options]
+
+  dev                       run the whole demo network locally (starts Kafka too)
+  producer                  run one org's publishing API
+      --config FILE --org ID [--port N]   signing key: THREATRELAY_SIGNING_KEY (PEM) or --signing-key-file FILE
+  subscriber                run one org's subscriptions
+      --config FILE --org ID [--subscription ID ...]
+  provision --config FILE   create the topics the config implies (idempotent)
+  receiver --config FILE [--port N]   demo webhook receiver: verifies and prints each subscription's deliveries
+  keys api --org ID [--name NAME]   print a new API key and the config entry with its hash
+  keys signing              print a new Ed25519 key pair (private PEM, public base64)
+  kafka start|stop|status   the local Apache Kafka broker (KRaft, loopback)
+
+Environment: KAFKA_BROKERS (an existing cluster), THREATRELAY_CONFIG, LOG_LEVEL.`;
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+/** Runs a long-lived service until SIGINT/SIGTERM, then closes it gracefully. */
+async function runUntilSignal(close: () => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await close();
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', default: process.env.THREATRELAY_CONFIG },
+      org: { type: 'string', default: process.env.THREATRELAY_ORG },
+      port: { type: 'string', default: process.env.PORT },
+      name: { type: 'string' },
+      subscription: { type: 'string', multiple: true },
+      'signing-key-file': { type: 'string', default: process.env.THREATRELAY_SIGNING_KEY_FILE },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (!command || values.help || command === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  const needConfig = (): ReturnType<typeof loadConfig> =>
+    loadConfig(values.config ?? fail('--config FILE (or THREATRELAY_CONFIG) is required'));
+  const needOrg = (): string => values.org ?? fail('--org ID (or THREATRELAY_ORG) is required');
+
+  if (!(CLI_COMMANDS as readonly string[]).includes(command))
+    fail(`unknown command "${command}"\n\n${USAGE}`);
+  switch (command as CliCommand) {
+    case 'dev':
+      await runDev({ basePort: Number(values.port ?? 8080) });
+      return;
+    case 'producer': {
+      const config = needConfig();
+      const org = needOrg();
+      const pem = values['signing-key-file']
+        ? readFileSync(values['signing-key-file'], 'utf8')
+        : // .env files hold the PEM on one line with \n escapes.
+          (
+            process.env.THREATRELAY_SIGNING_KEY ??
+            fail('THREATRELAY_SIGNING_KEY or --signing-key-file is required')
+          ).replace(/\\n/g, '\n');
+      const logger = createLogger(`producer-${org}`);
+      const p = await startProducer({
+        config,
+        org,
+        signingKeyPem: pem,
+        port: Number(values.port ?? DEFAULTS.httpPort),
+        host: process.env.HOST ?? '0.0.0.0',
+        logger,
+      });
+      await runUntilSignal(() => p.close());
+      return;
+    }
+    case 'subscriber': {
+      const config = needConfig();
+      const org = needOrg();
+      const logger = createLogger(`subscriber-${org}`);
+      const s = await startSubscriber({ config, org, subscriptions: values.subscription, logger });
+      await runUntilSignal(() => s.close());
+      return;
+    }
+    case 'receiver': {
+      const config = needConfig();
+      const secrets = Object.fromEntries(config.subscriptions.map((s) => [s.id, s.webhook.secrets[0]!]));
+      const r = await startDemoReceiver({
+        port: Number(values.port ?? 9000),
+        host: process.env.HOST ?? '0.0.0.0',
+        secrets,
+        onDelivery: (d) =>
+          console.log(
+            JSON.stringify({ subscription: d.subscription, webhookId: d.webhookId, events: d.body.events }),
+          ),
+        onRejected: (sub, reason) => console.error(`rejected a request for ${sub}: ${reason}`),
+      });
+      console.error(`demo receiver listening on ${r.url}/hooks/<subscription>`);
+      await runUntilSignal(() => r.close());
+      return;
+    }
+    case 'provision': {
+      const config = needConfig();
+      const kafka = new Kafka({ brokers: config.kafka.brokers, logLevel: logLevel.WARN });
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const created = await provisionTopics(admin, config);
+        console.log(
+          created.length
+            ? `created ${created.length} topic(s): ${created.join(', ')}`
+            : 'all topics exist; nothing changed',
+        );
+      } finally {
+        await admin.disconnect();
+      }
+      return;
+    }
+    case 'keys': {
+      const kind = positionals[0];
+      if (kind === 'api') {
+        const org = needOrg();
+        const key = `trk_${org}_${randomBytes(24).toString('base64url')}`;
+        const name = values.name ?? `${org}-secops`;
+        console.log(`API key (give it to the team; it is not stored anywhere):\n  ${key}\n`);
+        console.log(
+          `config entry (apiKeys):\n  - name: ${name}\n    org: ${org}\n    sha256: ${createHash('sha256').update(key).digest('hex')}\n    scopes: [publish, revoke]`,
+        );
+        return;
+      }
+      if (kind === 'signing') {
+        const pair = generateSigningKeyPair();
+        console.log(`private key (keep it with the org's producer only):\n${pair.privateKeyPem}`);
+        console.log(`public key (orgs[].publicKey in the config):\n  ${pair.publicKey}`);
+        return;
+      }
+      fail('usage: threatrelay keys api --org ID | keys signing');
+      return;
+    }
+    case 'kafka': {
+      const sub = positionals[0];
+      if (!sub || !['start', 'stop', 'status'].includes(sub))
+        fail('usage: threatrelay kafka start|stop|status');
+      const port = values.port ?? '9092';
+      const args = sub === 'start' ? ['--port', port, '--controller-port', String(Number(port) + 1)] : [];
+      console.log(await kafkaCommand([sub, '--dir', defaultBrokerDir(), ...args]));
+      return;
+    }
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (isThreatRelayError(err)) {
+    console.error(`${err.code}: ${err.message}`);
+  } else {
+    console.error(err);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,249 @@
+import express, { type Express, type Request, type RequestHandler } from 'express';
+import { createHash } from 'node:crypto';
+import { pinoHttp } from 'pino-http';
+import type { z } from 'zod';
+import type { ApiKeyConfig, Config } from '../shared/config';
+import { zodDetails } from '../shared/config';
+import { ThreatRelayError, isThreatRelayError } from '../shared/errors';
+import { errorMiddleware, notFound, requireJson } from '../shared/http';
+import { indicatorInputSchema, revocationInputSchema } from '../shared/indicator-schema';
+import type { Logger } from '../shared/logger';
+import type { ThreatEvent } from '../shared/model';
+import type { ProducerMetrics } from './metrics';
+import { openApiDocument } from './openapi';
+import { buildPublishedEvents, buildRevokedEvents, type PublishContext, type Publisher } from './publish';
+import { RateLimiter } from './rate-limit';
+
+/**
+ * The publishing API a company's security team talks to. `createApp` only
+ * wires routes to their dependencies; `service.ts` builds the dependencies.
+ */
+
+export interface ProducerAppDeps {
+  config: Config;
+  /** The org this producer deployment publishes for; keys of other orgs are refused. */
+  org: string;
+  publisher: Publisher;
+  logger: Logger;
+  metrics: ProducerMetrics;
+  /** A real broker round trip; rejects when Kafka is unreachable. */
+  ready: () => Promise<void>;
+  /** Set once shutdown began: /readyz answers 503 so load balancers stop sending. */
+  isShuttingDown?: () => boolean;
+}
+
+interface AuthedRequest extends Request {
+  apiKey?: ApiKeyConfig;
+}
+
+/** Every route and its methods: 405 for a known path with another method, and the OpenAPI test. */
+export const ROUTES: Record<string, string[]> = {
+  '/v1/indicators': ['POST'],
+  '/v1/indicators/revoke': ['POST'],
+  '/openapi.json': ['GET'],
+  '/healthz': ['GET'],
+  '/readyz': ['GET'],
+  '/metrics': ['GET'],
+};
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** API keys come as `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+function presentedKey(req: Request): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth?.toLowerCase().startsWith('bearer ')) return auth.slice(7).trim();
+  const header = req.headers['x-api-key'];
+  return typeof header === 'string' ? header.trim() : undefined;
+}
+
+function authenticate(
+  config: Config,
+  org: string,
+  scope: 'publish' | 'revoke',
+  limiter: RateLimiter,
+): RequestHandler {
+  // Only hashes are in memory; a lookup by hash needs no constant-time compare of the key.
+  const byHash = new Map(config.apiKeys.filter((k) => k.org === org).map((k) => [k.sha256, k]));
+  return (req: AuthedRequest, _res, next) => {
+    const key = presentedKey(req);
+    if (!key) {
+      next(new ThreatRelayError('TR_UNAUTHENTICATED', 'missing API key: send Authorization: Bearer <key>'));
+      return;
+    }
+    const found = byHash.get(sha256Hex(key));
+    if (!found) {
+      next(new ThreatRelayError('TR_UNAUTHENTICATED', `unknown API key for this ${org} producer`));
+      return;
+    }
+    if (!found.scopes.includes(scope)) {
+      next(new ThreatRelayError('TR_FORBIDDEN', `API key "${found.name}" lacks the "${scope}" scope`));
+      return;
+    }
+    const wait = limiter.take(found.name);
+    if (wait > 0) {
+      next(
+        new ThreatRelayError(
+          'TR_RATE_LIMITED',
+          `too many requests for API key "${found.name}"; retry in ${wait} s`,
+          {
+            retryAfterSeconds: wait,
+          },
+        ),
+      );
+      return;
+    }
+    req.apiKey = found;
+    next();
+  };
+}
+
+/** Validates one item or an array of them; all or nothing, every failing path listed. */
+export function parseItems<S extends z.ZodType>(
+  schema: S,
+  body: unknown,
+  maxItems: number,
+): { items: z.infer<S>[]; batch: boolean } {
+  const batch = Array.isArray(body);
+  const raw: unknown[] = batch ? body : [body];
+  if (batch && raw.length === 0) {
+    throw new ThreatRelayError('TR_VALIDATION', 'the batch is empty', {
+      details: [{ path: '(root)', message: 'must hold at least one item' }],
+    });
+  }
+  if (raw.length > maxItems) {
+    throw new ThreatRelayError('TR_VALIDATION', `a batch holds at most ${maxItems} items`, {
+      details: [{ path: '(root)', message: `has ${raw.length} items, the limit is ${maxItems}` }],
+    });
+  }
+  const items: z.infer<S>[] = [];
+  const problems = raw.flatMap((item, index) => {
+    const parsed = schema.safeParse(item);
+    if (parsed.success) {
+      items.push(parsed.data);
+      return [];
+    }
+    return zodDetails(parsed.error, batch ? [index] : []);
+  });
+  if (problems.length > 0) {
+    throw new ThreatRelayError(
+      'TR_VALIDATION',
+      `the request body is invalid: ${problems.length} problem(s)`,
+      {
+        details: problems,
+      },
+    );
+  }
+  return { items, batch };
+}
+
+/** The indicator type of a raw body item, for metric labels of rejected requests. */
+function typeLabel(item: unknown): string {
+  const parsed = indicatorInputSchema.safeParse(item);
+  if (parsed.success) return parsed.data.type;
+  const t = (item as { type?: unknown } | null)?.type;
+  return typeof t === 'string' && /^[a-z0-9_]{1,20}$/.test(t) ? t : 'unknown';
+}
+
+export function createApp(deps: ProducerAppDeps): Express {
+  const { config, org, publisher, logger, metrics } = deps;
+  const settings = config.producer;
+  const limiter = new RateLimiter(settings.rateLimitPerMinute);
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(
+    pinoHttp({
+      logger,
+      customProps: () => ({ org }),
+      genReqId: (req, res) => {
+        const id = (req.headers['x-request-id'] as string | undefined) ?? crypto.randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+    }),
+  );
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (deps.isShuttingDown?.()) {
+      res.status(503).json({ status: 'shutting down' });
+      return;
+    }
+    try {
+      await deps.ready();
+      res.json({ status: 'ready' });
+    } catch (err) {
+      res.status(503).json({ status: 'not ready', reason: (err as Error).message });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.set('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  const openapi = openApiDocument(settings);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+
+  const json = express.json({ limit: settings.bodyLimitBytes, strict: false });
+
+  /** Publishes what `build` made of the body; counts accepted and rejected indicators. */
+  const publishRoute =
+    (build: (body: unknown, ctx: PublishContext) => ThreatEvent[]): RequestHandler =>
+    async (req: AuthedRequest, res) => {
+      const ctx: PublishContext = {
+        org,
+        submitter: req.apiKey!.name,
+        idempotencyKey: req.get('Idempotency-Key') ?? undefined,
+      };
+      let events: ThreatEvent[];
+      try {
+        events = build(req.body, ctx);
+      } catch (err) {
+        const items: unknown[] = Array.isArray(req.body) ? req.body : [req.body];
+        const reason = isThreatRelayError(err) ? err.code : 'TR_INTERNAL';
+        for (const item of items) metrics.rejected.inc({ org, type: typeLabel(item), reason });
+        throw err;
+      }
+      const receipts = await publisher.publish(events).catch((err: unknown) => {
+        const reason = isThreatRelayError(err) ? err.code : 'TR_INTERNAL';
+        for (const e of events) metrics.rejected.inc({ org, type: eventType(e), reason });
+        throw err;
+      });
+      for (const e of events) metrics.accepted.inc({ org, type: eventType(e) });
+      req.log.info({ accepted: receipts.length, idempotencyKey: ctx.idempotencyKey }, 'accepted');
+      res.status(202).json({ accepted: receipts.length, receipts });
+    };
+
+  app.post(
+    '/v1/indicators',
+    authenticate(config, org, 'publish', limiter),
+    requireJson(),
+    json,
+    publishRoute((body, ctx) => {
+      const { items, batch } = parseItems(indicatorInputSchema, body, settings.maxBatchItems);
+      return buildPublishedEvents(items, ctx, batch);
+    }),
+  );
+
+  app.post(
+    '/v1/indicators/revoke',
+    authenticate(config, org, 'revoke', limiter),
+    requireJson(),
+    json,
+    publishRoute((body, ctx) => {
+      const { items, batch } = parseItems(revocationInputSchema, body, settings.maxBatchItems);
+      return buildRevokedEvents(items, ctx, batch);
+    }),
+  );
+
+  app.use(notFound(ROUTES));
+  app.use(errorMiddleware(logger));
+  return app;
+}
+
+function eventType(e: ThreatEvent): string {
+  return e.payload.kind === 'IndicatorPublished' ? e.payload.indicator.type : (e.payload.type ?? 'unknown');
+}

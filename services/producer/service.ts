@@ -1,0 +1,86 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { loadSchemaRegistry } from '../shared/codec';
+import type { Config } from '../shared/config';
+import { ThreatRelayError } from '../shared/errors';
+import { brokerRoundTrip, createKafka, withTimeout } from '../shared/kafka';
+import type { Logger } from '../shared/logger';
+import { loadPrivateKey } from '../shared/signing';
+import { topicNames } from '../shared/topics';
+import { createApp } from './app';
+import { createProducerMetrics } from './metrics';
+import { Publisher } from './publish';
+import { TransactionalSender } from './transactional-sender';
+
+export interface ProducerOptions {
+  config: Config;
+  org: string;
+  /** PKCS#8 PEM of the org's Ed25519 private key. */
+  signingKeyPem: string;
+  port: number;
+  host?: string;
+  logger: Logger;
+}
+
+export interface RunningProducer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Builds and starts one org's producer: Kafka clients, the publisher and the HTTP server. */
+export async function startProducer(options: ProducerOptions): Promise<RunningProducer> {
+  const { config, org, logger } = options;
+  if (!config.orgs.some((o) => o.id === org)) {
+    throw new ThreatRelayError('TR_CONFIG', `org "${org}" is not in the config`);
+  }
+  const signingKey = loadPrivateKey(options.signingKeyPem);
+  const kafka = createKafka(config.kafka, logger, `threatrelay-producer-${org}`);
+  const sender = new TransactionalSender({
+    kafka,
+    idPrefix: `${config.kafka.topicPrefix}.producer.${org}`,
+    logger,
+  });
+  const admin = kafka.admin();
+  await Promise.all([sender.connect(), admin.connect()]);
+  const metrics = createProducerMetrics(org);
+  const publisher = new Publisher({
+    sender,
+    admin,
+    registry: loadSchemaRegistry(),
+    signingKey,
+    topics: topicNames(config.kafka.topicPrefix),
+    logger,
+    produceTimeoutMs: config.producer.produceTimeoutMs,
+    observeSend: (seconds, outcome) => metrics.kafkaSendSeconds.observe({ outcome }, seconds),
+  });
+  const ready = async (): Promise<void> => {
+    await withTimeout(brokerRoundTrip(admin), 3000, () => new Error('no answer from Kafka within 3 s'));
+  };
+  let shuttingDown = false;
+  const app = createApp({
+    config,
+    org,
+    publisher,
+    logger,
+    metrics,
+    ready,
+    isShuttingDown: () => shuttingDown,
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(options.port, options.host ?? '127.0.0.1', () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  logger.info({ url, org }, 'producer listening');
+  return {
+    url,
+    async close() {
+      // Stop taking requests, let in-flight ones finish (their Kafka sends included), then disconnect.
+      shuttingDown = true;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await sender.close();
+      await admin.disconnect();
+      logger.info({ org }, 'producer stopped');
+    },
+  };
+}

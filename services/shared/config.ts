@@ -1,0 +1,258 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { DEFAULTS } from './definitions';
+import { ThreatRelayError, type ErrorDetail } from './errors';
+import { CATEGORIES, INDICATOR_TYPES } from './model';
+
+/**
+ * The one config file of a ThreatRelay network (YAML). It is validated once at
+ * start, every problem reported with its path, before anything touches Kafka.
+ * Secrets are written as `${ENV_VAR}` and filled in from the environment; the
+ * file itself holds only public keys and SHA-256 hashes of API keys.
+ */
+
+const id = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9_-]{0,62}$/,
+    'must be 1-63 chars of a-z, 0-9, _ or -, starting with a letter or digit',
+  );
+
+const kafkaSchema = z.strictObject({
+  /** Bootstrap servers. Default: `KAFKA_BROKERS` (comma-separated), else `127.0.0.1:9092`. */
+  brokers: z
+    .array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port'))
+    .min(1)
+    .optional(),
+  /** Prefix of every topic and consumer group name. Default `threatrelay`. */
+  topicPrefix: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]+$/)
+    .default(DEFAULTS.topicPrefix),
+  /** Partitions of every topic the bus creates. Default 3. */
+  partitions: z.number().int().min(1).max(1000).default(DEFAULTS.partitions),
+  /** Replication factor of every topic. Default 1 (a single local broker). */
+  replicationFactor: z.number().int().min(1).max(7).default(DEFAULTS.replicationFactor),
+  /** TLS to the brokers. Default off. */
+  ssl: z.boolean().default(false),
+  /** SASL/SCRAM credentials of this service's principal. Default none. */
+  sasl: z
+    .strictObject({
+      mechanism: z.enum(['scram-sha-256', 'scram-sha-512', 'plain']),
+      username: z.string().min(1),
+      password: z.string().min(1),
+    })
+    .optional(),
+});
+
+const orgSchema = z.strictObject({
+  id,
+  name: z.string().min(1).max(200),
+  kind: z.enum(['company', 'government']),
+  /** Raw 32-byte Ed25519 public key, base64. Subscribers verify this org's records with it. */
+  publicKey: z
+    .string()
+    .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be a base64 raw 32-byte Ed25519 public key')
+    .optional(),
+  /** The most restrictive community TLP this org may read. Default `amber`. */
+  maxTlp: z.enum(['clear', 'green', 'amber']).default('amber'),
+});
+
+const apiKeySchema = z.strictObject({
+  /** Shown in logs and `source.submitter`: the team the key belongs to. */
+  name: id,
+  org: id,
+  /** Lowercase hex SHA-256 of the API key; the key itself is never stored. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex chars (SHA-256 of the key)'),
+  scopes: z
+    .array(z.enum(['publish', 'revoke']))
+    .min(1)
+    .default(['publish', 'revoke']),
+});
+
+const filterSchema = z
+  .strictObject({
+    types: z.array(z.enum(INDICATOR_TYPES)).optional(),
+    categories: z.array(z.enum(CATEGORIES)).optional(),
+    minConfidence: z.number().int().min(0).max(100).optional(),
+    tags: z.array(z.string().min(1)).optional(),
+    sourceOrgs: z.array(id).optional(),
+  })
+  .default({});
+
+const subscriptionSchema = z.strictObject({
+  id,
+  org: id,
+  webhook: z.strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    /** Standard Webhooks secrets (`whsec_…`); several during rotation, the first signs too. */
+    secrets: z.array(z.string().min(1)).min(1),
+    /** Allow targets on loopback/private networks (local dev and tests only). Default false. */
+    allowPrivateNetworks: z.boolean().default(false),
+    /** Request timeout. Default 10 s. */
+    timeoutMs: z.number().int().min(100).max(120_000).default(DEFAULTS.webhookTimeoutMs),
+  }),
+  filter: filterSchema,
+  /** Events per webhook request. Default 100. */
+  batchSize: z.number().int().min(1).max(1000).default(DEFAULTS.webhookBatchSize),
+  format: z.enum(['native', 'stix21']).default('native'),
+  /** Whether another org's report of a known key is delivered as `indicator.corroborated`. Default false. */
+  corroborations: z.boolean().default(false),
+});
+
+const producerSettingsSchema = z.strictObject({
+  /** Largest request body accepted. Default 1 MiB. */
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(DEFAULTS.bodyLimitBytes),
+  /** Most indicators in one request. Default 1,000. */
+  maxBatchItems: z.number().int().min(1).max(100_000).default(DEFAULTS.maxBatchItems),
+  /** Requests per minute per API key (token bucket, per producer instance). Default 600. */
+  rateLimitPerMinute: z.number().int().min(1).default(DEFAULTS.rateLimitPerMinute),
+  /** How long a request waits for Kafka before answering 503. Default 10 s. */
+  produceTimeoutMs: z.number().int().min(100).max(120_000).default(DEFAULTS.produceTimeoutMs),
+});
+
+export const configSchema = z.strictObject({
+  kafka: kafkaSchema.default({
+    topicPrefix: DEFAULTS.topicPrefix,
+    partitions: DEFAULTS.partitions,
+    replicationFactor: DEFAULTS.replicationFactor,
+    ssl: false,
+  }),
+  producer: producerSettingsSchema.default({
+    bodyLimitBytes: DEFAULTS.bodyLimitBytes,
+    maxBatchItems: DEFAULTS.maxBatchItems,
+    rateLimitPerMinute: DEFAULTS.rateLimitPerMinute,
+    produceTimeoutMs: DEFAULTS.produceTimeoutMs,
+  }),
+  orgs: z.array(orgSchema).min(1),
+  apiKeys: z.array(apiKeySchema).default([]),
+  subscriptions: z.array(subscriptionSchema).default([]),
+});
+
+export type Config = z.infer<typeof configSchema> & { kafka: { brokers: string[] } };
+export type OrgConfig = z.infer<typeof orgSchema>;
+export type SubscriptionConfig = z.infer<typeof subscriptionSchema>;
+export type ApiKeyConfig = z.infer<typeof apiKeySchema>;
+export type ProducerSettings = z.infer<typeof producerSettingsSchema>;
+
+/** Every problem in a zod error as `{ path, message }`, paths dotted (`orgs.1.id`). */
+export function zodDetails(error: z.ZodError, prefix: (string | number)[] = []): ErrorDetail[] {
+  return error.issues.map((issue) => ({
+    path: [...prefix, ...issue.path].map(String).join('.') || '(root)',
+    message: issue.message,
+  }));
+}
+
+/** Replaces `${NAME}` in every string of the parsed YAML; each missing variable is a problem at its path. */
+function substituteEnv(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  path: string[],
+  problems: ErrorDetail[],
+): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_match, name: string) => {
+      const v = env[name];
+      if (v === undefined || v === '') {
+        problems.push({
+          path: path.join('.') || '(root)',
+          message: `environment variable ${name} is not set`,
+        });
+        return '';
+      }
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, String(i)], problems));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, [...path, k], problems)]),
+    );
+  }
+  return value;
+}
+
+function duplicates(values: string[]): string[] {
+  const seen = new Set<string>();
+  return [...new Set(values.filter((v) => (seen.has(v) ? true : (seen.add(v), false))))];
+}
+
+/** Checks that need the whole file: unique ids and references to known orgs. */
+function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const orgIds = new Set(config.orgs.map((o) => o.id));
+  for (const dup of duplicates(config.orgs.map((o) => o.id))) {
+    problems.push({ path: 'orgs', message: `duplicate org id "${dup}"` });
+  }
+  for (const dup of duplicates(config.subscriptions.map((s) => s.id))) {
+    problems.push({ path: 'subscriptions', message: `duplicate subscription id "${dup}"` });
+  }
+  for (const dup of duplicates(config.apiKeys.map((k) => k.name))) {
+    problems.push({ path: 'apiKeys', message: `duplicate API key name "${dup}"` });
+  }
+  for (const dup of duplicates(config.apiKeys.map((k) => k.sha256))) {
+    problems.push({ path: 'apiKeys', message: `two API keys share the hash ${dup.slice(0, 12)}…` });
+  }
+  config.apiKeys.forEach((k, i) => {
+    if (!orgIds.has(k.org)) problems.push({ path: `apiKeys.${i}.org`, message: `unknown org "${k.org}"` });
+  });
+  config.subscriptions.forEach((s, i) => {
+    if (!orgIds.has(s.org))
+      problems.push({ path: `subscriptions.${i}.org`, message: `unknown org "${s.org}"` });
+    (s.filter.sourceOrgs ?? []).forEach((o, j) => {
+      if (!orgIds.has(o)) {
+        problems.push({ path: `subscriptions.${i}.filter.sourceOrgs.${j}`, message: `unknown org "${o}"` });
+      }
+    });
+  });
+  return problems;
+}
+
+/** Validates an already-parsed config object. Throws TR_CONFIG listing every problem. */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: ErrorDetail[] = [];
+  const substituted = substituteEnv(raw, env, [], problems);
+  const parsed = configSchema.safeParse(substituted);
+  if (!parsed.success) problems.push(...zodDetails(parsed.error));
+  else problems.push(...crossCheck(parsed.data));
+  if (problems.length > 0 || !parsed.success) {
+    throw new ThreatRelayError(
+      'TR_CONFIG',
+      `invalid config: ${problems.length} problem(s)\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n')}`,
+      { details: problems },
+    );
+  }
+  const brokers =
+    parsed.data.kafka.brokers ??
+    (env.KAFKA_BROKERS ? env.KAFKA_BROKERS.split(',').map((b) => b.trim()) : ['127.0.0.1:9092']);
+  return { ...parsed.data, kafka: { ...parsed.data.kafka, brokers } };
+}
+
+/** Reads and validates the YAML config file at `path`. */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ThreatRelayError('TR_CONFIG', `cannot read config file ${path}`, { cause });
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    const details = doc.errors.map((e) => ({
+      path: `line ${e.linePos?.[0].line ?? '?'}`,
+      message: e.message,
+    }));
+    throw new ThreatRelayError('TR_CONFIG', `config file ${path} is not valid YAML`, { details });
+  }
+  return parseConfig(doc.toJS(), env);
+}
+
+export function orgById(config: Config, orgId: string): OrgConfig | undefined {
+  return config.orgs.find((o) => o.id === orgId);
+}

@@ -1,0 +1,39 @@
+/**
+ * Names and defaults shared by every service: Kafka header names, topic name
+ * parts and the defaults the config falls back to. One place, so a producer
+ * and a subscriber can never disagree on a header's spelling.
+ */
+
+/** Kafka record headers. */
+export const HEADERS = {
+  /** base64 Ed25519 signature of the record value by the source org's key. */
+  signature: 'threatrelay-signature',
+  /** The source org id; tells the subscriber which public key to verify with. */
+  sourceOrg: 'threatrelay-source-org',
+  /** The event id, so tools can find a record without decoding it. */
+  eventId: 'threatrelay-event-id',
+  /** Dead letters: why, and where the record came from. */
+  dlqReason: 'threatrelay-dlq-reason',
+  dlqCode: 'threatrelay-dlq-code',
+  dlqTopic: 'threatrelay-dlq-source-topic',
+  dlqPartition: 'threatrelay-dlq-source-partition',
+  dlqOffset: 'threatrelay-dlq-source-offset',
+  dlqAt: 'threatrelay-dlq-at',
+} as const;
+
+export const DEFAULTS = {
+  topicPrefix: 'threatrelay',
+  partitions: 3,
+  replicationFactor: 1,
+  /** How long the producer waits for Kafka before answering 503. */
+  produceTimeoutMs: 10_000,
+  httpPort: 8080,
+  bodyLimitBytes: 1024 * 1024,
+  maxBatchItems: 1000,
+  rateLimitPerMinute: 600,
+  webhookTimeoutMs: 10_000,
+  webhookBatchSize: 100,
+  dedupWindowDays: 30,
+} as const;
+
+export const CLIENT_ID = 'threatrelay';

@@ -1,0 +1,159 @@
+/**
+ * Errors are data: every error the bus raises on purpose is a ThreatRelayError
+ * with a code from ERROR_CODES. The code alone tells the caller what to do
+ * (answer the HTTP client with `httpStatus`, retry when `canRetry`, or
+ * dead-letter). Every code is documented in ERROR_DOCS; a test keeps the two
+ * lists equal.
+ */
+
+export const ERROR_CODES = [
+  'TR_VALIDATION',
+  'TR_INVALID_VALUE',
+  'TR_MALFORMED_JSON',
+  'TR_UNSUPPORTED_MEDIA_TYPE',
+  'TR_PAYLOAD_TOO_LARGE',
+  'TR_NOT_FOUND',
+  'TR_METHOD_NOT_ALLOWED',
+  'TR_UNAUTHENTICATED',
+  'TR_FORBIDDEN',
+  'TR_RATE_LIMITED',
+  'TR_KAFKA_UNAVAILABLE',
+  'TR_CONFIG',
+  'TR_CODEC_UNKNOWN_FINGERPRINT',
+  'TR_CODEC_MALFORMED',
+  'TR_SIGNATURE_INVALID',
+  'TR_DELIVERY_RETRYABLE',
+  'TR_DELIVERY_REJECTED',
+  'TR_DELIVERY_GONE',
+  'TR_INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ErrorDoc {
+  /** HTTP status when the error answers an API request. */
+  httpStatus: number;
+  /** Whether doing the same thing again later can succeed. */
+  canRetry: boolean;
+  summary: string;
+}
+
+export const ERROR_DOCS: Record<ErrorCode, ErrorDoc> = {
+  TR_VALIDATION: {
+    httpStatus: 400,
+    canRetry: false,
+    summary: 'The body does not match the schema; `details` lists every failing path.',
+  },
+  TR_INVALID_VALUE: {
+    httpStatus: 400,
+    canRetry: false,
+    summary: 'A value is not valid for its indicator type (for example a domain without a public suffix).',
+  },
+  TR_MALFORMED_JSON: {
+    httpStatus: 400,
+    canRetry: false,
+    summary: 'The request body is not well-formed JSON.',
+  },
+  TR_UNSUPPORTED_MEDIA_TYPE: {
+    httpStatus: 415,
+    canRetry: false,
+    summary: 'The request has a body that is not `application/json`.',
+  },
+  TR_PAYLOAD_TOO_LARGE: {
+    httpStatus: 413,
+    canRetry: false,
+    summary: 'The request body is larger than the configured limit.',
+  },
+  TR_NOT_FOUND: { httpStatus: 404, canRetry: false, summary: 'No such route.' },
+  TR_METHOD_NOT_ALLOWED: {
+    httpStatus: 405,
+    canRetry: false,
+    summary: 'The route exists but not for this HTTP method; `Allow` lists the ones it takes.',
+  },
+  TR_UNAUTHENTICATED: { httpStatus: 401, canRetry: false, summary: 'The API key is missing or unknown.' },
+  TR_FORBIDDEN: {
+    httpStatus: 403,
+    canRetry: false,
+    summary: 'The API key lacks the scope this route needs.',
+  },
+  TR_RATE_LIMITED: {
+    httpStatus: 429,
+    canRetry: true,
+    summary: 'Too many requests for this API key; wait for `Retry-After` seconds.',
+  },
+  TR_KAFKA_UNAVAILABLE: {
+    httpStatus: 503,
+    canRetry: true,
+    summary: 'Kafka did not acknowledge in time; nothing is confirmed, retry with the same Idempotency-Key.',
+  },
+  TR_CONFIG: {
+    httpStatus: 500,
+    canRetry: false,
+    summary: 'The configuration is invalid; the service refuses to start.',
+  },
+  TR_CODEC_UNKNOWN_FINGERPRINT: {
+    httpStatus: 400,
+    canRetry: false,
+    summary: 'An Avro record names a writer schema that no file in `schemas/` has.',
+  },
+  TR_CODEC_MALFORMED: {
+    httpStatus: 400,
+    canRetry: false,
+    summary: 'An Avro record is not single-object encoded, is truncated or has trailing bytes.',
+  },
+  TR_SIGNATURE_INVALID: {
+    httpStatus: 400,
+    canRetry: false,
+    summary: "A record's Ed25519 signature is missing or does not verify against its source org's key.",
+  },
+  TR_DELIVERY_RETRYABLE: {
+    httpStatus: 502,
+    canRetry: true,
+    summary:
+      'A webhook attempt failed in a way that may pass later (connection error, timeout, 408, 425, 429, 5xx).',
+  },
+  TR_DELIVERY_REJECTED: {
+    httpStatus: 502,
+    canRetry: false,
+    summary:
+      'The webhook endpoint refused the delivery for good (other 4xx, or a redirect); it is dead-lettered.',
+  },
+  TR_DELIVERY_GONE: {
+    httpStatus: 502,
+    canRetry: false,
+    summary: 'The webhook endpoint answered 410 Gone; the subscription is disabled.',
+  },
+  TR_INTERNAL: { httpStatus: 500, canRetry: false, summary: 'A bug: something the code did not expect.' },
+};
+
+export interface ErrorDetail {
+  /** Where the problem is, as a path into the input (`items.3.value`). */
+  path: string;
+  message: string;
+}
+
+export class ThreatRelayError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetail[];
+  readonly canRetry: boolean;
+  readonly httpStatus: number;
+  /** Seconds the caller should wait before retrying, when known. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: ErrorDetail[]; retryAfterSeconds?: number } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ThreatRelayError';
+    this.code = code;
+    this.details = options.details ?? [];
+    this.canRetry = ERROR_DOCS[code].canRetry;
+    this.httpStatus = ERROR_DOCS[code].httpStatus;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+export function isThreatRelayError(err: unknown, code?: ErrorCode): err is ThreatRelayError {
+  return err instanceof ThreatRelayError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import {
+  CATEGORIES,
+  INDICATOR_TYPES,
+  NAMED_RECIPIENT_TLPS,
+  PLATFORMS,
+  PLATFORM_TYPES,
+  SEVERITIES,
+  TLP_LEVELS,
+} from './model';
+
+/**
+ * The API shape of an indicator, as a company's security team posts it. Built
+ * once at module scope; strict, so a misspelt field is an error, not silently
+ * ignored. `value` is checked against its type later, by canonicalization.
+ */
+
+const orgId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be an org id (a-z, 0-9, _ or -)');
+const isoDate = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with a timezone' });
+const shortText = (max: number) => z.string().trim().min(1).max(max);
+
+export const indicatorInputSchema = z
+  .strictObject({
+    type: z.enum(INDICATOR_TYPES),
+    value: z.string().min(1).max(8192),
+    platform: z.enum(PLATFORMS).optional(),
+    category: z.enum(CATEGORIES),
+    tlp: z.enum(TLP_LEVELS),
+    recipients: z.array(orgId).min(1).max(100).optional(),
+    confidence: z.number().int().min(0).max(100).default(50),
+    severity: z.enum(SEVERITIES).default('medium'),
+    validFrom: isoDate.optional(),
+    validUntil: isoDate.optional(),
+    firstSeen: isoDate.optional(),
+    threatActor: shortText(200).optional(),
+    campaign: shortText(200).optional(),
+    tags: z.array(shortText(64)).max(50).default([]),
+    description: shortText(4000).optional(),
+    references: z
+      .array(z.url({ protocol: /^https?$/ }).max(2048))
+      .max(20)
+      .default([]),
+  })
+  .superRefine((ind, ctx) => {
+    const needsRecipients = NAMED_RECIPIENT_TLPS.includes(ind.tlp);
+    if (needsRecipients && !ind.recipients) {
+      ctx.addIssue({ code: 'custom', path: ['recipients'], message: `required for tlp ${ind.tlp}` });
+    }
+    if (!needsRecipients && ind.recipients) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['recipients'],
+        message: `only allowed for tlp amber+strict and red, not ${ind.tlp}`,
+      });
+    }
+    const needsPlatform = PLATFORM_TYPES.includes(ind.type);
+    if (needsPlatform && !ind.platform) {
+      ctx.addIssue({ code: 'custom', path: ['platform'], message: `required for type ${ind.type}` });
+    }
+    if (!needsPlatform && ind.platform) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['platform'],
+        message: `only allowed for types ${PLATFORM_TYPES.join(', ')}`,
+      });
+    }
+    if (
+      ind.validUntil &&
+      Date.parse(ind.validUntil) <= Date.parse(ind.validFrom ?? new Date().toISOString())
+    ) {
+      ctx.addIssue({ code: 'custom', path: ['validUntil'], message: 'must be after validFrom' });
+    }
+  });
+
+export type IndicatorInput = z.infer<typeof indicatorInputSchema>;
+
+/**
+ * `POST /v1/indicators/revoke`: withdraw an indicator this org published,
+ * named by its `key` (from the publish receipt) or by `type` + `value` (and
+ * `platform` where the type needs one). The revocation is shared exactly as
+ * widely as the original, so its `tlp` (and `recipients`) are required.
+ */
+export const revocationInputSchema = z
+  .strictObject({
+    key: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be the 64 lowercase hex chars of an indicator key')
+      .optional(),
+    type: z.enum(INDICATOR_TYPES).optional(),
+    value: z.string().min(1).max(8192).optional(),
+    platform: z.enum(PLATFORMS).optional(),
+    tlp: z.enum(TLP_LEVELS),
+    recipients: z.array(orgId).min(1).max(100).optional(),
+    reason: shortText(1000),
+  })
+  .superRefine((r, ctx) => {
+    const byValue = r.type !== undefined || r.value !== undefined;
+    if (r.key === undefined && !byValue) {
+      ctx.addIssue({ code: 'custom', path: ['key'], message: 'give the indicator key, or type and value' });
+    }
+    if (r.key !== undefined && byValue) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['key'],
+        message: 'give either key, or type and value, not both',
+      });
+    }
+    if (byValue && r.type === undefined)
+      ctx.addIssue({ code: 'custom', path: ['type'], message: 'required with value' });
+    if (byValue && r.value === undefined)
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'required with type' });
+    const needsRecipients = NAMED_RECIPIENT_TLPS.includes(r.tlp);
+    if (needsRecipients !== (r.recipients !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['recipients'],
+        message: needsRecipients ? `required for tlp ${r.tlp}` : `only allowed for tlp amber+strict and red`,
+      });
+    }
+  });
+
+export type RevocationInput = z.infer<typeof revocationInputSchema>;

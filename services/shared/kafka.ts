@@ -1,0 +1,101 @@
+import {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type KafkaConfig,
+  type LogEntry,
+  type Producer,
+  type SASLOptions,
+} from 'kafkajs';
+import type { Config } from './config';
+import { CLIENT_ID } from './definitions';
+import type { Logger } from './logger';
+
+/**
+ * kafkajs setup shared by the services: one Kafka client per process, its log
+ * lines routed into pino, and the few admin calls the bus needs.
+ */
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export function createKafka(kafkaConfig: Config['kafka'], logger: Logger, clientId = CLIENT_ID): Kafka {
+  const log = logger.child({ component: 'kafkajs' });
+  const config: KafkaConfig = {
+    clientId,
+    brokers: kafkaConfig.brokers,
+    ssl: kafkaConfig.ssl,
+    connectionTimeout: 3000,
+    // Bounded: a call that cannot reach the broker fails within seconds instead of hanging.
+    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, label, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        // "Response X" errors are broker answers kafkajs retries by itself (a coordinator
+        // still loading, a leader moving); they matter only if the retries run out.
+        const severity = level === logLevel.ERROR && message.startsWith('Response ') ? 'warn' : LEVELS[level];
+        log[severity ?? 'info']({ kafkaLabel: label, ...rest }, message);
+      },
+  };
+  if (kafkaConfig.sasl) config.sasl = { ...kafkaConfig.sasl } as SASLOptions;
+  return new Kafka(config);
+}
+
+/** The producer the bus publishes with: idempotent, so a retried send after a lost ack writes no duplicate. */
+export function createIdempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
+  });
+}
+
+/** Creates the topics that do not exist yet; returns the ones it created. */
+export async function ensureTopics(
+  admin: Admin,
+  topics: string[],
+  settings: { partitions: number; replicationFactor: number },
+): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+  if (missing.length === 0) return [];
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((topic) => ({
+      topic,
+      numPartitions: settings.partitions,
+      replicationFactor: settings.replicationFactor,
+    })),
+  });
+  return missing;
+}
+
+/** Readiness is a real broker round trip, not an open socket. */
+export async function brokerRoundTrip(admin: Admin): Promise<{ clusterId: string; brokers: number }> {
+  const cluster = await admin.describeCluster();
+  return { clusterId: cluster.clusterId, brokers: cluster.brokers.length };
+}
+
+/** Rejects with `onTimeout()` when `promise` has not settled within `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(onTimeout()), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

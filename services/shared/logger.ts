@@ -1,0 +1,33 @@
+import pino, { type Logger } from 'pino';
+
+/**
+ * pino JSON logs for every service. Secrets never reach a log line: API keys,
+ * webhook secrets, signing keys and SASL passwords are redacted wherever they
+ * appear in a logged object.
+ */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'headers.authorization',
+  '*.apiKey',
+  '*.secret',
+  '*.secrets',
+  '*.password',
+  '*.privateKey',
+  '*.signingKey',
+  'webhook.secret',
+  'sasl.password',
+  'config.kafka.sasl.password',
+];
+
+export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
+  return pino({
+    name,
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { service: name },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
+
+export type { Logger };

@@ -1,0 +1,38 @@
+/**
+ * When to try a failed webhook delivery again: exponential backoff with full
+ * jitter, a receiver's `Retry-After` honored within bounds, and a bound on the
+ * total time after which the batch is dead-lettered instead.
+ */
+export interface RetryPolicy {
+  /** First backoff. Default 500 ms. */
+  initialDelayMs: number;
+  /** Largest single wait, `Retry-After` included. Default 60 s. */
+  maxDelayMs: number;
+  /** Give up (dead-letter) once this much time has passed since the first attempt. Default 1 h. */
+  maxElapsedMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  initialDelayMs: 500,
+  maxDelayMs: 60_000,
+  maxElapsedMs: 60 * 60 * 1000,
+};
+
+/**
+ * The wait before attempt `attempt + 1` (attempt counts from 1), or undefined
+ * when the elapsed bound says stop. `random` is injectable for tests.
+ */
+export function nextDelayMs(
+  policy: RetryPolicy,
+  attempt: number,
+  elapsedMs: number,
+  retryAfterSeconds: number | undefined,
+  random: () => number = Math.random,
+): number | undefined {
+  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.min(attempt - 1, 30));
+  let delay = Math.max(policy.initialDelayMs / 2, Math.floor(random() * ceiling));
+  if (retryAfterSeconds !== undefined)
+    delay = Math.min(policy.maxDelayMs, Math.max(delay, retryAfterSeconds * 1000));
+  if (elapsedMs + delay > policy.maxElapsedMs) return undefined;
+  return delay;
+}

@@ -1,0 +1,176 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage } from 'kafkajs';
+import { parseConfig, type Config } from '../../services/shared/config';
+import { createLogger, type Logger } from '../../services/shared/logger';
+import { provisionTopics } from '../../services/shared/provision';
+import { generateSigningKeyPair } from '../../services/shared/signing';
+import { waitFor } from './wait-for';
+
+/**
+ * A throwaway ThreatRelay network for one test file: its own topic prefix
+ * (so topics and groups never collide with another test), freshly generated
+ * Ed25519 keys and API keys per org, and every Kafka client it hands out
+ * closed by `close()`.
+ */
+
+export interface TestOrg {
+  id: string;
+  kind?: 'company' | 'government';
+  maxTlp?: 'clear' | 'green' | 'amber';
+}
+
+export interface TestSubscription {
+  id: string;
+  org: string;
+  url: string;
+  batchSize?: number;
+  filter?: Record<string, unknown>;
+  secrets?: string[];
+}
+
+export interface TestNetwork {
+  prefix: string;
+  config: Config;
+  /** PKCS#8 PEM private signing key per org. */
+  signingKeys: Record<string, string>;
+  /** Plain API key per org (scopes publish+revoke). */
+  apiKeys: Record<string, string>;
+  /** Standard Webhooks secret per subscription. */
+  webhookSecrets: Record<string, string>;
+  logger: Logger;
+  kafka: Kafka;
+  admin(): Promise<Admin>;
+  /**
+   * Sum of the topics' high watermarks: it moves whenever anything is written
+   * (records or transaction markers), so equal sums mean nothing was written.
+   */
+  highWatermarks(topics: string[]): Promise<number>;
+  /**
+   * Reads the committed records of `topic` from the beginning until at least
+   * `atLeast` arrived and then none for `quietMs`; bounded by `timeoutMs`.
+   */
+  readAll(
+    topic: string,
+    options?: { atLeast?: number; quietMs?: number; timeoutMs?: number },
+  ): Promise<KafkaMessage[]>;
+  close(): Promise<void>;
+}
+
+export function randomSuffix(): string {
+  return randomBytes(4).toString('hex');
+}
+
+export function whsecret(): string {
+  return `whsec_${randomBytes(24).toString('base64')}`;
+}
+
+export async function createTestNetwork(
+  orgs: TestOrg[],
+  subscriptions: TestSubscription[] = [],
+): Promise<TestNetwork> {
+  const prefix = `tr-${randomSuffix()}`;
+  const signingKeys: Record<string, string> = {};
+  const apiKeys: Record<string, string> = {};
+  const webhookSecrets: Record<string, string> = {};
+  const rawOrgs = orgs.map((o) => {
+    const pair = generateSigningKeyPair();
+    signingKeys[o.id] = pair.privateKeyPem;
+    apiKeys[o.id] = `trk_${o.id}_${randomBytes(16).toString('hex')}`;
+    return {
+      id: o.id,
+      name: o.id,
+      kind: o.kind ?? 'company',
+      publicKey: pair.publicKey,
+      maxTlp: o.maxTlp ?? 'amber',
+    };
+  });
+  const rawKeys = orgs.map((o) => ({
+    name: `${o.id}-secops`,
+    org: o.id,
+    sha256: createHash('sha256').update(apiKeys[o.id]!).digest('hex'),
+    scopes: ['publish', 'revoke'],
+  }));
+  const rawSubs = subscriptions.map((s) => {
+    webhookSecrets[s.id] = s.secrets?.[0] ?? whsecret();
+    return {
+      id: s.id,
+      org: s.org,
+      batchSize: s.batchSize ?? 100,
+      filter: s.filter ?? {},
+      webhook: {
+        url: s.url,
+        secrets: s.secrets ?? [webhookSecrets[s.id]],
+        allowPrivateNetworks: true,
+        timeoutMs: 5000,
+      },
+    };
+  });
+  const config = parseConfig({
+    kafka: { brokers: [process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'], topicPrefix: prefix, partitions: 3 },
+    orgs: rawOrgs,
+    apiKeys: rawKeys,
+    subscriptions: rawSubs,
+  });
+  const logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
+  const kafka = new Kafka({
+    brokers: config.kafka.brokers,
+    clientId: `test-${prefix}`,
+    logLevel: logLevel.NOTHING,
+  });
+  const admins: Admin[] = [];
+  const consumers: Consumer[] = [];
+  const admin = async (): Promise<Admin> => {
+    const a = kafka.admin();
+    await a.connect();
+    admins.push(a);
+    return a;
+  };
+  const mainAdmin = await admin();
+  await provisionTopics(mainAdmin, config);
+  const highWatermarks = async (topics: string[]): Promise<number> => {
+    let total = 0;
+    for (const topic of topics) {
+      for (const p of await mainAdmin.fetchTopicOffsets(topic)) total += Number(p.high);
+    }
+    return total;
+  };
+  return {
+    prefix,
+    config,
+    signingKeys,
+    apiKeys,
+    webhookSecrets,
+    logger,
+    kafka,
+    admin,
+    highWatermarks,
+    async readAll(topic, { atLeast = 0, quietMs = 1500, timeoutMs = 30_000 } = {}) {
+      const consumer = kafka.consumer({ groupId: `${prefix}-reader-${randomSuffix()}` });
+      consumers.push(consumer);
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const got: KafkaMessage[] = [];
+      let lastArrival = Date.now();
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          got.push(message);
+          lastArrival = Date.now();
+        },
+      });
+      try {
+        await waitFor(
+          `${atLeast} records in ${topic}, then ${quietMs} ms of quiet`,
+          () => got.length >= atLeast && Date.now() - lastArrival >= quietMs,
+          timeoutMs,
+        );
+      } finally {
+        await consumer.disconnect();
+      }
+      return got;
+    },
+    async close() {
+      await Promise.all(consumers.map((c) => c.disconnect().catch(() => undefined)));
+      await Promise.all(admins.map((a) => a.disconnect().catch(() => undefined)));
+    },
+  };
+}

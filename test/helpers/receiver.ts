@@ -1,0 +1,103 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A real HTTP webhook receiver for tests (and by hand:
+ * `npx tsx test/helpers/receiver.ts 9000`). It records every request and
+ * answers by route:
+ *   /ok              200
+ *   /fail            500
+ *   /status/<code>   that status
+ *   /slow/<ms>       200 after <ms>
+ *   /retry-after/<s> 429 with Retry-After: <s>
+ *   /gone            410
+ *   /flaky/<n>       503 for the first <n> requests, then 200
+ * `down()` makes every route answer 503 until `up()`.
+ */
+
+export interface ReceivedRequest {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  status: number;
+  at: number;
+}
+
+export interface Receiver {
+  url: string;
+  requests: ReceivedRequest[];
+  /** Parsed JSON bodies of the requests answered 2xx. */
+  accepted(): unknown[];
+  down(): void;
+  up(): void;
+  close(): Promise<void>;
+}
+
+export async function startReceiver(port = 0): Promise<Receiver> {
+  const requests: ReceivedRequest[] = [];
+  let isDown = false;
+  let flakyCount = 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url ?? '/';
+      const body = Buffer.concat(chunks).toString('utf8');
+      const answer = (status: number, headers: Record<string, string> = {}): void => {
+        requests.push({ path, headers: req.headers, body, status, at: Date.now() });
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify({ status }));
+      };
+      if (isDown) return answer(503);
+      const [, route, arg] = path.split('/');
+      switch (route) {
+        case 'ok':
+          return answer(200);
+        case 'fail':
+          return answer(500);
+        case 'status':
+          return answer(Number(arg));
+        case 'slow':
+          setTimeout(() => answer(200), Number(arg));
+          return;
+        case 'retry-after':
+          return answer(429, { 'retry-after': String(arg) });
+        case 'gone':
+          return answer(410);
+        case 'flaky':
+          flakyCount += 1;
+          return answer(flakyCount <= Number(arg) ? 503 : 200);
+        default:
+          return answer(404);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const { port: bound } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    requests,
+    accepted: () => requests.filter((r) => r.status >= 200 && r.status < 300).map((r) => JSON.parse(r.body)),
+    down: () => {
+      isDown = true;
+    },
+    up: () => {
+      isDown = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+if (require.main === module) {
+  void startReceiver(Number(process.argv[2] ?? 9000)).then((r) => {
+    console.log(`receiver listening on ${r.url}`);
+    setInterval(() => {
+      const last = r.requests.shift();
+      if (last) console.log(last.status, last.path, last.headers['webhook-id'], last.body);
+    }, 200);
+  });
+}

@@ -1,0 +1,63 @@
+import { startProducer, type RunningProducer } from '../../services/producer/service';
+import { startLocalBroker, type LocalBroker } from '../helpers/broker-provider';
+import { createTestNetwork, type TestNetwork } from '../helpers/network';
+import { waitFor } from '../helpers/wait-for';
+
+/**
+ * A broker of this test's own (so stopping it disturbs no other test): while
+ * it is down the API answers 503 with Retry-After, neither hanging nor
+ * crashing, and it recovers by itself once the broker is back.
+ */
+describe('producer while the broker is down', () => {
+  let broker: LocalBroker;
+  let net: TestNetwork;
+  let producer: RunningProducer;
+  const saved = process.env.KAFKA_BROKERS;
+
+  beforeAll(async () => {
+    broker = await startLocalBroker();
+    process.env.KAFKA_BROKERS = broker.bootstrap;
+    net = await createTestNetwork([{ id: 'google' }]);
+    producer = await startProducer({
+      config: net.config,
+      org: 'google',
+      signingKeyPem: net.signingKeys.google!,
+      port: 0,
+      logger: net.logger,
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    process.env.KAFKA_BROKERS = saved;
+    await producer?.close().catch(() => undefined);
+    await net?.close();
+    await broker?.stop();
+  });
+
+  const publish = (value: string): Promise<Response> =>
+    fetch(`${producer.url}/v1/indicators`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${net.apiKeys.google}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'domain', value, category: 'phishing', tlp: 'clear' }),
+    });
+
+  it('answers 503 with Retry-After while down and 202 again once the broker is back', async () => {
+    expect((await publish('before-outage.example.com')).status).toBe(202);
+
+    await broker.stopProcess();
+    const down = await publish('during-outage.example.com');
+    expect(down.status).toBe(503);
+    expect(Number(down.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await down.json()) as { error: { code: string } }).error.code).toBe('TR_KAFKA_UNAVAILABLE');
+    expect((await fetch(`${producer.url}/readyz`)).status).toBe(503);
+
+    await broker.restart();
+    await waitFor(
+      'the producer to publish again',
+      async () => (await publish('after-outage.example.com')).status === 202,
+      90_000,
+      1000,
+    );
+    expect((await fetch(`${producer.url}/readyz`)).status).toBe(200);
+  }, 180_000);
+});
