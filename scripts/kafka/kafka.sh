@@ -79,7 +79,13 @@ parse_opts() {
   done
 }
 
-pid_alive() { [ -f "$dir/broker.pid" ] && kill -0 "$(cat "$dir/broker.pid")" 2>/dev/null; }
+# A killed broker may linger as a zombie where nothing reaps orphans; that is not alive.
+proc_alive() {
+  local state
+  state="$(ps -o stat= -p "$1" 2>/dev/null | tr -d ' ')"
+  [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+}
+pid_alive() { [ -f "$dir/broker.pid" ] && proc_alive "$(cat "$dir/broker.pid")"; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -157,7 +163,7 @@ cmd_stop() {
   pid="$(cat "$dir/broker.pid")"
   kill -TERM "$pid" 2>/dev/null || true
   for i in $(seq 1 120); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$dir/broker.pid"; return 0; }
+    proc_alive "$pid" || { rm -f "$dir/broker.pid"; return 0; }
     sleep 0.25
   done
   kill -KILL "$pid" 2>/dev/null || true

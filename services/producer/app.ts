@@ -11,7 +11,14 @@ import type { Logger } from '../shared/logger';
 import type { ThreatEvent } from '../shared/model';
 import type { ProducerMetrics } from './metrics';
 import { openApiDocument } from './openapi';
-import { buildPublishedEvents, buildRevokedEvents, type PublishContext, type Publisher } from './publish';
+import { IdempotencyCache } from './idempotency';
+import {
+  buildPublishedEvents,
+  buildRevokedEvents,
+  type PublishContext,
+  type Publisher,
+  type Receipt,
+} from './publish';
 import { RateLimiter } from './rate-limit';
 
 /**
@@ -138,6 +145,26 @@ export function parseItems<S extends z.ZodType>(
   return { items, batch };
 }
 
+/** Named recipients must be orgs of the network: a typo would otherwise send a TLP:RED record nowhere. */
+function checkRecipients(
+  items: { recipients?: string[] | undefined }[],
+  orgIds: Set<string>,
+  batch: boolean,
+): void {
+  const problems = items.flatMap((item, index) =>
+    (item.recipients ?? []).flatMap((r, j) =>
+      orgIds.has(r)
+        ? []
+        : [{ path: `${batch ? `${index}.` : ''}recipients.${j}`, message: `unknown org "${r}"` }],
+    ),
+  );
+  if (problems.length > 0) {
+    throw new ThreatRelayError('TR_VALIDATION', 'recipients must be orgs of this network', {
+      details: problems,
+    });
+  }
+}
+
 /** The indicator type of a raw body item, for metric labels of rejected requests. */
 function typeLabel(item: unknown): string {
   const parsed = indicatorInputSchema.safeParse(item);
@@ -150,6 +177,8 @@ export function createApp(deps: ProducerAppDeps): Express {
   const { config, org, publisher, logger, metrics } = deps;
   const settings = config.producer;
   const limiter = new RateLimiter(settings.rateLimitPerMinute);
+  const orgIds = new Set(config.orgs.map((o) => o.id));
+  const idempotency = new IdempotencyCache<Receipt[]>();
   const app = express();
   app.disable('x-powered-by');
   app.use(
@@ -207,7 +236,17 @@ export function createApp(deps: ProducerAppDeps): Express {
         for (const item of items) metrics.rejected.inc({ org, type: typeLabel(item), reason });
         throw err;
       }
-      const receipts = await publisher.publish(events).catch((err: unknown) => {
+      const publish = (): Promise<Receipt[]> => publisher.publish(events);
+      const receipts = await (
+        ctx.idempotencyKey === undefined
+          ? publish()
+          : idempotency.run(
+              `${req.path}\n${org}`,
+              ctx.idempotencyKey,
+              IdempotencyCache.hashBody(req.body),
+              publish,
+            )
+      ).catch((err: unknown) => {
         const reason = isThreatRelayError(err) ? err.code : 'TR_INTERNAL';
         for (const e of events) metrics.rejected.inc({ org, type: eventType(e), reason });
         throw err;
@@ -224,6 +263,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     json,
     publishRoute((body, ctx) => {
       const { items, batch } = parseItems(indicatorInputSchema, body, settings.maxBatchItems);
+      checkRecipients(items, orgIds, batch);
       return buildPublishedEvents(items, ctx, batch);
     }),
   );
@@ -235,6 +275,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     json,
     publishRoute((body, ctx) => {
       const { items, batch } = parseItems(revocationInputSchema, body, settings.maxBatchItems);
+      checkRecipients(items, orgIds, batch);
       return buildRevokedEvents(items, ctx, batch);
     }),
   );

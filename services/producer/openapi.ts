@@ -122,6 +122,7 @@ function publishOperation(
       '403': errorResponse('TR_FORBIDDEN'),
       '413': errorResponse('TR_PAYLOAD_TOO_LARGE'),
       '415': errorResponse('TR_UNSUPPORTED_MEDIA_TYPE'),
+      '422': errorResponse('TR_IDEMPOTENCY_CONFLICT'),
       '429': errorResponse('TR_RATE_LIMITED'),
       '503': errorResponse('TR_KAFKA_UNAVAILABLE'),
     },

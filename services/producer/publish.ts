@@ -68,10 +68,11 @@ export function deterministicEventId(org: string, idempotencyKey: string, index:
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-function eventIdFor(ctx: PublishContext, index: number): string {
-  return ctx.idempotencyKey === undefined
-    ? randomUUID()
-    : deterministicEventId(ctx.org, ctx.idempotencyKey, index);
+/** Publications and revocations derive from separate name spaces, so one key may serve both routes. */
+function eventIdFor(ctx: PublishContext, index: number, kind: 'publish' | 'revoke'): string {
+  if (ctx.idempotencyKey === undefined) return randomUUID();
+  const scoped = kind === 'publish' ? ctx.idempotencyKey : `revoke\n${ctx.idempotencyKey}`;
+  return deterministicEventId(ctx.org, scoped, index);
 }
 
 function isoOrNull(value: string | undefined): string | null {
@@ -119,7 +120,7 @@ export function buildPublishedEvents(
       firstSeen: isoOrNull(input.firstSeen),
     };
     return {
-      eventId: eventIdFor(ctx, index),
+      eventId: eventIdFor(ctx, index, 'publish'),
       schemaVersion: 0,
       producedAt: now,
       source: { org: ctx.org, submitter: ctx.submitter },
@@ -158,7 +159,7 @@ export function buildRevokedEvents(
       key = indicatorKey(input.type, value);
     }
     return {
-      eventId: eventIdFor(ctx, index),
+      eventId: eventIdFor(ctx, index, 'revoke'),
       schemaVersion: 0,
       producedAt: now,
       source: { org: ctx.org, submitter: ctx.submitter },

@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'TR_UNAUTHENTICATED',
   'TR_FORBIDDEN',
   'TR_RATE_LIMITED',
+  'TR_IDEMPOTENCY_CONFLICT',
   'TR_KAFKA_UNAVAILABLE',
   'TR_CONFIG',
   'TR_CODEC_UNKNOWN_FINGERPRINT',
@@ -79,6 +80,11 @@ export const ERROR_DOCS: Record<ErrorCode, ErrorDoc> = {
     httpStatus: 429,
     canRetry: true,
     summary: 'Too many requests for this API key; wait for `Retry-After` seconds.',
+  },
+  TR_IDEMPOTENCY_CONFLICT: {
+    httpStatus: 422,
+    canRetry: false,
+    summary: 'The Idempotency-Key was already used for a request with a different body.',
   },
   TR_KAFKA_UNAVAILABLE: {
     httpStatus: 503,

@@ -76,7 +76,20 @@ export async function ensureTopics(
       replicationFactor: settings.replicationFactor,
     })),
   });
-  return missing;
+  // createTopics returns once leaders exist; the brokers' metadata caches can lag a little behind.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const meta = await admin.fetchTopicMetadata({ topics: missing }).catch(() => undefined);
+    if (
+      meta?.topics.every(
+        (t) => t.partitions.length === settings.partitions && t.partitions.every((p) => p.leader >= 0),
+      )
+    ) {
+      return missing;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${missing.join(', ')} have no leaders after 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Readiness is a real broker round trip, not an open socket. */

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -86,6 +86,8 @@ export interface LocalBroker extends ProvidedBroker {
   controllerPort: number;
   stopProcess(): Promise<void>;
   restart(): Promise<void>;
+  /** Sends a signal to the broker process: SIGSTOP freezes it, SIGKILL kills it without a clean shutdown. */
+  signal(signal: NodeJS.Signals): void;
 }
 
 export async function startLocalBroker(options: LocalBrokerOptions = {}): Promise<LocalBroker> {
@@ -113,6 +115,9 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
     controllerPort,
     stopProcess,
     restart: () => start(true),
+    signal(sig) {
+      process.kill(Number(readFileSync(join(dir, 'broker.pid'), 'utf8').trim()), sig);
+    },
     async stop() {
       await stopProcess();
       rmSync(dir, { recursive: true, force: true });

@@ -64,9 +64,17 @@ export function whsecret(): string {
   return `whsec_${randomBytes(24).toString('base64')}`;
 }
 
+export interface TestNetworkOptions {
+  /** Overrides of the producer settings (rate limit, body limit, timeouts). */
+  producer?: Record<string, number>;
+  /** More API keys, by name; their plain keys land in `apiKeys` under the name. */
+  extraApiKeys?: { name: string; org: string; scopes: ('publish' | 'revoke')[] }[];
+}
+
 export async function createTestNetwork(
   orgs: TestOrg[],
   subscriptions: TestSubscription[] = [],
+  options: TestNetworkOptions = {},
 ): Promise<TestNetwork> {
   const prefix = `tr-${randomSuffix()}`;
   const signingKeys: Record<string, string> = {};
@@ -90,6 +98,10 @@ export async function createTestNetwork(
     sha256: createHash('sha256').update(apiKeys[o.id]!).digest('hex'),
     scopes: ['publish', 'revoke'],
   }));
+  for (const extra of options.extraApiKeys ?? []) {
+    apiKeys[extra.name] = `trk_${extra.name}_${randomBytes(16).toString('hex')}`;
+    rawKeys.push({ ...extra, sha256: createHash('sha256').update(apiKeys[extra.name]!).digest('hex') });
+  }
   const rawSubs = subscriptions.map((s) => {
     webhookSecrets[s.id] = s.secrets?.[0] ?? whsecret();
     return {
@@ -107,6 +119,7 @@ export async function createTestNetwork(
   });
   const config = parseConfig({
     kafka: { brokers: [process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'], topicPrefix: prefix, partitions: 3 },
+    ...(options.producer ? { producer: options.producer } : {}),
     orgs: rawOrgs,
     apiKeys: rawKeys,
     subscriptions: rawSubs,

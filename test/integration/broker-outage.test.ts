@@ -1,4 +1,6 @@
 import { startProducer, type RunningProducer } from '../../services/producer/service';
+import { HEADERS } from '../../services/shared/definitions';
+import { topicNames } from '../../services/shared/topics';
 import { startLocalBroker, type LocalBroker } from '../helpers/broker-provider';
 import { createTestNetwork, type TestNetwork } from '../helpers/network';
 import { waitFor } from '../helpers/wait-for';
@@ -17,7 +19,7 @@ describe('producer while the broker is down', () => {
   beforeAll(async () => {
     broker = await startLocalBroker();
     process.env.KAFKA_BROKERS = broker.bootstrap;
-    net = await createTestNetwork([{ id: 'google' }]);
+    net = await createTestNetwork([{ id: 'google' }], [], { producer: { produceTimeoutMs: 3000 } });
     producer = await startProducer({
       config: net.config,
       org: 'google',
@@ -59,5 +61,54 @@ describe('producer while the broker is down', () => {
       1000,
     );
     expect((await fetch(`${producer.url}/readyz`)).status).toBe(200);
+  }, 180_000);
+
+  it('after a kill -9 mid-batch: 503, then the same Idempotency-Key puts every indicator in Kafka exactly once', async () => {
+    const body = Array.from({ length: 500 }, (_, i) => ({
+      type: 'domain',
+      value: `mid-batch-${i}.example.com`,
+      category: 'phishing',
+      tlp: 'green',
+    }));
+    const send = (): Promise<Response> =>
+      fetch(`${producer.url}/v1/indicators`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${net.apiKeys.google}`,
+          'content-type': 'application/json',
+          'idempotency-key': 'mid-batch-feed',
+        },
+        body: JSON.stringify(body),
+      });
+    // Freeze the broker so the batch is certainly in flight, then kill it without a clean shutdown.
+    broker.signal('SIGSTOP');
+    const inFlight = send();
+    await new Promise((r) => setTimeout(r, 500));
+    broker.signal('SIGKILL');
+    const failed = await inFlight;
+    expect(failed.status).toBe(503);
+
+    await broker.restart();
+    const ok = await waitFor(
+      'the retry to be accepted',
+      async () => {
+        const res = await send();
+        return res.status === 202 ? ((await res.json()) as { receipts: { eventId: string }[] }) : undefined;
+      },
+      90_000,
+      1000,
+    );
+    const records = await net.readAll(topicNames(net.prefix).community('green'), {
+      atLeast: 500,
+      quietMs: 3000,
+    });
+    const counts = new Map<string, number>();
+    for (const r of records) {
+      const id = r.headers![HEADERS.eventId]!.toString();
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    expect(counts.size).toBe(500);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(new Set(counts.keys())).toEqual(new Set(ok.receipts.map((r) => r.eventId)));
   }, 180_000);
 });

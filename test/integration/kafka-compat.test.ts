@@ -25,7 +25,10 @@ describe('kafkajs against the test broker', () => {
   it('creates, lists and describes topics', async () => {
     await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
     expect(await admin.listTopics()).toContain(topic);
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    // Leaders are elected (waitForLeaders); the metadata cache may take a moment longer.
+    const meta = await waitFor('topic metadata', () =>
+      admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined),
+    );
     expect(meta.topics[0]!.partitions).toHaveLength(3);
     const cluster = await admin.describeCluster();
     expect(cluster.brokers.length).toBeGreaterThan(0);
