@@ -17,6 +17,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY schemas ./schemas
+# The subscriber's embedded dedup stores (mount a volume here).
+RUN mkdir -p /data && chown node:node /data
 USER node
 ENTRYPOINT ["node", "dist/services/cli/main.js"]
 CMD ["--help"]

@@ -11,8 +11,11 @@ req="$here/requirements.txt"
 stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
 
+mkdir -p "$root/.cache"
+# Test workers may call this at the same time; one builds, the others wait for it.
+exec 9>"$root/.cache/oracle-venv.lock"
+flock 9
 if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-  mkdir -p "$root/.cache"
   python3 -m venv "$venv" >/dev/null
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2
   echo "$want" >"$stamp"

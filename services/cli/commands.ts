@@ -7,6 +7,9 @@ export const CLI_COMMANDS = [
   'receiver',
   'keys',
   'kafka',
+  'dlq',
+  'subscription',
+  'publish',
   'help',
 ] as const;
 export type CliCommand = (typeof CLI_COMMANDS)[number];

@@ -1,9 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { startProducer, type RunningProducer } from '../producer/service';
 import { startDemoReceiver, type DemoDelivery } from '../receiver/receiver';
 import { parseConfig, type Config } from '../shared/config';
 import { createLogger } from '../shared/logger';
+import { repoRoot } from '../shared/paths';
 import { provisionTopics } from '../shared/provision';
 import { generateSigningKeyPair } from '../shared/signing';
 import { startSubscriber, type RunningSubscriber } from '../subscriber/service';
@@ -155,8 +158,11 @@ export async function runDev(options: DevOptions): Promise<void> {
     stops.unshift(() => p.close());
   }
   const subscribers: RunningSubscriber[] = [];
+  // The demo's keys and eventIds are new each run, so its dedup memory starts empty too.
+  const devData = join(repoRoot(), '.cache', 'dev-data');
+  rmSync(devData, { recursive: true, force: true });
   for (const org of new Set(config.subscriptions.map((s) => s.org))) {
-    const s = await startSubscriber({ config, org, logger });
+    const s = await startSubscriber({ config, org, logger, dataDir: devData });
     subscribers.push(s);
     stops.unshift(() => s.close());
   }

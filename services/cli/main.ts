@@ -13,8 +13,13 @@ import { provisionTopics } from '../shared/provision';
 import { generateSigningKeyPair } from '../shared/signing';
 import { startSubscriber } from '../subscriber/service';
 import { CLI_COMMANDS, type CliCommand } from './commands';
+import { createKafka } from '../shared/kafka';
+import { topicNames } from '../shared/topics';
+import { writeSwitch } from '../subscriber/control';
 import { runDev } from './dev';
+import { readDeadLetters, replayDeadLetters } from './dlq';
 import { defaultBrokerDir, kafkaCommand } from './local-kafka';
+import { INPUT_FORMATS, UsageError, exitCodeOf, publishFile, summarize, type InputFormat } from './publish';
 
 /** The `threatrelay` command. Each subcommand is a thin wrapper over a service's start function. */
 
@@ -27,9 +32,15 @@ const USAGE = `threatrelay <command> [options]
       --config FILE --org ID [--subscription ID ...]
   provision --config FILE   create the topics the config implies (idempotent)
   receiver --config FILE [--port N]   demo webhook receiver: verifies and prints each subscription's deliveries
-  keys api --org ID [--name NAME]   print a new API key and the config entry with its hash
+  keys api|create --org ID [--name NAME]   print a new API key and the config entry with its hash
   keys signing              print a new Ed25519 key pair (private PEM, public base64)
   kafka start|stop|status   the local Apache Kafka broker (KRaft, loopback)
+  publish FILE [--url URL] [--api-key KEY] [--batch-size N] [--format json|ndjson|csv|stix]
+                            publish a file of indicators through a producer (URL default
+                            $THREATRELAY_URL or http://127.0.0.1:8081; key default $THREATRELAY_API_KEY);
+                            exit 0 all accepted, 1 some rejected or failed, 2 usage error
+  dlq list|replay SUB --config FILE [--since ISO] [--until ISO]   dead letters of a subscription
+  subscription enable|disable SUB --config FILE   switch a subscription (e.g. after its endpoint answered 410)
 
 Environment: KAFKA_BROKERS (an existing cluster), THREATRELAY_CONFIG, LOG_LEVEL.`;
 
@@ -57,8 +68,15 @@ async function main(argv: string[]): Promise<void> {
       org: { type: 'string', default: process.env.THREATRELAY_ORG },
       port: { type: 'string', default: process.env.PORT },
       name: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      reason: { type: 'string' },
       subscription: { type: 'string', multiple: true },
       'signing-key-file': { type: 'string', default: process.env.THREATRELAY_SIGNING_KEY_FILE },
+      url: { type: 'string', default: process.env.THREATRELAY_URL ?? 'http://127.0.0.1:8081' },
+      'api-key': { type: 'string', default: process.env.THREATRELAY_API_KEY },
+      'batch-size': { type: 'string', default: '500' },
+      format: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -102,8 +120,70 @@ async function main(argv: string[]): Promise<void> {
       const config = needConfig();
       const org = needOrg();
       const logger = createLogger(`subscriber-${org}`);
-      const s = await startSubscriber({ config, org, subscriptions: values.subscription, logger });
+      const s = await startSubscriber({
+        config,
+        org,
+        subscriptions: values.subscription,
+        logger,
+        port: Number(values.port ?? 8090),
+        host: process.env.HOST ?? '0.0.0.0',
+      });
       await runUntilSignal(() => s.close());
+      return;
+    }
+    case 'dlq': {
+      const [action, subscription] = positionals;
+      if (!subscription || (action !== 'list' && action !== 'replay')) {
+        fail('usage: threatrelay dlq list|replay SUBSCRIPTION --config FILE [--since ISO] [--until ISO]');
+      }
+      const config = needConfig();
+      const logger = createLogger('dlq', process.env.LOG_LEVEL ?? 'warn');
+      if (action === 'list') {
+        const entries = await readDeadLetters(config, subscription, logger);
+        for (const e of entries) {
+          console.log(
+            `${e.at}  ${e.code.padEnd(28)} ${e.source.topic}/${e.source.partition}@${e.source.offset}  event ${e.eventId ?? '-'}  ${e.reason}`,
+          );
+        }
+        console.log(`${entries.length} dead letter(s) in ${subscription}`);
+        return;
+      }
+      const r = await replayDeadLetters(
+        config,
+        subscription,
+        {
+          ...(values.since ? { since: values.since } : {}),
+          ...(values.until ? { until: values.until } : {}),
+        },
+        logger,
+      );
+      console.log(
+        `replayed ${r.selected}: ${r.delivered} delivered, ${r.deadLettered} dead-lettered again, ${r.skipped} filtered out`,
+      );
+      if (r.deadLettered > 0) process.exitCode = 1;
+      return;
+    }
+    case 'subscription': {
+      const [action, id] = positionals;
+      if (!id || (action !== 'enable' && action !== 'disable')) {
+        fail('usage: threatrelay subscription enable|disable SUBSCRIPTION --config FILE [--reason TEXT]');
+      }
+      const config = needConfig();
+      if (!config.subscriptions.some((s) => s.id === id)) fail(`no subscription "${id}" in the config`);
+      const kafka = createKafka(config.kafka, createLogger('control', 'warn'));
+      const producer = kafka.producer();
+      await producer.connect();
+      try {
+        await writeSwitch(producer, topicNames(config.kafka.topicPrefix).control(), {
+          subscription: id,
+          disabled: action === 'disable',
+          reason: values.reason ?? `${action}d by an operator`,
+          at: new Date().toISOString(),
+        });
+      } finally {
+        await producer.disconnect();
+      }
+      console.log(`subscription ${id} ${action}d; running subscribers apply it within seconds`);
       return;
     }
     case 'receiver': {
@@ -142,7 +222,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'keys': {
       const kind = positionals[0];
-      if (kind === 'api') {
+      // `create` is what people type first; `api` is what the docs said before.
+      if (kind === 'api' || kind === 'create') {
         const org = needOrg();
         const key = `trk_${org}_${randomBytes(24).toString('base64url')}`;
         const name = values.name ?? `${org}-secops`;
@@ -158,7 +239,26 @@ async function main(argv: string[]): Promise<void> {
         console.log(`public key (orgs[].publicKey in the config):\n  ${pair.publicKey}`);
         return;
       }
-      fail('usage: threatrelay keys api --org ID | keys signing');
+      fail('usage: threatrelay keys api|create --org ID | keys signing');
+      return;
+    }
+    case 'publish': {
+      const file = positionals[0] ?? fail('usage: threatrelay publish FILE [--url URL] [--api-key KEY]');
+      const format = values.format as InputFormat | undefined;
+      if (format !== undefined && !INPUT_FORMATS.includes(format)) {
+        fail(`--format must be one of ${INPUT_FORMATS.join(', ')}`);
+      }
+      const batchSize = Number(values['batch-size']);
+      if (!Number.isInteger(batchSize) || batchSize < 1) fail('--batch-size must be a positive integer');
+      const apiKey = values['api-key'] ?? fail('--api-key KEY (or THREATRELAY_API_KEY) is required');
+      try {
+        const result = await publishFile({ file, url: values.url!, apiKey, batchSize, format });
+        console.log(summarize(result));
+        process.exitCode = exitCodeOf(result);
+      } catch (err) {
+        if (err instanceof UsageError) fail(err.message);
+        throw err;
+      }
       return;
     }
     case 'kafka': {

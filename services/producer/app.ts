@@ -4,11 +4,12 @@ import { pinoHttp } from 'pino-http';
 import type { z } from 'zod';
 import type { ApiKeyConfig, Config } from '../shared/config';
 import { zodDetails } from '../shared/config';
-import { ThreatRelayError, isThreatRelayError } from '../shared/errors';
+import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../shared/errors';
 import { errorMiddleware, notFound, requireJson } from '../shared/http';
 import { indicatorInputSchema, revocationInputSchema } from '../shared/indicator-schema';
 import type { Logger } from '../shared/logger';
 import type { ThreatEvent } from '../shared/model';
+import { StixBundleError, mapStixBundle, type StixRejection } from '../shared/stix-import';
 import type { ProducerMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { IdempotencyCache } from './idempotency';
@@ -47,6 +48,7 @@ interface AuthedRequest extends Request {
 export const ROUTES: Record<string, string[]> = {
   '/v1/indicators': ['POST'],
   '/v1/indicators/revoke': ['POST'],
+  '/v1/stix': ['POST'],
   '/openapi.json': ['GET'],
   '/healthz': ['GET'],
   '/readyz': ['GET'],
@@ -106,6 +108,20 @@ function authenticate(
   };
 }
 
+/** A request carries at least one item and at most `maxItems`; `path` names where they are. */
+function checkItemCount(count: number, maxItems: number, path: string): void {
+  if (count === 0) {
+    throw new ThreatRelayError('TR_VALIDATION', 'the batch is empty', {
+      details: [{ path, message: 'must hold at least one item' }],
+    });
+  }
+  if (count > maxItems) {
+    throw new ThreatRelayError('TR_VALIDATION', `a batch holds at most ${maxItems} items`, {
+      details: [{ path, message: `has ${count} items, the limit is ${maxItems}` }],
+    });
+  }
+}
+
 /** Validates one item or an array of them; all or nothing, every failing path listed. */
 export function parseItems<S extends z.ZodType>(
   schema: S,
@@ -114,16 +130,7 @@ export function parseItems<S extends z.ZodType>(
 ): { items: z.infer<S>[]; batch: boolean } {
   const batch = Array.isArray(body);
   const raw: unknown[] = batch ? body : [body];
-  if (batch && raw.length === 0) {
-    throw new ThreatRelayError('TR_VALIDATION', 'the batch is empty', {
-      details: [{ path: '(root)', message: 'must hold at least one item' }],
-    });
-  }
-  if (raw.length > maxItems) {
-    throw new ThreatRelayError('TR_VALIDATION', `a batch holds at most ${maxItems} items`, {
-      details: [{ path: '(root)', message: `has ${raw.length} items, the limit is ${maxItems}` }],
-    });
-  }
+  checkItemCount(raw.length, maxItems, '(root)');
   const items: z.infer<S>[] = [];
   const problems = raw.flatMap((item, index) => {
     const parsed = schema.safeParse(item);
@@ -146,18 +153,26 @@ export function parseItems<S extends z.ZodType>(
 }
 
 /** Named recipients must be orgs of the network: a typo would otherwise send a TLP:RED record nowhere. */
-function checkRecipients(
+function recipientProblems(
   items: { recipients?: string[] | undefined }[],
   orgIds: Set<string>,
   batch: boolean,
-): void {
-  const problems = items.flatMap((item, index) =>
+): ErrorDetail[] {
+  return items.flatMap((item, index) =>
     (item.recipients ?? []).flatMap((r, j) =>
       orgIds.has(r)
         ? []
         : [{ path: `${batch ? `${index}.` : ''}recipients.${j}`, message: `unknown org "${r}"` }],
     ),
   );
+}
+
+function checkRecipients(
+  items: { recipients?: string[] | undefined }[],
+  orgIds: Set<string>,
+  batch: boolean,
+): void {
+  const problems = recipientProblems(items, orgIds, batch);
   if (problems.length > 0) {
     throw new ThreatRelayError('TR_VALIDATION', 'recipients must be orgs of this network', {
       details: problems,
@@ -171,6 +186,88 @@ function typeLabel(item: unknown): string {
   if (parsed.success) return parsed.data.type;
   const t = (item as { type?: unknown } | null)?.type;
   return typeof t === 'string' && /^[a-z0-9_]{1,20}$/.test(t) ? t : 'unknown';
+}
+
+function bodyTypeLabels(body: unknown): string[] {
+  return (Array.isArray(body) ? body : [body]).map(typeLabel);
+}
+
+/** What a route made of a request body. */
+interface Built {
+  events: ThreatEvent[];
+  /** The 202 body for the receipts; `{ accepted, receipts }` when not given. */
+  answer?: (receipts: Receipt[]) => Record<string, unknown>;
+}
+
+/**
+ * The events of a STIX bundle's indicators that map and name only orgs of
+ * the network. `onRejected` is called once per refused object.
+ */
+function buildStixEvents(
+  orgIds: Set<string>,
+  maxItems: number,
+  onRejected: (r: StixRejection) => void,
+): (body: unknown, ctx: PublishContext) => Built {
+  return (body, ctx) => {
+    let mapped;
+    try {
+      mapped = mapStixBundle(body);
+    } catch (err) {
+      if (!(err instanceof StixBundleError)) throw err;
+      throw new ThreatRelayError('TR_VALIDATION', 'the body is not a STIX bundle', {
+        details: [{ path: err.path, message: err.message }],
+      });
+    }
+    if (mapped.indicatorObjects > 0) checkItemCount(mapped.indicatorObjects, maxItems, 'objects');
+    const rejected: StixRejection[] = [...mapped.rejected];
+    const accepted = mapped.indicators.filter((m) => {
+      const unknown = recipientProblems([m.input], orgIds, false);
+      for (const d of unknown) {
+        rejected.push({
+          index: m.index,
+          id: m.id,
+          path: `objects.${m.index}.x_threatrelay_${d.path}`,
+          code: 'TR_VALIDATION',
+          reason: d.message,
+          indicatorType: m.input.type,
+        });
+      }
+      return unknown.length === 0;
+    });
+    rejected.sort((a, b) => a.index - b.index);
+    for (const r of new Map(rejected.map((r) => [r.index, r])).values()) onRejected(r);
+    if (accepted.length === 0) {
+      throw new ThreatRelayError(
+        'TR_VALIDATION',
+        `no indicator in the bundle can be published: ${rejected.length} problem(s)`,
+        {
+          details:
+            rejected.length > 0
+              ? rejected.map((r) => ({ path: r.path, message: `${r.id ?? '(no id)'}: ${r.reason}` }))
+              : [{ path: 'objects', message: 'holds no indicator objects' }],
+        },
+      );
+    }
+    // Its own eventId name space, so one Idempotency-Key used on both routes
+    // cannot give two different indicators the same eventId.
+    const stixCtx: PublishContext = {
+      ...ctx,
+      idempotencyKey: ctx.idempotencyKey === undefined ? undefined : `stix\n${ctx.idempotencyKey}`,
+    };
+    return {
+      events: buildPublishedEvents(
+        accepted.map((m) => m.input),
+        stixCtx,
+        true,
+      ),
+      answer: (receipts) => ({
+        accepted: receipts.length,
+        receipts: receipts.map((r) => ({ ...r, index: accepted[r.index]!.index, id: accepted[r.index]!.id })),
+        rejected: rejected.map(({ index, id, path, code, reason }) => ({ index, id, path, code, reason })),
+        ignored: mapped.ignored,
+      }),
+    };
+  };
 }
 
 export function createApp(deps: ProducerAppDeps): Express {
@@ -216,26 +313,42 @@ export function createApp(deps: ProducerAppDeps): Express {
     res.json(openapi);
   });
 
-  const json = express.json({ limit: settings.bodyLimitBytes, strict: false });
+  const json = express.json({
+    limit: settings.bodyLimitBytes,
+    strict: false,
+    type: ['application/json', 'application/*+json'],
+  });
+  // TAXII clients send bundles as application/stix+json;version=2.1.
+  const stixJson = express.json({
+    limit: settings.bodyLimitBytes,
+    strict: false,
+    type: ['application/json', 'application/*+json'],
+  });
 
-  /** Publishes what `build` made of the body; counts accepted and rejected indicators. */
+  /**
+   * Publishes what `build` made of the body; counts accepted and rejected
+   * indicators (`rejectedTypes` says which a refused body held).
+   */
   const publishRoute =
-    (build: (body: unknown, ctx: PublishContext) => ThreatEvent[]): RequestHandler =>
+    (
+      build: (body: unknown, ctx: PublishContext) => Built,
+      rejectedTypes: (body: unknown) => string[] = bodyTypeLabels,
+    ): RequestHandler =>
     async (req: AuthedRequest, res) => {
       const ctx: PublishContext = {
         org,
         submitter: req.apiKey!.name,
         idempotencyKey: req.get('Idempotency-Key') ?? undefined,
       };
-      let events: ThreatEvent[];
+      let built: Built;
       try {
-        events = build(req.body, ctx);
+        built = build(req.body, ctx);
       } catch (err) {
-        const items: unknown[] = Array.isArray(req.body) ? req.body : [req.body];
         const reason = isThreatRelayError(err) ? err.code : 'TR_INTERNAL';
-        for (const item of items) metrics.rejected.inc({ org, type: typeLabel(item), reason });
+        for (const type of rejectedTypes(req.body)) metrics.rejected.inc({ org, type, reason });
         throw err;
       }
+      const { events } = built;
       const publish = (): Promise<Receipt[]> => publisher.publish(events);
       const receipts = await (
         ctx.idempotencyKey === undefined
@@ -253,7 +366,7 @@ export function createApp(deps: ProducerAppDeps): Express {
       });
       for (const e of events) metrics.accepted.inc({ org, type: eventType(e) });
       req.log.info({ accepted: receipts.length, idempotencyKey: ctx.idempotencyKey }, 'accepted');
-      res.status(202).json({ accepted: receipts.length, receipts });
+      res.status(202).json(built.answer?.(receipts) ?? { accepted: receipts.length, receipts });
     };
 
   app.post(
@@ -264,7 +377,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     publishRoute((body, ctx) => {
       const { items, batch } = parseItems(indicatorInputSchema, body, settings.maxBatchItems);
       checkRecipients(items, orgIds, batch);
-      return buildPublishedEvents(items, ctx, batch);
+      return { events: buildPublishedEvents(items, ctx, batch) };
     }),
   );
 
@@ -276,8 +389,29 @@ export function createApp(deps: ProducerAppDeps): Express {
     publishRoute((body, ctx) => {
       const { items, batch } = parseItems(revocationInputSchema, body, settings.maxBatchItems);
       checkRecipients(items, orgIds, batch);
-      return buildRevokedEvents(items, ctx, batch);
+      return { events: buildRevokedEvents(items, ctx, batch) };
     }),
+  );
+
+  /**
+   * A STIX 2.1 bundle. Unlike /v1/indicators it is not all or nothing: a
+   * bundle exported from a TIP holds things the bus cannot carry, and the
+   * publisher needs the rest shared. Every indicator that maps is published;
+   * each one that does not is listed with its reason, each other object as
+   * ignored. Only a bundle of which nothing maps is a 400.
+   */
+  app.post(
+    '/v1/stix',
+    authenticate(config, org, 'publish', limiter),
+    requireJson(),
+    stixJson,
+    publishRoute(
+      buildStixEvents(orgIds, settings.maxBatchItems, (r) =>
+        metrics.rejected.inc({ org, type: r.indicatorType ?? 'unknown', reason: r.code }),
+      ),
+      // The builder counts each refused object itself.
+      () => [],
+    ),
   );
 
   app.use(notFound(ROUTES));

@@ -82,13 +82,16 @@ function errorResponse(code: ErrorCode): { description: string; content: Record<
   };
 }
 
-function publishOperation(
+/** What every publishing route shares: auth, Idempotency-Key, and the error answers. */
+function publishingOperation(
   summary: string,
-  itemRef: string,
-  settings: ProducerSettings,
+  requestBody: Record<string, unknown>,
+  accepted: { description: string; schemaRef: string },
+  description?: string,
 ): Record<string, unknown> {
   return {
     summary,
+    ...(description ? { description } : {}),
     security: [{ bearer: [] }, { apiKey: [] }],
     parameters: [
       {
@@ -99,23 +102,11 @@ function publishOperation(
         schema: { type: 'string', maxLength: 200 },
       },
     ],
-    requestBody: {
-      required: true,
-      content: {
-        'application/json': {
-          schema: {
-            oneOf: [
-              { $ref: itemRef },
-              { type: 'array', minItems: 1, maxItems: settings.maxBatchItems, items: { $ref: itemRef } },
-            ],
-          },
-        },
-      },
-    },
+    requestBody: { required: true, ...requestBody },
     responses: {
       '202': {
-        description: 'Every record was acknowledged by Kafka.',
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Receipts' } } },
+        description: accepted.description,
+        content: { 'application/json': { schema: { $ref: accepted.schemaRef } } },
       },
       '400': errorResponse('TR_VALIDATION'),
       '401': errorResponse('TR_UNAUTHENTICATED'),
@@ -128,6 +119,97 @@ function publishOperation(
     },
   };
 }
+
+function publishOperation(
+  summary: string,
+  itemRef: string,
+  settings: ProducerSettings,
+): Record<string, unknown> {
+  return publishingOperation(
+    summary,
+    {
+      content: {
+        'application/json': {
+          schema: {
+            oneOf: [
+              { $ref: itemRef },
+              { type: 'array', minItems: 1, maxItems: settings.maxBatchItems, items: { $ref: itemRef } },
+            ],
+          },
+        },
+      },
+    },
+    { description: 'Every record was acknowledged by Kafka.', schemaRef: '#/components/schemas/Receipts' },
+  );
+}
+
+/** Only the envelope: the objects are STIX 2.1's, described by OASIS, not here. */
+const stixBundleSchema = {
+  type: 'object',
+  required: ['type', 'id'],
+  properties: {
+    type: { const: 'bundle' },
+    id: { type: 'string', pattern: '^bundle--[0-9a-fA-F-]{36}$' },
+    objects: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['type', 'id'],
+        properties: { type: { type: 'string' }, id: { type: 'string' } },
+      },
+    },
+  },
+};
+
+const objectRef = (extra: Record<string, unknown>, required: string[]): Record<string, unknown> => ({
+  type: 'object',
+  required: ['index', 'id', ...required],
+  properties: {
+    index: { type: 'integer', description: "Position in the bundle's objects." },
+    id: { type: ['string', 'null'] },
+    ...extra,
+  },
+});
+
+const stixReceiptsSchema = {
+  type: 'object',
+  required: ['accepted', 'receipts', 'rejected', 'ignored'],
+  properties: {
+    accepted: { type: 'integer' },
+    receipts: {
+      type: 'array',
+      items: {
+        allOf: [{ $ref: '#/components/schemas/Receipts/properties/receipts/items' }, objectRef({}, [])],
+      },
+    },
+    rejected: {
+      type: 'array',
+      description: 'One entry per problem: an object with two problems appears twice.',
+      items: objectRef(
+        {
+          path: { type: 'string', description: 'objects.<index>.<property>' },
+          code: { type: 'string', enum: ['TR_VALIDATION', 'TR_INVALID_VALUE'] },
+          reason: { type: 'string' },
+        },
+        ['path', 'code', 'reason'],
+      ),
+    },
+    ignored: {
+      type: 'array',
+      description: 'Objects that are not indicators (identities, markings, relationships, …).',
+      items: objectRef({ type: { type: 'string' } }, ['type']),
+    },
+  },
+};
+
+const STIX_DESCRIPTION = `Each indicator whose pattern is one equality comparison
+(\`[domain-name:value = '…']\`, url, ipv4-addr, ipv6-addr, email-addr, file hashes
+MD5/SHA-1/SHA-256/PDQ, autonomous-system:number, or user-account:account_login with
+user-account:account_type) is published; TLP comes from object_marking_refs (TLP 2.0 or 1.0
+marking-definition ids). Custom properties: x_threatrelay_recipients (for amber+strict and
+red), x_threatrelay_platform, x_threatrelay_category, x_threatrelay_severity. Indicators that
+do not map are listed in \`rejected\` with their reason, other objects in \`ignored\`; a bundle
+of which no indicator maps is a 400 listing every reason.`;
 
 const plain = (description: string): Record<string, unknown> => ({
   get: { summary: description, responses: { '200': { description } } },
@@ -156,6 +238,22 @@ export function openApiDocument(settings: ProducerSettings): Record<string, unkn
           settings,
         ),
       },
+      '/v1/stix': {
+        post: publishingOperation(
+          'Publish the indicators of a STIX 2.1 bundle',
+          {
+            content: {
+              'application/json': { schema: { $ref: '#/components/schemas/StixBundle' } },
+              'application/stix+json': { schema: { $ref: '#/components/schemas/StixBundle' } },
+            },
+          },
+          {
+            description: 'The mapped indicators were acknowledged by Kafka; the others are listed.',
+            schemaRef: '#/components/schemas/StixReceipts',
+          },
+          STIX_DESCRIPTION,
+        ),
+      },
       '/openapi.json': plain('This document.'),
       '/healthz': plain('The process is alive.'),
       '/readyz': {
@@ -175,6 +273,8 @@ export function openApiDocument(settings: ProducerSettings): Record<string, unkn
         Indicator: jsonSchema(indicatorInputSchema),
         Revocation: jsonSchema(revocationInputSchema),
         Receipts: receiptSchema,
+        StixBundle: stixBundleSchema,
+        StixReceipts: stixReceiptsSchema,
         Error: errorSchema,
       },
     },

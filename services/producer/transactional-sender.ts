@@ -52,7 +52,9 @@ export class TransactionalSender {
       maxInFlightRequests: 1,
       transactionTimeout: this.options.transactionTimeoutMs ?? 30_000,
       allowAutoTopicCreation: false,
-      retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
+      // Beginning a transaction right after the previous commit is often answered
+      // CONCURRENT_TRANSACTIONS for a few ms; a short first retry keeps that from costing 200 ms.
+      retry: { retries: 6, initialRetryTime: 25, maxRetryTime: 2000 },
     });
   }
 
@@ -73,7 +75,8 @@ export class TransactionalSender {
   }
 
   private acquire(): Promise<Slot> {
-    const slot = this.idle.pop();
+    // Least recently used first: the producer that just committed is the one most likely still busy at the broker.
+    const slot = this.idle.shift();
     if (slot) return Promise.resolve(slot);
     return new Promise((resolve) => this.waiters.push(resolve));
   }

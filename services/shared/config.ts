@@ -99,6 +99,42 @@ const subscriptionSchema = z.strictObject({
   format: z.enum(['native', 'stix21']).default('native'),
   /** Whether another org's report of a known key is delivered as `indicator.corroborated`. Default false. */
   corroborations: z.boolean().default(false),
+  dedup: z
+    .strictObject({
+      /**
+       * `embedded`: on local disk (the subscriber's data dir), one instance per group. `redis`: shared by
+       * every instance of a scaled group. `none`: deliver every entitled record. Default `embedded`.
+       */
+      store: z.enum(['embedded', 'redis', 'none']).default('embedded'),
+      /** For `redis`: `redis://host:port/db`. */
+      redisUrl: z
+        .string()
+        .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+        .optional(),
+      /** How long a key and an eventId are remembered, unless validUntil ends it sooner. Default 30 days. */
+      windowDays: z.number().int().min(1).max(365).default(DEFAULTS.dedupWindowDays),
+    })
+    .refine((d) => d.store !== 'redis' || d.redisUrl !== undefined, {
+      message: 'redisUrl is required when store is redis',
+      path: ['redisUrl'],
+    })
+    .default({ store: 'embedded', windowDays: DEFAULTS.dedupWindowDays }),
+  /** Webhook retries: exponential backoff with jitter, Retry-After honored up to maxDelayMs. */
+  retry: z
+    .strictObject({
+      /** Default 500 ms. */
+      initialDelayMs: z.number().int().min(10).max(60_000).default(500),
+      /** Default 60 s. */
+      maxDelayMs: z.number().int().min(100).max(3_600_000).default(60_000),
+      /** After this long the batch is dead-lettered. Default 1 h. */
+      maxElapsedMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(7 * 24 * 3_600_000)
+        .default(3_600_000),
+    })
+    .default({ initialDelayMs: 500, maxDelayMs: 60_000, maxElapsedMs: 3_600_000 }),
 });
 
 const producerSettingsSchema = z.strictObject({

@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'TR_CODEC_UNKNOWN_FINGERPRINT',
   'TR_CODEC_MALFORMED',
   'TR_SIGNATURE_INVALID',
+  'TR_DEDUP_UNAVAILABLE',
   'TR_DELIVERY_RETRYABLE',
   'TR_DELIVERY_REJECTED',
   'TR_DELIVERY_GONE',
@@ -110,6 +111,12 @@ export const ERROR_DOCS: Record<ErrorCode, ErrorDoc> = {
     httpStatus: 400,
     canRetry: false,
     summary: "A record's Ed25519 signature is missing or does not verify against its source org's key.",
+  },
+  TR_DEDUP_UNAVAILABLE: {
+    httpStatus: 503,
+    canRetry: true,
+    summary:
+      "The subscription's dedup store (disk or Redis) failed; the batch is read again, nothing is committed.",
   },
   TR_DELIVERY_RETRYABLE: {
     httpStatus: 502,

@@ -63,20 +63,26 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
 export async function ensureTopics(
   admin: Admin,
   topics: string[],
-  settings: { partitions: number; replicationFactor: number },
+  settings: {
+    partitions: number;
+    replicationFactor: number;
+    configEntries?: { name: string; value: string }[];
+  },
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = [...new Set(topics)].filter((t) => !existing.has(t));
   if (missing.length === 0) return [];
+  // kafkajs's own waitForLeaders gives up on the first "unknown topic" answer from a broker
+  // whose metadata is still catching up; the loop below waits for leaders itself.
   await admin.createTopics({
-    waitForLeaders: true,
+    waitForLeaders: false,
     topics: missing.map((topic) => ({
       topic,
       numPartitions: settings.partitions,
       replicationFactor: settings.replicationFactor,
+      ...(settings.configEntries ? { configEntries: settings.configEntries } : {}),
     })),
   });
-  // createTopics returns once leaders exist; the brokers' metadata caches can lag a little behind.
   const deadline = Date.now() + 30_000;
   for (;;) {
     const meta = await admin.fetchTopicMetadata({ topics: missing }).catch(() => undefined);

@@ -17,5 +17,11 @@ export function topicsOf(config: Config): string[] {
 
 /** Creates the missing topics; idempotent. Returns the topics it created. */
 export async function provisionTopics(admin: Admin, config: Config): Promise<string[]> {
-  return ensureTopics(admin, topicsOf(config), config.kafka);
+  const created = await ensureTopics(admin, topicsOf(config), config.kafka);
+  const control = await ensureTopics(admin, [topicNames(config.kafka.topicPrefix).control()], {
+    partitions: 1,
+    replicationFactor: config.kafka.replicationFactor,
+    configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+  });
+  return [...created, ...control];
 }

@@ -9,6 +9,8 @@ export interface TopicNames {
   community(tlp: 'clear' | 'green' | 'amber'): string;
   direct(org: string): string;
   dlq(subscriptionId: string): string;
+  /** Compacted: the operator's switches (a subscription disabled after a 410, re-enabled), keyed by subscription. */
+  control(): string;
   /** Every topic a record of this TLP (and recipients) is written to. */
   route(tlp: Tlp, recipients: readonly string[]): string[];
 }
@@ -20,6 +22,7 @@ export function topicNames(prefix: string): TopicNames {
     community,
     direct,
     dlq: (subscriptionId) => `${prefix}.dlq.${subscriptionId}`,
+    control: () => `${prefix}.control`,
     route(tlp, recipients) {
       if (NAMED_RECIPIENT_TLPS.includes(tlp)) return [...new Set(recipients)].map(direct);
       return [community(tlp as 'clear' | 'green' | 'amber')];

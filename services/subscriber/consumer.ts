@@ -13,15 +13,36 @@ import type { DeadLetterWriter } from './dead-letter';
 import { postWebhook, webhookIdFor } from './delivery';
 import { communityLevels, entitlementProblem } from './entitlement';
 import { passesFilter } from './filter';
+import type { SubscriberMetrics } from './metrics';
 import { DEFAULT_RETRY_POLICY, nextDelayMs, type RetryPolicy } from './retry-policy';
-import { toNative, type WebhookBody } from './shape';
+import { toNative, type DeliveryKind, type WebhookBody } from './shape';
+import { toStixBundle } from './stix-export';
 
 /**
  * One subscription = one consumer group = one webhook endpoint, so a failing
- * endpoint never holds back another subscription. Offsets are committed only
- * after every record up to them was delivered, filtered out or dead-lettered:
- * at-least-once end to end.
+ * endpoint never holds back another subscription. For each record, in order:
+ * verify the signature → decode → entitlement → filter → dedup → shape →
+ * deliver. Offsets are committed only after every record up to them was
+ * delivered, filtered out, deduplicated or dead-lettered: at-least-once end
+ * to end. While a delivery waits for a retry the consumer keeps
+ * heartbeating, so a slow endpoint causes no rebalance.
  */
+
+/** What the dedup store decided for one record; `deliver` says what, if anything, goes out. */
+export interface DeliveryDecision {
+  deliver: DeliveryKind | undefined;
+  /** Distinct source orgs that reported the key (for corroborations). */
+  sources?: string[];
+  /** Why nothing is delivered (metric label). */
+  outcome: string;
+}
+
+/**
+ * The consumer's view of the dedup store. `position` (`topic/partition/offset`)
+ * tells a re-read after a crash from a second copy of the event. Absent:
+ * every entitled, filtered record is delivered.
+ */
+export type DedupPort = (event: ThreatEvent, position: string) => Promise<DeliveryDecision>;
 
 export interface SubscriptionConsumerDeps {
   kafka: Kafka;
@@ -34,13 +55,18 @@ export interface SubscriptionConsumerDeps {
   deadLetters: DeadLetterWriter;
   logger: Logger;
   groupId: string;
+  metrics: SubscriberMetrics;
+  dedup?: DedupPort;
   retryPolicy?: RetryPolicy;
+  /** Called once when the endpoint answered 410 Gone: the service records the switch and stops us. */
+  onGone: (reason: string) => Promise<void>;
 }
 
 type Classified =
-  | { kind: 'deliver'; message: KafkaMessage; event: ThreatEvent }
-  | { kind: 'skip'; message: KafkaMessage; reason: string }
+  | { kind: 'deliver'; message: KafkaMessage; event: ThreatEvent; as: DeliveryKind; sources?: string[] }
+  | { kind: 'skip'; message: KafkaMessage }
   | { kind: 'dead'; message: KafkaMessage; code: ErrorCode; reason: string };
+type Deliverable = Extract<Classified, { kind: 'deliver' }>;
 
 function header(message: KafkaMessage, name: string): string | undefined {
   const v = message.headers?.[name];
@@ -53,12 +79,18 @@ const HEARTBEAT_EVERY_MS = 1000;
 
 export class SubscriptionConsumer {
   private consumer: Consumer | undefined;
+  private starting: Promise<void> | undefined;
+  private disabled = false;
+  /** Times this instance joined (or rejoined, after a rebalance) its group: tests and operators watch it. */
+  groupJoins = 0;
   private readonly log: Logger;
   private readonly retryPolicy: RetryPolicy;
+  private readonly id: string;
 
   constructor(private readonly deps: SubscriptionConsumerDeps) {
-    this.log = deps.logger.child({ subscription: deps.subscription.id });
-    this.retryPolicy = deps.retryPolicy ?? DEFAULT_RETRY_POLICY;
+    this.id = deps.subscription.id;
+    this.log = deps.logger.child({ subscription: this.id });
+    this.retryPolicy = deps.retryPolicy ?? deps.subscription.retry ?? DEFAULT_RETRY_POLICY;
   }
 
   /** The topics this subscription's org may read: community levels it is entitled to, and its own direct topic. */
@@ -67,14 +99,28 @@ export class SubscriptionConsumer {
     return [...communityLevels(org).map((l) => topics.community(l)), topics.direct(org.id)];
   }
 
+  get running(): boolean {
+    return this.consumer !== undefined;
+  }
+
   async start(): Promise<void> {
+    if (this.consumer || this.starting) return this.starting;
+    this.disabled = false;
+    this.deps.metrics.disabled.set({ subscription: this.id }, 0);
+    this.starting = this.startConsumer().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async startConsumer(): Promise<void> {
     const consumer = this.deps.kafka.consumer({
       groupId: this.deps.groupId,
       sessionTimeout: 30_000,
       heartbeatInterval: 3000,
       allowAutoTopicCreation: false,
     });
-    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.groupJoins += 1;
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: this.sourceTopics(), fromBeginning: true });
     await consumer.run({
@@ -83,24 +129,73 @@ export class SubscriptionConsumer {
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.onBatch(payload),
     });
+    this.consumer = consumer;
     this.log.info({ groupId: this.deps.groupId, topics: this.sourceTopics() }, 'subscription consuming');
   }
 
+  /** Leaves the group; kafkajs waits for the running batch, which commits only what it delivered. */
   async stop(): Promise<void> {
-    // kafkajs waits for the running eachBatch to finish and commits nothing on its own.
-    await this.consumer?.disconnect();
+    await this.starting?.catch(() => undefined);
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await consumer?.disconnect();
   }
 
-  private classify(message: KafkaMessage): Classified {
+  /** Stops consuming until `start()`; nothing past the last delivered record is committed. */
+  async disable(reason: string): Promise<void> {
+    this.disabled = true;
+    this.deps.metrics.disabled.set({ subscription: this.id }, 1);
+    this.log.error({ reason }, 'subscription DISABLED: it resumes only when re-enabled');
+    await this.stop();
+  }
+
+  /**
+   * Runs dead letters through the pipeline again, bypassing dedup (an
+   * operator asked for them): verified, decoded, entitled, filtered, and
+   * delivered in batches. What fails again goes back to the DLQ with its new
+   * reason, so a replay loses nothing either.
+   */
+  async replay(
+    letters: { message: KafkaMessage; topic: string; partition: number }[],
+  ): Promise<{ delivered: number; deadLettered: number; skipped: number }> {
+    const result = { delivered: 0, deadLettered: 0, skipped: 0 };
+    const noHeartbeat = async (): Promise<void> => undefined;
+    for (let i = 0; i < letters.length; i += this.deps.subscription.batchSize) {
+      const chunk = letters.slice(i, i + this.deps.subscription.batchSize);
+      const deliverable: (Deliverable & { topic: string; partition: number })[] = [];
+      for (const letter of chunk) {
+        const c = await this.classify(letter.message, letter, { bypassDedup: true });
+        if (c.kind === 'dead') {
+          await this.deadLetter([c], letter.topic, letter.partition);
+          result.deadLettered += 1;
+        } else if (c.kind === 'skip') result.skipped += 1;
+        else deliverable.push({ ...c, topic: letter.topic, partition: letter.partition });
+      }
+      if (deliverable.length === 0) continue;
+      const first = deliverable[0]!;
+      const outcome = await this.deliver(deliverable, first.topic, first.partition, noHeartbeat);
+      if (outcome === 'gone')
+        throw new Error(`subscription ${this.id} endpoint answered 410 Gone during replay`);
+      if (outcome === 'delivered') result.delivered += deliverable.length;
+      else result.deadLettered += deliverable.length;
+    }
+    return result;
+  }
+
+  private async classify(
+    message: KafkaMessage,
+    position: { topic: string; partition: number },
+    options: { bypassDedup?: boolean } = {},
+  ): Promise<Classified> {
     const { registry, orgKeys, org, subscription } = this.deps;
     const value = message.value;
     if (!value) return { kind: 'dead', message, code: 'TR_CODEC_MALFORMED', reason: 'record has no value' };
     const sourceOrg = header(message, HEADERS.sourceOrg);
     const signature = header(message, HEADERS.signature);
-    const key = sourceOrg === undefined ? undefined : orgKeys.get(sourceOrg);
     if (!sourceOrg || !signature) {
       return { kind: 'dead', message, code: 'TR_SIGNATURE_INVALID', reason: 'record is not signed' };
     }
+    const key = orgKeys.get(sourceOrg);
     if (!key) {
       return {
         kind: 'dead',
@@ -125,25 +220,48 @@ export class SubscriptionConsumer {
       return { kind: 'dead', message, code: err.code, reason: err.message };
     }
     if (event.source.org !== sourceOrg) {
-      return {
-        kind: 'dead',
-        message,
-        code: 'TR_SIGNATURE_INVALID',
-        reason: `record claims source ${event.source.org} but is signed by ${sourceOrg}`,
-      };
+      const reason = `record claims source ${event.source.org} but is signed by ${sourceOrg}`;
+      return { kind: 'dead', message, code: 'TR_SIGNATURE_INVALID', reason };
     }
     const p = event.payload;
     const route = p.kind === 'IndicatorPublished' ? p.indicator : p;
     const problem = entitlementProblem(org, route.tlp, route.recipients);
     if (problem) return { kind: 'dead', message, code: 'TR_FORBIDDEN', reason: problem };
-    if (!passesFilter(subscription.filter, event)) return { kind: 'skip', message, reason: 'filtered' };
-    return { kind: 'deliver', message, event };
+    if (!passesFilter(subscription.filter, event)) {
+      this.deps.metrics.filtered.inc({ subscription: this.id });
+      return { kind: 'skip', message };
+    }
+    if (!this.deps.dedup || options.bypassDedup) {
+      const as = p.kind === 'IndicatorPublished' ? 'indicator.published' : 'indicator.revoked';
+      return { kind: 'deliver', message, event, as };
+    }
+    const decision = await this.deps.dedup(
+      event,
+      `${position.topic}/${position.partition}/${message.offset}`,
+    );
+    if (!decision.deliver) {
+      this.deps.metrics.deduplicated.inc({ subscription: this.id, outcome: decision.outcome });
+      return { kind: 'skip', message };
+    }
+    return {
+      kind: 'deliver',
+      message,
+      event,
+      as: decision.deliver,
+      ...(decision.sources ? { sources: decision.sources } : {}),
+    };
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     const { topic, partition } = batch;
+    if (this.disabled) return;
+    this.deps.metrics.lag.set(
+      { subscription: this.id, topic, partition: String(partition) },
+      Number(batch.offsetLag()),
+    );
     let pending: Classified[] = [];
+    const started = Date.now();
 
     const commit = async (offset: string): Promise<void> => {
       resolveOffset(offset);
@@ -152,93 +270,122 @@ export class SubscriptionConsumer {
       });
     };
 
-    const flush = async (): Promise<void> => {
-      if (pending.length === 0) return;
-      const deliverable = pending.filter(
-        (c): c is Extract<Classified, { kind: 'deliver' }> => c.kind === 'deliver',
-      );
-      if (deliverable.length > 0) await this.deliver(deliverable, topic, partition, heartbeat);
+    const flush = async (): Promise<boolean> => {
+      if (pending.length === 0) return true;
+      const deliverable = pending.filter((c): c is Deliverable => c.kind === 'deliver');
+      if (deliverable.length > 0) {
+        if ((await this.deliver(deliverable, topic, partition, heartbeat)) === 'gone') return false;
+        this.deps.metrics.deliverySeconds.observe({ subscription: this.id }, (Date.now() - started) / 1000);
+      }
       await commit(pending[pending.length - 1]!.message.offset);
       pending = [];
       await heartbeat();
+      return true;
     };
 
     for (const message of batch.messages) {
-      if (!isRunning() || isStale()) break;
-      const classified = this.classify(message);
+      if (!isRunning() || isStale() || this.disabled) break;
+      const classified = await this.classify(message, { topic, partition });
       if (classified.kind === 'dead') {
         // Order matters: what came before is delivered before we move past this record.
-        await flush();
-        await this.deps.deadLetters.write([
-          {
-            message,
-            sourceTopic: topic,
-            sourcePartition: partition,
-            code: classified.code,
-            reason: classified.reason,
-          },
-        ]);
-        this.log.warn(
-          { topic, partition, offset: message.offset, code: classified.code, reason: classified.reason },
-          'dead-lettered',
-        );
+        if (!(await flush())) return;
+        await this.deadLetter([classified], topic, partition);
         await commit(message.offset);
         continue;
       }
       pending.push(classified);
-      if (pending.filter((c) => c.kind === 'deliver').length >= this.deps.subscription.batchSize)
-        await flush();
+      if (pending.filter((c) => c.kind === 'deliver').length >= this.deps.subscription.batchSize) {
+        if (!(await flush())) return;
+      }
     }
-    await flush();
+    if (!this.disabled) await flush();
+  }
+
+  private async deadLetter(
+    items: { message: KafkaMessage; code: ErrorCode; reason: string }[],
+    topic: string,
+    partition: number,
+  ): Promise<void> {
+    await this.deps.deadLetters.write(
+      items.map((i) => ({
+        message: i.message,
+        sourceTopic: topic,
+        sourcePartition: partition,
+        code: i.code,
+        reason: i.reason,
+      })),
+    );
+    for (const i of items) {
+      this.deps.metrics.deadLettered.inc({ subscription: this.id, reason: i.code });
+      this.log.warn(
+        { topic, partition, offset: i.message.offset, code: i.code, reason: i.reason },
+        'dead-lettered',
+      );
+    }
+  }
+
+  private body(items: Deliverable[], webhookId: string): string {
+    if (this.deps.subscription.format === 'stix21') {
+      return JSON.stringify(
+        toStixBundle(
+          items.map((i) => i.event),
+          webhookId,
+        ),
+      );
+    }
+    const body: WebhookBody = {
+      subscription: this.id,
+      events: items.map((i) => toNative(i.event, i.as, i.sources)),
+    };
+    return JSON.stringify(body);
   }
 
   /**
    * Delivers one webhook batch, retrying what may pass later. When the retry
    * bound is reached or the endpoint rejects the batch for good, its records
    * go to the DLQ: either way nothing is lost and the partition moves on.
+   * Returns 'gone' when the endpoint answered 410 and the subscription is
+   * now disabled: nothing of the batch may be committed.
    */
   private async deliver(
-    items: Extract<Classified, { kind: 'deliver' }>[],
+    items: Deliverable[],
     topic: string,
     partition: number,
     heartbeat: () => Promise<void>,
-  ): Promise<void> {
-    const { subscription } = this.deps;
-    const events = items.map((i) => toNative(i.event));
-    const body: WebhookBody = { subscription: subscription.id, events };
-    const text = JSON.stringify(body);
+  ): Promise<'delivered' | 'dead-lettered' | 'gone'> {
+    const { subscription, metrics } = this.deps;
     const webhookId = webhookIdFor(
       subscription.id,
-      events.map((e) => e.eventId),
+      items.map((i) => i.event.eventId),
     );
+    const text = this.body(items, webhookId);
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
         await postWebhook(subscription.webhook, webhookId, text);
-        this.log.info({ webhookId, events: events.length, attempt }, 'delivered');
-        return;
+        for (const i of items) metrics.delivered.inc({ subscription: this.id, type: i.as });
+        this.log.info({ webhookId, events: items.length, attempt }, 'delivered');
+        return 'delivered';
       } catch (err) {
         if (!isThreatRelayError(err)) throw err;
+        if (err.code === 'TR_DELIVERY_GONE') {
+          this.disabled = true;
+          await this.deps.onGone(`${subscription.webhook.url} answered 410 Gone`);
+          return 'gone';
+        }
         const delay = err.canRetry
           ? nextDelayMs(this.retryPolicy, attempt, Date.now() - started, err.retryAfterSeconds)
           : undefined;
         if (delay === undefined) {
           const reason = err.canRetry ? `gave up after ${attempt} attempts: ${err.message}` : err.message;
-          await this.deps.deadLetters.write(
-            items.map((i) => ({
-              message: i.message,
-              sourceTopic: topic,
-              sourcePartition: partition,
-              code: err.code,
-              reason,
-            })),
+          await this.deadLetter(
+            items.map((i) => ({ message: i.message, code: err.code, reason })),
+            topic,
+            partition,
           );
-          this.log.error(
-            { webhookId, code: err.code, reason, events: events.length },
-            'delivery dead-lettered',
-          );
-          return;
+          return 'dead-lettered';
         }
+        metrics.retries.inc({ subscription: this.id });
         this.log.warn(
           { webhookId, attempt, delayMs: delay, reason: err.message },
           'delivery failed, will retry',

@@ -1,20 +1,26 @@
 import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import { Webhook } from 'standardwebhooks';
-import { ThreatRelayError } from '../shared/errors';
+import { isThreatRelayError, ThreatRelayError } from '../shared/errors';
+import { guardFor, type SsrfGuard } from './ssrf-guard';
 
 /**
  * One webhook POST per Standard Webhooks: `webhook-id` (stable across retries
  * of the same batch, so receivers can dedup), `webhook-timestamp`, and
  * `webhook-signature` with one `v1,` entry per configured secret (several
  * during rotation). The outcome is an error code that says what to do next:
- * retry, dead-letter, or disable the subscription.
+ * retry, dead-letter, or disable the subscription. Redirects are never
+ * followed (undici's `request` does not, and no redirect interceptor is
+ * installed): a 3xx is a rejection, so a receiver cannot bounce us to an
+ * address the SSRF guard would have refused.
  */
 
 export interface WebhookTarget {
   url: string;
   secrets: string[];
   timeoutMs: number;
+  /** Deliver to loopback/private/link-local addresses too (local dev, tests). */
+  allowPrivateNetworks: boolean;
 }
 
 export interface DeliveryResult {
@@ -57,11 +63,14 @@ export async function postWebhook(
   target: WebhookTarget,
   webhookId: string,
   body: string,
+  guard: SsrfGuard = guardFor(target.allowPrivateNetworks),
 ): Promise<DeliveryResult> {
+  guard.assertUrlAllowed(target.url);
   const timestamp = new Date();
   let response;
   try {
     response = await request(target.url, {
+      dispatcher: guard.dispatcher,
       method: 'POST',
       body,
       headers: {
@@ -76,6 +85,8 @@ export async function postWebhook(
       signal: AbortSignal.timeout(target.timeoutMs),
     });
   } catch (cause) {
+    // The guard refuses at connect time with its own non-retryable error.
+    if (isThreatRelayError(cause)) throw cause;
     throw new ThreatRelayError(
       'TR_DELIVERY_RETRYABLE',
       `webhook request failed: ${(cause as Error).message}`,
@@ -105,6 +116,13 @@ export async function postWebhook(
     throw new ThreatRelayError('TR_DELIVERY_RETRYABLE', `webhook endpoint answered ${statusCode}`, {
       ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
     });
+  }
+  if (statusCode >= 300 && statusCode < 400) {
+    const location = Array.isArray(headers.location) ? headers.location[0] : headers.location;
+    throw new ThreatRelayError(
+      'TR_DELIVERY_REJECTED',
+      `webhook endpoint answered ${statusCode}${location ? ` to ${location}` : ''}; redirects are not followed`,
+    );
   }
   throw new ThreatRelayError('TR_DELIVERY_REJECTED', `webhook endpoint answered ${statusCode}`);
 }

@@ -1,13 +1,22 @@
 import type { KeyObject } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import express from 'express';
 import { loadSchemaRegistry } from '../shared/codec';
 import type { Config } from '../shared/config';
 import { ThreatRelayError } from '../shared/errors';
-import { createIdempotentProducer, createKafka } from '../shared/kafka';
+import { errorMiddleware, notFound } from '../shared/http';
+import { brokerRoundTrip, createIdempotentProducer, createKafka, withTimeout } from '../shared/kafka';
 import type { Logger } from '../shared/logger';
 import { publicKeyFromBase64 } from '../shared/signing';
 import { topicNames } from '../shared/topics';
 import { SubscriptionConsumer } from './consumer';
+import { openDedup } from './dedup-port';
+import { ControlListener, writeSwitch } from './control';
 import { DeadLetterWriter } from './dead-letter';
+import { createSubscriberMetrics } from './metrics';
+import type { RetryPolicy } from './retry-policy';
 
 export interface SubscriberOptions {
   config: Config;
@@ -15,10 +24,19 @@ export interface SubscriberOptions {
   org: string;
   subscriptions?: string[];
   logger: Logger;
+  /** Port of /healthz, /readyz, /metrics; undefined = no HTTP server. */
+  port?: number;
+  host?: string;
+  /** Where embedded dedup stores live (`<dataDir>/dedup/<subscription>`). Default `$THREATRELAY_DATA_DIR` or `./data`. */
+  dataDir?: string;
+  retryPolicy?: RetryPolicy;
 }
 
 export interface RunningSubscriber {
   subscriptions: string[];
+  /** The HTTP server's URL, when a port was given. */
+  url: string | undefined;
+  consumer(id: string): SubscriptionConsumer;
   close(): Promise<void>;
 }
 
@@ -26,7 +44,7 @@ export function groupIdFor(config: Config, subscriptionId: string): string {
   return `${config.kafka.topicPrefix}.sub.${subscriptionId}`;
 }
 
-/** Starts one consumer group per subscription of `org`. */
+/** Starts one consumer group per subscription of `org`, honoring the switches in the control topic. */
 export async function startSubscriber(options: SubscriberOptions): Promise<RunningSubscriber> {
   const { config, org: orgId, logger } = options;
   const org = config.orgs.find((o) => o.id === orgId);
@@ -42,29 +60,121 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   );
   const registry = loadSchemaRegistry();
   const topics = topicNames(config.kafka.topicPrefix);
+  const metrics = createSubscriberMetrics(orgId);
   const kafka = createKafka(config.kafka, logger, `threatrelay-subscriber-${orgId}`);
-  const dlqProducer = createIdempotentProducer(kafka);
-  await dlqProducer.connect();
-  const consumers = subscriptions.map(
-    (subscription) =>
-      new SubscriptionConsumer({
-        kafka,
-        subscription,
-        org,
-        registry,
-        orgKeys,
-        topics,
-        deadLetters: new DeadLetterWriter(dlqProducer, topics.dlq(subscription.id)),
-        logger,
-        groupId: groupIdFor(config, subscription.id),
-      }),
+  const producer = createIdempotentProducer(kafka);
+  const admin = kafka.admin();
+  await Promise.all([producer.connect(), admin.connect()]);
+
+  const closers: (() => Promise<void>)[] = [];
+  const dataDir = options.dataDir ?? process.env.THREATRELAY_DATA_DIR ?? join(process.cwd(), 'data');
+  const consumers = new Map<string, SubscriptionConsumer>();
+  for (const subscription of subscriptions) {
+    const dedup = openDedup(config, subscription, dataDir);
+    if (dedup) closers.push(() => dedup.close());
+    const consumer: SubscriptionConsumer = new SubscriptionConsumer({
+      kafka,
+      subscription,
+      org,
+      registry,
+      orgKeys,
+      topics,
+      deadLetters: new DeadLetterWriter(producer, topics.dlq(subscription.id)),
+      logger,
+      groupId: groupIdFor(config, subscription.id),
+      metrics,
+      ...(dedup ? { dedup: dedup.port } : {}),
+      ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
+      onGone: async (reason) => {
+        // Recorded in Kafka first, so every instance, and this one after a restart, stays stopped.
+        await writeSwitch(producer, topics.control(), {
+          subscription: subscription.id,
+          disabled: true,
+          reason,
+          at: new Date().toISOString(),
+        });
+        // Not awaited: we are inside the consumer's own batch, which must return before it can stop.
+        void consumer.disable(reason);
+      },
+    });
+    consumers.set(subscription.id, consumer);
+  }
+
+  const switches = new Map<string, boolean>();
+  const control = new ControlListener(
+    kafka,
+    admin,
+    topics.control(),
+    `${config.kafka.topicPrefix}.control.${orgId}`,
+    (sw) => {
+      const consumer = consumers.get(sw.subscription);
+      if (!consumer) return;
+      switches.set(sw.subscription, sw.disabled);
+      if (sw.disabled) void consumer.disable(sw.reason);
+      else if (!consumer.running) {
+        logger.warn({ subscription: sw.subscription }, 'subscription re-enabled');
+        consumer
+          .start()
+          .catch((err: unknown) => logger.error({ err, subscription: sw.subscription }, 'restart failed'));
+      }
+    },
+    logger,
   );
-  await Promise.all(consumers.map((c) => c.start()));
+  await withTimeout(control.start(), 30_000, () => new Error('could not read the control topic within 30 s'));
+  for (const [id, consumer] of consumers) {
+    if (switches.get(id)) {
+      metrics.disabled.set({ subscription: id }, 1);
+      logger.error(
+        { subscription: id },
+        'subscription is DISABLED (control topic); not consuming until re-enabled',
+      );
+    } else {
+      await consumer.start();
+    }
+  }
+
+  let server: Server | undefined;
+  let url: string | undefined;
+  const port = options.port;
+  if (port !== undefined) {
+    const app = express();
+    app.disable('x-powered-by');
+    app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+    app.get('/readyz', async (_req, res) => {
+      try {
+        await withTimeout(brokerRoundTrip(admin), 3000, () => new Error('no answer from Kafka within 3 s'));
+        const state = Object.fromEntries(
+          [...consumers].map(([id, c]) => [id, c.running ? 'consuming' : 'disabled']),
+        );
+        res.json({ status: 'ready', subscriptions: state });
+      } catch (err) {
+        res.status(503).json({ status: 'not ready', reason: (err as Error).message });
+      }
+    });
+    app.get('/metrics', async (_req, res) => {
+      res.set('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+    app.use(notFound({ '/healthz': ['GET'], '/readyz': ['GET'], '/metrics': ['GET'] }));
+    app.use(errorMiddleware(logger));
+    const host = options.host ?? '127.0.0.1';
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(port, host, () => resolve(s));
+    });
+    url = `http://${host}:${(server.address() as AddressInfo).port}`;
+  }
+
   return {
     subscriptions: subscriptions.map((s) => s.id),
+    url,
+    consumer: (id) => consumers.get(id)!,
     async close() {
-      await Promise.all(consumers.map((c) => c.stop()));
-      await dlqProducer.disconnect();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await control.stop();
+      // Each consumer finishes its batch and commits what it delivered before leaving the group.
+      await Promise.all([...consumers.values()].map((c) => c.stop()));
+      for (const close of closers) await close();
+      await producer.disconnect();
+      await admin.disconnect();
       logger.info({ org: orgId }, 'subscriber stopped');
     },
   };

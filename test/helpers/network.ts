@@ -1,4 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage } from 'kafkajs';
 import { parseConfig, type Config } from '../../services/shared/config';
 import { createLogger, type Logger } from '../../services/shared/logger';
@@ -26,6 +29,9 @@ export interface TestSubscription {
   batchSize?: number;
   filter?: Record<string, unknown>;
   secrets?: string[];
+  corroborations?: boolean;
+  format?: 'native' | 'stix21';
+  dedup?: Record<string, unknown>;
 }
 
 export interface TestNetwork {
@@ -38,6 +44,8 @@ export interface TestNetwork {
   /** Standard Webhooks secret per subscription. */
   webhookSecrets: Record<string, string>;
   logger: Logger;
+  /** A fresh folder for subscribers' embedded dedup stores, removed by `close()`. */
+  dataDir: string;
   kafka: Kafka;
   admin(): Promise<Admin>;
   /**
@@ -109,6 +117,9 @@ export async function createTestNetwork(
       org: s.org,
       batchSize: s.batchSize ?? 100,
       filter: s.filter ?? {},
+      ...(s.corroborations !== undefined ? { corroborations: s.corroborations } : {}),
+      ...(s.format ? { format: s.format } : {}),
+      ...(s.dedup ? { dedup: s.dedup } : {}),
       webhook: {
         url: s.url,
         secrets: s.secrets ?? [webhookSecrets[s.id]],
@@ -125,6 +136,7 @@ export async function createTestNetwork(
     subscriptions: rawSubs,
   });
   const logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
+  const dataDir = mkdtempSync(join(tmpdir(), 'threatrelay-data-'));
   const kafka = new Kafka({
     brokers: config.kafka.brokers,
     clientId: `test-${prefix}`,
@@ -140,12 +152,28 @@ export async function createTestNetwork(
   };
   const mainAdmin = await admin();
   await provisionTopics(mainAdmin, config);
-  const highWatermarks = async (topics: string[]): Promise<number> => {
+  const readWatermarks = async (topics: string[]): Promise<number> => {
     let total = 0;
     for (const topic of topics) {
-      for (const p of await mainAdmin.fetchTopicOffsets(topic)) total += Number(p.high);
+      // Fresh topics can answer "not the leader" for a moment while leadership settles.
+      const offsets = await waitFor(`offsets of ${topic}`, () =>
+        mainAdmin.fetchTopicOffsets(topic).catch(() => undefined),
+      );
+      for (const p of offsets) total += Number(p.high);
     }
     return total;
+  };
+  // Transaction markers land just after a commit returns, so a single read can lag; wait until two agree.
+  const highWatermarks = async (topics: string[]): Promise<number> => {
+    let last = await readWatermarks(topics);
+    const settled = await waitFor(`watermarks of ${topics.length} topic(s) to settle`, async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      const now = await readWatermarks(topics);
+      const same = now === last;
+      last = now;
+      return same ? { now } : undefined;
+    });
+    return settled.now;
   };
   return {
     prefix,
@@ -154,6 +182,7 @@ export async function createTestNetwork(
     apiKeys,
     webhookSecrets,
     logger,
+    dataDir,
     kafka,
     admin,
     highWatermarks,
@@ -184,6 +213,7 @@ export async function createTestNetwork(
     async close() {
       await Promise.all(consumers.map((c) => c.disconnect().catch(() => undefined)));
       await Promise.all(admins.map((a) => a.disconnect().catch(() => undefined)));
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

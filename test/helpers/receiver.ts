@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -21,6 +22,34 @@ export interface ReceivedRequest {
   body: string;
   status: number;
   at: number;
+  /** Whether one `v1,` signature matched a secret given to the receiver (undefined: no secrets given). */
+  verified: boolean | undefined;
+}
+
+/**
+ * Standard Webhooks verification written from the specification with
+ * node:crypto, independent of the `standardwebhooks` library the subscriber
+ * signs with: HMAC-SHA256 over `id.timestamp.body` with the base64 secret
+ * after `whsec_`, compared against every space-separated `v1,` signature.
+ */
+export function verifyStandardWebhook(
+  secrets: string[],
+  headers: IncomingHttpHeaders,
+  body: string,
+): boolean {
+  const id = String(headers['webhook-id'] ?? '');
+  const timestamp = String(headers['webhook-timestamp'] ?? '');
+  const signatures = String(headers['webhook-signature'] ?? '').split(' ');
+  if (!id || !/^\d+$/.test(timestamp) || Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return false;
+  return secrets.some((secret) => {
+    const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+    const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest();
+    return signatures.some((sig) => {
+      const [version, value] = sig.split(',');
+      const got = Buffer.from(value ?? '', 'base64');
+      return version === 'v1' && got.length === expected.length && timingSafeEqual(got, expected);
+    });
+  });
 }
 
 export interface Receiver {
@@ -33,7 +62,7 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(port = 0): Promise<Receiver> {
+export async function startReceiver(port = 0, secrets: string[] = []): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
   let isDown = false;
   let flakyCount = 0;
@@ -44,7 +73,8 @@ export async function startReceiver(port = 0): Promise<Receiver> {
       const path = req.url ?? '/';
       const body = Buffer.concat(chunks).toString('utf8');
       const answer = (status: number, headers: Record<string, string> = {}): void => {
-        requests.push({ path, headers: req.headers, body, status, at: Date.now() });
+        const verified = secrets.length > 0 ? verifyStandardWebhook(secrets, req.headers, body) : undefined;
+        requests.push({ path, headers: req.headers, body, status, at: Date.now(), verified });
         res.writeHead(status, { 'content-type': 'application/json', ...headers });
         res.end(JSON.stringify({ status }));
       };

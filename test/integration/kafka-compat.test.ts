@@ -23,9 +23,9 @@ describe('kafkajs against the test broker', () => {
   });
 
   it('creates, lists and describes topics', async () => {
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] });
     expect(await admin.listTopics()).toContain(topic);
-    // Leaders are elected (waitForLeaders); the metadata cache may take a moment longer.
+    // The broker's metadata cache may take a moment to show the new topic's leaders.
     const meta = await waitFor('topic metadata', () =>
       admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined),
     );

@@ -26,7 +26,12 @@ describe('one indicator from producer to webhook', () => {
       port: 0,
       logger: net.logger,
     });
-    subscriber = await startSubscriber({ config: net.config, org: 'dhs', logger: net.logger });
+    subscriber = await startSubscriber({
+      dataDir: net.dataDir,
+      config: net.config,
+      org: 'dhs',
+      logger: net.logger,
+    });
   });
 
   afterAll(async () => {

@@ -1,0 +1,645 @@
+/**
+ * How fast does the subscriber deliver to a webhook, compared with bare HTTP
+ * and with raw kafkajs, in the same run?
+ *
+ *   npx tsx bench/deliver.ts [--records=20000] [--single-records=3000] [--e2e-records=20000] [--windows]
+ *
+ * Starts a local Kafka broker (or uses KAFKA_BROKERS); the producer
+ * (`startProducer`), the subscriber (`startSubscriber`) and the webhook
+ * receivers (`startReceiver`: real HTTP on 127.0.0.1, 200 at once, nothing
+ * verified) all run in this process. Two questions:
+ *
+ * 1. Fan-out. `records` distinct TLP:GREEN indicators are published through
+ *    the producer API (500 per request) before any subscriber starts; then
+ *    one subscription at a time (batchSize 100 and 1, dedup `embedded` and
+ *    `none`, each its own consumer group reading from the beginning) is
+ *    timed from `startSubscriber` until its receiver holds every record
+ *    (batchSize 1: the first `single-records`). Baseline: the very requests
+ *    the receiver recorded (bodies and webhook headers), POSTed again with
+ *    bare `undici.request`, one at a time, to a fresh receiver.
+ * 2. End to end. `e2e-records` indicators are POSTed to the API, 500 per
+ *    request, one request at a time, to a subscriber already in its group
+ *    (batchSize 100; dedup `embedded`, then `none`, each on a fresh network);
+ *    latency per indicator runs from the start of its API request to the
+ *    receiver's arrival time, matched by eventId. Baseline: the same events,
+ *    Avro-encoded and signed as the producer does, sent with a plain kafkajs
+ *    idempotent producer's `sendBatch` (500 per batch, one at a time) and read
+ *    by a plain kafkajs consumer's `eachBatch` in this process; latency from
+ *    the start of its `sendBatch` to `eachBatch`.
+ *
+ * Every case is bounded in time; everything started here, broker included,
+ * is stopped on the way out, on error and on Ctrl-C too (bench/support.ts).
+ * `--windows` prints each case's window on the monotonic clock in µs, to cut
+ * a `node --cpu-prof` profile into cases. Prints markdown tables for
+ * BENCHMARKS.md.
+ */
+import os from 'node:os';
+import type { Consumer, Message } from 'kafkajs';
+import { request } from 'undici';
+import { buildPublishedEvents, type PublishContext } from '../services/producer/publish';
+import { startProducer, type RunningProducer } from '../services/producer/service';
+import { loadSchemaRegistry } from '../services/shared/codec';
+import { HEADERS } from '../services/shared/definitions';
+import { indicatorInputSchema } from '../services/shared/indicator-schema';
+import { createIdempotentProducer, createKafka, ensureTopics } from '../services/shared/kafka';
+import { loadPrivateKey, signValue } from '../services/shared/signing';
+import { startSubscriber } from '../services/subscriber/service';
+import { closeSharedGuards } from '../services/subscriber/ssrf-guard';
+import { createTestNetwork, type TestNetwork, type TestSubscription } from '../test/helpers/network';
+import { startReceiver, type ReceivedRequest, type Receiver } from '../test/helpers/receiver';
+import { createBenchRun, fmt, indicatorGenerator, type BenchBroker, type RawIndicator } from './support';
+
+const arg = (name: string, fallback: number): number =>
+  Number(
+    new RegExp(`^--${name}=(.+)$`).exec(process.argv.find((a) => a.startsWith(`--${name}=`)) ?? '')?.[1] ??
+      fallback,
+  );
+const RECORDS = arg('records', 20_000);
+const SINGLE_RECORDS = arg('single-records', 3_000);
+const E2E_RECORDS = arg('e2e-records', 20_000);
+const WINDOWS = process.argv.includes('--windows');
+const API_BATCH = 500;
+/** Whatever happens, a case gives up after this long. */
+const CASE_LIMIT_MS = 40_000;
+/** Everything, broker start and stop included, must be over well within 3 minutes. */
+const HARD_LIMIT_MS = 170_000;
+const PUBLISHER = 'facebook';
+const SUBSCRIBER = 'dhs';
+const PRODUCER_SETTINGS = {
+  rateLimitPerMinute: 10_000_000,
+  maxBatchItems: 1000,
+  bodyLimitBytes: 8 * 1024 * 1024,
+};
+
+const bench = createBenchRun('deliver', HARD_LIMIT_MS);
+let broker: BenchBroker;
+
+// ---------------------------------------------------------------------------
+// Measuring
+
+const usNow = (): bigint => process.hrtime.bigint() / 1000n;
+
+/** CPU of this process and of the broker over a window. */
+function cpuMeter(): () => { nodeSeconds: number; brokerSeconds: number | undefined } {
+  const cpu0 = process.cpuUsage();
+  const broker0 = broker.cpuSeconds();
+  return () => {
+    const cpu = process.cpuUsage(cpu0);
+    const broker1 = broker.cpuSeconds();
+    return {
+      nodeSeconds: (cpu.user + cpu.system) / 1e6,
+      brokerSeconds: broker0 === undefined || broker1 === undefined ? undefined : broker1 - broker0,
+    };
+  };
+}
+
+/** Events in a native webhook body, without parsing it: inside a JSON string every `"` is escaped. */
+function eventsIn(body: string): number {
+  let n = 0;
+  for (let i = body.indexOf('"eventId":"'); i !== -1; i = body.indexOf('"eventId":"', i + 11)) n += 1;
+  return n;
+}
+
+interface Arrivals {
+  /** The requests that brought them (2xx only). */
+  requests: ReceivedRequest[];
+  events: number;
+  firstAt: number;
+  /** Arrival of the request that brought the `target`-th event. */
+  lastAt: number;
+}
+
+/**
+ * Polls the receiver's log from request `from` until `target` events have
+ * arrived, or `CASE_LIMIT_MS`. Times are the receiver's own arrival times,
+ * not the poll's.
+ */
+async function waitForEvents(receiver: Receiver, from: number, target: number): Promise<Arrivals> {
+  const deadline = Date.now() + CASE_LIMIT_MS;
+  const requests: ReceivedRequest[] = [];
+  let events = 0;
+  let next = from;
+  for (;;) {
+    while (next < receiver.requests.length) {
+      const r = receiver.requests[next++]!;
+      if (r.status < 200 || r.status >= 300) throw new Error(`the receiver answered ${r.status}`);
+      requests.push(r);
+      events += eventsIn(r.body);
+      if (events >= target) return { requests, events, firstAt: requests[0]!.at, lastAt: r.at };
+    }
+    if (bench.aborted) throw new Error('aborted');
+    if (Date.now() > deadline) {
+      throw new Error(`only ${events} of ${target} events arrived within ${CASE_LIMIT_MS / 1000} s`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** `fn` registered for cleanup and callable earlier; runs once either way. */
+function stoppable(what: string, fn: () => Promise<unknown>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  const stop = (): Promise<void> => (done ??= fn().then(() => undefined));
+  bench.defer(what, stop);
+  return stop;
+}
+
+function window(name: string, startUs: bigint): void {
+  if (WINDOWS) console.error(`  window ${JSON.stringify(name)} ${startUs} ${usNow()}`);
+}
+
+const quantile = (sorted: number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+async function receiver(): Promise<Receiver> {
+  const r = await startReceiver(0);
+  // Closes the connections the subscriber and the baseline keep alive to it.
+  bench.defer('a receiver', () => r.close());
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// Question 1: fan-out from a pre-loaded topic
+
+interface FanOutResult {
+  name: string;
+  batchSize: number;
+  dedup: 'embedded' | 'none';
+  events: number;
+  requests: number;
+  /** From `startSubscriber` to the arrival of the last counted event. */
+  seconds: number;
+  /** From `startSubscriber` to the first webhook: connect, control topic, group join, first fetch. */
+  firstSeconds: number;
+  perSecond: number;
+  /** From the first webhook's arrival to the last's, without the first request's events. */
+  steadyPerSecond: number;
+  nodeCpuUs: number;
+  nodeCores: number;
+  brokerCores: number | undefined;
+  recorded: ReceivedRequest[];
+}
+
+async function fanOut(
+  network: TestNetwork,
+  sub: { id: string; batchSize: number; dedup?: unknown },
+  to: Receiver,
+  target: number,
+): Promise<FanOutResult> {
+  const dedup = sub.dedup ? 'none' : 'embedded';
+  const name = `subscriber, batchSize ${sub.batchSize}, dedup ${dedup}`;
+  const from = to.requests.length;
+  const startUs = usNow();
+  const cpu = cpuMeter();
+  const t0 = Date.now();
+  const subscriber = await startSubscriber({
+    config: network.config,
+    org: SUBSCRIBER,
+    subscriptions: [sub.id],
+    logger: network.logger,
+    dataDir: network.dataDir,
+  });
+  const stop = stoppable(`subscriber ${sub.id}`, () => subscriber.close());
+  const got = await waitForEvents(to, from, target);
+  const used = cpu();
+  window(name, startUs);
+  await stop();
+  const seconds = (got.lastAt - t0) / 1000;
+  const steadyEvents = got.events - eventsIn(got.requests[0]!.body);
+  const result: FanOutResult = {
+    name,
+    batchSize: sub.batchSize,
+    dedup,
+    events: got.events,
+    requests: got.requests.length,
+    seconds,
+    firstSeconds: (got.firstAt - t0) / 1000,
+    perSecond: got.events / seconds,
+    steadyPerSecond: steadyEvents / Math.max(0.001, (got.lastAt - got.firstAt) / 1000),
+    nodeCpuUs: (used.nodeSeconds * 1e6) / got.events,
+    nodeCores: used.nodeSeconds / seconds,
+    brokerCores: used.brokerSeconds === undefined ? undefined : used.brokerSeconds / seconds,
+    recorded: got.requests,
+  };
+  console.error(
+    `  ${name}: ${fmt(result.perSecond)} indicators/s (${result.events} in ${seconds.toFixed(2)} s, first after ${result.firstSeconds.toFixed(2)} s, ${result.requests} requests)`,
+  );
+  return result;
+}
+
+interface BareResult {
+  name: string;
+  events: number;
+  requests: number;
+  seconds: number;
+  perSecond: number;
+  nodeCpuUs: number;
+}
+
+const REPLAYED_HEADERS = [
+  'content-type',
+  'user-agent',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+];
+
+/** The recorded requests again, byte for byte, with bare `undici.request`, one at a time. */
+async function bareUndici(name: string, recorded: ReceivedRequest[], to: Receiver): Promise<BareResult> {
+  const url = `${to.url}/ok`;
+  const prepared = recorded.map((r) => ({
+    body: r.body,
+    events: eventsIn(r.body),
+    headers: Object.fromEntries(REPLAYED_HEADERS.map((h) => [h, String(r.headers[h])])),
+  }));
+  const post = async (p: (typeof prepared)[number]): Promise<number> => {
+    const res = await request(url, { method: 'POST', body: p.body, headers: p.headers });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`the receiver answered ${res.statusCode}`);
+    return p.events;
+  };
+  // Warm-up: the connection and the JIT.
+  for (const p of prepared.slice(0, 20)) await post(p);
+  const startUs = usNow();
+  const cpu = cpuMeter();
+  const t0 = process.hrtime.bigint();
+  let events = 0;
+  for (const p of prepared) {
+    if (bench.aborted) throw new Error('aborted');
+    events += await post(p);
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const used = cpu();
+  window(name, startUs);
+  const result = {
+    name,
+    events,
+    requests: prepared.length,
+    seconds,
+    perSecond: events / seconds,
+    nodeCpuUs: (used.nodeSeconds * 1e6) / events,
+  };
+  console.error(`  ${name}: ${fmt(result.perSecond)} indicators/s (${events} in ${seconds.toFixed(2)} s)`);
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Question 2: end to end
+
+interface EndToEndResult {
+  name: string;
+  events: number;
+  seconds: number;
+  perSecond: number;
+  /** Rate of the sending side alone: first request's start to the last acknowledgement. */
+  sendPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  nodeCpuUs: number;
+  nodeCores: number;
+  brokerCores: number | undefined;
+}
+
+function endToEndResult(
+  name: string,
+  started: number,
+  sentUntil: number,
+  lastAt: number,
+  latencies: number[],
+  used: ReturnType<ReturnType<typeof cpuMeter>>,
+): EndToEndResult {
+  latencies.sort((a, b) => a - b);
+  const seconds = (lastAt - started) / 1000;
+  const result: EndToEndResult = {
+    name,
+    events: latencies.length,
+    seconds,
+    perSecond: latencies.length / seconds,
+    sendPerSecond: latencies.length / ((sentUntil - started) / 1000),
+    p50Ms: quantile(latencies, 0.5),
+    p99Ms: quantile(latencies, 0.99),
+    maxMs: latencies[latencies.length - 1]!,
+    nodeCpuUs: (used.nodeSeconds * 1e6) / latencies.length,
+    nodeCores: used.nodeSeconds / seconds,
+    brokerCores: used.brokerSeconds === undefined ? undefined : used.brokerSeconds / seconds,
+  };
+  console.error(
+    `  ${name}: ${fmt(result.perSecond)} indicators/s (${result.events} in ${seconds.toFixed(2)} s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`,
+  );
+  return result;
+}
+
+interface Receipts {
+  accepted: number;
+  receipts: { eventId: string; key: string }[];
+}
+
+/** POSTs one API batch; its receipts. */
+async function publish(producer: RunningProducer, apiKey: string, body: string): Promise<Receipts> {
+  const res = await fetch(`${producer.url}/v1/indicators`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body,
+  });
+  const text = await res.text();
+  if (res.status !== 202) throw new Error(`the API answered ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text) as Receipts;
+}
+
+/** A network of its own (so its topics hold only what this case publishes), its producer, a receiver. */
+async function startNetwork(subscriptions: (url: string) => TestSubscription[]): Promise<{
+  network: TestNetwork;
+  producer: RunningProducer;
+  to: Receiver;
+}> {
+  const to = await receiver();
+  const net = await createTestNetwork(
+    [{ id: PUBLISHER }, { id: SUBSCRIBER, kind: 'government' }],
+    subscriptions(`${to.url}/ok`),
+    { producer: PRODUCER_SETTINGS },
+  );
+  bench.defer(`network ${net.prefix}`, () => net.close());
+  const producer = await startProducer({
+    config: net.config,
+    org: PUBLISHER,
+    signingKeyPem: net.signingKeys[PUBLISHER]!,
+    port: 0,
+    logger: net.logger,
+  });
+  bench.defer(`producer of ${net.prefix}`, () => producer.close());
+  return { network: net, producer, to };
+}
+
+async function endToEndApi(
+  dedup: 'embedded' | 'none',
+  warmBodies: string[],
+  bodies: string[],
+): Promise<EndToEndResult> {
+  const name = `API → subscriber → webhook, dedup ${dedup}`;
+  const {
+    network: net,
+    producer,
+    to,
+  } = await startNetwork((url) => [
+    {
+      id: 'e2e',
+      org: SUBSCRIBER,
+      url,
+      batchSize: 100,
+      ...(dedup === 'none' ? { dedup: { store: 'none' } } : {}),
+    },
+  ]);
+  const apiKey = net.apiKeys[PUBLISHER]!;
+  const subscriber = await startSubscriber({
+    config: net.config,
+    org: SUBSCRIBER,
+    logger: net.logger,
+    dataDir: net.dataDir,
+  });
+  const stop = stoppable(`subscriber of ${net.prefix}`, () => subscriber.close());
+  // Warm-up: the group is joined, fetching, and every path has run once.
+  let warm = 0;
+  for (const b of warmBodies) warm += (await publish(producer, apiKey, b)).accepted;
+  await waitForEvents(to, 0, warm);
+  const from = to.requests.length;
+
+  const sentAt = new Map<string, number>();
+  const keys = new Set<string>();
+  const startUs = usNow();
+  const cpu = cpuMeter();
+  const started = Date.now();
+  for (const body of bodies) {
+    if (bench.aborted) throw new Error('aborted');
+    const t = Date.now();
+    for (const r of (await publish(producer, apiKey, body)).receipts) {
+      sentAt.set(r.eventId, t);
+      keys.add(r.key);
+    }
+  }
+  const sentUntil = Date.now();
+  // The embedded store would drop a repeated key; the generator makes none.
+  const got = await waitForEvents(to, from, dedup === 'none' ? sentAt.size : keys.size);
+  const used = cpu();
+  window(name, startUs);
+  await stop();
+  const latencies: number[] = [];
+  for (const r of got.requests) {
+    for (const e of (JSON.parse(r.body) as { events: { eventId: string }[] }).events) {
+      const t = sentAt.get(e.eventId);
+      if (t === undefined) throw new Error(`the receiver got ${e.eventId}, which was not sent`);
+      latencies.push(r.at - t);
+    }
+  }
+  return endToEndResult(name, started, sentUntil, got.lastAt, latencies, used);
+}
+
+async function endToEndRaw(
+  net: TestNetwork,
+  warm: Message[][],
+  batches: Message[][],
+): Promise<EndToEndResult> {
+  const name = 'raw kafkajs sendBatch → eachBatch';
+  const topic = `${net.prefix}.bench.raw-e2e`;
+  const admin = await net.admin();
+  await ensureTopics(admin, [topic], { partitions: net.config.kafka.partitions, replicationFactor: 1 });
+  // The same client settings as the services'.
+  const kafka = createKafka(net.config.kafka, net.logger, 'threatrelay-bench-raw');
+  const producer = createIdempotentProducer(kafka);
+  const stopProducer = stoppable('the raw producer', () => producer.disconnect());
+  await producer.connect();
+  const consumer: Consumer = kafka.consumer({
+    groupId: `${net.prefix}.bench.raw`,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3000,
+    allowAutoTopicCreation: false,
+  });
+  const stopConsumer = stoppable('the raw consumer', () => consumer.disconnect());
+  const arrived: [eventId: string, at: number][] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      const at = Date.now();
+      for (const m of batch.messages) arrived.push([m.headers![HEADERS.eventId]!.toString(), at]);
+    },
+  });
+  const consumed = async (n: number): Promise<number> => {
+    const deadline = Date.now() + CASE_LIMIT_MS;
+    while (arrived.length < n) {
+      if (bench.aborted) throw new Error('aborted');
+      if (Date.now() > deadline) throw new Error(`only ${arrived.length} of ${n} records consumed`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return arrived[n - 1]![1];
+  };
+  const send = (messages: Message[]) =>
+    producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1 });
+  for (const messages of warm) await send(messages);
+  const from = warm.reduce((sum, b) => sum + b.length, 0);
+  await consumed(from);
+
+  const sentAt = new Map<string, number>();
+  const startUs = usNow();
+  const cpu = cpuMeter();
+  const started = Date.now();
+  for (const messages of batches) {
+    if (bench.aborted) throw new Error('aborted');
+    const t = Date.now();
+    for (const m of messages) sentAt.set(String(m.headers![HEADERS.eventId]), t);
+    await send(messages);
+  }
+  const sentUntil = Date.now();
+  const lastAt = await consumed(from + sentAt.size);
+  const used = cpu();
+  window(name, startUs);
+  await stopConsumer();
+  await stopProducer();
+  const latencies = arrived.slice(from).map(([id, at]) => at - sentAt.get(id)!);
+  return endToEndResult(name, started, sentUntil, lastAt, latencies, used);
+}
+
+// ---------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  broker = await bench.startBroker();
+  bench.defer('the webhook connection pools', () => closeSharedGuards());
+
+  // Every pool from one call, so no indicator repeats anywhere (a repeat would be deduplicated).
+  console.error('deliver bench: generating indicators…');
+  const generate = indicatorGenerator(20261127);
+  const all = generate(RECORDS + API_BATCH + E2E_RECORDS);
+  const chunks = (items: RawIndicator[]): RawIndicator[][] =>
+    Array.from({ length: Math.ceil(items.length / API_BATCH) }, (_, i) =>
+      items.slice(i * API_BATCH, (i + 1) * API_BATCH),
+    );
+  const preload = chunks(all.slice(0, RECORDS));
+  const e2eWarm = chunks(all.slice(RECORDS, RECORDS + API_BATCH));
+  const e2e = chunks(all.slice(RECORDS + API_BATCH));
+
+  // Question 1: one network, the topic pre-loaded, then one subscription (consumer group) at a time.
+  const cases = [
+    { id: 'fan-100', batchSize: 100 },
+    { id: 'fan-100-none', batchSize: 100, dedup: { store: 'none' } },
+    { id: 'fan-1', batchSize: 1 },
+    { id: 'fan-1-none', batchSize: 1, dedup: { store: 'none' } },
+  ];
+  const receivers = new Map<string, Receiver>();
+  for (const c of cases) receivers.set(c.id, await receiver());
+  const { network: net, producer } = await startNetwork(() =>
+    cases.map((c) => ({ ...c, org: SUBSCRIBER, url: `${receivers.get(c.id)!.url}/ok` })),
+  );
+  console.error(`deliver bench: publishing ${RECORDS} indicators through the API, ${API_BATCH} per request…`);
+  const keys = new Set<string>();
+  let published = 0;
+  const p0 = Date.now();
+  for (const batch of preload) {
+    const answer = await publish(producer, net.apiKeys[PUBLISHER]!, JSON.stringify(batch));
+    published += answer.accepted;
+    for (const r of answer.receipts) keys.add(r.key);
+  }
+  console.error(`  published ${published} in ${((Date.now() - p0) / 1000).toFixed(2)} s, ${keys.size} keys`);
+  // The embedded store would drop a repeated key; the generator makes none, but count what arrives.
+  const expected = (dedup: unknown, cap: number): number => Math.min(cap, dedup ? published : keys.size);
+
+  console.error('deliver bench: fan-out');
+  const fan: FanOutResult[] = [];
+  const bare: BareResult[] = [];
+  for (const c of cases) {
+    const cap = c.batchSize === 1 ? SINGLE_RECORDS : published;
+    fan.push(await fanOut(net, c, receivers.get(c.id)!, expected(c.dedup, cap)));
+  }
+  const fan100 = fan[0]!;
+  const fan1 = fan[2]!;
+  bare.push(
+    await bareUndici(
+      'bare undici.request, batches of the batchSize 100 run',
+      fan100.recorded,
+      await receiver(),
+    ),
+  );
+  bare.push(
+    await bareUndici('bare undici.request, bodies of the batchSize 1 run', fan1.recorded, await receiver()),
+  );
+
+  // Question 2: a fresh network per subscriber case, so each topic holds only that case's records.
+  console.error('deliver bench: end to end');
+  const registry = loadSchemaRegistry();
+  const signingKey = loadPrivateKey(net.signingKeys[PUBLISHER]!);
+  const ctx: PublishContext = { org: PUBLISHER, submitter: `${PUBLISHER}-secops`, idempotencyKey: undefined };
+  /** What the producer writes for a batch: Avro value, signature and id headers, keyed by indicator key. */
+  const toMessages = (batch: RawIndicator[]): Message[] =>
+    buildPublishedEvents(
+      batch.map((i) => indicatorInputSchema.parse(i)),
+      ctx,
+      true,
+    ).map((event) => {
+      const value = registry.encode(event);
+      return {
+        key: event.payload.key,
+        value,
+        headers: {
+          [HEADERS.signature]: signValue(value, signingKey),
+          [HEADERS.sourceOrg]: event.source.org,
+          [HEADERS.eventId]: event.eventId,
+        },
+      };
+    });
+  const e2eResults: EndToEndResult[] = [];
+  e2eResults.push(await endToEndRaw(net, e2eWarm.map(toMessages), e2e.map(toMessages)));
+  const warmBodies = e2eWarm.map((b) => JSON.stringify(b));
+  const bodies = e2e.map((b) => JSON.stringify(b));
+  e2eResults.push(await endToEndApi('embedded', warmBodies, bodies));
+  e2eResults.push(await endToEndApi('none', warmBodies, bodies));
+
+  // Report.
+  const cores = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(2));
+  const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
+  console.log(
+    `deliver bench: ${RECORDS} pre-loaded indicators (batchSize 1: the first ${SINGLE_RECORDS}), ${E2E_RECORDS} end to end`,
+  );
+  console.log(
+    `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${broker.description}`,
+  );
+  console.log('');
+  console.log(
+    '| case | indicators | webhook requests | seconds | first delivery, s | indicators/s | after first delivery, indicators/s | Node CPU µs/indicator | Node CPU, cores | broker CPU, cores |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of fan) {
+    console.log(
+      `| ${r.name} | ${r.events} | ${r.requests} | ${r.seconds.toFixed(2)} | ${r.firstSeconds.toFixed(2)} | ${fmt(r.perSecond)} | ${fmt(r.steadyPerSecond)} | ${r.nodeCpuUs.toFixed(0)} | ${r.nodeCores.toFixed(2)} | ${cores(r.brokerCores)} |`,
+    );
+  }
+  for (const r of bare) {
+    console.log(
+      `| ${r.name} | ${r.events} | ${r.requests} | ${r.seconds.toFixed(2)} | – | ${fmt(r.perSecond)} | – | ${r.nodeCpuUs.toFixed(0)} | – | – |`,
+    );
+  }
+  console.log('');
+  for (const [r, b] of [
+    [fan[0]!, bare[0]!],
+    [fan[1]!, bare[0]!],
+    [fan[2]!, bare[1]!],
+    [fan[3]!, bare[1]!],
+  ] as const) {
+    console.log(
+      `- ${r.name} / bare undici: ${ratio(r.perSecond, b.perSecond)} from start (target ≥ 0.7×), ${ratio(r.steadyPerSecond, b.perSecond)} after the first delivery`,
+    );
+  }
+  console.log('');
+  console.log(
+    '| case | indicators | seconds | indicators/s | sending alone, indicators/s | p50 ms | p99 ms | max ms | Node CPU µs/indicator | Node CPU, cores | broker CPU, cores |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of e2eResults) {
+    console.log(
+      `| ${r.name} | ${r.events} | ${r.seconds.toFixed(2)} | ${fmt(r.perSecond)} | ${fmt(r.sendPerSecond)} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.nodeCpuUs.toFixed(0)} | ${r.nodeCores.toFixed(2)} | ${cores(r.brokerCores)} |`,
+    );
+  }
+  console.log('');
+  const [raw, api, apiNone] = e2eResults as [EndToEndResult, EndToEndResult, EndToEndResult];
+  console.log(`- API → webhook / raw kafkajs: ${ratio(api.perSecond, raw.perSecond)} (target ≥ 0.5×)`);
+  console.log(`- with dedup none / raw kafkajs: ${ratio(apiNone.perSecond, raw.perSecond)}`);
+}
+
+bench.main(main);

@@ -1,0 +1,419 @@
+/**
+ * How fast is publishing through the producer API compared with raw kafkajs
+ * on the same broker, in the same run?
+ *
+ *   npx tsx bench/ingest.ts [--seconds=5]
+ *
+ * Starts a local Kafka broker (or uses KAFKA_BROKERS), a throwaway network
+ * with one org (facebook) and one producer (`startProducer`, port 0, in this
+ * process), then publishes realistic TLP:GREEN indicators:
+ *   - through the API, one indicator per request and 500 per request, one
+ *     request at a time and a few in flight (keep-alive `fetch`, bodies
+ *     serialized before timing);
+ *   - with raw kafkajs, the same bytes the API writes (events built with
+ *     `buildPublishedEvents`, Avro-encoded by the codec, signed) built before
+ *     timing: a plain idempotent producer's `sendBatch`, and one kafkajs
+ *     transaction per batch as the API does per request.
+ * Then it times each CPU step of a 500-indicator request without Kafka or
+ * HTTP, to show where the API's time goes. Each case has a warm-up and is
+ * bounded by a count and by `seconds`; everything started here, broker
+ * included, is stopped on the way out, on error and on Ctrl-C too.
+ * Prints markdown tables for BENCHMARKS.md.
+ */
+import os from 'node:os';
+import type { Kafka, Message, Producer } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import { parseItems } from '../services/producer/app';
+import { buildPublishedEvents, type PublishContext } from '../services/producer/publish';
+import { startProducer, type RunningProducer } from '../services/producer/service';
+import { loadSchemaRegistry } from '../services/shared/codec';
+import { HEADERS } from '../services/shared/definitions';
+import { indicatorInputSchema, type IndicatorInput } from '../services/shared/indicator-schema';
+import { createIdempotentProducer, createKafka } from '../services/shared/kafka';
+import type { ThreatEvent } from '../services/shared/model';
+import { loadPrivateKey, signValue } from '../services/shared/signing';
+import { topicNames } from '../services/shared/topics';
+import { createTestNetwork, type TestNetwork } from '../test/helpers/network';
+import { createBenchRun, fmt, indicatorGenerator, type RawIndicator } from './support';
+
+const SECONDS = Number(
+  /^--seconds=(.+)$/.exec(process.argv.find((a) => a.startsWith('--seconds=')) ?? '')?.[1] ?? 5,
+);
+const WARMUP_SECONDS = 1;
+const SINGLE_POOL = 2_000;
+const BATCH_POOL = 60_000;
+const BATCH = 500;
+/** Everything, broker start and stop included, must be over well within 3 minutes. */
+const HARD_LIMIT_MS = 170_000;
+const ORG = 'facebook';
+
+const bench = createBenchRun('ingest', HARD_LIMIT_MS);
+
+/** Realistic, distinct API inputs, the same on every run (see bench/support.ts). */
+const generate = indicatorGenerator(20261126);
+
+// ---------------------------------------------------------------------------
+// Measuring
+
+interface Result {
+  name: string;
+  indicators: number;
+  requests: number;
+  seconds: number;
+  perSecond: number;
+  p50Ms: number;
+  p95Ms: number;
+  /** CPU time of this process (HTTP client, producer API, kafkajs) per indicator. */
+  nodeCpuUs: number;
+  /** Cores this process kept busy on average (1 = one core all the time). */
+  nodeCores: number;
+  /** Cores the broker kept busy on average; undefined for an external cluster. */
+  brokerCores: number | undefined;
+}
+
+/** CPU seconds the local broker used so far (utime + stime of its JVM), when we run it. */
+let brokerCpuSeconds: () => number | undefined = () => undefined;
+
+/**
+ * Runs `work(k)` with `concurrency` in flight: a warm-up of WARMUP_SECONDS on
+ * units taken from the end of the pool (k = maxUnits - 1, maxUnits - 2, ...),
+ * then the measured run from its start (k = 0, 1, ...) until all `maxUnits`
+ * units or SECONDS, so a measured unit was not sent in the warm-up unless the
+ * two together use up the pool. Each unit returns how many indicators it carried.
+ */
+async function measure(
+  name: string,
+  concurrency: number,
+  maxUnits: number,
+  work: (k: number) => Promise<number>,
+): Promise<Result> {
+  const phase = async (
+    seconds: number,
+    k: (index: number) => number,
+  ): Promise<{ indicators: number; requests: number; seconds: number; latencies: number[] }> => {
+    const started = process.hrtime.bigint();
+    const budget = BigInt(Math.round(seconds * 1e9));
+    const latencies: number[] = [];
+    let index = 0;
+    let indicators = 0;
+    const worker = async (): Promise<void> => {
+      while (!bench.aborted && index < maxUnits && process.hrtime.bigint() - started < budget) {
+        const t0 = process.hrtime.bigint();
+        // Awaited first: `indicators += await …` would read the sum before the await and lose updates.
+        const carried = await work(k(index++));
+        indicators += carried;
+        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+    return { indicators, requests: latencies.length, seconds: elapsed, latencies };
+  };
+  await phase(WARMUP_SECONDS, (i) => maxUnits - 1 - i);
+  const cpu0 = process.cpuUsage();
+  const broker0 = brokerCpuSeconds();
+  const m = await phase(SECONDS, (i) => i);
+  const cpu = process.cpuUsage(cpu0);
+  const broker1 = brokerCpuSeconds();
+  if (bench.aborted) throw new Error('aborted');
+  m.latencies.sort((a, b) => a - b);
+  const at = (q: number): number =>
+    m.latencies[Math.min(m.latencies.length - 1, Math.floor(q * m.latencies.length))]!;
+  const result: Result = {
+    name,
+    indicators: m.indicators,
+    requests: m.requests,
+    seconds: m.seconds,
+    perSecond: m.indicators / m.seconds,
+    p50Ms: at(0.5),
+    p95Ms: at(0.95),
+    nodeCpuUs: (cpu.user + cpu.system) / m.indicators,
+    nodeCores: (cpu.user + cpu.system) / 1e6 / m.seconds,
+    brokerCores: broker0 === undefined || broker1 === undefined ? undefined : (broker1 - broker0) / m.seconds,
+  };
+  console.error(
+    `  ${name}: ${fmt(result.perSecond)} indicators/s (${result.indicators} in ${result.seconds.toFixed(2)} s, p50 ${result.p50Ms.toFixed(1)} ms)`,
+  );
+  return result;
+}
+
+/** Rate of a synchronous step, in units per second, after a short warm-up. */
+function cpuRate(fn: (k: number) => number, seconds: number): number {
+  const loop = (s: number): number => {
+    const started = process.hrtime.bigint();
+    const budget = BigInt(Math.round(s * 1e9));
+    let units = 0;
+    let k = 0;
+    while (process.hrtime.bigint() - started < budget) units += fn(k++);
+    return units / (Number(process.hrtime.bigint() - started) / 1e9);
+  };
+  loop(seconds / 3);
+  return loop(seconds);
+}
+
+async function main(): Promise<void> {
+  const broker = await bench.startBroker();
+  const brokerDescription = broker.description;
+  brokerCpuSeconds = () => broker.cpuSeconds();
+
+  const network: TestNetwork = await createTestNetwork([{ id: ORG }], [], {
+    producer: { rateLimitPerMinute: 10_000_000, maxBatchItems: 1000, bodyLimitBytes: 8 * 1024 * 1024 },
+  });
+  bench.defer('the network clients', () => network.close());
+  const producer: RunningProducer = await startProducer({
+    config: network.config,
+    org: ORG,
+    signingKeyPem: network.signingKeys[ORG]!,
+    port: 0,
+    logger: network.logger,
+  });
+  bench.defer('the producer', () => producer.close());
+  const topic = topicNames(network.config.kafka.topicPrefix).community('green');
+
+  // The data, and everything derived from it, before any timing.
+  console.error('ingest bench: generating indicators and records…');
+  const singles = generate(SINGLE_POOL);
+  const batchItems = generate(BATCH_POOL);
+  const batches: RawIndicator[][] = [];
+  for (let i = 0; i < batchItems.length; i += BATCH) batches.push(batchItems.slice(i, i + BATCH));
+  const singleBodies = singles.map((i) => JSON.stringify(i));
+  const batchBodies = batches.map((b) => JSON.stringify(b));
+
+  const registry = loadSchemaRegistry();
+  const signingKey = loadPrivateKey(network.signingKeys[ORG]!);
+  const ctx: PublishContext = { org: ORG, submitter: `${ORG}-secops`, idempotencyKey: undefined };
+  const parse = (items: RawIndicator[]): IndicatorInput[] => items.map((i) => indicatorInputSchema.parse(i));
+  /** Exactly what the producer writes for each event: key, Avro value, signature and id headers. */
+  const toMessage = (event: ThreatEvent): Message => {
+    const value = registry.encode(event);
+    return {
+      key: event.payload.key,
+      value,
+      headers: {
+        [HEADERS.signature]: signValue(value, signingKey),
+        [HEADERS.sourceOrg]: event.source.org,
+        [HEADERS.eventId]: event.eventId,
+      },
+    };
+  };
+  const rawBatches = batches.map((b) => buildPublishedEvents(parse(b), ctx, true).map(toMessage));
+  const rawSingles = singles.map((s) => buildPublishedEvents(parse([s]), ctx, false).map(toMessage));
+
+  // API cases.
+  const headers = {
+    authorization: `Bearer ${network.apiKeys[ORG]!}`,
+    'content-type': 'application/json',
+  };
+  const post = async (body: string, expected: number): Promise<number> => {
+    const res = await fetch(`${producer.url}/v1/indicators`, { method: 'POST', headers, body });
+    const text = await res.text();
+    // A prefix check, not JSON.parse: the client shares this thread with the server.
+    if (res.status !== 202 || !text.startsWith(`{"accepted":${expected},`)) {
+      throw new Error(`the API answered ${res.status}: ${text.slice(0, 300)}`);
+    }
+    return expected;
+  };
+  const results: Result[] = [];
+  console.error(`ingest bench: measuring (${WARMUP_SECONDS} s warm-up, then up to ${SECONDS} s per case)`);
+  const apiSingle = (name: string, c: number): Promise<Result> =>
+    measure(name, c, SINGLE_POOL, (k) => post(singleBodies[k]!, 1));
+  const apiBatch = (name: string, c: number): Promise<Result> =>
+    measure(name, c, batches.length, (k) => post(batchBodies[k]!, BATCH));
+  results.push(await apiSingle('API, 1 indicator/request, sequential', 1));
+  results.push(await apiSingle('API, 1 indicator/request, 8 in flight', 8));
+  results.push(await apiBatch(`API, ${BATCH}/request, sequential`, 1));
+  results.push(await apiBatch(`API, ${BATCH}/request, 4 in flight`, 4));
+
+  // Raw kafkajs cases: the same client settings as the producer's.
+  const kafka: Kafka = createKafka(network.config.kafka, network.logger, 'threatrelay-bench-raw');
+  const connect = async (p: Producer, what: string): Promise<Producer> => {
+    bench.defer(what, () => p.disconnect());
+    await p.connect();
+    return p;
+  };
+  const plain = await connect(createIdempotentProducer(kafka), 'the raw idempotent producer');
+  /** As TransactionalSender creates its pool's producers. */
+  const transactional = (i: number): Promise<Producer> =>
+    connect(
+      kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        transactionalId: `${network.prefix}.bench.raw.${i}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: 30_000,
+        allowAutoTopicCreation: false,
+        retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
+      }),
+      `raw transactional producer ${i}`,
+    );
+  const pool = await Promise.all([0, 1, 2, 3].map(transactional));
+  const inTransaction = async (p: Producer, messages: Message[]): Promise<number> => {
+    const tx = await p.transaction();
+    try {
+      await tx.sendBatch({ topicMessages: [{ topic, messages }], acks: -1 });
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => undefined);
+      throw err;
+    }
+    return messages.length;
+  };
+  /** Hands each unit a free producer of the pool, first come first served (a FIFO of idle ones). */
+  const idle = [...pool];
+  const waiting: ((p: Producer) => void)[] = [];
+  const withPooled = async (fn: (p: Producer) => Promise<number>): Promise<number> => {
+    const p = idle.shift() ?? (await new Promise<Producer>((resolve) => waiting.push(resolve)));
+    try {
+      return await fn(p);
+    } finally {
+      const w = waiting.shift();
+      if (w) w(p);
+      else idle.push(p);
+    }
+  };
+
+  results.push(
+    await measure(
+      `raw sendBatch (idempotent), ${BATCH}/batch, sequential`,
+      1,
+      rawBatches.length,
+      async (k) => {
+        const messages = rawBatches[k]!;
+        await plain.sendBatch({ topicMessages: [{ topic, messages }], acks: -1 });
+        return messages.length;
+      },
+    ),
+  );
+  results.push(
+    await measure(
+      `raw transaction per batch, ${BATCH}/batch, sequential, 1 producer`,
+      1,
+      rawBatches.length,
+      (k) => inTransaction(pool[0]!, rawBatches[k]!),
+    ),
+  );
+  results.push(
+    await measure(
+      `raw transaction per batch, ${BATCH}/batch, sequential, 4 producers in turn`,
+      1,
+      rawBatches.length,
+      (k) => withPooled((p) => inTransaction(p, rawBatches[k]!)),
+    ),
+  );
+  results.push(
+    await measure(
+      `raw transaction per batch, ${BATCH}/batch, 4 in flight, 4 producers`,
+      4,
+      rawBatches.length,
+      (k) => withPooled((p) => inTransaction(p, rawBatches[k]!)),
+    ),
+  );
+  results.push(
+    await measure('raw transaction per record, sequential, 1 producer', 1, SINGLE_POOL, (k) =>
+      inTransaction(pool[0]!, rawSingles[k]!),
+    ),
+  );
+  results.push(
+    await measure('raw transaction per record, sequential, 4 producers in turn', 1, SINGLE_POOL, (k) =>
+      withPooled((p) => inTransaction(p, rawSingles[k]!)),
+    ),
+  );
+
+  // Where a request's CPU time goes, step by step, without Kafka or HTTP.
+  console.error('ingest bench: timing the CPU steps of a request…');
+  const stepSeconds = Math.min(1, SECONDS / 4);
+  const n = batches.length;
+  const parsedBodies = batchBodies.map((b) => JSON.parse(b) as unknown);
+  const validated = parsedBodies.map((b) => parseItems(indicatorInputSchema, b, 1000).items);
+  const built = validated.map((items) => buildPublishedEvents(items, ctx, true));
+  const encoded = built.map((events) => events.map((e) => registry.encode(e)));
+  const receipts = built.map((events) => ({
+    accepted: events.length,
+    receipts: events.map((e, index) => ({
+      index,
+      eventId: e.eventId,
+      key: e.payload.key,
+      records: [{ topic, partition: index % 3, offset: String(1_000_000 + index) }],
+    })),
+  }));
+  const steps: [string, (k: number) => number][] = [
+    ['JSON.parse of the body', (k) => (JSON.parse(batchBodies[k % n]!) as unknown[]).length],
+    [
+      'zod validation (parseItems)',
+      (k) => parseItems(indicatorInputSchema, parsedBodies[k % n], 1000).items.length,
+    ],
+    [
+      'canonicalize + key + event (buildPublishedEvents)',
+      (k) => buildPublishedEvents(validated[k % n]!, ctx, true).length,
+    ],
+    ['Avro encode (registry.encode)', (k) => built[k % n]!.map((e) => registry.encode(e)).length],
+    ['Ed25519 sign (signValue)', (k) => encoded[k % n]!.map((v) => signValue(v, signingKey)).length],
+    ['JSON.stringify of the 202 answer', (k) => (JSON.stringify(receipts[k % n]) ? BATCH : 0)],
+  ];
+  const stepRates = steps.map(([name, fn]) => ({ name, perSecond: cpuRate(fn, stepSeconds) }));
+
+  // Every acknowledged record is in the topic (transaction markers take offsets too, hence ≥).
+  const sent = results.reduce((sum, r) => sum + r.indicators, 0);
+  const written = await network.highWatermarks([topic]);
+  if (written < sent)
+    throw new Error(`only ${written} offsets in ${topic}, but ${sent} records were acknowledged`);
+
+  // Report.
+  const byName = (prefix: string): Result => results.find((r) => r.name.startsWith(prefix))!;
+  const apiSeq = byName(`API, ${BATCH}/request, sequential`);
+  const apiConc = byName(`API, ${BATCH}/request, 4 in flight`);
+  const rawSend = byName('raw sendBatch');
+  const rawTx = byName(`raw transaction per batch, ${BATCH}/batch, sequential, 1 producer`);
+  const rawTxTurn = byName(`raw transaction per batch, ${BATCH}/batch, sequential, 4 producers`);
+  const rawTx4 = byName(`raw transaction per batch, ${BATCH}/batch, 4 in flight`);
+  const ratio = (a: Result, b: Result): string => `${(a.perSecond / b.perSecond).toFixed(2)}×`;
+  const us = (x: number): string => x.toFixed(0);
+  const cores = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(2));
+
+  console.log(
+    `ingest bench: ${SECONDS} s per case after ${WARMUP_SECONDS} s warm-up; ${SINGLE_POOL} single and ${BATCH_POOL} batched distinct indicators`,
+  );
+  console.log(
+    `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${brokerDescription}`,
+  );
+  console.log('');
+  console.log(
+    '| case | indicators/s | requests or batches | seconds | p50 ms | p95 ms | Node CPU µs/indicator | Node CPU, cores | broker CPU, cores |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    console.log(
+      `| ${r.name} | ${fmt(r.perSecond)} | ${r.requests} | ${r.seconds.toFixed(2)} | ${r.p50Ms.toFixed(1)} | ${r.p95Ms.toFixed(1)} | ${us(r.nodeCpuUs)} | ${cores(r.nodeCores)} | ${cores(r.brokerCores)} |`,
+    );
+  }
+  console.log('');
+  console.log(
+    `- batched API / raw sendBatch: ${ratio(apiSeq, rawSend)} sequential (target ≥ 0.6×), ${ratio(apiConc, rawSend)} with 4 in flight`,
+  );
+  console.log(
+    `- batched API / raw transactional: ${ratio(apiSeq, rawTx)} sequential (1 producer), ${ratio(apiSeq, rawTxTurn)} (4 producers in turn), ${ratio(apiConc, rawTx4)} with 4 in flight`,
+  );
+  console.log(
+    `- raw transactional / raw sendBatch: ${ratio(rawTx, rawSend)} (1 producer), ${ratio(rawTxTurn, rawSend)} (4 producers in turn)`,
+  );
+  console.log('');
+  const totalUs = stepRates.reduce((sum, s) => sum + 1e6 / s.perSecond, 0);
+  console.log(`CPU per indicator in a ${BATCH}-indicator request, by step (no Kafka, no HTTP):`);
+  console.log('');
+  console.log('| step | indicators/s | µs/indicator | share |');
+  console.log('|---|---:|---:|---:|');
+  for (const s of stepRates) {
+    const stepUs = 1e6 / s.perSecond;
+    console.log(
+      `| ${s.name} | ${fmt(s.perSecond)} | ${stepUs.toFixed(1)} | ${((100 * stepUs) / totalUs).toFixed(0)}% |`,
+    );
+  }
+  console.log(`| all steps | ${fmt(1e6 / totalUs)} | ${totalUs.toFixed(1)} | 100% |`);
+  console.log('');
+  // The steps ran in their own loop, at another moment of a shared machine: compare, do not subtract.
+  console.log(
+    `Node CPU per indicator: batched API ${us(apiSeq.nodeCpuUs)} µs (sequential), raw transactional ${us(rawTx.nodeCpuUs)} µs; the steps above add up to ${totalUs.toFixed(1)} µs`,
+  );
+}
+
+bench.main(main);

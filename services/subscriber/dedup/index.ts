@@ -1,0 +1,17 @@
+import { EmbeddedDedupStore } from './embedded';
+import { windowMs, type DedupStoreOptions } from './options';
+import { RedisDedupStore } from './redis';
+import type { DedupStore } from './types';
+
+export { dedupStoreOptionsSchema, type DedupStoreOptions } from './options';
+export type { DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
+export { EmbeddedDedupStore } from './embedded';
+export { RedisDedupStore } from './redis';
+
+/** Opens the subscription's dedup store; `windowDays` defaults to 30. */
+export function createDedupStore(options: DedupStoreOptions): DedupStore {
+  if (options.kind === 'embedded') {
+    return EmbeddedDedupStore.open({ path: options.path, windowMs: windowMs(options) });
+  }
+  return new RedisDedupStore({ url: options.url, prefix: options.prefix, windowMs: windowMs(options) });
+}

@@ -1,0 +1,147 @@
+import { Redis } from 'ioredis';
+import { ThreatRelayError } from '../../shared/errors';
+import { reportExpiresAt } from './rules';
+import type { DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
+
+/**
+ * The dedup store in Redis, shared by every instance of a scaled group. One
+ * Lua script per `record`: Redis runs a script alone, so check-and-set is
+ * atomic across instances without WATCH (which is per connection and would
+ * need a connection per in-flight call).
+ *
+ * Keys, under the subscription's prefix:
+ * - `e:<eventId>` hash {o: decision JSON, p: position, x: expiresAt}
+ * - `k:<key>`     hash org → expiresAt of that org's report
+ *
+ * Expiry is decided by the timestamps stored in the values against the
+ * caller's `now`, the same rule as the embedded store; PEXPIREAT only
+ * garbage-collects what can no longer count. Redis applies PEXPIREAT by its
+ * own clock, so `now` must be close to real time (tests inject times from
+ * `Date.now()` onwards, never in the past). The script mirrors rules.ts.
+ */
+
+const RECORD_SCRIPT = `
+local eventKey, indicatorKey = KEYS[1], KEYS[2]
+local kind, org, position = ARGV[1], ARGV[2], ARGV[3]
+local now = tonumber(ARGV[4])
+local reportExpiresAt, eventExpiresAt = ARGV[5], ARGV[6]
+
+local seen = redis.call('HMGET', eventKey, 'o', 'p', 'x')
+if seen[1] and tonumber(seen[3]) > now then
+  if seen[2] == position then return {seen[1], 1} end
+  return {'{"kind":"duplicate"}', 0}
+end
+
+-- Live sources; expired ones are dropped here as well as by PEXPIREAT.
+local flat = redis.call('HGETALL', indicatorKey)
+local expiries, count = {}, 0
+for i = 1, #flat, 2 do
+  if tonumber(flat[i + 1]) > now then
+    expiries[flat[i]] = flat[i + 1]
+    count = count + 1
+  else
+    redis.call('HDEL', indicatorKey, flat[i])
+  end
+end
+
+-- cjson encodes an empty table as {}, so the list is built by hand.
+local function sortedOrgs()
+  local orgs = {}
+  for o in pairs(expiries) do orgs[#orgs + 1] = cjson.encode(o) end
+  table.sort(orgs)
+  return '[' .. table.concat(orgs, ',') .. ']'
+end
+
+local decision
+if kind == 'revoked' then
+  if not expiries[org] then
+    decision = '{"kind":"revocation-unknown"}'
+  else
+    expiries[org] = nil
+    redis.call('HDEL', indicatorKey, org)
+    decision = '{"kind":"revoked","remainingSources":' .. sortedOrgs() .. '}'
+  end
+else
+  if count == 0 then
+    decision = '{"kind":"new"}'
+  elseif expiries[org] then
+    decision = '{"kind":"republished"}'
+  end
+  expiries[org] = reportExpiresAt
+  if not decision then
+    decision = '{"kind":"corroborated","sources":' .. sortedOrgs() .. '}'
+  end
+  redis.call('HSET', indicatorKey, org, reportExpiresAt)
+end
+
+local latest
+for _, x in pairs(expiries) do
+  if not latest or tonumber(x) > tonumber(latest) then latest = x end
+end
+if latest then redis.call('PEXPIREAT', indicatorKey, latest) else redis.call('DEL', indicatorKey) end
+
+redis.call('DEL', eventKey)
+redis.call('HSET', eventKey, 'o', decision, 'p', position, 'x', eventExpiresAt)
+redis.call('PEXPIREAT', eventKey, eventExpiresAt)
+return {decision, 0}
+`;
+
+interface WithRecordScript {
+  dedupRecord(...args: (string | number)[]): Promise<[string, number]>;
+}
+
+export interface RedisDedupStoreOptions {
+  url: string;
+  /** Prefix of every key, one per subscription. */
+  prefix: string;
+  windowMs: number;
+}
+
+export class RedisDedupStore implements DedupStore {
+  private readonly client: Redis & WithRecordScript;
+  private closed = false;
+
+  constructor(private readonly options: RedisDedupStoreOptions) {
+    const client = new Redis(options.url, {
+      // Fail a call after a few reconnect attempts instead of queueing it for long: the consumer then
+      // retries the whole batch, and nothing is delivered without a recorded outcome.
+      maxRetriesPerRequest: 3,
+      // ioredis keeps a timer of this length after closing a connection that already dropped, which
+      // holds a shutting-down process open while Redis is unreachable; the default is 2 s.
+      disconnectTimeout: 500,
+    });
+    // Connection errors surface as rejected calls; without a listener ioredis also logs each one.
+    client.on('error', () => undefined);
+    // EVALSHA with a fallback to EVAL when the server has not seen the script (after a restart).
+    client.defineCommand('dedupRecord', { numberOfKeys: 2, lua: RECORD_SCRIPT });
+    this.client = client as Redis & WithRecordScript;
+  }
+
+  async record(input: DedupInput, at = Date.now()): Promise<DedupOutcome> {
+    if (this.closed) throw new ThreatRelayError('TR_INTERNAL', 'the dedup store is closed');
+    const { prefix, windowMs } = this.options;
+    // PEXPIREAT takes integers only.
+    const now = Math.floor(at);
+    const [json, repeat] = await this.client.dedupRecord(
+      `${prefix}e:${input.eventId}`,
+      `${prefix}k:${input.key}`,
+      input.kind,
+      input.org,
+      input.position,
+      now,
+      Math.floor(reportExpiresAt(input.validUntil, now, windowMs)),
+      now + windowMs,
+    );
+    const parsed = JSON.parse(json) as DedupOutcome | DedupDecision;
+    if (parsed.kind === 'duplicate') return parsed;
+    return { ...(parsed as DedupDecision), repeat: repeat === 1 };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // QUIT lets replies still in flight arrive; without a connection it would wait in the offline queue.
+    if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());
+    else this.client.disconnect();
+  }
+}

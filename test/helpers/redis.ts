@@ -1,0 +1,151 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './broker-provider';
+
+/**
+ * A throwaway redis-server per test file: loopback only, nothing persisted,
+ * its own port and directory, so test files never see each other's keys and
+ * nothing outlives the run. `npm run test:setup` installs the binary
+ * (scripts/redis/ensure-redis.sh).
+ */
+
+export interface RedisServer {
+  url: string;
+  port: number;
+  /** A client closed by `stop()`. */
+  client(): Redis;
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+export interface StartRedisOptions {
+  /** The server binary; default `redis-server` from PATH. */
+  binary?: string;
+}
+
+function assertInstalled(binary: string): void {
+  const probe = spawnSync(binary, ['--version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new Error(
+      `${binary} is not installed (the dedup contract tests start a real redis-server). ` +
+        'Run `npm run test:setup` or `bash scripts/redis/ensure-redis.sh`.' +
+        (probe.error ? ` (${probe.error.message})` : ''),
+    );
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/**
+ * One PING over a raw socket. Not ioredis: a client whose connection was
+ * refused leaves a disconnect timer behind that keeps jest from exiting.
+ */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let reply = '';
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString();
+      if (reply.includes('\r\n')) socket.end();
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(reply.startsWith('+PONG')));
+  });
+}
+
+/** Ready means a PING round trip answered, not an open port. */
+async function waitReady(port: number, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!(await ping(port))) {
+    if (child.exitCode !== null) {
+      throw new Error(`redis-server exited with ${child.exitCode} before answering:\n${output()}`);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `redis-server on 127.0.0.1:${port} did not answer PING in ${READY_TIMEOUT_MS} ms:\n${output()}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function startOnce(binary: string): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'threatrelay-redis-'));
+  const child = spawn(
+    binary,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  const keep = (chunk: Buffer): void => {
+    log = (log + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  // A test file that never calls stop() (a failing beforeAll, a forgotten afterAll) must not leave a
+  // server behind: unref'd, the server cannot keep jest from exiting, and exiting kills it.
+  child.unref();
+  // stdio pipes are sockets, which the Readable type does not say.
+  (child.stdout as Socket | null)?.unref();
+  (child.stderr as Socket | null)?.unref();
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+
+  const clients: Redis[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await exited(child);
+      clearTimeout(timer);
+    }
+    process.removeListener('exit', killOnExit);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitReady(port, child, () => log);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    client() {
+      const c = new Redis({ host: '127.0.0.1', port });
+      clients.push(c);
+      return c;
+    },
+    stop,
+  };
+}
+
+/** Starts a redis-server on a free loopback port; retries when another process took the port first. */
+export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
+  const binary = options.binary ?? 'redis-server';
+  assertInstalled(binary);
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOnce(binary);
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw lastError;
+}
