@@ -1,7 +1,7 @@
 /** Two projects: fast pure-logic unit tests, and integration tests against a real
  * Kafka broker and real HTTP servers (the broker is started once per run by
  * test/helpers/global-setup.ts). */
-const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] };
+const transform = { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] };
 module.exports = {
   testTimeout: 120000,
   projects: [

@@ -34,7 +34,7 @@ import type { ThreatEvent } from '../services/shared/model';
 import { loadPrivateKey, signValue } from '../services/shared/signing';
 import { topicNames } from '../services/shared/topics';
 import { createTestNetwork, type TestNetwork } from '../test/helpers/network';
-import { createBenchRun, fmt, indicatorGenerator, type RawIndicator } from './support';
+import { cpuRate, createBenchRun, fmt, indicatorGenerator, type RawIndicator } from './support';
 
 const SECONDS = Number(
   /^--seconds=(.+)$/.exec(process.argv.find((a) => a.startsWith('--seconds=')) ?? '')?.[1] ?? 5,
@@ -135,20 +135,6 @@ async function measure(
     `  ${name}: ${fmt(result.perSecond)} indicators/s (${result.indicators} in ${result.seconds.toFixed(2)} s, p50 ${result.p50Ms.toFixed(1)} ms)`,
   );
   return result;
-}
-
-/** Rate of a synchronous step, in units per second, after a short warm-up. */
-function cpuRate(fn: (k: number) => number, seconds: number): number {
-  const loop = (s: number): number => {
-    const started = process.hrtime.bigint();
-    const budget = BigInt(Math.round(s * 1e9));
-    let units = 0;
-    let k = 0;
-    while (process.hrtime.bigint() - started < budget) units += fn(k++);
-    return units / (Number(process.hrtime.bigint() - started) / 1e9);
-  };
-  loop(seconds / 3);
-  return loop(seconds);
 }
 
 async function main(): Promise<void> {

@@ -128,6 +128,20 @@ export function indicatorGenerator(seed: number): (n: number) => RawIndicator[] 
 
 export const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
+/** Rate of a synchronous step, in units per second, after a short warm-up. */
+export function cpuRate(fn: (k: number) => number, seconds: number): number {
+  const loop = (s: number): number => {
+    const started = process.hrtime.bigint();
+    const budget = BigInt(Math.round(s * 1e9));
+    let units = 0;
+    let k = 0;
+    while (process.hrtime.bigint() - started < budget) units += fn(k++);
+    return units / (Number(process.hrtime.bigint() - started) / 1e9);
+  };
+  loop(seconds / 3);
+  return loop(seconds);
+}
+
 /** CPU seconds a process used so far (utime + stime), from /proc. */
 export function processCpuSeconds(pid: number): number {
   // Fields 14 and 15 of /proc/<pid>/stat, counted after the parenthesized command name.

@@ -73,7 +73,8 @@ export async function readDeadLetters(
                   message: m,
                 });
               }
-              if (BigInt(batch.highWatermark) >= (pending.get(batch.partition) ?? 0n))
+              // A fetch is capped (1 MiB a partition): done only once the last record read is the last one.
+              if (BigInt(batch.lastOffset()) + 1n >= (pending.get(batch.partition) ?? 0n))
                 pending.delete(batch.partition);
               if (pending.size === 0) {
                 clearTimeout(timer);

@@ -2,7 +2,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
 import { startProducer } from '../producer/service';
 import { startDemoReceiver } from '../receiver/receiver';
 import { loadConfig } from '../shared/config';
@@ -205,7 +204,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'provision': {
       const config = needConfig();
-      const kafka = new Kafka({ brokers: config.kafka.brokers, logLevel: logLevel.WARN });
+      const kafka = createKafka(config.kafka, createLogger('provision', process.env.LOG_LEVEL ?? 'warn'));
       const admin = kafka.admin();
       await admin.connect();
       try {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { SingleBar } from 'cli-progress';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { uuidV5 } from '../shared/ids';
 import { indicatorInputSchema } from '../shared/indicator-schema';
 import { bundleObjects, contextObjectIds, StixBundleError } from '../shared/stix-import';
 
@@ -360,13 +361,11 @@ function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** A bundle id that is the same for the same chunk of the same file (UUIDv5 layout). */
+const BUNDLE_NAMESPACE = Buffer.from('4b1e0f5a2c3d4e6f8a9b0c1d2e3f4a5b', 'hex');
+
+/** A bundle id that is the same for the same chunk of the same file. */
 function bundleId(seed: string): string {
-  const b = Buffer.from(digest(seed).slice(0, 32), 'hex');
-  b[6] = (b[6]! & 0x0f) | 0x50;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `bundle--${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return `bundle--${uuidV5(BUNDLE_NAMESPACE, seed)}`;
 }
 
 interface Progress {

@@ -3,6 +3,7 @@ import { Partitioners, type Admin, type Message, type PartitionMetadata } from '
 import { CANONICALIZATION_VERSION, canonicalize, indicatorKey } from '../shared/canonical';
 import type { SchemaRegistry } from '../shared/codec';
 import { HEADERS } from '../shared/definitions';
+import { uuidV5 } from '../shared/ids';
 import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../shared/errors';
 import type { IndicatorInput, RevocationInput } from '../shared/indicator-schema';
 import { withTimeout } from '../shared/kafka';
@@ -53,26 +54,35 @@ export interface PublisherDeps {
   observeSend?: (seconds: number, outcome: 'ok' | 'error') => void;
 }
 
-/** RFC 4122 name-based UUID (version 5, SHA-1) under the bus's own namespace. */
+/** The bus's own UUIDv5 namespace for eventIds. */
 const EVENT_ID_NAMESPACE = Buffer.from('6f1d2c4e8a9b4c7d9e0f1a2b3c4d5e6f', 'hex');
 
-export function deterministicEventId(org: string, idempotencyKey: string, index: number): string {
-  const hash = createHash('sha1')
-    .update(EVENT_ID_NAMESPACE)
-    .update(`${org}\n${idempotencyKey}\n${index}`)
-    .digest();
-  const b = Buffer.from(hash.subarray(0, 16));
-  b[6] = (b[6]! & 0x0f) | 0x50;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const hex = b.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+/**
+ * The eventId of item `index` of a request sent with an Idempotency-Key. The
+ * item's content is part of the name: a retry of the same request gets the
+ * same eventIds, while a key reused for other content gets new ones, so
+ * subscribers never drop new indicators as duplicates of old ones.
+ */
+export function deterministicEventId(
+  org: string,
+  idempotencyKey: string,
+  index: number,
+  content: unknown,
+): string {
+  const contentHash = createHash('sha256').update(JSON.stringify(content)).digest('hex');
+  return uuidV5(EVENT_ID_NAMESPACE, `${org}\n${idempotencyKey}\n${index}\n${contentHash}`);
 }
 
 /** Publications and revocations derive from separate name spaces, so one key may serve both routes. */
-function eventIdFor(ctx: PublishContext, index: number, kind: 'publish' | 'revoke'): string {
+function eventIdFor(
+  ctx: PublishContext,
+  index: number,
+  kind: 'publish' | 'revoke',
+  content: unknown,
+): string {
   if (ctx.idempotencyKey === undefined) return randomUUID();
   const scoped = kind === 'publish' ? ctx.idempotencyKey : `revoke\n${ctx.idempotencyKey}`;
-  return deterministicEventId(ctx.org, scoped, index);
+  return deterministicEventId(ctx.org, scoped, index, content);
 }
 
 function isoOrNull(value: string | undefined): string | null {
@@ -120,7 +130,7 @@ export function buildPublishedEvents(
       firstSeen: isoOrNull(input.firstSeen),
     };
     return {
-      eventId: eventIdFor(ctx, index, 'publish'),
+      eventId: eventIdFor(ctx, index, 'publish', input),
       schemaVersion: 0,
       producedAt: now,
       source: { org: ctx.org, submitter: ctx.submitter },
@@ -159,7 +169,7 @@ export function buildRevokedEvents(
       key = indicatorKey(input.type, value);
     }
     return {
-      eventId: eventIdFor(ctx, index, 'revoke'),
+      eventId: eventIdFor(ctx, index, 'revoke', input),
       schemaVersion: 0,
       producedAt: now,
       source: { org: ctx.org, submitter: ctx.submitter },

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Webhook } from 'standardwebhooks';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEFAULTS } from './definitions';
@@ -86,12 +87,23 @@ const subscriptionSchema = z.strictObject({
   org: id,
   webhook: z.strictObject({
     url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
-    /** Standard Webhooks secrets (`whsec_…`); several during rotation, the first signs too. */
-    secrets: z.array(z.string().min(1)).min(1),
+    /** Standard Webhooks secrets (`whsec_` + base64 of at least 16 random bytes); several during rotation. */
+    secrets: z
+      .array(
+        z.string().refine((s) => {
+          try {
+            new Webhook(s);
+            return Buffer.from(s.replace(/^whsec_/, ''), 'base64').length >= 16;
+          } catch {
+            return false;
+          }
+        }, 'must be a Standard Webhooks secret: whsec_ followed by base64 of at least 16 random bytes'),
+      )
+      .min(1),
     /** Allow targets on loopback/private networks (local dev and tests only). Default false. */
     allowPrivateNetworks: z.boolean().default(false),
-    /** Request timeout. Default 10 s. */
-    timeoutMs: z.number().int().min(100).max(120_000).default(DEFAULTS.webhookTimeoutMs),
+    /** Request timeout. Default 10 s; at most 25 s, under the consumer group's 30 s session timeout. */
+    timeoutMs: z.number().int().min(100).max(25_000).default(DEFAULTS.webhookTimeoutMs),
   }),
   filter: filterSchema,
   /** Events per webhook request. Default 100. */

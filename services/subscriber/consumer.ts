@@ -81,6 +81,9 @@ export class SubscriptionConsumer {
   private consumer: Consumer | undefined;
   private starting: Promise<void> | undefined;
   private disabled = false;
+  /** Set by stop(): a delivery waiting to retry gives up its batch (uncommitted) instead of waiting on. */
+  private stopRequested = false;
+  private stopping: Promise<void> | undefined;
   /** Times this instance joined (or rejoined, after a rebalance) its group: tests and operators watch it. */
   groupJoins = 0;
   private readonly log: Logger;
@@ -104,8 +107,10 @@ export class SubscriptionConsumer {
   }
 
   async start(): Promise<void> {
+    await this.stopping;
     if (this.consumer || this.starting) return this.starting;
     this.disabled = false;
+    this.stopRequested = false;
     this.deps.metrics.disabled.set({ subscription: this.id }, 0);
     this.starting = this.startConsumer().finally(() => (this.starting = undefined));
     return this.starting;
@@ -121,6 +126,19 @@ export class SubscriptionConsumer {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.groupJoins += 1;
     });
+    // kafkajs gives up on a consumer after an error it does not retry (a bug in shaping, a DLQ
+    // write refused by the broker): start again after a pause rather than stop for good.
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.consumer !== consumer) return;
+      this.log.error({ err: payload.error }, 'consumer crashed; restarting in 5 s');
+      this.consumer = undefined;
+      void consumer.disconnect().catch(() => undefined);
+      setTimeout(() => {
+        if (!this.disabled && !this.stopRequested) {
+          this.start().catch((err: unknown) => this.log.error({ err }, 'restart after crash failed'));
+        }
+      }, 5000).unref();
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: this.sourceTopics(), fromBeginning: true });
     await consumer.run({
@@ -135,10 +153,16 @@ export class SubscriptionConsumer {
 
   /** Leaves the group; kafkajs waits for the running batch, which commits only what it delivered. */
   async stop(): Promise<void> {
-    await this.starting?.catch(() => undefined);
-    const consumer = this.consumer;
-    this.consumer = undefined;
-    await consumer?.disconnect();
+    this.stopRequested = true;
+    if (!this.stopping) {
+      this.stopping = (async () => {
+        await this.starting?.catch(() => undefined);
+        const consumer = this.consumer;
+        this.consumer = undefined;
+        await consumer?.disconnect();
+      })().finally(() => (this.stopping = undefined));
+    }
+    return this.stopping;
   }
 
   /** Stops consuming until `start()`; nothing past the last delivered record is committed. */
@@ -174,7 +198,7 @@ export class SubscriptionConsumer {
       if (deliverable.length === 0) continue;
       const first = deliverable[0]!;
       const outcome = await this.deliver(deliverable, first.topic, first.partition, noHeartbeat);
-      if (outcome === 'gone')
+      if (outcome === 'halted')
         throw new Error(`subscription ${this.id} endpoint answered 410 Gone during replay`);
       if (outcome === 'delivered') result.delivered += deliverable.length;
       else result.deadLettered += deliverable.length;
@@ -274,7 +298,7 @@ export class SubscriptionConsumer {
       if (pending.length === 0) return true;
       const deliverable = pending.filter((c): c is Deliverable => c.kind === 'deliver');
       if (deliverable.length > 0) {
-        if ((await this.deliver(deliverable, topic, partition, heartbeat)) === 'gone') return false;
+        if ((await this.deliver(deliverable, topic, partition, heartbeat)) === 'halted') return false;
         this.deps.metrics.deliverySeconds.observe({ subscription: this.id }, (Date.now() - started) / 1000);
       }
       await commit(pending[pending.length - 1]!.message.offset);
@@ -283,9 +307,20 @@ export class SubscriptionConsumer {
       return true;
     };
 
-    for (const message of batch.messages) {
+    // Records are classified a chunk at a time: the dedup calls of a chunk are issued in offset
+    // order without waiting for each other, so the store applies them in order but makes them
+    // durable together (one disk flush per chunk, not one per record).
+    const chunkSize = Math.max(this.deps.subscription.batchSize, 50);
+    const classifiedAll: Classified[] = [];
+    for (let i = 0; i < batch.messages.length; i += chunkSize) {
       if (!isRunning() || isStale() || this.disabled) break;
-      const classified = await this.classify(message, { topic, partition });
+      const chunk = batch.messages.slice(i, i + chunkSize);
+      classifiedAll.push(...(await Promise.all(chunk.map((m) => this.classify(m, { topic, partition })))));
+    }
+
+    for (const classified of classifiedAll) {
+      if (!isRunning() || isStale() || this.disabled) break;
+      const message = classified.message;
       if (classified.kind === 'dead') {
         // Order matters: what came before is delivered before we move past this record.
         if (!(await flush())) return;
@@ -344,15 +379,15 @@ export class SubscriptionConsumer {
    * Delivers one webhook batch, retrying what may pass later. When the retry
    * bound is reached or the endpoint rejects the batch for good, its records
    * go to the DLQ: either way nothing is lost and the partition moves on.
-   * Returns 'gone' when the endpoint answered 410 and the subscription is
-   * now disabled: nothing of the batch may be committed.
+   * Returns 'halted' when the endpoint answered 410 (the subscription is now
+   * disabled) or the consumer is stopping: nothing of the batch may be committed.
    */
   private async deliver(
     items: Deliverable[],
     topic: string,
     partition: number,
     heartbeat: () => Promise<void>,
-  ): Promise<'delivered' | 'dead-lettered' | 'gone'> {
+  ): Promise<'delivered' | 'dead-lettered' | 'halted'> {
     const { subscription, metrics } = this.deps;
     const webhookId = webhookIdFor(
       subscription.id,
@@ -370,8 +405,19 @@ export class SubscriptionConsumer {
         if (!isThreatRelayError(err)) throw err;
         if (err.code === 'TR_DELIVERY_GONE') {
           this.disabled = true;
-          await this.deps.onGone(`${subscription.webhook.url} answered 410 Gone`);
-          return 'gone';
+          const reason = `${subscription.webhook.url} answered 410 Gone`;
+          try {
+            await this.deps.onGone(reason);
+          } catch (switchErr) {
+            this.log.error(
+              { err: switchErr },
+              'could not record the disable switch in Kafka; disabling this instance only',
+            );
+          } finally {
+            // Not awaited: stopping waits for this very batch to return.
+            void this.disable(reason);
+          }
+          return 'halted';
         }
         const delay = err.canRetry
           ? nextDelayMs(this.retryPolicy, attempt, Date.now() - started, err.retryAfterSeconds)
@@ -391,13 +437,15 @@ export class SubscriptionConsumer {
           'delivery failed, will retry',
         );
         await this.waitWithHeartbeats(delay, heartbeat);
+        // Asked to stop while waiting: give the batch up uncommitted; it is read again on the next start.
+        if (this.stopRequested || this.disabled) return 'halted';
       }
     }
   }
 
   private async waitWithHeartbeats(ms: number, heartbeat: () => Promise<void>): Promise<void> {
     const until = Date.now() + ms;
-    while (Date.now() < until) {
+    while (Date.now() < until && !this.stopRequested && !this.disabled) {
       await sleep(Math.min(HEARTBEAT_EVERY_MS, until - Date.now()));
       await heartbeat();
     }

@@ -56,8 +56,8 @@ export class ControlListener {
             this.logger.error({ err, offset: m.offset }, 'unreadable control record ignored');
           }
         }
-        // Control records (transaction markers) can sit at the end: the batch's high watermark says where we are.
-        if (BigInt(batch.highWatermark) >= target) resolveCaughtUp();
+        // A fetch is capped in size: caught up only once the last record read is the last one written.
+        if (BigInt(batch.lastOffset()) + 1n >= target) resolveCaughtUp();
       },
     });
     await caughtUp;

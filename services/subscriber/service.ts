@@ -93,8 +93,6 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
           reason,
           at: new Date().toISOString(),
         });
-        // Not awaited: we are inside the consumer's own batch, which must return before it can stop.
-        void consumer.disable(reason);
       },
     });
     consumers.set(subscription.id, consumer);

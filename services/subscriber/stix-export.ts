@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { uuidV5 } from '../shared/ids';
 import type { Category, IndicatorType, ThreatEvent, Tlp } from '../shared/model';
 import { TLP2_MARKING_IDS } from '../shared/stix-import';
 
@@ -25,15 +25,8 @@ function tlpMarking(tlp: Tlp): Record<string, unknown> {
   };
 }
 
-/** RFC 4122 version 5 UUID under a fixed namespace of ours. */
-function uuid5(name: string): string {
-  const ns = Buffer.from('a3e1f1c0c55a4c8e9b6e2f0d7c4b8a91', 'hex');
-  const b = Buffer.from(createHash('sha1').update(ns).update(name).digest().subarray(0, 16));
-  b[6] = (b[6]! & 0x0f) | 0x50;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
+const STIX_ID_NAMESPACE = Buffer.from('a3e1f1c0c55a4c8e9b6e2f0d7c4b8a91', 'hex');
+const uuid5 = (name: string): string => uuidV5(STIX_ID_NAMESPACE, name);
 
 /** A STIX pattern string literal: backslash and quote escaped. */
 function lit(value: string): string {

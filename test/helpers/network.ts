@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage } from 'kafkajs';
+import { startProducer, type RunningProducer } from '../../services/producer/service';
 import { parseConfig, type Config } from '../../services/shared/config';
 import { createLogger, type Logger } from '../../services/shared/logger';
 import { provisionTopics } from '../../services/shared/provision';
@@ -61,6 +62,8 @@ export interface TestNetwork {
     topic: string,
     options?: { atLeast?: number; quietMs?: number; timeoutMs?: number },
   ): Promise<KafkaMessage[]>;
+  /** Starts `org`'s producer on a free port with this network's config, key and logger. */
+  startProducer(org: string): Promise<RunningProducer>;
   close(): Promise<void>;
 }
 
@@ -186,6 +189,7 @@ export async function createTestNetwork(
     kafka,
     admin,
     highWatermarks,
+    startProducer: (org) => startProducer({ config, org, signingKeyPem: signingKeys[org]!, port: 0, logger }),
     async readAll(topic, { atLeast = 0, quietMs = 1500, timeoutMs = 30_000 } = {}) {
       const consumer = kafka.consumer({ groupId: `${prefix}-reader-${randomSuffix()}` });
       consumers.push(consumer);

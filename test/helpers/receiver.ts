@@ -59,12 +59,15 @@ export interface Receiver {
   accepted(): unknown[];
   down(): void;
   up(): void;
+  /** Every route answers `status` until called again with undefined. */
+  answerAll(status: number | undefined): void;
   close(): Promise<void>;
 }
 
 export async function startReceiver(port = 0, secrets: string[] = []): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
   let isDown = false;
+  let forced: number | undefined;
   let flakyCount = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -79,6 +82,7 @@ export async function startReceiver(port = 0, secrets: string[] = []): Promise<R
         res.end(JSON.stringify({ status }));
       };
       if (isDown) return answer(503);
+      if (forced !== undefined) return answer(forced);
       const [, route, arg] = path.split('/');
       switch (route) {
         case 'ok':
@@ -113,6 +117,9 @@ export async function startReceiver(port = 0, secrets: string[] = []): Promise<R
     },
     up: () => {
       isDown = false;
+    },
+    answerAll: (status) => {
+      forced = status;
     },
     close: () =>
       new Promise<void>((resolve) => {

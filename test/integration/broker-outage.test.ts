@@ -1,4 +1,4 @@
-import { startProducer, type RunningProducer } from '../../services/producer/service';
+import type { RunningProducer } from '../../services/producer/service';
 import { HEADERS } from '../../services/shared/definitions';
 import { topicNames } from '../../services/shared/topics';
 import { startLocalBroker, type LocalBroker } from '../helpers/broker-provider';
@@ -20,13 +20,7 @@ describe('producer while the broker is down', () => {
     broker = await startLocalBroker();
     process.env.KAFKA_BROKERS = broker.bootstrap;
     net = await createTestNetwork([{ id: 'google' }], [], { producer: { produceTimeoutMs: 3000 } });
-    producer = await startProducer({
-      config: net.config,
-      org: 'google',
-      signingKeyPem: net.signingKeys.google!,
-      port: 0,
-      logger: net.logger,
-    });
+    producer = await net.startProducer('google');
   }, 180_000);
 
   afterAll(async () => {

@@ -2,6 +2,7 @@ import { ROUTES } from '../../services/producer/app';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
 import { loadSchemaRegistry } from '../../services/shared/codec';
 import { HEADERS } from '../../services/shared/definitions';
+import { createLogger } from '../../services/shared/logger';
 import { topicNames } from '../../services/shared/topics';
 import { createTestNetwork, type TestNetwork } from '../helpers/network';
 
@@ -28,13 +29,7 @@ describe('producer API', () => {
         ],
       },
     );
-    producer = await startProducer({
-      config: net.config,
-      org: 'facebook',
-      signingKeyPem: net.signingKeys.facebook!,
-      port: 0,
-      logger: net.logger,
-    });
+    producer = await net.startProducer('facebook');
   });
 
   afterAll(async () => {
@@ -379,16 +374,75 @@ describe('producer API', () => {
   });
 });
 
-describe('producer rate limit', () => {
-  it('answers 429 with Retry-After once a key is over its rate', async () => {
-    const net = await createTestNetwork([{ id: 'google' }], [], { producer: { rateLimitPerMinute: 2 } });
+describe('producer logs and shutdown', () => {
+  it('logs each request with a request id and never an API key', async () => {
+    const net = await createTestNetwork([{ id: 'google' }]);
+    const lines: string[] = [];
+    const logger = createLogger('producer-google', 'info', {
+      write: (line: string) => void lines.push(line),
+    });
     const producer = await startProducer({
       config: net.config,
       org: 'google',
       signingKeyPem: net.signingKeys.google!,
       port: 0,
-      logger: net.logger,
+      logger,
     });
+    try {
+      for (const headers of <Record<string, string>[]>[
+        { authorization: `Bearer ${net.apiKeys.google}` },
+        { 'x-api-key': net.apiKeys.google! },
+        { authorization: 'Bearer trk_wrong_key_that_must_not_be_logged' },
+      ]) {
+        await fetch(`${producer.url}/v1/indicators`, {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json', 'x-request-id': 'req-logged-1' },
+          body: JSON.stringify({ type: 'ipv4', value: '192.0.2.44', category: 'c2', tlp: 'clear' }),
+        });
+      }
+    } finally {
+      await producer.close();
+      await net.close();
+    }
+    const text = lines.join('');
+    expect(text).toContain('req-logged-1');
+    expect(text).toContain('[redacted]');
+    expect(text).not.toContain(net.apiKeys.google!);
+    expect(text).not.toContain('trk_wrong_key_that_must_not_be_logged');
+  });
+
+  it('finishes a request in flight when it is asked to stop', async () => {
+    const net = await createTestNetwork([{ id: 'google' }]);
+    const producer = await net.startProducer('google');
+    try {
+      const body = Array.from({ length: 500 }, (_, i) => ({
+        type: 'domain',
+        value: `shutdown-${i}.example.com`,
+        category: 'spam',
+        tlp: 'clear',
+      }));
+      const inFlight = fetch(`${producer.url}/v1/indicators`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${net.apiKeys.google}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      const closing = producer.close();
+      const res = await inFlight;
+      await closing;
+      expect(res.status).toBe(202);
+      const records = await net.readAll(topicNames(net.prefix).community('clear'), { atLeast: 500 });
+      expect(records).toHaveLength(500);
+    } finally {
+      await net.close();
+    }
+  });
+});
+
+describe('producer rate limit', () => {
+  it('answers 429 with Retry-After once a key is over its rate', async () => {
+    const net = await createTestNetwork([{ id: 'google' }], [], { producer: { rateLimitPerMinute: 2 } });
+    const producer = await net.startProducer('google');
     try {
       const send = (): Promise<Response> =>
         fetch(`${producer.url}/v1/indicators`, {

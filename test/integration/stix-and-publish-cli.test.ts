@@ -43,13 +43,7 @@ beforeAll(async () => {
     [],
     { producer: { maxBatchItems: 1000, rateLimitPerMinute: 100_000, bodyLimitBytes: 8 * 1024 * 1024 } },
   );
-  producer = await startProducer({
-    config: net.config,
-    org: 'facebook',
-    signingKeyPem: net.signingKeys.facebook!,
-    port: 0,
-    logger: net.logger,
-  });
+  producer = await net.startProducer('facebook');
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'threatrelay-publish-'));
 });
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startProducer, type RunningProducer } from '../../services/producer/service';
+import type { RunningProducer } from '../../services/producer/service';
 import { startSubscriber } from '../../services/subscriber/service';
 import { createTestNetwork, type TestNetwork } from '../helpers/network';
 import { startReceiver, type Receiver } from '../helpers/receiver';
@@ -49,13 +49,7 @@ describe('cross-organization dedup', () => {
       ],
     );
     for (const org of COMPANIES) {
-      producers[org] = await startProducer({
-        config: net.config,
-        org,
-        signingKeyPem: net.signingKeys[org]!,
-        port: 0,
-        logger: net.logger,
-      });
+      producers[org] = await net.startProducer(org);
     }
   });
 
@@ -210,13 +204,7 @@ describe('cross-organization dedup', () => {
       logger: net.logger,
     });
     await producers.google!.close();
-    producers.google = await startProducer({
-      config: net.config,
-      org: 'google',
-      signingKeyPem: net.signingKeys.google!,
-      port: 0,
-      logger: net.logger,
-    });
+    producers.google = await net.startProducer('google');
     try {
       const retry = await fetch(`${producers.google.url}/v1/indicators`, {
         method: 'POST',
@@ -271,13 +259,7 @@ describe('subscriber killed with SIGKILL mid-batch', () => {
         ],
         { env: { ...process.env, LOG_LEVEL: 'warn', THREATRELAY_DATA_DIR: net.dataDir }, stdio: 'ignore' },
       );
-    const producer = await startProducer({
-      config: net.config,
-      org: 'microsoft',
-      signingKeyPem: net.signingKeys.microsoft!,
-      port: 0,
-      logger: net.logger,
-    });
+    const producer = await net.startProducer('microsoft');
     let child = spawnSubscriber();
     try {
       const res = await fetch(`${producer.url}/v1/indicators`, {

@@ -1,6 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { readDeadLetters, replayDeadLetters } from '../../services/cli/dlq';
-import { startProducer, type RunningProducer } from '../../services/producer/service';
+import type { RunningProducer } from '../../services/producer/service';
 import { HEADERS } from '../../services/shared/definitions';
 import { loadPrivateKey, signValue } from '../../services/shared/signing';
 import { topicNames } from '../../services/shared/topics';
@@ -67,13 +67,7 @@ describe('subscriber', () => {
         },
       ],
     );
-    producer = await startProducer({
-      config: net.config,
-      org: 'facebook',
-      signingKeyPem: net.signingKeys.facebook!,
-      port: 0,
-      logger: net.logger,
-    });
+    producer = await net.startProducer('facebook');
     for (const org of ['fbi', 'dhs', 'smallco', 'odni']) {
       subscribers.push(
         await startSubscriber({
@@ -235,6 +229,67 @@ describe('subscriber', () => {
   });
 });
 
+describe('dead-letter replay', () => {
+  it('delivers, on replay, what an endpoint refused with a 4xx, bypassing dedup', async () => {
+    const receiver = await startReceiver();
+    const net = await createTestNetwork(
+      [{ id: 'microsoft' }, { id: 'dhs', kind: 'government' }],
+      [{ id: 'dhs-replay', org: 'dhs', url: `${receiver.url}/ok` }],
+    );
+    const producer = await net.startProducer('microsoft');
+    const subscriber = await startSubscriber({
+      dataDir: net.dataDir,
+      config: net.config,
+      org: 'dhs',
+      logger: net.logger,
+    });
+    try {
+      receiver.answerAll(422);
+      const res = await fetch(`${producer.url}/v1/indicators`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${net.apiKeys.microsoft}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          type: 'hashtag',
+          platform: 'instagram',
+          value: '#StopTheCount2026',
+          category: 'disinformation',
+          tlp: 'green',
+        }),
+      });
+      const [{ eventId }] = ((await res.json()) as { receipts: { eventId: string }[] }).receipts as [
+        { eventId: string },
+      ];
+      const letters = await waitFor('the refused batch in the DLQ', async () => {
+        const l = await readDeadLetters(net.config, 'dhs-replay', net.logger);
+        return l.length > 0 ? l : undefined;
+      });
+      expect(letters[0]).toMatchObject({ code: 'TR_DELIVERY_REJECTED', eventId });
+      expect(letters[0]!.reason).toMatch(/422/);
+      expect(receiver.requests).toHaveLength(1);
+
+      receiver.answerAll(undefined);
+      const result = await replayDeadLetters(
+        net.config,
+        'dhs-replay',
+        { since: '2000-01-01T00:00:00Z' },
+        net.logger,
+      );
+      expect(result).toEqual({ selected: 1, delivered: 1, deadLettered: 0, skipped: 0 });
+      expect(events(receiver).map((e) => e.eventId)).toEqual([eventId]);
+      // A window that excludes it selects nothing.
+      expect(
+        (await replayDeadLetters(net.config, 'dhs-replay', { until: '2000-01-01T00:00:00Z' }, net.logger))
+          .selected,
+      ).toBe(0);
+    } finally {
+      await subscriber.close();
+      await producer.close();
+      await receiver.close();
+      await net.close();
+    }
+  });
+});
+
 describe('subscriber with a receiver that is down', () => {
   it('delivers everything, in partition order, after a minute of downtime, without a rebalance', async () => {
     const receiver = await startReceiver();
@@ -242,13 +297,7 @@ describe('subscriber with a receiver that is down', () => {
       [{ id: 'twitter' }, { id: 'dhs', kind: 'government' }],
       [{ id: 'dhs-patient', org: 'dhs', url: `${receiver.url}/ok`, batchSize: 5 }],
     );
-    const producer = await startProducer({
-      config: net.config,
-      org: 'twitter',
-      signingKeyPem: net.signingKeys.twitter!,
-      port: 0,
-      logger: net.logger,
-    });
+    const producer = await net.startProducer('twitter');
     const subscriber = await startSubscriber({
       dataDir: net.dataDir,
       config: net.config,
@@ -317,13 +366,7 @@ describe('subscriber whose endpoint is gone', () => {
       [{ id: 'google' }, { id: 'fbi', kind: 'government' }],
       [{ id: 'fbi-gone', org: 'fbi', url: `${receiver.url}/gone`, batchSize: 1 }],
     );
-    const producer = await startProducer({
-      config: net.config,
-      org: 'google',
-      signingKeyPem: net.signingKeys.google!,
-      port: 0,
-      logger: net.logger,
-    });
+    const producer = await net.startProducer('google');
     let subscriber = await startSubscriber({
       dataDir: net.dataDir,
       config: net.config,

@@ -1,4 +1,4 @@
-import { startProducer, type RunningProducer } from '../../services/producer/service';
+import type { RunningProducer } from '../../services/producer/service';
 import { loadSchemaRegistry } from '../../services/shared/codec';
 import { topicNames } from '../../services/shared/topics';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
@@ -19,13 +19,7 @@ describe('one indicator from producer to webhook', () => {
       [{ id: 'facebook' }, { id: 'dhs', kind: 'government' }],
       [{ id: 'dhs-all', org: 'dhs', url: `${receiver.url}/ok` }],
     );
-    producer = await startProducer({
-      config: net.config,
-      org: 'facebook',
-      signingKeyPem: net.signingKeys.facebook!,
-      port: 0,
-      logger: net.logger,
-    });
+    producer = await net.startProducer('facebook');
     subscriber = await startSubscriber({
       dataDir: net.dataDir,
       config: net.config,

@@ -54,7 +54,7 @@ describe('docker-compose.yml', () => {
     const env = {
       FACEBOOK_PUBLIC_KEY: Buffer.alloc(32, 1).toString('base64'),
       FACEBOOK_API_KEY_SHA256: 'b'.repeat(64),
-      DHS_ALL_WEBHOOK_SECRET: 'whsec_c2VjcmV0',
+      DHS_ALL_WEBHOOK_SECRET: `whsec_${Buffer.alloc(24, 3).toString('base64')}`,
     };
     const config = parseConfig(parse(text), env);
     expect(config.orgs.map((o) => o.id)).toEqual(expect.arrayContaining(['facebook', 'dhs']));

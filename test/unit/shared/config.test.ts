@@ -3,6 +3,7 @@ import { isThreatRelayError } from '../../../services/shared/errors';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const HASH = 'a'.repeat(64);
+const SECRET = `whsec_${Buffer.alloc(24, 9).toString('base64')}`;
 
 function base(): Record<string, unknown> {
   return {
@@ -21,7 +22,7 @@ function base(): Record<string, unknown> {
   };
 }
 
-function problemsOf(raw: unknown, env: NodeJS.ProcessEnv = { DHS_SECRET: 'whsec_x' }): string[] {
+function problemsOf(raw: unknown, env: NodeJS.ProcessEnv = { DHS_SECRET: SECRET }): string[] {
   try {
     parseConfig(raw, env);
   } catch (err) {
@@ -33,10 +34,10 @@ function problemsOf(raw: unknown, env: NodeJS.ProcessEnv = { DHS_SECRET: 'whsec_
 
 describe('config', () => {
   it('accepts a valid config, fills defaults and substitutes ${ENV} secrets', () => {
-    const config = parseConfig(base(), { DHS_SECRET: 'whsec_abc', KAFKA_BROKERS: 'k1:9092,k2:9092' });
+    const config = parseConfig(base(), { DHS_SECRET: SECRET, KAFKA_BROKERS: 'k1:9092,k2:9092' });
     expect(config.kafka.brokers).toEqual(['k1:9092', 'k2:9092']);
     expect(config.kafka.topicPrefix).toBe('threatrelay');
-    expect(config.subscriptions[0]!.webhook.secrets).toEqual(['whsec_abc']);
+    expect(config.subscriptions[0]!.webhook.secrets).toEqual([SECRET]);
     expect(config.subscriptions[0]!.batchSize).toBe(100);
     expect(config.subscriptions[0]!.webhook.allowPrivateNetworks).toBe(false);
     expect(config.apiKeys[0]!.scopes).toEqual(['publish', 'revoke']);
@@ -48,7 +49,7 @@ describe('config', () => {
     (raw.subscriptions as Record<string, unknown>[]).push({
       id: 'dhs-all',
       org: 'nsa',
-      webhook: { url: 'not a url', secrets: ['s'] },
+      webhook: { url: 'not a url', secrets: [SECRET] },
     });
     const problems = problemsOf(raw, {});
     expect(problems).toEqual(
@@ -77,6 +78,20 @@ describe('config', () => {
       expect.arrayContaining([
         'orgs.0.publicKey: must be a base64 raw 32-byte Ed25519 public key',
         'apiKeys.0.sha256: must be 64 lowercase hex chars (SHA-256 of the key)',
+      ]),
+    );
+  });
+
+  it('rejects a webhook secret the signer could not use, and a timeout over the session timeout', () => {
+    const raw = base();
+    const sub = (raw.subscriptions as { webhook: Record<string, unknown> }[])[0]!;
+    sub.webhook.secrets = ['my-shared-secret'];
+    sub.webhook.timeoutMs = 60_000;
+    const problems = problemsOf(raw);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^subscriptions\.0\.webhook\.secrets\.0: must be a Standard Webhooks secret/),
+        expect.stringMatching(/^subscriptions\.0\.webhook\.timeoutMs: /),
       ]),
     );
   });
