@@ -15,23 +15,13 @@ import { Type } from 'avsc';
 import { loadSchemaRegistry } from '../services/shared/codec';
 import type { Schema } from 'avsc';
 import type { Category, IndicatorType, Platform, Severity, ThreatEvent, Tlp } from '../services/shared/model';
+import { rng } from './support';
 
 const SECONDS = Number(
   /^--seconds=(.+)$/.exec(process.argv.find((a) => a.startsWith('--seconds=')) ?? '')?.[1] ?? 1.25,
 );
 const WARMUP_SECONDS = 0.3;
 const RECORDS = 4096;
-
-/** mulberry32: the same records on every run, so runs compare. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = rng(20250314);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];

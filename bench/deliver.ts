@@ -40,13 +40,13 @@ import os from 'node:os';
 import { join } from 'node:path';
 import type { Consumer, Message } from 'kafkajs';
 import { request } from 'undici';
-import { buildPublishedEvents, type PublishContext } from '../services/producer/publish';
+import { buildPublishedEvents, signedRecord, type PublishContext } from '../services/producer/publish';
 import { startProducer, type RunningProducer } from '../services/producer/service';
 import { loadSchemaRegistry } from '../services/shared/codec';
 import { HEADERS } from '../services/shared/definitions';
 import { indicatorInputSchema } from '../services/shared/indicator-schema';
 import { createIdempotentProducer, createKafka, ensureTopics } from '../services/shared/kafka';
-import { loadPrivateKey, publicKeyFromBase64, signValue, verifyValue } from '../services/shared/signing';
+import { loadPrivateKey, publicKeyFromBase64, verifyValue } from '../services/shared/signing';
 import { createDedupStore } from '../services/subscriber/dedup';
 import { signatureHeader, webhookIdFor } from '../services/subscriber/delivery';
 import { startSubscriber } from '../services/subscriber/service';
@@ -690,18 +690,7 @@ async function main(): Promise<void> {
       batch.map((i) => indicatorInputSchema.parse(i)),
       ctx,
       true,
-    ).map((event) => {
-      const value = registry.encode(event);
-      return {
-        key: event.payload.key,
-        value,
-        headers: {
-          [HEADERS.signature]: signValue(value, signingKey),
-          [HEADERS.sourceOrg]: event.source.org,
-          [HEADERS.eventId]: event.eventId,
-        },
-      };
-    });
+    ).map((event) => signedRecord(event, registry, signingKey));
   const e2eMessages = e2e.map(toMessages);
   const e2eResults: EndToEndResult[] = [];
   e2eResults.push(await endToEndRaw(net, e2eWarm.map(toMessages), e2eMessages));

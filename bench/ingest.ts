@@ -24,10 +24,9 @@ import os from 'node:os';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { parseItems } from '../services/producer/app';
-import { buildPublishedEvents, type PublishContext } from '../services/producer/publish';
+import { buildPublishedEvents, signedRecord, type PublishContext } from '../services/producer/publish';
 import { startProducer, type RunningProducer } from '../services/producer/service';
 import { loadSchemaRegistry } from '../services/shared/codec';
-import { HEADERS } from '../services/shared/definitions';
 import { indicatorInputSchema, type IndicatorInput } from '../services/shared/indicator-schema';
 import { createIdempotentProducer, createKafka } from '../services/shared/kafka';
 import type { ThreatEvent } from '../services/shared/model';
@@ -170,18 +169,7 @@ async function main(): Promise<void> {
   const ctx: PublishContext = { org: ORG, submitter: `${ORG}-secops`, idempotencyKey: undefined };
   const parse = (items: RawIndicator[]): IndicatorInput[] => items.map((i) => indicatorInputSchema.parse(i));
   /** Exactly what the producer writes for each event: key, Avro value, signature and id headers. */
-  const toMessage = (event: ThreatEvent): Message => {
-    const value = registry.encode(event);
-    return {
-      key: event.payload.key,
-      value,
-      headers: {
-        [HEADERS.signature]: signValue(value, signingKey),
-        [HEADERS.sourceOrg]: event.source.org,
-        [HEADERS.eventId]: event.eventId,
-      },
-    };
-  };
+  const toMessage = (event: ThreatEvent): Message => signedRecord(event, registry, signingKey);
   const rawBatches = batches.map((b) => buildPublishedEvents(parse(b), ctx, true).map(toMessage));
   const rawSingles = singles.map((s) => buildPublishedEvents(parse([s]), ctx, false).map(toMessage));
 

@@ -18,7 +18,7 @@ const run = promisify(execFile);
 // ---------------------------------------------------------------------------
 // Data: realistic, distinct API inputs, the same on every run.
 
-/** mulberry32, as in bench/codec.ts. */
+/** mulberry32: the same records on every run, so runs compare. */
 export function rng(seed: number): () => number {
   let a = seed;
   return () => {

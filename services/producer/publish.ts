@@ -202,6 +202,28 @@ function routeOf(event: ThreatEvent): { tlp: Tlp; recipients: string[]; key: str
   return { tlp: r.tlp, recipients: r.recipients, key: r.key };
 }
 
+/**
+ * The Kafka record of an event, exactly as the bus writes it: keyed by the
+ * indicator key, the Avro single-object value, the source org's Ed25519
+ * signature of those bytes, the source org and the eventId in headers.
+ */
+export function signedRecord(
+  event: ThreatEvent,
+  registry: SchemaRegistry,
+  signingKey: KeyObject,
+): { key: string; value: Buffer; headers: Record<string, string> } {
+  const value = registry.encode(event);
+  return {
+    key: event.payload.key,
+    value,
+    headers: {
+      [HEADERS.signature]: signValue(value, signingKey),
+      [HEADERS.sourceOrg]: event.source.org,
+      [HEADERS.eventId]: event.eventId,
+    },
+  };
+}
+
 export class Publisher {
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly partitions = new Map<string, PartitionMetadata[]>();
@@ -261,16 +283,11 @@ export class Publisher {
     >();
     const receipts: Receipt[] = [];
     for (const [index, event] of events.entries()) {
-      const value = registry.encode(event);
       const route = routeOf(event);
-      const headers = {
-        [HEADERS.signature]: signValue(value, signingKey),
-        [HEADERS.sourceOrg]: event.source.org,
-        [HEADERS.eventId]: event.eventId,
-      };
+      const record = signedRecord(event, registry, signingKey);
       receipts.push({ index, eventId: event.eventId, key: route.key, records: [] });
       for (const topic of topics.route(route.tlp, route.recipients)) {
-        const message: Message = { key: route.key, value, headers };
+        const message: Message = { ...record };
         const partition = this.partitioner({
           topic,
           partitionMetadata: await this.partitionsOf(topic),

@@ -99,6 +99,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   }
 
   const switches = new Map<string, boolean>();
+  let caughtUp = false;
   const control = new ControlListener(
     kafka,
     admin,
@@ -108,9 +109,13 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       const consumer = consumers.get(sw.subscription);
       if (!consumer) return;
       switches.set(sw.subscription, sw.disabled);
+      // History read at start only sets the desired state; what it ends at is applied below.
+      if (!caughtUp) return;
       if (sw.disabled) void consumer.disable(sw.reason);
-      else if (!consumer.running) {
-        logger.warn({ subscription: sw.subscription }, 'subscription re-enabled');
+      else {
+        // start() first waits for a stop still under way (a disable read in the same batch), and does
+        // nothing when the consumer already runs.
+        if (!consumer.running) logger.warn({ subscription: sw.subscription }, 'subscription re-enabled');
         consumer
           .start()
           .catch((err: unknown) => logger.error({ err, subscription: sw.subscription }, 'restart failed'));
@@ -119,6 +124,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     logger,
   );
   await withTimeout(control.start(), 30_000, () => new Error('could not read the control topic within 30 s'));
+  caughtUp = true;
   for (const [id, consumer] of consumers) {
     if (switches.get(id)) {
       metrics.disabled.set({ subscription: id }, 1);
