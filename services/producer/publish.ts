@@ -237,7 +237,7 @@ export class Publisher {
     let outcome: 'ok' | 'error' = 'error';
     try {
       const receipts = await withTimeout(
-        this.send(events),
+        this.send(events, Date.now() + produceTimeoutMs),
         produceTimeoutMs,
         () =>
           new ThreatRelayError(
@@ -273,7 +273,7 @@ export class Publisher {
     return partitions;
   }
 
-  private async send(events: ThreatEvent[]): Promise<Receipt[]> {
+  private async send(events: ThreatEvent[], deadline: number): Promise<Receipt[]> {
     const { registry, signingKey, topics, sender } = this.deps;
     // Partitions are chosen here, with kafkajs's own (Java-compatible) partitioner,
     // so that each record's offset can be read back from the per-partition base offsets.
@@ -303,7 +303,10 @@ export class Publisher {
     const groups = [...byTopicPartition.values()];
     const byTopic = new Map<string, Message[]>();
     for (const g of groups) byTopic.set(g.topic, [...(byTopic.get(g.topic) ?? []), ...g.messages]);
-    const metadata = await sender.send([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+    const metadata = await sender.send(
+      [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      deadline,
+    );
     for (const g of groups) {
       const meta = metadata.find((m) => m.topicName === g.topic && m.partition === g.partition);
       if (!meta || meta.errorCode !== 0 || meta.baseOffset === undefined) {

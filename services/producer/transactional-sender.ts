@@ -99,14 +99,25 @@ export class TransactionalSender {
     await old.disconnect().catch(() => undefined);
   }
 
-  async send(topicMessages: TopicMessages[]): Promise<RecordMetadata[]> {
+  /**
+   * `deadline` (epoch ms) is when the caller stops waiting and tells its
+   * client to retry: past it, a send still queued is not begun and a batch
+   * written but not yet committed is aborted, so a 503 almost never leaves
+   * records behind (only a commit already on the wire at the deadline can).
+   */
+  async send(topicMessages: TopicMessages[], deadline = Number.POSITIVE_INFINITY): Promise<RecordMetadata[]> {
     if (this.closed) throw new Error('the sender is closed');
     const slot = await this.acquire();
+    if (Date.now() > deadline) {
+      this.release(slot);
+      throw new Error('the request timed out before a producer was free');
+    }
     try {
       await this.ensureConnected(slot);
       const tx = await slot.producer.transaction();
       try {
         const metadata = await tx.sendBatch({ topicMessages, acks: -1 });
+        if (Date.now() > deadline) throw new Error('the request timed out before its transaction committed');
         await tx.commit();
         return metadata;
       } catch (err) {
