@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RunningProducer } from '../../services/producer/service';
@@ -246,8 +246,11 @@ describe('subscriber killed with SIGKILL mid-batch', () => {
     const spawnSubscriber = (): ChildProcess =>
       spawn(
         process.execPath,
+        // One process (tsx as a loader, not tsx's CLI, which runs the code in a child): SIGKILL reaches
+        // the subscriber itself.
         [
-          join(root, 'node_modules/tsx/dist/cli.mjs'),
+          '--import',
+          'tsx',
           join(root, 'services/cli/main.ts'),
           'subscriber',
           '--config',
@@ -280,6 +283,8 @@ describe('subscriber killed with SIGKILL mid-batch', () => {
       await waitFor('some deliveries before the kill', () => receiver.accepted().length >= 15, 60_000);
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
+      // Nothing of the killed subscriber may live on: no process still has the config file open.
+      expect(spawnSync('pgrep', ['-f', configFile]).stdout.toString().trim()).toBe('');
       const atKill = receiver.accepted().length;
       expect(atKill).toBeLessThan(60);
 
