@@ -49,12 +49,23 @@ function fail(message: string): never {
 }
 
 /** Runs a long-lived service until SIGINT/SIGTERM, then closes it gracefully. */
+/** How long a service may take to stop after SIGINT/SIGTERM. */
+const SHUTDOWN_GRACE_MS = 30_000;
+
 async function runUntilSignal(close: () => Promise<void>): Promise<void> {
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  // Graceful, but bounded: with Kafka gone, leaving a group can wait forever. Nothing uncommitted
+  // is lost by exiting: it is read again on the next start.
+  const force = setTimeout(() => {
+    console.error(`shutdown did not finish within ${SHUTDOWN_GRACE_MS / 1000} s; exiting`);
+    process.exit(1);
+  }, SHUTDOWN_GRACE_MS);
+  force.unref();
   await close();
+  clearTimeout(force);
 }
 
 async function main(argv: string[]): Promise<void> {
