@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { startProducer, type RunningProducer } from '../producer/service';
 import { startDemoReceiver, type DemoDelivery } from '../receiver/receiver';
-import { loadConfig, type Config } from '../shared/config';
+import { apiKeyHash, loadConfig, type Config } from '../shared/config';
 import { DEFAULTS } from '../shared/definitions';
 import { createKafka } from '../shared/kafka';
 import { createLogger, type Logger } from '../shared/logger';
@@ -105,7 +105,7 @@ function generateSecrets(path: string): GeneratedSecrets {
     out.signingKeys[org] = pair.privateKeyPem;
     out.apiKeys[org] = apiKey;
     out.env[`${envName(org)}_PUBLIC_KEY`] = pair.publicKey;
-    out.env[`${envName(org)}_API_KEY_SHA256`] = createHash('sha256').update(apiKey).digest('hex');
+    out.env[`${envName(org)}_API_KEY_SHA256`] = apiKeyHash(apiKey);
   }
   for (const id of subscriptions) {
     out.env[`${envName(id)}_WEBHOOK_SECRET`] = `whsec_${randomBytes(24).toString('base64')}`;

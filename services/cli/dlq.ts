@@ -4,7 +4,7 @@ import { loadSchemaRegistry } from '../shared/codec';
 import type { Config } from '../shared/config';
 import { HEADERS } from '../shared/definitions';
 import { ThreatRelayError } from '../shared/errors';
-import { createIdempotentProducer, createKafka } from '../shared/kafka';
+import { createIdempotentProducer, createKafka, headerText } from '../shared/kafka';
 import type { Logger } from '../shared/logger';
 import { publicKeyFromBase64 } from '../shared/signing';
 import { topicNames } from '../shared/topics';
@@ -23,11 +23,6 @@ export interface DeadLetterEntry {
   source: { topic: string; partition: number; offset: string };
   eventId: string | undefined;
   message: KafkaMessage;
-}
-
-function header(m: KafkaMessage, name: string): string | undefined {
-  const v = m.headers?.[name];
-  return (Array.isArray(v) ? v[0] : v)?.toString();
 }
 
 /** Reads the whole DLQ topic (up to its current end), oldest first. */
@@ -61,15 +56,15 @@ export async function readDeadLetters(
               for (const m of batch.messages) {
                 entries.push({
                   offset: m.offset,
-                  at: header(m, HEADERS.dlqAt) ?? new Date(Number(m.timestamp)).toISOString(),
-                  code: header(m, HEADERS.dlqCode) ?? 'unknown',
-                  reason: header(m, HEADERS.dlqReason) ?? '',
+                  at: headerText(m, HEADERS.dlqAt) ?? new Date(Number(m.timestamp)).toISOString(),
+                  code: headerText(m, HEADERS.dlqCode) ?? 'unknown',
+                  reason: headerText(m, HEADERS.dlqReason) ?? '',
                   source: {
-                    topic: header(m, HEADERS.dlqTopic) ?? '',
-                    partition: Number(header(m, HEADERS.dlqPartition) ?? -1),
-                    offset: header(m, HEADERS.dlqOffset) ?? '',
+                    topic: headerText(m, HEADERS.dlqTopic) ?? '',
+                    partition: Number(headerText(m, HEADERS.dlqPartition) ?? -1),
+                    offset: headerText(m, HEADERS.dlqOffset) ?? '',
                   },
-                  eventId: header(m, HEADERS.eventId),
+                  eventId: headerText(m, HEADERS.eventId),
                   message: m,
                 });
               }

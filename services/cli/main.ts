@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startProducer } from '../producer/service';
 import { startDemoReceiver } from '../receiver/receiver';
-import { loadConfig } from '../shared/config';
+import { apiKeyHash, loadConfig } from '../shared/config';
 import { DEFAULTS } from '../shared/definitions';
 import { isThreatRelayError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
@@ -239,7 +239,7 @@ async function main(argv: string[]): Promise<void> {
         const name = values.name ?? `${org}-secops`;
         console.log(`API key (give it to the team; it is not stored anywhere):\n  ${key}\n`);
         console.log(
-          `config entry (apiKeys):\n  - name: ${name}\n    org: ${org}\n    sha256: ${createHash('sha256').update(key).digest('hex')}\n    scopes: [publish, revoke]`,
+          `config entry (apiKeys):\n  - name: ${name}\n    org: ${org}\n    sha256: ${apiKeyHash(key)}\n    scopes: [publish, revoke]`,
         );
         return;
       }

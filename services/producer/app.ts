@@ -1,9 +1,8 @@
 import express, { type Express, type Request, type RequestHandler } from 'express';
-import { createHash } from 'node:crypto';
 import { pinoHttp } from 'pino-http';
 import type { z } from 'zod';
 import type { ApiKeyConfig, Config } from '../shared/config';
-import { zodDetails } from '../shared/config';
+import { apiKeyHash, zodDetails } from '../shared/config';
 import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../shared/errors';
 import { errorMiddleware, notFound, requireJson } from '../shared/http';
 import { indicatorInputSchema, revocationInputSchema } from '../shared/indicator-schema';
@@ -55,10 +54,6 @@ export const ROUTES: Record<string, string[]> = {
   '/metrics': ['GET'],
 };
 
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 /** API keys come as `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
 function presentedKey(req: Request): string | undefined {
   const auth = req.headers.authorization;
@@ -81,7 +76,7 @@ function authenticate(
       next(new ThreatRelayError('TR_UNAUTHENTICATED', 'missing API key: send Authorization: Bearer <key>'));
       return;
     }
-    const found = byHash.get(sha256Hex(key));
+    const found = byHash.get(apiKeyHash(key));
     if (!found) {
       next(new ThreatRelayError('TR_UNAUTHENTICATED', `unknown API key for this ${org} producer`));
       return;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Webhook } from 'standardwebhooks';
 import { parseDocument } from 'yaml';
@@ -299,6 +300,11 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
     throw new ThreatRelayError('TR_CONFIG', `config file ${path} is not valid YAML`, { details });
   }
   return parseConfig(doc.toJS(), env);
+}
+
+/** How an API key is stored in `apiKeys[].sha256`: lowercase hex SHA-256 of the key. */
+export function apiKeyHash(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
 }
 
 export function orgById(config: Config, orgId: string): OrgConfig | undefined {

@@ -4,6 +4,7 @@ import {
   logLevel,
   type Admin,
   type KafkaConfig,
+  type KafkaMessage,
   type LogEntry,
   type Producer,
   type SASLOptions,
@@ -102,6 +103,12 @@ export async function ensureTopics(
 export async function brokerRoundTrip(admin: Admin): Promise<{ clusterId: string; brokers: number }> {
   const cluster = await admin.describeCluster();
   return { clusterId: cluster.clusterId, brokers: cluster.brokers.length };
+}
+
+/** The first value of a record header as text, or undefined. */
+export function headerText(message: KafkaMessage, name: string): string | undefined {
+  const v = message.headers?.[name];
+  return (Array.isArray(v) ? v[0] : v)?.toString();
 }
 
 /** Rejects with `onTimeout()` when `promise` has not settled within `ms`. */

@@ -5,6 +5,7 @@ import type { SchemaRegistry } from '../shared/codec';
 import type { OrgConfig, SubscriptionConfig } from '../shared/config';
 import { HEADERS } from '../shared/definitions';
 import { isThreatRelayError, type ErrorCode } from '../shared/errors';
+import { headerText } from '../shared/kafka';
 import type { Logger } from '../shared/logger';
 import type { ThreatEvent } from '../shared/model';
 import { verifyValue } from '../shared/signing';
@@ -67,12 +68,6 @@ type Classified =
   | { kind: 'skip'; message: KafkaMessage }
   | { kind: 'dead'; message: KafkaMessage; code: ErrorCode; reason: string };
 type Deliverable = Extract<Classified, { kind: 'deliver' }>;
-
-function header(message: KafkaMessage, name: string): string | undefined {
-  const v = message.headers?.[name];
-  const first = Array.isArray(v) ? v[0] : v;
-  return first === undefined ? undefined : first.toString();
-}
 
 /** How often a long wait stops to heartbeat, so the group never thinks we died. */
 const HEARTBEAT_EVERY_MS = 1000;
@@ -214,8 +209,8 @@ export class SubscriptionConsumer {
     const { registry, orgKeys, org, subscription } = this.deps;
     const value = message.value;
     if (!value) return { kind: 'dead', message, code: 'TR_CODEC_MALFORMED', reason: 'record has no value' };
-    const sourceOrg = header(message, HEADERS.sourceOrg);
-    const signature = header(message, HEADERS.signature);
+    const sourceOrg = headerText(message, HEADERS.sourceOrg);
+    const signature = headerText(message, HEADERS.signature);
     if (!sourceOrg || !signature) {
       return { kind: 'dead', message, code: 'TR_SIGNATURE_INVALID', reason: 'record is not signed' };
     }
@@ -285,6 +280,7 @@ export class SubscriptionConsumer {
       Number(batch.offsetLag()),
     );
     let pending: Classified[] = [];
+    let pendingDeliveries = 0;
     const started = Date.now();
 
     const commit = async (offset: string): Promise<void> => {
@@ -303,6 +299,7 @@ export class SubscriptionConsumer {
       }
       await commit(pending[pending.length - 1]!.message.offset);
       pending = [];
+      pendingDeliveries = 0;
       await heartbeat();
       return true;
     };
@@ -329,7 +326,8 @@ export class SubscriptionConsumer {
         continue;
       }
       pending.push(classified);
-      if (pending.filter((c) => c.kind === 'deliver').length >= this.deps.subscription.batchSize) {
+      if (classified.kind === 'deliver') pendingDeliveries += 1;
+      if (pendingDeliveries >= this.deps.subscription.batchSize) {
         if (!(await flush())) return;
       }
     }

@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage } from 'kafkajs';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
-import { parseConfig, type Config } from '../../services/shared/config';
+import { apiKeyHash, parseConfig, type Config } from '../../services/shared/config';
 import { createLogger, type Logger } from '../../services/shared/logger';
 import { provisionTopics } from '../../services/shared/provision';
 import { generateSigningKeyPair } from '../../services/shared/signing';
@@ -106,12 +106,12 @@ export async function createTestNetwork(
   const rawKeys = orgs.map((o) => ({
     name: `${o.id}-secops`,
     org: o.id,
-    sha256: createHash('sha256').update(apiKeys[o.id]!).digest('hex'),
+    sha256: apiKeyHash(apiKeys[o.id]!),
     scopes: ['publish', 'revoke'],
   }));
   for (const extra of options.extraApiKeys ?? []) {
     apiKeys[extra.name] = `trk_${extra.name}_${randomBytes(16).toString('hex')}`;
-    rawKeys.push({ ...extra, sha256: createHash('sha256').update(apiKeys[extra.name]!).digest('hex') });
+    rawKeys.push({ ...extra, sha256: apiKeyHash(apiKeys[extra.name]!) });
   }
   const rawSubs = subscriptions.map((s) => {
     webhookSecrets[s.id] = s.secrets?.[0] ?? whsecret();
