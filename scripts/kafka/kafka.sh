@@ -4,7 +4,9 @@
 # Kafka's own jars. Used by the tests, `npm start` and `threatrelay kafka`.
 #
 #   kafka.sh fetch                       fetch the jars once into the cache
-#   kafka.sh start [--dir D] [--port P] [--controller-port C] [--keep-data]
+#   kafka.sh start [--dir D] [--port P] [--controller-port C] [--keep-data] [--sasl]
+#   kafka.sh run   [same options] [--node-id N] [--listen HOST] [--advertise HOST]
+#                  [--voters V] [--roles R] [--internal-rf N]   (foreground, for containers)
 #   kafka.sh stop  [--dir D]
 #   kafka.sh status [--dir D]
 #
@@ -18,7 +20,7 @@ SCALA_VERSION=2.13
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 cache="${THREATRELAY_CACHE:-$repo/.cache}"
-libs="$cache/kafka-$KAFKA_VERSION/libs"
+libs="${KAFKA_LIBS:-$cache/kafka-$KAFKA_VERSION/libs}"
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
@@ -67,6 +69,14 @@ dir="$cache/broker"
 port=9092
 cport=9093
 keep=0
+sasl=0
+node_id=1
+listen=127.0.0.1
+advertise=""
+voters=""
+roles=broker,controller
+internal_rf=1
+cluster_id="${KAFKA_CLUSTER_ID:-}"
 parse_opts() {
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -74,9 +84,18 @@ parse_opts() {
       --port) port="$2"; shift 2 ;;
       --controller-port) cport="$2"; shift 2 ;;
       --keep-data) keep=1; shift ;;
+      --sasl) sasl=1; shift ;;
+      --node-id) node_id="$2"; shift 2 ;;
+      --listen) listen="$2"; shift 2 ;;
+      --advertise) advertise="$2"; shift 2 ;;
+      --voters) voters="$2"; shift 2 ;;
+      --roles) roles="$2"; shift 2 ;;
+      --internal-rf) internal_rf="$2"; shift 2 ;;
       *) die "unknown option $1" ;;
     esac
   done
+  advertise="${advertise:-$listen}"
+  voters="${voters:-$node_id@$advertise:$cport}"
 }
 
 # A killed broker may linger as a zombie where nothing reaps orphans; that is not alive.
@@ -89,6 +108,98 @@ pid_alive() { [ -f "$dir/broker.pid" ] && proc_alive "$(cat "$dir/broker.pid")";
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# With --sasl, the client listener takes SASL/SCRAM only and the standard
+# authorizer denies whatever no ACL allows. The operator's super user `admin`
+# (password KAFKA_ADMIN_PASSWORD) is created when the data folder is formatted;
+# `threatrelay provision` creates every other user and its ACLs. The controller
+# listener stays PLAINTEXT (KRaft controllers cannot authenticate with SCRAM,
+# whose credentials live in their own metadata), so its ANONYMOUS principal is
+# a super user: never publish the controller port beyond the broker's host or
+# private network.
+scram_jaas() {
+  printf 'org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="%s";' "$KAFKA_ADMIN_PASSWORD"
+}
+
+write_properties() {
+  local client=PLAINTEXT listeners min_isr=1
+  [ "$sasl" = 1 ] && client=SASL_PLAINTEXT
+  [ "$internal_rf" -gt 1 ] && min_isr=2
+  listeners="$client://$listen:$port"
+  case ",$roles," in *,controller,*) listeners="$listeners,CONTROLLER://$listen:$cport" ;; esac
+  cat >"$dir/server.properties" <<EOF
+process.roles=$roles
+node.id=$node_id
+controller.quorum.voters=$voters
+listeners=$listeners
+advertised.listeners=$client://$advertise:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=$client
+listener.security.protocol.map=$client:$client,CONTROLLER:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=3
+offsets.topic.replication.factor=$internal_rf
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=$internal_rf
+transaction.state.log.min.isr=$min_isr
+share.coordinator.state.topic.replication.factor=$internal_rf
+share.coordinator.state.topic.min.isr=$min_isr
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+EOF
+  if [ "$sasl" = 1 ]; then
+    cat >>"$dir/server.properties" <<EOF
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=$(scram_jaas)
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=$(scram_jaas)
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin;User:ANONYMOUS
+EOF
+    # For Kafka's own tools (compose's healthcheck): --command-config <dir>/admin.properties
+    cat >"$dir/admin.properties" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=$(scram_jaas)
+EOF
+    chmod 600 "$dir/server.properties" "$dir/admin.properties"
+  fi
+}
+
+# Writes the broker's config and formats its data folder (KRaft) when new.
+prepare() {
+  if [ "$sasl" = 1 ]; then
+    [ -n "${KAFKA_ADMIN_PASSWORD:-}" ] || die "--sasl needs KAFKA_ADMIN_PASSWORD (the password of the super user admin)"
+    [[ "$KAFKA_ADMIN_PASSWORD" =~ ^[A-Za-z0-9._~+/=-]{12,}$ ]] ||
+      die "KAFKA_ADMIN_PASSWORD must be at least 12 characters of A-Z a-z 0-9 . _ ~ + / = -"
+  fi
+  mkdir -p "$dir"
+  if [ "$keep" = 0 ] || [ ! -f "$dir/data/meta.properties" ]; then
+    rm -rf "$dir/data"
+    mkdir -p "$dir/data"
+  fi
+  write_properties
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    if [ -z "$cluster_id" ]; then
+      cluster_id="$(java -Dlog4j2.configurationFile="$here/log4j2.properties" -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
+    fi
+    local scram=()
+    [ "$sasl" = 1 ] && scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$KAFKA_ADMIN_PASSWORD]")
+    java -Dlog4j2.configurationFile="$here/log4j2.properties" -cp "$libs/*" kafka.tools.StorageTool \
+      format -t "$cluster_id" -c "$dir/server.properties" "${scram[@]}" >"$dir/format.log" 2>&1 ||
+      { cat "$dir/format.log" >&2; die "formatting the KRaft data folder failed"; }
+  fi
+}
+
+# In the foreground, for a container (docker-compose.yml runs it in the apache/kafka
+# image with KAFKA_LIBS=/opt/kafka/libs): the broker replaces this shell and gets its signals.
+cmd_run() {
+  [ -n "${KAFKA_LIBS:-}" ] || cmd_fetch
+  prepare
+  exec java -Xms256m -Xmx768m -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$here/log4j2.properties" -cp "$libs/*" kafka.Kafka "$dir/server.properties"
+}
+
 cmd_start() {
   cmd_fetch
   if pid_alive; then
@@ -97,55 +208,24 @@ cmd_start() {
     return 0
   fi
   if port_open "$port"; then die "port $port on 127.0.0.1 is already in use"; fi
-  mkdir -p "$dir"
-  if [ "$keep" = 0 ] || [ ! -f "$dir/data/meta.properties" ]; then
-    rm -rf "$dir/data"
-    mkdir -p "$dir/data"
-  fi
-  cat >"$dir/server.properties" <<EOF
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs=$dir/data
-num.partitions=3
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=3
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
-EOF
-  local cp="$libs/*"
-  if [ ! -f "$dir/data/meta.properties" ]; then
-    local cluster_id
-    cluster_id="$(java -Dlog4j2.configurationFile="$here/log4j2.properties" -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
-    java -Dlog4j2.configurationFile="$here/log4j2.properties" -cp "$cp" kafka.tools.StorageTool \
-      format -t "$cluster_id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
-      { cat "$dir/format.log" >&2; die "formatting the KRaft data folder failed"; }
-  fi
+  prepare
   # setsid: the broker outlives this script and ignores the caller's Ctrl-C;
   # `kafka.sh stop` ends it.
   setsid nohup java -Xms256m -Xmx768m -XX:+UseSerialGC -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$here/log4j2.properties" \
-    -cp "$cp" kafka.Kafka "$dir/server.properties" >"$dir/broker.log" 2>&1 </dev/null &
+    -cp "$libs/*" kafka.Kafka "$dir/server.properties" >"$dir/broker.log" 2>&1 </dev/null &
   echo $! >"$dir/broker.pid"
-  echo "127.0.0.1:$port" >"$dir/bootstrap"
-  local i
+  echo "$advertise:$port" >"$dir/bootstrap"
+  local i mode=PLAINTEXT
+  [ "$sasl" = 1 ] && mode="SASL/SCRAM, ACLs enforced"
   for i in $(seq 1 240); do
     if ! pid_alive; then
       tail -n 40 "$dir/broker.log" >&2
       die "the broker exited during start (log: $dir/broker.log)"
     fi
     if port_open "$port"; then
-      echo "kafka.sh: Apache Kafka $KAFKA_VERSION (KRaft) listening on 127.0.0.1:$port, pid $(cat "$dir/broker.pid"), log $dir/broker.log" >&2
-      echo "127.0.0.1:$port"
+      echo "kafka.sh: Apache Kafka $KAFKA_VERSION (KRaft, $mode) listening on $advertise:$port, pid $(cat "$dir/broker.pid"), log $dir/broker.log" >&2
+      echo "$advertise:$port"
       return 0
     fi
     sleep 0.25
@@ -184,8 +264,9 @@ sub="${1:-}"
 case "$sub" in
   fetch) cmd_fetch; echo "$libs" ;;
   start) parse_opts "$@"; cmd_start ;;
+  run) parse_opts "$@"; cmd_run ;;
   stop) parse_opts "$@"; cmd_stop ;;
   status) parse_opts "$@"; cmd_status ;;
   version) echo "$KAFKA_VERSION" ;;
-  *) die "usage: kafka.sh fetch|start|stop|status|version [--dir D] [--port P] [--controller-port C] [--keep-data]" ;;
+  *) die "usage: kafka.sh fetch|start|run|stop|status|version [--dir D] [--port P] [--controller-port C] [--keep-data] [--sasl] [--node-id N] [--listen HOST] [--advertise HOST] [--voters V] [--roles R] [--internal-rf N]" ;;
 esac

@@ -8,7 +8,7 @@ import { apiKeyHash, loadConfig } from '../shared/config';
 import { DEFAULTS } from '../shared/definitions';
 import { isThreatRelayError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
-import { provisionTopics } from '../shared/provision';
+import { formatReport, provision } from '../shared/provision';
 import { generateSigningKeyPair } from '../shared/signing';
 import { startSubscriber } from '../subscriber/service';
 import { CLI_COMMANDS, type CliCommand } from './commands';
@@ -29,7 +29,7 @@ const USAGE = `threatrelay <command> [options]
       --config FILE --org ID [--port N]   signing key: THREATRELAY_SIGNING_KEY (PEM) or --signing-key-file FILE
   subscriber                run one org's subscriptions
       --config FILE --org ID [--subscription ID ...]
-  provision --config FILE   create the topics the config implies (idempotent)
+  provision --config FILE   create the topics, SCRAM users and ACLs the config implies (idempotent)
   receiver --config FILE [--port N]   demo webhook receiver: verifies and prints each subscription's deliveries
   keys api|create --org ID [--name NAME]   print a new API key and the config entry with its hash
   keys signing              print a new Ed25519 key pair (private PEM, public base64)
@@ -219,12 +219,7 @@ async function main(argv: string[]): Promise<void> {
       const admin = kafka.admin();
       await admin.connect();
       try {
-        const created = await provisionTopics(admin, config);
-        console.log(
-          created.length
-            ? `created ${created.length} topic(s): ${created.join(', ')}`
-            : 'all topics exist; nothing changed',
-        );
+        console.log(formatReport(await provision(kafka, admin, config)));
       } finally {
         await admin.disconnect();
       }

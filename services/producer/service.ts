@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { transactionalIdPrefix } from '../shared/access';
 import { loadSchemaRegistry } from '../shared/codec';
 import type { Config } from '../shared/config';
 import { ThreatRelayError } from '../shared/errors';
@@ -37,7 +38,7 @@ export async function startProducer(options: ProducerOptions): Promise<RunningPr
   const kafka = createKafka(config.kafka, logger, `threatrelay-producer-${org}`);
   const sender = new TransactionalSender({
     kafka,
-    idPrefix: `${config.kafka.topicPrefix}.producer.${org}`,
+    idPrefix: transactionalIdPrefix(config, org),
     logger,
   });
   const admin = kafka.admin();

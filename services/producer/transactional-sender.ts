@@ -13,7 +13,7 @@ import type { Logger } from '../shared/logger';
 
 export interface TransactionalSenderOptions {
   kafka: Kafka;
-  /** Stable part of the transactional ids, e.g. `threatrelay.producer.facebook`. */
+  /** Stable start of the transactional ids, e.g. `threatrelay.producer.facebook.` (ends with its separator). */
   idPrefix: string;
   /** Producers in the pool. Default 4. */
   size?: number;
@@ -38,7 +38,7 @@ export class TransactionalSender {
     // One id per process start and slot: two live processes never share one, so neither fences the other.
     const instance = randomBytes(4).toString('hex');
     this.slots = Array.from({ length: options.size ?? 4 }, (_, i) => {
-      const id = `${options.idPrefix}.${instance}.${i}`;
+      const id = `${options.idPrefix}${instance}.${i}`;
       return { id, producer: this.createProducer(id), connected: false };
     });
     this.idle = [...this.slots];

@@ -14,6 +14,13 @@ import { CATEGORIES, INDICATOR_TYPES } from './model';
  * file itself holds only public keys and SHA-256 hashes of API keys.
  */
 
+/** What a Kafka user is for: publishing an org's events, or consuming what the org is entitled to. */
+export const KAFKA_ROLES = ['producer', 'subscriber'] as const;
+export type KafkaRole = (typeof KAFKA_ROLES)[number];
+
+/** A whole value that is one environment variable reference. */
+const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
 const id = z
   .string()
   .regex(
@@ -32,13 +39,17 @@ const kafkaSchema = z.strictObject({
     .string()
     .regex(/^[a-zA-Z0-9._-]+$/)
     .default(DEFAULTS.topicPrefix),
-  /** Partitions of every topic the bus creates. Default 3. */
-  partitions: z.number().int().min(1).max(1000).default(DEFAULTS.partitions),
-  /** Replication factor of every topic. Default 1 (a single local broker). */
-  replicationFactor: z.number().int().min(1).max(7).default(DEFAULTS.replicationFactor),
+  /** Partitions of every topic the bus creates (a number, or `${VAR}` holding one). Default 3. */
+  partitions: z.coerce.number().int().min(1).max(1000).default(DEFAULTS.partitions),
+  /** Replication factor of every topic (a number, or `${VAR}` holding one). Default 1 (a single local broker). */
+  replicationFactor: z.coerce.number().int().min(1).max(7).default(DEFAULTS.replicationFactor),
   /** TLS to the brokers. Default off. */
   ssl: z.boolean().default(false),
-  /** SASL/SCRAM credentials of this service's principal. Default none. */
+  /**
+   * SASL credentials of the principal this process connects as: each service
+   * its own (`${KAFKA_USERNAME}` / `${KAFKA_PASSWORD}` set per process), the
+   * operator's super user for `provision`, `dlq` and `subscription`. Default none.
+   */
   sasl: z
     .strictObject({
       mechanism: z.enum(['scram-sha-256', 'scram-sha-512', 'plain']),
@@ -46,6 +57,29 @@ const kafkaSchema = z.strictObject({
       password: z.string().min(1),
     })
     .optional(),
+  /**
+   * The SCRAM users `threatrelay provision` creates, and whose ACLs it keeps
+   * as the role and org imply (see services/shared/access.ts). A password is
+   * the name of an environment variable, `${LIKE_THIS}`, read by `provision`
+   * alone: a service needs only its own credentials, never another org's.
+   */
+  users: z
+    .array(
+      z.strictObject({
+        username: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'must be 1-100 chars of a-z, 0-9, ., _ or -'),
+        org: id,
+        role: z.enum(KAFKA_ROLES),
+        password: z
+          .string()
+          .regex(
+            ENV_REFERENCE,
+            'must be ${ENV_VAR}: a Kafka password is read from the environment by `provision`, never written here',
+          ),
+      }),
+    )
+    .default([]),
 });
 
 const orgSchema = z.strictObject({
@@ -172,6 +206,7 @@ export const configSchema = z.strictObject({
     partitions: DEFAULTS.partitions,
     replicationFactor: DEFAULTS.replicationFactor,
     ssl: false,
+    users: [],
   }),
   producer: producerSettingsSchema.default({
     bodyLimitBytes: DEFAULTS.bodyLimitBytes,
@@ -206,6 +241,9 @@ function substituteEnv(
   problems: ErrorDetail[],
 ): unknown {
   if (typeof value === 'string') {
+    // Kafka users' passwords stay references until `provision` resolves them (resolveUserPasswords).
+    if (path.length === 4 && path[0] === 'kafka' && path[1] === 'users' && path[3] === 'password')
+      return value;
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_match, name: string) => {
       const v = env[name];
       if (v === undefined || v === '') {
@@ -251,6 +289,26 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
   config.apiKeys.forEach((k, i) => {
     if (!orgIds.has(k.org)) problems.push({ path: `apiKeys.${i}.org`, message: `unknown org "${k.org}"` });
   });
+  const { users, sasl } = config.kafka;
+  for (const dup of duplicates(users.map((u) => u.username))) {
+    problems.push({ path: 'kafka.users', message: `duplicate Kafka username "${dup}"` });
+  }
+  users.forEach((u, i) => {
+    const org = config.orgs.find((o) => o.id === u.org);
+    if (!org) problems.push({ path: `kafka.users.${i}.org`, message: `unknown org "${u.org}"` });
+    else if (u.role === 'producer' && !org.publicKey) {
+      problems.push({
+        path: `kafka.users.${i}.role`,
+        message: `org "${u.org}" has no publicKey, so nothing it published could be verified`,
+      });
+    }
+  });
+  if (users.length > 0 && !sasl?.mechanism.startsWith('scram')) {
+    problems.push({
+      path: 'kafka.sasl',
+      message: 'kafka.users needs kafka.sasl with a SCRAM mechanism: provision creates SCRAM users',
+    });
+  }
   config.subscriptions.forEach((s, i) => {
     if (!orgIds.has(s.org))
       problems.push({ path: `subscriptions.${i}.org`, message: `unknown org "${s.org}"` });
@@ -281,6 +339,41 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     parsed.data.kafka.brokers ??
     (env.KAFKA_BROKERS ? env.KAFKA_BROKERS.split(',').map((b) => b.trim()) : ['127.0.0.1:9092']);
   return { ...parsed.data, kafka: { ...parsed.data.kafka, brokers } };
+}
+
+/**
+ * The passwords of `kafka.users`, read from the environment variables the
+ * config names. Throws TR_CONFIG listing every variable missing or too weak.
+ */
+export function resolveUserPasswords(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): Map<string, string> {
+  const problems: ErrorDetail[] = [];
+  const passwords = new Map<string, string>();
+  config.kafka.users.forEach((u, i) => {
+    const name = ENV_REFERENCE.exec(u.password)![1]!;
+    const value = env[name];
+    if (value === undefined || value === '') {
+      problems.push({
+        path: `kafka.users.${i}.password`,
+        message: `environment variable ${name} is not set`,
+      });
+    } else if (value.length < 16) {
+      problems.push({
+        path: `kafka.users.${i}.password`,
+        message: `${name} is shorter than 16 characters`,
+      });
+    } else passwords.set(u.username, value);
+  });
+  if (problems.length > 0) {
+    throw new ThreatRelayError(
+      'TR_CONFIG',
+      `cannot create the Kafka users: ${problems.length} problem(s)\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n')}`,
+      { details: problems },
+    );
+  }
+  return passwords;
 }
 
 /** Reads and validates the YAML config file at `path`. */

@@ -1,7 +1,30 @@
-import type { Admin } from 'kafkajs';
-import type { Config } from './config';
+import {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
+  Kafka,
+  ResourcePatternTypes,
+  logLevel,
+  type Admin,
+  type AclEntry,
+  type SASLOptions,
+} from 'kafkajs';
+import { aclKey, aclsOf, principalOf, type AclBinding } from './access';
+import { resolveUserPasswords, type Config } from './config';
 import { ensureTopics } from './kafka';
+import { connectScramAdmin, type ScramMechanism } from './scram-admin';
 import { topicNames } from './topics';
+
+/**
+ * `threatrelay provision`: brings the cluster to what the config says, and
+ * only changes what differs, so a second run changes nothing and says so.
+ * Topics are created, never deleted or altered. SCRAM users are created, and
+ * their password replaced only when it no longer authenticates. The ACLs of
+ * the configured users are made exactly those of the ACL model
+ * (services/shared/access.ts): missing ones are added, ALLOW bindings the
+ * model no longer grants are removed; DENY bindings an operator added by hand
+ * are left alone.
+ */
 
 /** Every topic the config implies: community topics, one direct topic per org, one DLQ per subscription. */
 export function topicsOf(config: Config): string[] {
@@ -24,4 +47,200 @@ export async function provisionTopics(admin: Admin, config: Config): Promise<str
     configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
   });
   return [...created, ...control];
+}
+
+export interface ProvisionReport {
+  topics: { created: string[]; unchanged: number };
+  users: { created: string[]; updated: string[]; unchanged: string[] };
+  acls: { added: string[]; removed: string[]; unchanged: number };
+}
+
+export function changed(report: ProvisionReport): boolean {
+  return (
+    report.topics.created.length +
+      report.users.created.length +
+      report.users.updated.length +
+      report.acls.added.length +
+      report.acls.removed.length >
+    0
+  );
+}
+
+/** What `provision` prints. */
+export function formatReport(report: ProvisionReport): string {
+  const lines: string[] = [];
+  const list = (label: string, items: string[]): void => {
+    if (items.length) lines.push(`${label} (${items.length}):`, ...items.map((i) => `  ${i}`));
+  };
+  list('created topics', report.topics.created);
+  list('created Kafka users', report.users.created);
+  list('replaced the password of Kafka users', report.users.updated);
+  list('added ACLs', report.acls.added);
+  list('removed ACLs', report.acls.removed);
+  const summary = `${report.topics.created.length + report.topics.unchanged} topics, ${
+    report.users.created.length + report.users.updated.length + report.users.unchanged.length
+  } Kafka users, ${report.acls.added.length + report.acls.unchanged} ACLs`;
+  lines.push(
+    changed(report) ? `done: ${summary} as configured` : `nothing changed: ${summary} already as configured`,
+  );
+  return lines.join('\n');
+}
+
+const RESOURCE = {
+  TOPIC: AclResourceTypes.TOPIC,
+  GROUP: AclResourceTypes.GROUP,
+  TRANSACTIONAL_ID: AclResourceTypes.TRANSACTIONAL_ID,
+} as const;
+const OPERATION = {
+  READ: AclOperationTypes.READ,
+  WRITE: AclOperationTypes.WRITE,
+  DESCRIBE: AclOperationTypes.DESCRIBE,
+} as const;
+const PATTERN = { LITERAL: ResourcePatternTypes.LITERAL, PREFIXED: ResourcePatternTypes.PREFIXED } as const;
+
+function toEntry(b: AclBinding): AclEntry {
+  return {
+    resourceType: RESOURCE[b.resourceType],
+    resourceName: b.resourceName,
+    resourcePatternType: PATTERN[b.patternType],
+    principal: b.principal,
+    host: '*',
+    operation: OPERATION[b.operation],
+    permissionType: AclPermissionTypes.ALLOW,
+  };
+}
+
+/** kafkajs's enums are plain name → number objects: the name of a number. */
+function name(enumeration: object, value: number): string {
+  return Object.entries(enumeration).find(([, v]) => v === value)?.[0] ?? String(value);
+}
+
+/** The ALLOW bindings the principals hold now, as `aclKey` lines, with what it takes to delete each. */
+async function currentAcls(admin: Admin, principals: string[]): Promise<Map<string, AclEntry>> {
+  const out = new Map<string, AclEntry>();
+  for (const principal of principals) {
+    const response = await admin.describeAcls({
+      resourceType: AclResourceTypes.ANY,
+      resourcePatternType: ResourcePatternTypes.ANY,
+      principal,
+      operation: AclOperationTypes.ANY,
+      permissionType: AclPermissionTypes.ALLOW,
+    });
+    for (const resource of response.resources) {
+      for (const acl of resource.acls) {
+        const entry: AclEntry = { ...resource, ...acl };
+        const key = aclKey({
+          principal: acl.principal,
+          resourceType: name(AclResourceTypes, resource.resourceType) as AclBinding['resourceType'],
+          resourceName: resource.resourceName,
+          patternType: name(ResourcePatternTypes, resource.resourcePatternType) as AclBinding['patternType'],
+          operation: name(AclOperationTypes, acl.operation) as AclBinding['operation'],
+        });
+        out.set(acl.host === '*' ? key : `${key} from ${acl.host}`, entry);
+      }
+    }
+  }
+  return out;
+}
+
+/** Whether `username` can authenticate with `password` (a fresh connection, no retries). */
+async function authenticates(config: Config, username: string, password: string): Promise<boolean> {
+  const admin = new Kafka({
+    clientId: 'threatrelay-provision-check',
+    brokers: config.kafka.brokers,
+    ssl: config.kafka.ssl,
+    sasl: { mechanism: config.kafka.sasl!.mechanism, username, password } as SASLOptions,
+    connectionTimeout: 3000,
+    retry: { retries: 0 },
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  try {
+    await admin.connect();
+    return true;
+  } catch (err) {
+    if ((err as Error).name === 'KafkaJSSASLAuthenticationError') return false;
+    throw err;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function provisionUsers(
+  kafka: Kafka,
+  config: Config,
+  passwords: Map<string, string>,
+): Promise<ProvisionReport['users']> {
+  const report: ProvisionReport['users'] = { created: [], updated: [], unchanged: [] };
+  if (config.kafka.users.length === 0) return report;
+  const mechanism = config.kafka.sasl!.mechanism as ScramMechanism;
+  const scram = await connectScramAdmin(kafka);
+  try {
+    const existing = await scram.describe(config.kafka.users.map((u) => u.username));
+    const upserts = [];
+    for (const user of config.kafka.users) {
+      const password = passwords.get(user.username)!;
+      const has = existing.get(user.username)?.some((c) => c.mechanism === mechanism) ?? false;
+      if (has && (await authenticates(config, user.username, password))) {
+        report.unchanged.push(user.username);
+        continue;
+      }
+      (has ? report.updated : report.created).push(user.username);
+      upserts.push({ user: user.username, mechanism, password });
+    }
+    await scram.upsert(upserts);
+  } finally {
+    await scram.disconnect();
+  }
+  return report;
+}
+
+async function provisionAcls(admin: Admin, config: Config): Promise<ProvisionReport['acls']> {
+  const desired = new Map(aclsOf(config).map((b) => [aclKey(b), b]));
+  const principals = config.kafka.users.map((u) => principalOf(u.username));
+  if (principals.length === 0) return { added: [], removed: [], unchanged: 0 };
+  const current = await currentAcls(admin, principals);
+  const added = [...desired.keys()].filter((k) => !current.has(k));
+  const removed = [...current.keys()].filter((k) => !desired.has(k));
+  if (added.length) await admin.createAcls({ acl: added.map((k) => toEntry(desired.get(k)!)) });
+  if (removed.length) {
+    await admin.deleteAcls({
+      filters: removed.map((k) => {
+        const e = current.get(k)!;
+        return { ...e, permissionType: AclPermissionTypes.ALLOW };
+      }),
+    });
+  }
+  // The broker answering describeAcls applies ACLs from the same metadata it authorizes with:
+  // once it shows them, the services started next are allowed.
+  const deadline = Date.now() + 30_000;
+  while (added.length || removed.length) {
+    const now = await currentAcls(admin, principals);
+    if (added.every((k) => now.has(k)) && removed.every((k) => !now.has(k))) break;
+    if (Date.now() > deadline) throw new Error('the ACL changes did not show on the broker within 30 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { added, removed, unchanged: desired.size - added.length };
+}
+
+/**
+ * Topics, SCRAM users and ACLs, as the config says. `kafka` and `admin`
+ * connect as the operator's super user (kafka.sasl) when the broker
+ * authenticates; passwords of kafka.users are read from `env`.
+ */
+export async function provision(
+  kafka: Kafka,
+  admin: Admin,
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ProvisionReport> {
+  // Every password is checked before anything changes.
+  const passwords = resolveUserPasswords(config, env);
+  const created = await provisionTopics(admin, config);
+  const users = await provisionUsers(kafka, config, passwords);
+  const acls = await provisionAcls(admin, config);
+  return {
+    topics: { created, unchanged: topicsOf(config).length + 1 - created.length },
+    users,
+    acls,
+  };
 }

@@ -125,7 +125,14 @@ export class SubscriptionConsumer {
     // write refused by the broker): start again after a pause rather than stop for good.
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || this.consumer !== consumer) return;
-      this.log.error({ err: payload.error }, 'consumer crashed; restarting in 5 s');
+      // kafkajs reports a group the broker's ACLs refuse (GROUP_AUTHORIZATION_FAILED) only as this.
+      const hint =
+        payload.error.name === 'KafkaJSGroupCoordinatorNotFound'
+          ? {
+              hint: `with ACLs, this principal may lack READ on group ${this.deps.groupId}: run threatrelay provision`,
+            }
+          : {};
+      this.log.error({ err: payload.error, ...hint }, 'consumer crashed; restarting in 5 s');
       this.consumer = undefined;
       void consumer.disconnect().catch(() => undefined);
       setTimeout(() => {

@@ -42,7 +42,7 @@ export class ControlListener {
     if (target === 0n) resolveCaughtUp();
     // A fresh group per process: every instance must read every switch, not share them.
     const consumer = this.kafka.consumer({
-      groupId: `${this.groupPrefix}.${randomBytes(6).toString('hex')}`,
+      groupId: `${this.groupPrefix}${randomBytes(6).toString('hex')}`,
     });
     this.consumer = consumer;
     await consumer.connect();

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
+import { controlGroupPrefix, subscriptionGroupId } from '../shared/access';
 import { loadSchemaRegistry } from '../shared/codec';
 import type { Config } from '../shared/config';
 import { ThreatRelayError } from '../shared/errors';
@@ -40,9 +41,8 @@ export interface RunningSubscriber {
   close(): Promise<void>;
 }
 
-export function groupIdFor(config: Config, subscriptionId: string): string {
-  return `${config.kafka.topicPrefix}.sub.${subscriptionId}`;
-}
+/** The consumer group of a subscription (the ACL model grants exactly this one). */
+export const groupIdFor = subscriptionGroupId;
 
 /** Starts one consumer group per subscription of `org`, honoring the switches in the control topic. */
 export async function startSubscriber(options: SubscriberOptions): Promise<RunningSubscriber> {
@@ -104,7 +104,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     kafka,
     admin,
     topics.control(),
-    `${config.kafka.topicPrefix}.control.${orgId}`,
+    controlGroupPrefix(config, orgId),
     (sw) => {
       const consumer = consumers.get(sw.subscription);
       if (!consumer) return;

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 
 /**
  * Where the tests' Kafka broker comes from, in this order:
@@ -39,8 +39,17 @@ export async function freePort(): Promise<number> {
 }
 
 /** Waits until a real admin call answers (describeCluster), or throws after `timeoutMs`. */
-export async function waitForBroker(bootstrap: string, timeoutMs = 60_000): Promise<void> {
-  const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+export async function waitForBroker(
+  bootstrap: string,
+  timeoutMs = 60_000,
+  sasl?: SASLOptions,
+): Promise<void> {
+  const kafka = new Kafka({
+    brokers: [bootstrap],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+    ...(sasl ? { sasl } : {}),
+  });
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -77,6 +86,8 @@ export interface LocalBrokerOptions {
   port?: number;
   controllerPort?: number;
   keepData?: boolean;
+  /** SASL/SCRAM only, with the standard authorizer: `admin` (this password) is the one user and super user. */
+  saslAdminPassword?: string;
 }
 
 /** A local KRaft broker process (scripts/kafka/kafka.sh); `restart` keeps its data, for fault tests. */
@@ -95,11 +106,18 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   const port = options.port ?? (await freePort());
   const controllerPort = options.controllerPort ?? (await freePort());
   const args = ['--dir', dir, '--port', String(port), '--controller-port', String(controllerPort)];
+  const password = options.saslAdminPassword;
+  if (password) args.push('--sasl');
   const start = async (keep: boolean): Promise<void> => {
     await run('bash', [KAFKA_SCRIPT, 'start', ...args, ...(keep ? ['--keep-data'] : [])], {
       timeout: 300_000,
+      env: { ...process.env, ...(password ? { KAFKA_ADMIN_PASSWORD: password } : {}) },
     });
-    await waitForBroker(`127.0.0.1:${port}`);
+    await waitForBroker(
+      `127.0.0.1:${port}`,
+      60_000,
+      password ? { mechanism: 'scram-sha-512', username: 'admin', password } : undefined,
+    );
   };
   await start(options.keepData ?? false);
   const { stdout: version } = await run('bash', [KAFKA_SCRIPT, 'version']);
@@ -109,7 +127,7 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   return {
     kind: 'local',
     bootstrap: `127.0.0.1:${port}`,
-    description: `local Apache Kafka ${version.trim()} (KRaft) on 127.0.0.1:${port}, log ${dir}/broker.log`,
+    description: `local Apache Kafka ${version.trim()} (KRaft${password ? ', SASL/SCRAM + ACLs' : ''}) on 127.0.0.1:${port}, log ${dir}/broker.log`,
     dir,
     port,
     controllerPort,

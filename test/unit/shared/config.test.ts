@@ -1,4 +1,4 @@
-import { parseConfig } from '../../../services/shared/config';
+import { parseConfig, resolveUserPasswords } from '../../../services/shared/config';
 import { isThreatRelayError } from '../../../services/shared/errors';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
@@ -99,5 +99,92 @@ describe('config', () => {
   it('refuses unknown fields instead of ignoring a typo', () => {
     const raw = { ...base(), subscriptons: [] };
     expect(problemsOf(raw).join('\n')).toMatch(/subscriptons/);
+  });
+});
+
+describe('config: Kafka users', () => {
+  const SASL = { mechanism: 'scram-sha-512', username: 'admin', password: '${ADMIN_PW}' };
+  const withUsers = (users: unknown[], sasl: unknown = SASL): Record<string, unknown> => ({
+    ...base(),
+    kafka: { sasl, users },
+  });
+  const ENV = { DHS_SECRET: SECRET, ADMIN_PW: 'admin-password-1' };
+
+  it("keeps users' passwords as references for provision, and resolves them only there", () => {
+    const config = parseConfig(
+      withUsers([
+        { username: 'dhs-subscriber', org: 'dhs', role: 'subscriber', password: '${DHS_KAFKA_PW}' },
+      ]),
+      ENV,
+    );
+    // A service parses the file without DHS_KAFKA_PW: it is not its secret.
+    expect(config.kafka.users[0]!.password).toBe('${DHS_KAFKA_PW}');
+    expect(resolveUserPasswords(config, { DHS_KAFKA_PW: 'x'.repeat(16) })).toEqual(
+      new Map([['dhs-subscriber', 'x'.repeat(16)]]),
+    );
+    const problems = (env: NodeJS.ProcessEnv): string[] => {
+      try {
+        resolveUserPasswords(config, env);
+        return [];
+      } catch (err) {
+        if (isThreatRelayError(err, 'TR_CONFIG')) return err.details.map((d) => `${d.path}: ${d.message}`);
+        throw err;
+      }
+    };
+    expect(problems({})).toEqual(['kafka.users.0.password: environment variable DHS_KAFKA_PW is not set']);
+    expect(problems({ DHS_KAFKA_PW: 'short' })).toEqual([
+      'kafka.users.0.password: DHS_KAFKA_PW is shorter than 16 characters',
+    ]);
+  });
+
+  it('lists every mistake in the users at once', () => {
+    const problems = problemsOf(
+      withUsers(
+        [
+          { username: 'dhs-subscriber', org: 'dhs', role: 'subscriber', password: 'plain-text-password' },
+          { username: 'dhs-subscriber', org: 'nsa', role: 'subscriber', password: '${A}' },
+          { username: 'dhs-producer', org: 'dhs', role: 'producer', password: '${B}' },
+          { username: 'x', org: 'dhs', role: 'admin', password: '${C}' },
+        ],
+        { mechanism: 'plain', username: 'admin', password: 'p' },
+      ),
+      ENV,
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^kafka\.users\.0\.password: must be \$\{ENV_VAR\}/),
+        expect.stringMatching(/^kafka\.users\.3\.role: /),
+      ]),
+    );
+    const semantic = problemsOf(
+      withUsers(
+        [
+          { username: 'dhs-subscriber', org: 'dhs', role: 'subscriber', password: '${A}' },
+          { username: 'dhs-subscriber', org: 'nsa', role: 'subscriber', password: '${A}' },
+          { username: 'dhs-producer', org: 'dhs', role: 'producer', password: '${B}' },
+        ],
+        { mechanism: 'plain', username: 'admin', password: 'p' },
+      ),
+      ENV,
+    );
+    expect(semantic.sort()).toEqual(
+      [
+        'kafka.users: duplicate Kafka username "dhs-subscriber"',
+        'kafka.users.1.org: unknown org "nsa"',
+        'kafka.users.2.role: org "dhs" has no publicKey, so nothing it published could be verified',
+        'kafka.sasl: kafka.users needs kafka.sasl with a SCRAM mechanism: provision creates SCRAM users',
+      ].sort(),
+    );
+  });
+
+  it('takes partitions and replication factor from the environment', () => {
+    const config = parseConfig(
+      { ...base(), kafka: { partitions: '${P}', replicationFactor: '${RF}' } },
+      { DHS_SECRET: SECRET, P: '6', RF: '3' },
+    );
+    expect([config.kafka.partitions, config.kafka.replicationFactor]).toEqual([6, 3]);
+    expect(
+      problemsOf({ ...base(), kafka: { replicationFactor: '${RF}' } }, { DHS_SECRET: SECRET, RF: 'three' }),
+    ).toEqual([expect.stringMatching(/^kafka\.replicationFactor: /)]);
   });
 });

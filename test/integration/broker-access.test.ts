@@ -1,0 +1,362 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { startProducer, type RunningProducer } from '../../services/producer/service';
+import { aclsOf } from '../../services/shared/access';
+import { apiKeyHash, parseConfig, type Config } from '../../services/shared/config';
+import { createKafka } from '../../services/shared/kafka';
+import { createLogger } from '../../services/shared/logger';
+import { changed, formatReport, provision, type ProvisionReport } from '../../services/shared/provision';
+import { generateSigningKeyPair } from '../../services/shared/signing';
+import { topicNames } from '../../services/shared/topics';
+import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
+import { startLocalBroker, type LocalBroker } from '../helpers/broker-provider';
+import { startReceiver, type Receiver } from '../helpers/receiver';
+import { waitFor } from '../helpers/wait-for';
+
+/**
+ * Broker-enforced access: a local broker that takes SASL/SCRAM only and runs
+ * the standard authorizer, provisioned by `provision` from a config. Each
+ * principal is then tried against what it may and may not do; the refusals
+ * come from the broker, not from our code.
+ */
+
+const ADMIN_PASSWORD = `admin-${randomBytes(9).toString('hex')}`;
+const secret = (): string => randomBytes(12).toString('base64url');
+const env: Record<string, string> = {
+  FACEBOOK_PRODUCER_PW: secret(),
+  GOOGLE_PRODUCER_PW: secret(),
+  DHS_SUBSCRIBER_PW: secret(),
+  SMALLCO_SUBSCRIBER_PW: secret(),
+};
+const PASSWORD_ENV: Record<string, string> = {
+  'facebook-producer': 'FACEBOOK_PRODUCER_PW',
+  'google-producer': 'GOOGLE_PRODUCER_PW',
+  'dhs-subscriber': 'DHS_SUBSCRIBER_PW',
+  'smallco-subscriber': 'SMALLCO_SUBSCRIBER_PW',
+};
+
+/** The first error of a chain kafkajs wraps (retries, coordinator lookups), as its protocol type. */
+function errorType(err: unknown): string {
+  for (let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined; e;) {
+    if (e.type) return e.type;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return `untyped: ${String(err)}`;
+}
+
+/** The broker's answer behind `err`, also when kafkajs replaced it by "Failed to find group coordinator". */
+function refusal(err: unknown, logged: string[]): string {
+  const type = errorType(err);
+  return type.includes('KafkaJSGroupCoordinatorNotFound') && logged.length > 0 ? logged[0]! : type;
+}
+
+describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
+  let broker: LocalBroker;
+  let receiver: Receiver;
+  let raw: Record<string, unknown>;
+  let config: Config;
+  let prefix: string;
+  const keys = { facebook: generateSigningKeyPair(), google: generateSigningKeyPair() };
+  const facebookApiKey = `trk_facebook_${randomBytes(16).toString('hex')}`;
+  const clients: { disconnect(): Promise<void> }[] = [];
+  let first: ProvisionReport;
+
+  const adminSasl = (): SASLOptions => ({
+    mechanism: 'scram-sha-512',
+    username: 'admin',
+    password: ADMIN_PASSWORD,
+  });
+  const sasl = (username: string): SASLOptions => ({
+    mechanism: 'scram-sha-512',
+    username,
+    password: env[PASSWORD_ENV[username]!]!,
+  });
+  /**
+   * A client as principal `s`. When `refusals` is given, it collects the protocol errors kafkajs logs:
+   * a group the broker refuses surfaces as "Failed to find group coordinator", the broker's
+   * GROUP_AUTHORIZATION_FAILED only in kafkajs's debug log.
+   */
+  const client = (s: SASLOptions, refusals?: string[]): Kafka =>
+    new Kafka({
+      brokers: [broker.bootstrap],
+      sasl: s,
+      clientId: 'access-test',
+      logLevel: refusals ? logLevel.DEBUG : logLevel.NOTHING,
+      logCreator: () => (entry) => {
+        const type = (entry.log.error as { type?: unknown } | undefined)?.type;
+        if (refusals && typeof type === 'string') refusals.push(type);
+      },
+      retry: { retries: 1, initialRetryTime: 100 },
+    });
+  /** The config as a given principal's service sees it. */
+  const configAs = (s: SASLOptions): Config =>
+    parseConfig({ ...raw, kafka: { ...(raw.kafka as object), sasl: s } }, env);
+  const runProvision = async (c: Config = config): Promise<ProvisionReport> => {
+    const kafka = createKafka(c.kafka, createLogger('provision', 'silent'));
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      return await provision(kafka, admin, c, env);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
+  /** Reads one record of `topic` in `groupId` as `s`: 'ok', or the broker's refusal. */
+  const tryRead = async (s: SASLOptions, topic: string, groupId: string): Promise<string> => {
+    const refusals: string[] = [];
+    const consumer = client(s, refusals).consumer({ groupId, retry: { retries: 1 } });
+    clients.push(consumer);
+    const protocolType = (err: unknown): string => refusal(err, refusals);
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const outcome = new Promise<string>((resolve) => {
+        consumer.on(consumer.events.CRASH, (e) => resolve(protocolType(e.payload.error)));
+        void consumer.run({ eachMessage: async () => resolve('ok') }).catch((e) => resolve(protocolType(e)));
+      });
+      return await outcome;
+    } catch (err) {
+      return protocolType(err);
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+  };
+
+  const tryWrite = async (s: SASLOptions, topic: string): Promise<string> => {
+    const producer = client(s).producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
+    clients.push(producer);
+    try {
+      await producer.connect();
+      await producer.send({ topic, messages: [{ value: 'forged' }] });
+      return 'ok';
+    } catch (err) {
+      return /not authorized/i.test(String(err)) ? 'TOPIC_AUTHORIZATION_FAILED' : errorType(err);
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+    }
+  };
+
+  beforeAll(async () => {
+    broker = await startLocalBroker({ saslAdminPassword: ADMIN_PASSWORD });
+    receiver = await startReceiver();
+    prefix = `acl-${randomBytes(3).toString('hex')}`;
+    raw = {
+      kafka: {
+        brokers: [broker.bootstrap],
+        topicPrefix: prefix,
+        partitions: 1,
+        sasl: adminSasl(),
+        users: Object.entries(PASSWORD_ENV).map(([username, name]) => ({
+          username,
+          org: username.split('-')[0],
+          role: username.endsWith('producer') ? 'producer' : 'subscriber',
+          password: `\${${name}}`,
+        })),
+      },
+      orgs: [
+        { id: 'facebook', name: 'Facebook', kind: 'company', publicKey: keys.facebook.publicKey },
+        { id: 'google', name: 'Google', kind: 'company', publicKey: keys.google.publicKey },
+        { id: 'dhs', name: 'DHS', kind: 'government' },
+        { id: 'smallco', name: 'Small Co', kind: 'company', maxTlp: 'green' },
+      ],
+      apiKeys: [{ name: 'facebook-secops', org: 'facebook', sha256: apiKeyHash(facebookApiKey) }],
+      subscriptions: [
+        {
+          id: 'dhs-all',
+          org: 'dhs',
+          webhook: {
+            url: `${receiver.url}/ok/dhs`,
+            secrets: [`whsec_${randomBytes(24).toString('base64')}`],
+            allowPrivateNetworks: true,
+          },
+        },
+        {
+          id: 'smallco-all',
+          org: 'smallco',
+          webhook: {
+            url: `${receiver.url}/ok/smallco`,
+            secrets: [`whsec_${randomBytes(24).toString('base64')}`],
+            allowPrivateNetworks: true,
+          },
+        },
+      ],
+    };
+    config = parseConfig(raw, env);
+    first = await runProvision();
+    // One record in every topic, so an allowed read has something to return.
+    const producer = client(adminSasl()).producer();
+    clients.push(producer);
+    await producer.connect();
+    const t = topicNames(prefix);
+    for (const topic of [
+      t.community('clear'),
+      t.community('green'),
+      t.community('amber'),
+      t.direct('dhs'),
+      t.direct('smallco'),
+    ]) {
+      await producer.send({ topic, messages: [{ value: 'seed' }] });
+    }
+    await producer.disconnect();
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.disconnect().catch(() => undefined)));
+    await receiver?.close();
+    await broker?.stop();
+  });
+
+  it('creates the topics, SCRAM users and ACLs on the first run', () => {
+    expect(first.topics.created).toHaveLength(3 + 4 + 2 + 1);
+    expect(first.users.created.sort()).toEqual(Object.keys(PASSWORD_ENV).sort());
+    expect(first.acls.added).toHaveLength(aclsOf(config).length);
+    expect(changed(first)).toBe(true);
+  });
+
+  it('changes nothing on a second run, and says so', async () => {
+    const second = await runProvision();
+    expect(changed(second)).toBe(false);
+    expect(second.users.unchanged.sort()).toEqual(Object.keys(PASSWORD_ENV).sort());
+    expect(second.acls.unchanged).toBe(aclsOf(config).length);
+    expect(formatReport(second)).toMatch(
+      /^nothing changed: 10 topics, 4 Kafka users, \d+ ACLs already as configured$/,
+    );
+  });
+
+  it('refuses anyone without valid credentials', async () => {
+    const wrong = {
+      mechanism: 'scram-sha-512',
+      username: 'dhs-subscriber',
+      password: 'not-the-password',
+    } as const;
+    const admin = client(wrong).admin();
+    await expect(admin.connect()).rejects.toThrow(/authentication failed/i);
+  });
+
+  it("refuses a subscriber reading another org's direct topic", async () => {
+    const t = topicNames(prefix);
+    expect(await tryRead(sasl('dhs-subscriber'), t.direct('smallco'), `${prefix}.sub.dhs-all`)).toBe(
+      'TOPIC_AUTHORIZATION_FAILED',
+    );
+    expect(await tryRead(sasl('dhs-subscriber'), t.direct('dhs'), `${prefix}.sub.dhs-all`)).toBe('ok');
+  });
+
+  it('refuses a subscriber reading a community topic above its entitlement', async () => {
+    const t = topicNames(prefix);
+    const group = `${prefix}.sub.smallco-all`;
+    expect(await tryRead(sasl('smallco-subscriber'), t.community('amber'), group)).toBe(
+      'TOPIC_AUTHORIZATION_FAILED',
+    );
+    expect(await tryRead(sasl('smallco-subscriber'), t.community('green'), group)).toBe('ok');
+  });
+
+  it("refuses a subscriber joining another subscription's consumer group", async () => {
+    const t = topicNames(prefix);
+    expect(await tryRead(sasl('dhs-subscriber'), t.community('clear'), `${prefix}.sub.smallco-all`)).toBe(
+      'GROUP_AUTHORIZATION_FAILED',
+    );
+  });
+
+  it('refuses a subscriber forging a community record, and a producer flipping switches', async () => {
+    const t = topicNames(prefix);
+    expect(await tryWrite(sasl('dhs-subscriber'), t.community('clear'))).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await tryWrite(sasl('facebook-producer'), t.control())).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await tryWrite(sasl('facebook-producer'), t.dlq('dhs-all'))).toBe('TOPIC_AUTHORIZATION_FAILED');
+  });
+
+  it("refuses a producer using another org's transactional ids", async () => {
+    const refusals: string[] = [];
+    const producer = client(sasl('facebook-producer'), refusals).producer({
+      transactionalId: `${prefix}.producer.google.stolen.0`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      retry: { retries: 1 },
+    });
+    clients.push(producer);
+    await producer.connect();
+    const refused = await producer.transaction().then(
+      () => 'accepted',
+      (err: unknown) => refusal(err, refusals),
+    );
+    expect(refused).toBe('TRANSACTIONAL_ID_AUTHORIZATION_FAILED');
+  });
+
+  it('runs the producer and subscriber services with their own credentials only', async () => {
+    let producer: RunningProducer | undefined;
+    let subscriber: RunningSubscriber | undefined;
+    const logger = createLogger('acl-services', process.env.TEST_LOG_LEVEL ?? 'silent');
+    try {
+      producer = await startProducer({
+        config: configAs(sasl('facebook-producer')),
+        org: 'facebook',
+        signingKeyPem: keys.facebook.privateKeyPem,
+        port: 0,
+        logger,
+      });
+      subscriber = await startSubscriber({
+        config: configAs(sasl('dhs-subscriber')),
+        org: 'dhs',
+        logger,
+        dataDir: broker.dir,
+      });
+      const res = await fetch(`${producer.url}/v1/indicators`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${facebookApiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify([
+          { type: 'domain', value: 'vote-count-live.net', category: 'disinformation', tlp: 'green' },
+          {
+            type: 'domain',
+            value: 'ballot-drop.org',
+            category: 'phishing',
+            tlp: 'red',
+            recipients: ['dhs'],
+          },
+        ]),
+      });
+      expect([res.status, res.status === 202 ? '' : await res.text()]).toEqual([202, '']);
+      const delivered = await waitFor('both indicators at dhs', () => {
+        const values = receiver.requests
+          .filter((r) => r.path.startsWith('/ok/dhs') && r.status === 200)
+          .flatMap((r) => (JSON.parse(r.body) as { events: { indicator: { value: string } }[] }).events)
+          .map((e) => e.indicator.value);
+        return values.length >= 2 ? values : undefined;
+      });
+      expect(delivered.sort()).toEqual(['ballot-drop.org', 'vote-count-live.net']);
+    } finally {
+      await subscriber?.close();
+      await producer?.close();
+    }
+  });
+
+  it('replaces a password that no longer authenticates, and revokes what the config no longer grants', async () => {
+    const old = env.SMALLCO_SUBSCRIBER_PW!;
+    env.SMALLCO_SUBSCRIBER_PW = secret();
+    const narrowed = parseConfig(
+      {
+        ...raw,
+        orgs: (raw.orgs as { id: string }[]).map((o) => (o.id === 'smallco' ? { ...o, maxTlp: 'clear' } : o)),
+      },
+      env,
+    );
+    const report = await runProvision(narrowed);
+    expect(report.users.updated).toEqual(['smallco-subscriber']);
+    expect(report.acls.removed).toEqual([
+      `User:smallco-subscriber READ TOPIC:${topicNames(prefix).community('green')}`,
+    ]);
+    const group = `${prefix}.sub.smallco-all`;
+    expect(await tryRead(sasl('smallco-subscriber'), topicNames(prefix).community('green'), group)).toBe(
+      'TOPIC_AUTHORIZATION_FAILED',
+    );
+    const stale = client({
+      mechanism: 'scram-sha-512',
+      username: 'smallco-subscriber',
+      password: old,
+    }).admin();
+    await expect(stale.connect()).rejects.toThrow(/authentication failed/i);
+    // Back as before: green again, and nothing else moves.
+    const restored = await runProvision();
+    expect(restored.acls.added).toHaveLength(1);
+    expect(restored.users.created.length + restored.users.updated.length).toBe(0);
+  });
+});
