@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1
 # One image for every ThreatRelay service; the command picks the role
-# (`producer`, `subscriber`, `provision`, `receiver`).
+# (`producer`, `subscriber`, `provision`, `receiver`). Three stages: the
+# TypeScript build, the production dependencies, and the runtime, which gets
+# only the compiled code, those dependencies and the Avro schemas, and runs
+# as the unprivileged user `node`.
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -10,11 +13,18 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY services ./services
 RUN npm run build
 
-FROM node:20-bookworm-slim AS runtime
-ENV NODE_ENV=production
+# Production dependencies only (no TypeScript, test or lint tooling).
+FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# Owned by root and read-only to the service user: the code cannot be changed by the process running it.
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY schemas ./schemas
 # The subscriber's embedded dedup stores (mount a volume here).

@@ -112,17 +112,21 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # authorizer denies whatever no ACL allows. The operator's super user `admin`
 # (password KAFKA_ADMIN_PASSWORD) is created when the data folder is formatted;
 # `threatrelay provision` creates every other user and its ACLs. The controller
-# listener stays PLAINTEXT (KRaft controllers cannot authenticate with SCRAM,
-# whose credentials live in their own metadata), so its ANONYMOUS principal is
-# a super user: never publish the controller port beyond the broker's host or
-# private network.
+# listener authenticates too, with SASL/PLAIN as `admin` (KRaft controllers
+# cannot use SCRAM, whose credentials live in their own metadata): a client
+# that reaches the controller port unauthenticated gets nothing, and cannot
+# grant itself ACLs through it.
+plain_jaas() {
+  printf 'org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="%s" user_admin="%s";' "$KAFKA_ADMIN_PASSWORD" "$KAFKA_ADMIN_PASSWORD"
+}
+
 scram_jaas() {
   printf 'org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="%s";' "$KAFKA_ADMIN_PASSWORD"
 }
 
 write_properties() {
-  local client=PLAINTEXT listeners min_isr=1
-  [ "$sasl" = 1 ] && client=SASL_PLAINTEXT
+  local client=PLAINTEXT controller=PLAINTEXT listeners min_isr=1
+  [ "$sasl" = 1 ] && client=SASL_PLAINTEXT controller=SASL_PLAINTEXT
   [ "$internal_rf" -gt 1 ] && min_isr=2
   listeners="$client://$listen:$port"
   case ",$roles," in *,controller,*) listeners="$listeners,CONTROLLER://$listen:$cport" ;; esac
@@ -134,7 +138,7 @@ listeners=$listeners
 advertised.listeners=$client://$advertise:$port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=$client
-listener.security.protocol.map=$client:$client,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$client:$client,CONTROLLER:$controller
 log.dirs=$dir/data
 num.partitions=3
 offsets.topic.replication.factor=$internal_rf
@@ -143,6 +147,7 @@ transaction.state.log.replication.factor=$internal_rf
 transaction.state.log.min.isr=$min_isr
 share.coordinator.state.topic.replication.factor=$internal_rf
 share.coordinator.state.topic.min.isr=$min_isr
+min.insync.replicas=$min_isr
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 EOF
@@ -154,7 +159,10 @@ listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=$(scram_jaas)
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=$(scram_jaas)
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 allow.everyone.if.no.acl.found=false
-super.users=User:admin;User:ANONYMOUS
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=$(plain_jaas)
+super.users=User:admin
 EOF
     # For Kafka's own tools (compose's healthcheck): --command-config <dir>/admin.properties
     cat >"$dir/admin.properties" <<EOF

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Creates (once) the Python venv the oracle tests run fastavro in, and prints
 # its python. Idempotent: a venv whose installed requirements match the pinned
-# file is reused without touching the network.
+# file is reused without touching the network. Also fetches (once) the
+# Compose Specification's JSON schema the compose test validates against
+# (compose-spec.sh).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,5 +22,7 @@ if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2
   echo "$want" >"$stamp"
 fi
+
+bash "$here/compose-spec.sh" >/dev/null
 
 echo "$venv/bin/python"

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startProducer } from '../producer/service';
 import { startDemoReceiver } from '../receiver/receiver';
-import { apiKeyHash, loadConfig } from '../shared/config';
+import { apiKeyHash, loadConfig, type ConfigScope } from '../shared/config';
 import { DEFAULTS } from '../shared/definitions';
 import { isThreatRelayError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
@@ -15,6 +15,7 @@ import { CLI_COMMANDS, type CliCommand } from './commands';
 import { createKafka } from '../shared/kafka';
 import { topicNames } from '../shared/topics';
 import { writeSwitch } from '../subscriber/control';
+import { generateComposeEnv } from './compose-env';
 import { runDev } from './dev';
 import { readDeadLetters, replayDeadLetters } from './dlq';
 import { defaultBrokerDir, kafkaCommand } from './local-kafka';
@@ -33,6 +34,7 @@ const USAGE = `threatrelay <command> [options]
   receiver --config FILE [--port N]   demo webhook receiver: verifies and prints each subscription's deliveries
   keys api|create --org ID [--name NAME]   print a new API key and the config entry with its hash
   keys signing              print a new Ed25519 key pair (private PEM, public base64)
+  keys compose-env [--profile ha]   print a complete .env for docker-compose.yml, every key and secret fresh
   kafka start|stop|status   the local Apache Kafka broker (KRaft, loopback)
   publish FILE [--url URL] [--api-key KEY] [--batch-size N] [--format json|ndjson|csv|stix]
                             publish a file of indicators through a producer (URL default
@@ -82,6 +84,7 @@ async function main(argv: string[]): Promise<void> {
       until: { type: 'string' },
       reason: { type: 'string' },
       subscription: { type: 'string', multiple: true },
+      profile: { type: 'string', multiple: true },
       'signing-key-file': { type: 'string', default: process.env.THREATRELAY_SIGNING_KEY_FILE },
       url: { type: 'string', default: process.env.THREATRELAY_URL ?? 'http://127.0.0.1:8081' },
       'api-key': { type: 'string', default: process.env.THREATRELAY_API_KEY },
@@ -94,8 +97,13 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const needConfig = (): ReturnType<typeof loadConfig> =>
-    loadConfig(values.config ?? fail('--config FILE (or THREATRELAY_CONFIG) is required'));
+  /** The config; a service passes its scope and resolves only its own part's variables. */
+  const needConfig = (scope?: ConfigScope): ReturnType<typeof loadConfig> =>
+    loadConfig(
+      values.config ?? fail('--config FILE (or THREATRELAY_CONFIG) is required'),
+      process.env,
+      scope,
+    );
   const needOrg = (): string => values.org ?? fail('--org ID (or THREATRELAY_ORG) is required');
 
   if (!(CLI_COMMANDS as readonly string[]).includes(command))
@@ -105,8 +113,8 @@ async function main(argv: string[]): Promise<void> {
       await runDev({ basePort: Number(values.port ?? 8080) });
       return;
     case 'producer': {
-      const config = needConfig();
       const org = needOrg();
+      const config = needConfig({ role: 'producer', org });
       const pem = values['signing-key-file']
         ? readFileSync(values['signing-key-file'], 'utf8')
         : // .env files hold the PEM on one line with \n escapes.
@@ -127,8 +135,8 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'subscriber': {
-      const config = needConfig();
       const org = needOrg();
+      const config = needConfig({ role: 'subscriber', org });
       const logger = createLogger(`subscriber-${org}`);
       const s = await startSubscriber({
         config,
@@ -197,7 +205,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'receiver': {
-      const config = needConfig();
+      const config = needConfig({ role: 'receiver' });
       const secrets = Object.fromEntries(config.subscriptions.map((s) => [s.id, s.webhook.secrets[0]!]));
       const r = await startDemoReceiver({
         port: Number(values.port ?? 9000),
@@ -244,7 +252,12 @@ async function main(argv: string[]): Promise<void> {
         console.log(`public key (orgs[].publicKey in the config):\n  ${pair.publicKey}`);
         return;
       }
-      fail('usage: threatrelay keys api|create --org ID | keys signing');
+      if (kind === 'compose-env') {
+        // Secrets: meant for `(umask 077; threatrelay keys compose-env > .env)`.
+        process.stdout.write(generateComposeEnv({ profiles: values.profile ?? [] }).text);
+        return;
+      }
+      fail('usage: threatrelay keys api|create --org ID | keys signing | keys compose-env [--profile ha]');
       return;
     }
     case 'publish': {

@@ -321,13 +321,59 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
   return problems;
 }
 
+/**
+ * The part of the config one process uses. A service resolves only its own
+ * part's `${VARIABLES}`, so it is given only its own secrets: a producer
+ * needs no webhook secret, a subscriber no other org's, the receiver no
+ * Kafka credentials and no dedup store's. Without a scope (provision, dlq, dev, tests) the whole
+ * file is resolved and checked.
+ */
+export type ConfigScope =
+  { role: 'producer'; org: string } | { role: 'subscriber'; org: string } | { role: 'receiver' };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function scoped(raw: unknown, scope: ConfigScope | undefined): unknown {
+  if (!scope || !isRecord(raw)) return raw;
+  const ofOrg = (list: unknown, org: string): unknown =>
+    Array.isArray(list) ? list.filter((item) => isRecord(item) && item.org === org) : list;
+  const out = { ...raw };
+  if (scope.role === 'producer') {
+    out.subscriptions = [];
+    out.apiKeys = ofOrg(raw.apiKeys, scope.org);
+  } else if (scope.role === 'subscriber') {
+    out.subscriptions = ofOrg(raw.subscriptions, scope.org);
+    out.apiKeys = [];
+  } else {
+    // The receiver only checks signatures: no Kafka, no dedup store.
+    out.apiKeys = [];
+    if (isRecord(raw.kafka)) {
+      const { sasl: _sasl, users: _users, ...kafka } = raw.kafka;
+      out.kafka = kafka;
+    }
+    if (Array.isArray(raw.subscriptions)) {
+      out.subscriptions = raw.subscriptions.map((sub: unknown) => {
+        if (!isRecord(sub)) return sub;
+        const { dedup: _dedup, ...rest } = sub;
+        return rest;
+      });
+    }
+  }
+  return out;
+}
+
 /** Validates an already-parsed config object. Throws TR_CONFIG listing every problem. */
-export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, scope?: ConfigScope): Config {
   const problems: ErrorDetail[] = [];
-  const substituted = substituteEnv(raw, env, [], problems);
+  const substituted = substituteEnv(scoped(raw, scope), env, [], problems);
   const parsed = configSchema.safeParse(substituted);
-  if (!parsed.success) problems.push(...zodDetails(parsed.error));
-  else problems.push(...crossCheck(parsed.data));
+  if (!parsed.success) {
+    // A value whose variable is missing is already reported; its empty stand-in would only add noise.
+    const unset = new Set(problems.map((p) => p.path));
+    problems.push(...zodDetails(parsed.error).filter((d) => !unset.has(d.path)));
+  } else problems.push(...crossCheck(parsed.data));
   if (problems.length > 0 || !parsed.success) {
     throw new ThreatRelayError(
       'TR_CONFIG',
@@ -377,7 +423,7 @@ export function resolveUserPasswords(
 }
 
 /** Reads and validates the YAML config file at `path`. */
-export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env, scope?: ConfigScope): Config {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -392,7 +438,7 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
     }));
     throw new ThreatRelayError('TR_CONFIG', `config file ${path} is not valid YAML`, { details });
   }
-  return parseConfig(doc.toJS(), env);
+  return parseConfig(doc.toJS(), env, scope);
 }
 
 /** How an API key is stored in `apiKeys[].sha256`: lowercase hex SHA-256 of the key. */

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
 import { aclsOf } from '../../services/shared/access';
@@ -222,6 +224,15 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     expect(formatReport(second)).toMatch(
       /^nothing changed: 10 topics, 4 Kafka users, \d+ ACLs already as configured$/,
     );
+  });
+
+  it('leaves no listener unauthenticated, the controller included', () => {
+    const properties = readFileSync(join(broker.dir, 'server.properties'), 'utf8');
+    expect(properties).toMatch(
+      /^listener\.security\.protocol\.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT$/m,
+    );
+    expect(properties).toMatch(/^super\.users=User:admin$/m);
+    expect(properties).toMatch(/^allow\.everyone\.if\.no\.acl\.found=false$/m);
   });
 
   it('refuses anyone without valid credentials', async () => {

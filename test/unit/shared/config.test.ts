@@ -188,3 +188,55 @@ describe('config: Kafka users', () => {
     ).toEqual([expect.stringMatching(/^kafka\.replicationFactor: /)]);
   });
 });
+
+describe('config: what one process resolves', () => {
+  const raw = (): Record<string, unknown> => ({
+    kafka: {
+      sasl: { mechanism: 'scram-sha-512', username: '${KAFKA_USERNAME}', password: '${KAFKA_PASSWORD}' },
+    },
+    orgs: [
+      { id: 'facebook', name: 'Meta', kind: 'company', publicKey: KEY },
+      { id: 'dhs', name: 'DHS', kind: 'government' },
+      { id: 'fbi', name: 'FBI', kind: 'government' },
+    ],
+    apiKeys: [{ name: 'fb-secops', org: 'facebook', sha256: '${FB_KEY_SHA256}' }],
+    subscriptions: [
+      { id: 'dhs-all', org: 'dhs', webhook: { url: 'https://dhs.example/h', secrets: ['${DHS_SECRET}'] } },
+      { id: 'fbi-all', org: 'fbi', webhook: { url: 'https://fbi.example/h', secrets: ['${FBI_SECRET}'] } },
+    ],
+  });
+  const kafkaEnv = { KAFKA_USERNAME: 'u', KAFKA_PASSWORD: 'p' };
+
+  it("lets a subscriber start with its own secrets only, not another org's", () => {
+    const config = parseConfig(
+      raw(),
+      { ...kafkaEnv, DHS_SECRET: SECRET },
+      { role: 'subscriber', org: 'dhs' },
+    );
+    expect(config.subscriptions.map((s) => s.id)).toEqual(['dhs-all']);
+    expect(config.apiKeys).toEqual([]);
+  });
+
+  it('lets a producer start without any webhook secret', () => {
+    const config = parseConfig(
+      raw(),
+      { ...kafkaEnv, FB_KEY_SHA256: HASH },
+      { role: 'producer', org: 'facebook' },
+    );
+    expect(config.subscriptions).toEqual([]);
+    expect(config.apiKeys.map((k) => k.name)).toEqual(['fb-secops']);
+  });
+
+  it('lets the receiver start without Kafka credentials', () => {
+    const config = parseConfig(raw(), { DHS_SECRET: SECRET, FBI_SECRET: SECRET }, { role: 'receiver' });
+    expect(config.kafka.sasl).toBeUndefined();
+    expect(config.subscriptions).toHaveLength(2);
+  });
+
+  it('still requires every variable of the whole file without a scope', () => {
+    expect(problemsOf(raw(), { ...kafkaEnv, DHS_SECRET: SECRET })).toEqual([
+      'apiKeys.0.sha256: environment variable FB_KEY_SHA256 is not set',
+      'subscriptions.1.webhook.secrets.0: environment variable FBI_SECRET is not set',
+    ]);
+  });
+});
