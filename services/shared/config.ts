@@ -43,6 +43,11 @@ const kafkaSchema = z.strictObject({
   partitions: z.coerce.number().int().min(1).max(1000).default(DEFAULTS.partitions),
   /** Replication factor of every topic (a number, or `${VAR}` holding one). Default 1 (a single local broker). */
   replicationFactor: z.coerce.number().int().min(1).max(7).default(DEFAULTS.replicationFactor),
+  /**
+   * How long the community, direct and DLQ topics keep records (`retention.ms`), in days; `provision`
+   * sets it on new topics and brings existing ones back to it. Default 30, dedup's default window.
+   */
+  retentionDays: z.coerce.number().int().min(1).max(3650).default(DEFAULTS.retentionDays),
   /** TLS to the brokers. Default off. */
   ssl: z.boolean().default(false),
   /**
@@ -205,6 +210,7 @@ export const configSchema = z.strictObject({
     topicPrefix: DEFAULTS.topicPrefix,
     partitions: DEFAULTS.partitions,
     replicationFactor: DEFAULTS.replicationFactor,
+    retentionDays: DEFAULTS.retentionDays,
     ssl: false,
     users: [],
   }),

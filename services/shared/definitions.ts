@@ -25,6 +25,8 @@ export const DEFAULTS = {
   topicPrefix: 'threatrelay',
   partitions: 3,
   replicationFactor: 1,
+  /** How long the community, direct and DLQ topics keep records: as long as dedup remembers them. */
+  retentionDays: 30,
   /** How long the producer waits for Kafka before answering 503. */
   produceTimeoutMs: 10_000,
   httpPort: 8080,

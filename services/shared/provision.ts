@@ -2,6 +2,7 @@ import {
   AclOperationTypes,
   AclPermissionTypes,
   AclResourceTypes,
+  ConfigResourceTypes,
   Kafka,
   ResourcePatternTypes,
   logLevel,
@@ -18,7 +19,8 @@ import { topicNames } from './topics';
 /**
  * `threatrelay provision`: brings the cluster to what the config says, and
  * only changes what differs, so a second run changes nothing and says so.
- * Topics are created, never deleted or altered. SCRAM users are created, and
+ * Topics are created, never deleted; of an existing topic only `retention.ms`
+ * is brought to the config's (`kafka.retentionDays`). SCRAM users are created, and
  * their password replaced only when it no longer authenticates. The ACLs of
  * the configured users are made exactly those of the ACL model
  * (services/shared/access.ts): missing ones are added, ALLOW bindings the
@@ -38,9 +40,18 @@ export function topicsOf(config: Config): string[] {
   ];
 }
 
+const DAY_MS = 24 * 3600 * 1000;
+
+function retentionMs(config: Config): string {
+  return String(config.kafka.retentionDays * DAY_MS);
+}
+
 /** Creates the missing topics; idempotent. Returns the topics it created. */
 export async function provisionTopics(admin: Admin, config: Config): Promise<string[]> {
-  const created = await ensureTopics(admin, topicsOf(config), config.kafka);
+  const created = await ensureTopics(admin, topicsOf(config), {
+    ...config.kafka,
+    configEntries: [{ name: 'retention.ms', value: retentionMs(config) }],
+  });
   const control = await ensureTopics(admin, [topicNames(config.kafka.topicPrefix).control()], {
     partitions: 1,
     replicationFactor: config.kafka.replicationFactor,
@@ -49,8 +60,48 @@ export async function provisionTopics(admin: Admin, config: Config): Promise<str
   return [...created, ...control];
 }
 
+/**
+ * Brings `retention.ms` of the existing data topics to the config's. Kafka's AlterConfigs (the only
+ * config call kafkajs has) replaces a topic's whole set of overrides, so every other override the
+ * topic has is sent back unchanged with it. Returns the topics it changed.
+ */
+async function reconcileRetention(admin: Admin, config: Config, skip: string[]): Promise<string[]> {
+  const want = retentionMs(config);
+  const topics = topicsOf(config).filter((t) => !skip.includes(t));
+  if (topics.length === 0) return [];
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+  });
+  const changes = described.resources
+    .map((r) => {
+      const overrides = r.configEntries.filter(
+        (e) => e.configSource === TOPIC_OVERRIDE && e.configName !== 'retention.ms',
+      );
+      const current = r.configEntries.find((e) => e.configName === 'retention.ms')?.configValue;
+      return { name: r.resourceName, current, overrides };
+    })
+    .filter((r) => r.current !== want);
+  if (changes.length === 0) return [];
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: changes.map((c) => ({
+      type: ConfigResourceTypes.TOPIC,
+      name: c.name,
+      configEntries: [
+        ...c.overrides.map((e) => ({ name: e.configName, value: e.configValue })),
+        { name: 'retention.ms', value: want },
+      ],
+    })),
+  });
+  return changes.map((c) => `${c.name} (retention.ms ${c.current ?? 'default'} → ${want})`);
+}
+
+/** DescribeConfigs' source of a value set on the topic itself (DYNAMIC_TOPIC_CONFIG). */
+const TOPIC_OVERRIDE = 1;
+
 export interface ProvisionReport {
-  topics: { created: string[]; unchanged: number };
+  topics: { created: string[]; retentionChanged: string[]; unchanged: number };
   users: { created: string[]; updated: string[]; unchanged: string[] };
   acls: { added: string[]; removed: string[]; unchanged: number };
 }
@@ -58,6 +109,7 @@ export interface ProvisionReport {
 export function changed(report: ProvisionReport): boolean {
   return (
     report.topics.created.length +
+      report.topics.retentionChanged.length +
       report.users.created.length +
       report.users.updated.length +
       report.acls.added.length +
@@ -73,11 +125,12 @@ export function formatReport(report: ProvisionReport): string {
     if (items.length) lines.push(`${label} (${items.length}):`, ...items.map((i) => `  ${i}`));
   };
   list('created topics', report.topics.created);
+  list('changed the retention of topics', report.topics.retentionChanged);
   list('created Kafka users', report.users.created);
   list('replaced the password of Kafka users', report.users.updated);
   list('added ACLs', report.acls.added);
   list('removed ACLs', report.acls.removed);
-  const summary = `${report.topics.created.length + report.topics.unchanged} topics, ${
+  const summary = `${report.topics.created.length + report.topics.retentionChanged.length + report.topics.unchanged} topics, ${
     report.users.created.length + report.users.updated.length + report.users.unchanged.length
   } Kafka users, ${report.acls.added.length + report.acls.unchanged} ACLs`;
   lines.push(
@@ -236,10 +289,15 @@ export async function provision(
   // Every password is checked before anything changes.
   const passwords = resolveUserPasswords(config, env);
   const created = await provisionTopics(admin, config);
+  const retentionChanged = await reconcileRetention(admin, config, created);
   const users = await provisionUsers(kafka, config, passwords);
   const acls = await provisionAcls(admin, config);
   return {
-    topics: { created, unchanged: topicsOf(config).length + 1 - created.length },
+    topics: {
+      created,
+      retentionChanged,
+      unchanged: topicsOf(config).length + 1 - created.length - retentionChanged.length,
+    },
     users,
     acls,
   };

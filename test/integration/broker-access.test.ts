@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
 import { aclsOf } from '../../services/shared/access';
 import { apiKeyHash, parseConfig, type Config } from '../../services/shared/config';
@@ -224,6 +224,41 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     expect(formatReport(second)).toMatch(
       /^nothing changed: 10 topics, 4 Kafka users, \d+ ACLs already as configured$/,
     );
+  });
+
+  it("brings a topic's retention back to the config's, keeping its other overrides", async () => {
+    const t = topicNames(prefix);
+    const admin = client(adminSasl()).admin();
+    clients.push(admin);
+    await admin.connect();
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: t.direct('dhs'),
+          configEntries: [
+            { name: 'retention.ms', value: '60000' },
+            { name: 'max.message.bytes', value: '2000000' },
+          ],
+        },
+      ],
+    });
+    const report = await runProvision();
+    expect(report.topics.retentionChanged).toEqual([
+      `${t.direct('dhs')} (retention.ms 60000 → ${30 * 24 * 3600 * 1000})`,
+    ]);
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: t.direct('dhs') }],
+    });
+    const value = (n: string): string | undefined =>
+      described.resources[0]!.configEntries.find((e) => e.configName === n)?.configValue;
+    expect([value('retention.ms'), value('max.message.bytes')]).toEqual([
+      String(30 * 24 * 3600 * 1000),
+      '2000000',
+    ]);
+    expect(changed(await runProvision())).toBe(false);
   });
 
   it('leaves no listener unauthenticated, the controller included', () => {
