@@ -94,6 +94,10 @@ parse_opts() {
       *) die "unknown option $1" ;;
     esac
   done
+  case "$roles" in
+    broker | broker,controller | controller,broker) ;;
+    *) die "--roles must be broker or broker,controller (a controller-only node is not supported)" ;;
+  esac
   advertise="${advertise:-$listen}"
   voters="${voters:-$node_id@$advertise:$cport}"
 }
@@ -125,6 +129,8 @@ scram_jaas() {
 }
 
 write_properties() {
+  # The files hold the admin password: readable by the broker's user only, from their first byte.
+  umask 077
   local client=PLAINTEXT controller=PLAINTEXT listeners min_isr=1
   [ "$sasl" = 1 ] && client=SASL_PLAINTEXT controller=SASL_PLAINTEXT
   [ "$internal_rf" -gt 1 ] && min_isr=2

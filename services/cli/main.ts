@@ -187,12 +187,13 @@ async function main(argv: string[]): Promise<void> {
         fail('usage: threatrelay subscription enable|disable SUBSCRIPTION --config FILE [--reason TEXT]');
       }
       const config = needConfig();
-      if (!config.subscriptions.some((s) => s.id === id)) fail(`no subscription "${id}" in the config`);
+      const sub =
+        config.subscriptions.find((s) => s.id === id) ?? fail(`no subscription "${id}" in the config`);
       const kafka = createKafka(config.kafka, createLogger('control', 'warn'));
       const producer = kafka.producer();
       await producer.connect();
       try {
-        await writeSwitch(producer, topicNames(config.kafka.topicPrefix).control(), {
+        await writeSwitch(producer, topicNames(config.kafka.topicPrefix).control(sub.org), {
           subscription: id,
           disabled: action === 'disable',
           reason: values.reason ?? `${action}d by an operator`,

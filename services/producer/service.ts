@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { transactionalIdPrefix } from '../shared/access';
+import { checkOwnUser, transactionalIdPrefix } from '../shared/access';
 import { loadSchemaRegistry } from '../shared/codec';
 import type { Config } from '../shared/config';
 import { ThreatRelayError } from '../shared/errors';
@@ -34,6 +34,7 @@ export async function startProducer(options: ProducerOptions): Promise<RunningPr
   if (!config.orgs.some((o) => o.id === org)) {
     throw new ThreatRelayError('TR_CONFIG', `org "${org}" is not in the config`);
   }
+  checkOwnUser(config, org, 'producer');
   const signingKey = loadPrivateKey(options.signingKeyPem);
   const kafka = createKafka(config.kafka, logger, `threatrelay-producer-${org}`);
   const sender = new TransactionalSender({

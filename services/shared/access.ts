@@ -1,4 +1,5 @@
-import type { Config } from './config';
+import type { Config, KafkaRole } from './config';
+import { ThreatRelayError } from './errors';
 import { topicNames } from './topics';
 
 /**
@@ -11,10 +12,11 @@ import { topicNames } from './topics';
  *   (named recipients of any org), with transactional ids under its org's
  *   own prefix only;
  * - a subscriber principal reads the community topics up to its org's
- *   `maxTlp`, its org's direct topic and the DLQs of its org's subscriptions
- *   (and writes those DLQs), and joins only its subscriptions' consumer groups
- *   and its own control-listener groups. It writes the control topic, where a
- *   410 from its webhook disables its subscription.
+ *   `maxTlp` and its org's direct topic, writes the DLQs of its org's
+ *   subscriptions (reading them back is the operator's: `threatrelay dlq`),
+ *   and joins only its subscriptions' consumer groups and its own
+ *   control-listener groups. It reads and writes its org's control topic,
+ *   where a 410 from its webhook disables its subscription.
  */
 
 export type AclResourceType = 'TOPIC' | 'GROUP' | 'TRANSACTIONAL_ID';
@@ -78,12 +80,11 @@ export function aclsOf(config: Config): AclBinding[] {
     for (const tlp of COMMUNITY_BY_MAX_TLP[org.maxTlp]) add('TOPIC', topics.community(tlp), 'READ');
     add('TOPIC', topics.direct(org.id), 'READ');
     for (const s of config.subscriptions.filter((sub) => sub.org === org.id)) {
-      add('TOPIC', topics.dlq(s.id), 'READ');
       add('TOPIC', topics.dlq(s.id), 'WRITE');
       add('GROUP', subscriptionGroupId(config, s.id), 'READ');
     }
-    add('TOPIC', topics.control(), 'READ');
-    add('TOPIC', topics.control(), 'WRITE');
+    add('TOPIC', topics.control(org.id), 'READ');
+    add('TOPIC', topics.control(org.id), 'WRITE');
     add('GROUP', controlGroupPrefix(config, org.id), 'READ', 'PREFIXED');
   }
   return out;
@@ -92,4 +93,19 @@ export function aclsOf(config: Config): AclBinding[] {
 /** One line per binding, for reports and set comparison. */
 export function aclKey(b: AclBinding): string {
   return `${b.principal} ${b.operation} ${b.resourceType}:${b.patternType === 'PREFIXED' ? `${b.resourceName}*` : b.resourceName}`;
+}
+
+/**
+ * Fails fast when a service would connect as another org's or role's user: the broker would refuse
+ * it anyway, but only at its first transaction or group join, long after it reported ready.
+ */
+export function checkOwnUser(config: Config, org: string, role: KafkaRole): void {
+  const username = config.kafka.sasl?.username;
+  const user = config.kafka.users.find((u) => u.username === username);
+  if (user && (user.org !== org || user.role !== role)) {
+    throw new ThreatRelayError(
+      'TR_CONFIG',
+      `kafka.sasl.username "${username}" is ${user.org}'s ${user.role} user; ${org}'s ${role} must connect as its own`,
+    );
+  }
 }

@@ -12,6 +12,7 @@ import {
 } from 'kafkajs';
 import { aclKey, aclsOf, principalOf, type AclBinding } from './access';
 import { resolveUserPasswords, type Config } from './config';
+import { ThreatRelayError } from './errors';
 import { ensureTopics } from './kafka';
 import { connectScramAdmin, type ScramMechanism } from './scram-admin';
 import { topicNames } from './topics';
@@ -46,13 +47,19 @@ function retentionMs(config: Config): string {
   return String(config.kafka.retentionDays * DAY_MS);
 }
 
+/** The compacted control topics, one per org. */
+export function controlTopicsOf(config: Config): string[] {
+  const names = topicNames(config.kafka.topicPrefix);
+  return config.orgs.map((o) => names.control(o.id));
+}
+
 /** Creates the missing topics; idempotent. Returns the topics it created. */
 export async function provisionTopics(admin: Admin, config: Config): Promise<string[]> {
   const created = await ensureTopics(admin, topicsOf(config), {
     ...config.kafka,
     configEntries: [{ name: 'retention.ms', value: retentionMs(config) }],
   });
-  const control = await ensureTopics(admin, [topicNames(config.kafka.topicPrefix).control()], {
+  const control = await ensureTopics(admin, controlTopicsOf(config), {
     partitions: 1,
     replicationFactor: config.kafka.replicationFactor,
     configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
@@ -102,7 +109,8 @@ const TOPIC_OVERRIDE = 1;
 
 export interface ProvisionReport {
   topics: { created: string[]; retentionChanged: string[]; unchanged: number };
-  users: { created: string[]; updated: string[]; unchanged: string[] };
+  /** `others`: SCRAM users on the cluster the config does not name; left as they are, with no ACL on the bus. */
+  users: { created: string[]; updated: string[]; unchanged: string[]; others: string[] };
   acls: { added: string[]; removed: string[]; unchanged: number };
 }
 
@@ -130,6 +138,7 @@ export function formatReport(report: ProvisionReport): string {
   list('replaced the password of Kafka users', report.users.updated);
   list('added ACLs', report.acls.added);
   list('removed ACLs', report.acls.removed);
+  list('Kafka users the config does not name (left alone; they hold no ACL on the bus)', report.users.others);
   const summary = `${report.topics.created.length + report.topics.retentionChanged.length + report.topics.unchanged} topics, ${
     report.users.created.length + report.users.updated.length + report.users.unchanged.length
   } Kafka users, ${report.acls.added.length + report.acls.unchanged} ACLs`;
@@ -168,29 +177,26 @@ function name(enumeration: object, value: number): string {
   return Object.entries(enumeration).find(([, v]) => v === value)?.[0] ?? String(value);
 }
 
-/** The ALLOW bindings the principals hold now, as `aclKey` lines, with what it takes to delete each. */
-async function currentAcls(admin: Admin, principals: string[]): Promise<Map<string, AclEntry>> {
+/** Every ALLOW binding on the cluster, as `aclKey` lines, with what it takes to delete each. */
+async function currentAcls(admin: Admin): Promise<Map<string, AclEntry>> {
   const out = new Map<string, AclEntry>();
-  for (const principal of principals) {
-    const response = await admin.describeAcls({
-      resourceType: AclResourceTypes.ANY,
-      resourcePatternType: ResourcePatternTypes.ANY,
-      principal,
-      operation: AclOperationTypes.ANY,
-      permissionType: AclPermissionTypes.ALLOW,
-    });
-    for (const resource of response.resources) {
-      for (const acl of resource.acls) {
-        const entry: AclEntry = { ...resource, ...acl };
-        const key = aclKey({
-          principal: acl.principal,
-          resourceType: name(AclResourceTypes, resource.resourceType) as AclBinding['resourceType'],
-          resourceName: resource.resourceName,
-          patternType: name(ResourcePatternTypes, resource.resourcePatternType) as AclBinding['patternType'],
-          operation: name(AclOperationTypes, acl.operation) as AclBinding['operation'],
-        });
-        out.set(acl.host === '*' ? key : `${key} from ${acl.host}`, entry);
-      }
+  const response = await admin.describeAcls({
+    resourceType: AclResourceTypes.ANY,
+    resourcePatternType: ResourcePatternTypes.ANY,
+    operation: AclOperationTypes.ANY,
+    permissionType: AclPermissionTypes.ALLOW,
+  });
+  for (const resource of response.resources) {
+    for (const acl of resource.acls) {
+      const entry: AclEntry = { ...resource, ...acl };
+      const key = aclKey({
+        principal: acl.principal,
+        resourceType: name(AclResourceTypes, resource.resourceType) as AclBinding['resourceType'],
+        resourceName: resource.resourceName,
+        patternType: name(ResourcePatternTypes, resource.resourcePatternType) as AclBinding['patternType'],
+        operation: name(AclOperationTypes, acl.operation) as AclBinding['operation'],
+      });
+      out.set(acl.host === '*' ? key : `${key} from ${acl.host}`, entry);
     }
   }
   return out;
@@ -223,18 +229,28 @@ async function provisionUsers(
   config: Config,
   passwords: Map<string, string>,
 ): Promise<ProvisionReport['users']> {
-  const report: ProvisionReport['users'] = { created: [], updated: [], unchanged: [] };
+  const report: ProvisionReport['users'] = { created: [], updated: [], unchanged: [], others: [] };
   if (config.kafka.users.length === 0) return report;
   const mechanism = config.kafka.sasl!.mechanism as ScramMechanism;
   const scram = await connectScramAdmin(kafka);
   try {
-    const existing = await scram.describe(config.kafka.users.map((u) => u.username));
+    const existing = await scram.describe(null);
+    const named = new Set(config.kafka.users.map((u) => u.username));
+    report.others = [...existing.keys()]
+      .filter((u) => !named.has(u) && u !== config.kafka.sasl!.username)
+      .sort();
     const upserts = [];
     for (const user of config.kafka.users) {
       const password = passwords.get(user.username)!;
-      const has = existing.get(user.username)?.some((c) => c.mechanism === mechanism) ?? false;
+      const credentials = existing.get(user.username) ?? [];
+      // A credential of the other mechanism would be a second password nobody manages.
+      const stale = credentials.filter((c) => c.mechanism !== mechanism && c.mechanism !== 'unknown');
+      for (const c of stale) await scram.remove(user.username, c.mechanism as ScramMechanism);
+      const has = credentials.some((c) => c.mechanism === mechanism);
       if (has && (await authenticates(config, user.username, password))) {
-        report.unchanged.push(user.username);
+        if (stale.length)
+          report.updated.push(`${user.username} (removed its ${stale[0]!.mechanism} credential)`);
+        else report.unchanged.push(user.username);
         continue;
       }
       (has ? report.updated : report.created).push(user.username);
@@ -247,11 +263,24 @@ async function provisionUsers(
   return report;
 }
 
+/**
+ * The config is the whole truth about access to the bus's resources: an ALLOW ACL of a configured
+ * user that the model does not grant, or of any other principal on a resource under the topic
+ * prefix (an org or user removed from the config), is removed. The operator's own user is left alone.
+ */
 async function provisionAcls(admin: Admin, config: Config): Promise<ProvisionReport['acls']> {
   const desired = new Map(aclsOf(config).map((b) => [aclKey(b), b]));
   const principals = config.kafka.users.map((u) => principalOf(u.username));
+  // Without users the brokers are not expected to authorize (and answer ACL calls with an error).
   if (principals.length === 0) return { added: [], removed: [], unchanged: 0 };
-  const current = await currentAcls(admin, principals);
+  const operator = principalOf(config.kafka.sasl!.username);
+  const prefix = `${config.kafka.topicPrefix}.`;
+  const current = new Map(
+    [...(await currentAcls(admin))].filter(
+      ([, e]) =>
+        e.principal !== operator && (principals.includes(e.principal) || e.resourceName.startsWith(prefix)),
+    ),
+  );
   const added = [...desired.keys()].filter((k) => !current.has(k));
   const removed = [...current.keys()].filter((k) => !desired.has(k));
   if (added.length) await admin.createAcls({ acl: added.map((k) => toEntry(desired.get(k)!)) });
@@ -263,11 +292,11 @@ async function provisionAcls(admin: Admin, config: Config): Promise<ProvisionRep
       }),
     });
   }
-  // The broker answering describeAcls applies ACLs from the same metadata it authorizes with:
-  // once it shows them, the services started next are allowed.
+  // The broker answering describeAcls applies ACLs from the same metadata it authorizes with: once it
+  // shows them, that broker allows the services started next (others follow the metadata log within ms).
   const deadline = Date.now() + 30_000;
   while (added.length || removed.length) {
-    const now = await currentAcls(admin, principals);
+    const now = await currentAcls(admin);
     if (added.every((k) => now.has(k)) && removed.every((k) => !now.has(k))) break;
     if (Date.now() > deadline) throw new Error('the ACL changes did not show on the broker within 30 s');
     await new Promise((r) => setTimeout(r, 100));
@@ -288,6 +317,13 @@ export async function provision(
 ): Promise<ProvisionReport> {
   // Every password is checked before anything changes.
   const passwords = resolveUserPasswords(config, env);
+  const self = config.kafka.users.find((u) => u.username === config.kafka.sasl?.username);
+  if (self) {
+    throw new ThreatRelayError(
+      'TR_CONFIG',
+      `kafka.users names ${self.username}, the user provision connects as (kafka.sasl): provision must run as the operator's super user`,
+    );
+  }
   const created = await provisionTopics(admin, config);
   const retentionChanged = await reconcileRetention(admin, config, created);
   const users = await provisionUsers(kafka, config, passwords);
@@ -296,7 +332,8 @@ export async function provision(
     topics: {
       created,
       retentionChanged,
-      unchanged: topicsOf(config).length + 1 - created.length - retentionChanged.length,
+      unchanged:
+        topicsOf(config).length + controlTopicsOf(config).length - created.length - retentionChanged.length,
     },
     users,
     acls,

@@ -79,8 +79,8 @@ export interface ScramUpsert {
 }
 
 export interface ScramAdmin {
-  /** The SCRAM credentials of each user (none when the user has none). */
-  describe(users: string[]): Promise<Map<string, ScramCredential[]>>;
+  /** The SCRAM credentials of each user (none when the user has none); `null`: of every user that has one. */
+  describe(users: string[] | null): Promise<Map<string, ScramCredential[]>>;
   /** Creates or replaces the users' credentials, each with a fresh random salt. */
   upsert(upserts: ScramUpsert[]): Promise<void>;
   /** Removes a user's credential for a mechanism. */
@@ -127,7 +127,9 @@ export async function connectScramAdmin(kafka: Kafka): Promise<ScramAdmin> {
     const broker = await cluster.findControllerBroker();
     const supported = broker.versions?.[api.apiKey];
     if (!supported || supported.minVersion > 0) {
-      throw new Error(`the broker does not offer ${api.apiName} v0 (Kafka 2.7 or newer with KRaft does)`);
+      throw new Error(
+        `the broker does not offer ${api.apiName} v0 (SCRAM with KRaft needs Kafka 3.5 or newer)`,
+      );
     }
     return (await broker.connectionPool.send({
       request: {
@@ -194,9 +196,15 @@ export async function connectScramAdmin(kafka: Kafka): Promise<ScramAdmin> {
 
   return {
     async describe(users) {
+      // An empty array would mean "every user" to the broker, as null does.
+      if (users?.length === 0) return new Map();
       const response = await send(
         DESCRIBE,
         (e) => {
+          if (users === null) {
+            e.writeUVarInt(0);
+            return;
+          }
           e.writeUVarInt(users.length + 1);
           for (const user of users) e.writeUVarIntString(user).writeUVarInt(0);
         },
@@ -227,7 +235,7 @@ export async function connectScramAdmin(kafka: Kafka): Promise<ScramAdmin> {
         },
       );
       checkError(response.code, response.message, 'describing SCRAM credentials');
-      const out = new Map<string, ScramCredential[]>(users.map((u) => [u, []]));
+      const out = new Map<string, ScramCredential[]>((users ?? []).map((u) => [u, []]));
       for (const r of response.results) {
         if (r.code === RESOURCE_NOT_FOUND) continue; // a user with no credential
         checkError(r.code, r.message, `SCRAM credentials of ${r.user}`);

@@ -9,8 +9,11 @@ export interface TopicNames {
   community(tlp: 'clear' | 'green' | 'amber'): string;
   direct(org: string): string;
   dlq(subscriptionId: string): string;
-  /** Compacted: the operator's switches (a subscription disabled after a 410, re-enabled), keyed by subscription. */
-  control(): string;
+  /**
+   * Compacted, one per org: the switches of the org's subscriptions (disabled after a 410, re-enabled
+   * by the operator), keyed by subscription. Per org, so the broker lets a subscriber touch only its own.
+   */
+  control(org: string): string;
   /** Every topic a record of this TLP (and recipients) is written to. */
   route(tlp: Tlp, recipients: readonly string[]): string[];
 }
@@ -22,7 +25,7 @@ export function topicNames(prefix: string): TopicNames {
     community,
     direct,
     dlq: (subscriptionId) => `${prefix}.dlq.${subscriptionId}`,
-    control: () => `${prefix}.control`,
+    control: (org) => `${prefix}.control.${org}`,
     route(tlp, recipients) {
       if (NAMED_RECIPIENT_TLPS.includes(tlp)) return [...new Set(recipients)].map(direct);
       return [community(tlp as 'clear' | 'green' | 'amber')];

@@ -410,7 +410,8 @@ export class SubscriptionConsumer {
         if (!isThreatRelayError(err)) throw err;
         if (err.code === 'TR_DELIVERY_GONE') {
           this.disabled = true;
-          const reason = `${subscription.webhook.url} answered 410 Gone`;
+          // The URL stays out: it can hold a token, and the switch is read by every instance.
+          const reason = 'the webhook endpoint answered 410 Gone';
           try {
             await this.deps.onGone(reason);
           } catch (switchErr) {

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
-import { controlGroupPrefix, subscriptionGroupId } from '../shared/access';
+import { checkOwnUser, controlGroupPrefix, subscriptionGroupId } from '../shared/access';
 import { loadSchemaRegistry } from '../shared/codec';
 import type { Config } from '../shared/config';
 import { ThreatRelayError } from '../shared/errors';
@@ -55,6 +55,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   if (subscriptions.length === 0) {
     throw new ThreatRelayError('TR_CONFIG', `org "${orgId}" has no subscriptions to run`);
   }
+  checkOwnUser(config, orgId, 'subscriber');
   const orgKeys = new Map<string, KeyObject>(
     config.orgs.filter((o) => o.publicKey).map((o) => [o.id, publicKeyFromBase64(o.publicKey!)]),
   );
@@ -87,7 +88,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
       onGone: async (reason) => {
         // Recorded in Kafka first, so every instance, and this one after a restart, stays stopped.
-        await writeSwitch(producer, topics.control(), {
+        await writeSwitch(producer, topics.control(orgId), {
           subscription: subscription.id,
           disabled: true,
           reason,
@@ -103,7 +104,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   const control = new ControlListener(
     kafka,
     admin,
-    topics.control(),
+    topics.control(orgId),
     controlGroupPrefix(config, orgId),
     (sw) => {
       const consumer = consumers.get(sw.subscription);

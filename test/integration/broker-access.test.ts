@@ -1,9 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { ConfigResourceTypes, Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { promisify } from 'node:util';
+import {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
+  ConfigResourceTypes,
+  Kafka,
+  ResourcePatternTypes,
+  logLevel,
+  type SASLOptions,
+} from 'kafkajs';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
-import { aclsOf } from '../../services/shared/access';
+import { aclKey, aclsOf } from '../../services/shared/access';
 import { apiKeyHash, parseConfig, type Config } from '../../services/shared/config';
 import { createKafka } from '../../services/shared/kafka';
 import { createLogger } from '../../services/shared/logger';
@@ -11,7 +21,7 @@ import { changed, formatReport, provision, type ProvisionReport } from '../../se
 import { generateSigningKeyPair } from '../../services/shared/signing';
 import { topicNames } from '../../services/shared/topics';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
-import { startLocalBroker, type LocalBroker } from '../helpers/broker-provider';
+import { KAFKA_SCRIPT, startLocalBroker, type LocalBroker } from '../helpers/broker-provider';
 import { startReceiver, type Receiver } from '../helpers/receiver';
 import { waitFor } from '../helpers/wait-for';
 
@@ -22,6 +32,7 @@ import { waitFor } from '../helpers/wait-for';
  * come from the broker, not from our code.
  */
 
+const run = promisify(execFile);
 const ADMIN_PASSWORD = `admin-${randomBytes(9).toString('hex')}`;
 const secret = (): string => randomBytes(12).toString('base64url');
 const env: Record<string, string> = {
@@ -174,6 +185,16 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
           },
         },
         {
+          // Answers 410: the subscriber records the switch in its org's control topic.
+          id: 'dhs-gone',
+          org: 'dhs',
+          webhook: {
+            url: `${receiver.url}/gone/dhs`,
+            secrets: [`whsec_${randomBytes(24).toString('base64')}`],
+            allowPrivateNetworks: true,
+          },
+        },
+        {
           id: 'smallco-all',
           org: 'smallco',
           webhook: {
@@ -186,7 +207,8 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     };
     config = parseConfig(raw, env);
     first = await runProvision();
-    // One record in every topic, so an allowed read has something to return.
+    // One record in every topic, so an allowed read has something to return. It is not a signed
+    // event, so a subscriber dead-letters it.
     const producer = client(adminSasl()).producer();
     clients.push(producer);
     await producer.connect();
@@ -210,7 +232,9 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
   });
 
   it('creates the topics, SCRAM users and ACLs on the first run', () => {
-    expect(first.topics.created).toHaveLength(3 + 4 + 2 + 1);
+    // community 3, direct and control one per org, a DLQ per subscription
+    expect(first.topics.created).toHaveLength(3 + 4 + 4 + 3);
+    expect(first.users.others).toEqual([]);
     expect(first.users.created.sort()).toEqual(Object.keys(PASSWORD_ENV).sort());
     expect(first.acls.added).toHaveLength(aclsOf(config).length);
     expect(changed(first)).toBe(true);
@@ -222,7 +246,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     expect(second.users.unchanged.sort()).toEqual(Object.keys(PASSWORD_ENV).sort());
     expect(second.acls.unchanged).toBe(aclsOf(config).length);
     expect(formatReport(second)).toMatch(
-      /^nothing changed: 10 topics, 4 Kafka users, \d+ ACLs already as configured$/,
+      /^nothing changed: 14 topics, 4 Kafka users, \d+ ACLs already as configured$/,
     );
   });
 
@@ -261,13 +285,31 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     expect(changed(await runProvision())).toBe(false);
   });
 
-  it('leaves no listener unauthenticated, the controller included', () => {
-    const properties = readFileSync(join(broker.dir, 'server.properties'), 'utf8');
-    expect(properties).toMatch(
-      /^listener\.security\.protocol\.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT$/m,
+  it('refuses an unauthenticated client granting itself ACLs through the controller listener', async () => {
+    // Kafka's own Admin client (KIP-919 bootstrap.controllers), run by Java's single-file launcher.
+    const { stdout: libs } = await run('bash', [KAFKA_SCRIPT, 'fetch']);
+    const { stdout } = await run(
+      'java',
+      [
+        '-cp',
+        `${libs.trim()}/*`,
+        join(__dirname, '../fixtures/ControllerAclProbe.java'),
+        `127.0.0.1:${broker.controllerPort}`,
+      ],
+      { timeout: 60_000 },
     );
-    expect(properties).toMatch(/^super\.users=User:admin$/m);
-    expect(properties).toMatch(/^allow\.everyone\.if\.no\.acl\.found=false$/m);
+    expect(stdout.trim()).toMatch(/^refused: /);
+    const admin = client(adminSasl()).admin();
+    clients.push(admin);
+    await admin.connect();
+    const acls = await admin.describeAcls({
+      resourceType: AclResourceTypes.ANY,
+      resourcePatternType: ResourcePatternTypes.ANY,
+      principal: 'User:intruder',
+      operation: AclOperationTypes.ANY,
+      permissionType: AclPermissionTypes.ANY,
+    });
+    expect(acls.resources).toEqual([]);
   });
 
   it('refuses anyone without valid credentials', async () => {
@@ -276,8 +318,18 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
       username: 'dhs-subscriber',
       password: 'not-the-password',
     } as const;
-    const admin = client(wrong).admin();
-    await expect(admin.connect()).rejects.toThrow(/authentication failed/i);
+    await expect(client(wrong).admin().connect()).rejects.toThrow(/authentication failed/i);
+    const unknown = { ...wrong, username: 'nobody' };
+    await expect(client(unknown).admin().connect()).rejects.toThrow(/authentication failed/i);
+    // No SASL at all: the broker closes the connection before any request.
+    const anonymous = new Kafka({
+      brokers: [broker.bootstrap],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 2000,
+      retry: { retries: 0 },
+    }).admin();
+    await expect(anonymous.connect().then(() => anonymous.listTopics())).rejects.toThrow();
+    await anonymous.disconnect().catch(() => undefined);
   });
 
   it("refuses a subscriber reading another org's direct topic", async () => {
@@ -304,10 +356,19 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     );
   });
 
-  it('refuses a subscriber forging a community record, and a producer flipping switches', async () => {
+  it("refuses a subscriber forging a community record or flipping another org's switches", async () => {
     const t = topicNames(prefix);
     expect(await tryWrite(sasl('dhs-subscriber'), t.community('clear'))).toBe('TOPIC_AUTHORIZATION_FAILED');
-    expect(await tryWrite(sasl('facebook-producer'), t.control())).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await tryWrite(sasl('dhs-subscriber'), t.control('smallco'))).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await tryWrite(sasl('dhs-subscriber'), t.dlq('smallco-all'))).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await tryRead(sasl('dhs-subscriber'), t.control('smallco'), `${prefix}.control.dhs.peek`)).toBe(
+      'TOPIC_AUTHORIZATION_FAILED',
+    );
+  });
+
+  it("refuses a producer writing a subscriber's switches or dead letters", async () => {
+    const t = topicNames(prefix);
+    expect(await tryWrite(sasl('facebook-producer'), t.control('dhs'))).toBe('TOPIC_AUTHORIZATION_FAILED');
     expect(await tryWrite(sasl('facebook-producer'), t.dlq('dhs-all'))).toBe('TOPIC_AUTHORIZATION_FAILED');
   });
 
@@ -369,10 +430,57 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
         return values.length >= 2 ? values : undefined;
       });
       expect(delivered.sort()).toEqual(['ballot-drop.org', 'vote-count-live.net']);
+      // Its own dead letters (the unsigned seed records) and its own switch (dhs-gone's 410),
+      // both written as dhs-subscriber, read back as the operator.
+      const t = topicNames(prefix);
+      await waitFor('dhs-gone disabled', () => !subscriber!.consumer('dhs-gone').running);
+      const readAs = client(adminSasl());
+      const offsets = async (topic: string): Promise<number> => {
+        const admin = readAs.admin();
+        await admin.connect();
+        try {
+          return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+        } finally {
+          await admin.disconnect();
+        }
+      };
+      // dhs-gone's group: no probe above has read with it.
+      await waitFor("dead letters in dhs-gone's DLQ", async () => (await offsets(t.dlq('dhs-gone'))) >= 4);
+      await waitFor("a switch in dhs's control topic", async () => (await offsets(t.control('dhs'))) >= 1);
     } finally {
       await subscriber?.close();
       await producer?.close();
     }
+  });
+
+  it('revokes every ACL of a user the config no longer names, and reports the user', async () => {
+    const offboarded = parseConfig(
+      {
+        ...raw,
+        kafka: {
+          ...(raw.kafka as { users: { username: string }[] }),
+          users: (raw.kafka as { users: { username: string }[] }).users.filter(
+            (u) => u.username !== 'smallco-subscriber',
+          ),
+        },
+      },
+      env,
+    );
+    const report = await runProvision(offboarded);
+    expect(report.users.others).toEqual(['smallco-subscriber']);
+    expect(report.acls.removed.sort()).toEqual(
+      aclsOf(config)
+        .filter((b) => b.principal === 'User:smallco-subscriber')
+        .map(aclKey)
+        .sort(),
+    );
+    const group = `${prefix}.sub.smallco-all`;
+    expect(await tryRead(sasl('smallco-subscriber'), topicNames(prefix).community('clear'), group)).toBe(
+      'TOPIC_AUTHORIZATION_FAILED',
+    );
+    const back = await runProvision();
+    expect([back.users.unchanged.length, back.acls.removed]).toEqual([4, []]);
+    expect(back.acls.added).toHaveLength(report.acls.removed.length);
   });
 
   it('replaces a password that no longer authenticates, and revokes what the config no longer grants', async () => {

@@ -405,7 +405,7 @@ describe('subscriber whose endpoint is gone', () => {
       const p = kafka.producer();
       await p.connect();
       const { writeSwitch } = await import('../../services/subscriber/control');
-      await writeSwitch(p, topicNames(net.prefix).control(), {
+      await writeSwitch(p, topicNames(net.prefix).control('fbi'), {
         subscription: 'fbi-gone',
         disabled: false,
         reason: 'endpoint fixed',

@@ -1,4 +1,4 @@
-import { aclKey, aclsOf } from '../../../services/shared/access';
+import { aclKey, aclsOf, checkOwnUser } from '../../../services/shared/access';
 import { parseConfig } from '../../../services/shared/config';
 import { groupIdFor } from '../../../services/subscriber/service';
 
@@ -53,14 +53,12 @@ describe('ACL model', () => {
         'READ TOPIC:tr.community.green',
         'READ TOPIC:tr.community.amber',
         'READ TOPIC:tr.direct.dhs',
-        'READ TOPIC:tr.dlq.dhs-all',
         'WRITE TOPIC:tr.dlq.dhs-all',
-        'READ TOPIC:tr.dlq.dhs-stix',
         'WRITE TOPIC:tr.dlq.dhs-stix',
         'READ GROUP:tr.sub.dhs-all',
         'READ GROUP:tr.sub.dhs-stix',
-        'READ TOPIC:tr.control',
-        'WRITE TOPIC:tr.control',
+        'READ TOPIC:tr.control.dhs',
+        'WRITE TOPIC:tr.control.dhs',
         'READ GROUP:tr.control.dhs.*',
       ].sort(),
     );
@@ -78,5 +76,26 @@ describe('ACL model', () => {
       if (b.patternType === 'PREFIXED') expect(b.resourceName.endsWith('.')).toBe(true);
       expect(b.resourceName).not.toBe('*');
     }
+  });
+});
+
+describe('a service and its Kafka user', () => {
+  const as = (username: string) => ({
+    ...config,
+    kafka: { ...config.kafka, sasl: { mechanism: 'scram-sha-512' as const, username, password: 'p' } },
+  });
+
+  it("refuses to start a service as another org's or role's user", () => {
+    expect(() => checkOwnUser(as('dhs-subscriber'), 'small', 'subscriber')).toThrow(
+      /"dhs-subscriber" is dhs's subscriber user; small's subscriber must connect as its own/,
+    );
+    expect(() => checkOwnUser(as('fb-producer'), 'facebook', 'subscriber')).toThrow(
+      /facebook's producer user/,
+    );
+  });
+
+  it('accepts its own user, and a user the config does not list', () => {
+    expect(() => checkOwnUser(as('dhs-subscriber'), 'dhs', 'subscriber')).not.toThrow();
+    expect(() => checkOwnUser(as('someone-else'), 'dhs', 'subscriber')).not.toThrow();
   });
 });
