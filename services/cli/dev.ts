@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { startProducer, type RunningProducer } from '../producer/service';
-import { startDemoReceiver, type DemoDelivery } from '../receiver/receiver';
+import { isStixBundle, startDemoReceiver, type DemoDelivery } from '../receiver/receiver';
 import { apiKeyHash, loadConfig, type Config } from '../shared/config';
 import { DEFAULTS } from '../shared/definitions';
 import { createKafka } from '../shared/kafka';
@@ -320,9 +320,9 @@ function describeBundle(tag: string, objects: Record<string, unknown>[]): string
 /** One line per event (native) or per indicator object (STIX) of a verified webhook request. */
 export function describeDelivery(delivery: DemoDelivery): string[] {
   const tag = `[${delivery.subscription}]`.padEnd(TAG_WIDTH);
-  const body = delivery.body as unknown as Record<string, unknown>;
-  if (body.type === 'bundle') return describeBundle(tag, body.objects as Record<string, unknown>[]);
-  return delivery.body.events.map((e) => describeEvent(tag, e as unknown as NativeEvent));
+  const { body } = delivery;
+  if (isStixBundle(body)) return describeBundle(tag, body.objects);
+  return body.events.map((e) => describeEvent(tag, e as unknown as NativeEvent));
 }
 
 // ------------------------------------------------------------------ the sample feed and its outcome
@@ -379,13 +379,12 @@ export function countDeliveries(
   for (const d of deliveries) {
     const c = (counts[d.subscription] ??= { requests: 0 });
     c.requests++;
-    const body = d.body as unknown as Record<string, unknown>;
-    const kinds: DeliveryKind[] =
-      body.type === 'bundle'
-        ? (body.objects as Record<string, unknown>[])
-            .filter((o) => o.type === 'indicator')
-            .map((o) => (o.revoked === true ? 'indicator.revoked' : 'indicator.published'))
-        : d.body.events.map((e) => (e as unknown as NativeEvent).type);
+    const { body } = d;
+    const kinds: DeliveryKind[] = isStixBundle(body)
+      ? body.objects
+          .filter((o) => o.type === 'indicator')
+          .map((o) => (o.revoked === true ? 'indicator.revoked' : 'indicator.published'))
+      : body.events.map((e) => (e as unknown as NativeEvent).type);
     for (const kind of kinds) c[kind] = (c[kind] ?? 0) + 1;
   }
   return counts;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startProducer } from '../producer/service';
-import { startDemoReceiver } from '../receiver/receiver';
+import { isStixBundle, startDemoReceiver } from '../receiver/receiver';
 import { apiKeyHash, loadConfig, type ConfigScope } from '../shared/config';
 import { DEFAULTS } from '../shared/definitions';
 import { isThreatRelayError } from '../shared/errors';
@@ -213,8 +213,13 @@ async function main(argv: string[]): Promise<void> {
         host: process.env.HOST ?? '0.0.0.0',
         secrets,
         onDelivery: (d) =>
+          // A native body lists its events; a STIX 2.1 one is logged whole (its indicator objects).
           console.log(
-            JSON.stringify({ subscription: d.subscription, webhookId: d.webhookId, events: d.body.events }),
+            JSON.stringify({
+              subscription: d.subscription,
+              webhookId: d.webhookId,
+              ...(isStixBundle(d.body) ? { bundle: d.body } : { events: d.body.events }),
+            }),
           ),
         onRejected: (sub, reason) => console.error(`rejected a request for ${sub}: ${reason}`),
       });

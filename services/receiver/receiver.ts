@@ -9,11 +9,28 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
  * get 401 and are reported, never accepted.
  */
 
+/** A `format: native` body. */
+export interface NativeBody {
+  subscription: string;
+  events: Record<string, unknown>[];
+}
+
+/** A `format: stix21` body: a STIX 2.1 bundle. */
+export interface StixBundleBody {
+  type: 'bundle';
+  id: string;
+  objects: Record<string, unknown>[];
+}
+
 export interface DemoDelivery {
   /** The path segment after /hooks/, by convention the subscription id. */
   subscription: string;
   webhookId: string;
-  body: { subscription: string; events: Record<string, unknown>[] };
+  body: NativeBody | StixBundleBody;
+}
+
+export function isStixBundle(body: DemoDelivery['body']): body is StixBundleBody {
+  return !('events' in body);
 }
 
 export interface DemoReceiverOptions {

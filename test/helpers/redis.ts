@@ -27,6 +27,11 @@ const STOP_TIMEOUT_MS = 5_000;
 export interface StartRedisOptions {
   /** The server binary; default `redis-server` from PATH. */
   binary?: string;
+  /**
+   * `requirepass`: clients must AUTH with it. Given to the server on stdin (`redis-server -`), as
+   * docker-compose.yml's redis service does, never on its command line.
+   */
+  password?: string;
 }
 
 function assertInstalled(binary: string): void {
@@ -45,29 +50,41 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/** A command in RESP (any bytes in the arguments, unlike an inline command). */
+const resp = (...args: string[]): string =>
+  `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+
 /**
- * One PING over a raw socket. Not ioredis: a client whose connection was
- * refused leaves a disconnect timer behind that keeps jest from exiting.
+ * One PING (after an AUTH when the server has a password) over a raw socket. Not ioredis: a client
+ * whose connection was refused leaves a disconnect timer behind that keeps jest from exiting.
  */
-function ping(port: number): Promise<boolean> {
+function ping(port: number, password?: string): Promise<boolean> {
+  const replies = password === undefined ? 1 : 2;
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     let reply = '';
     socket.setTimeout(1000, () => socket.destroy());
-    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('connect', () =>
+      socket.write(`${password === undefined ? '' : resp('AUTH', password)}${resp('PING')}`),
+    );
     socket.on('data', (chunk: Buffer) => {
       reply += chunk.toString();
-      if (reply.includes('\r\n')) socket.end();
+      if (reply.split('\r\n').length > replies) socket.end();
     });
     socket.on('error', () => undefined);
-    socket.on('close', () => resolve(reply.startsWith('+PONG')));
+    socket.on('close', () => resolve(reply.split('\r\n')[replies - 1]?.startsWith('+PONG') === true));
   });
 }
 
 /** Ready means a PING round trip answered, not an open port. */
-async function waitReady(port: number, child: ChildProcess, output: () => string): Promise<void> {
+async function waitReady(
+  port: number,
+  password: string | undefined,
+  child: ChildProcess,
+  output: () => string,
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!(await ping(port))) {
+  while (!(await ping(port, password))) {
     if (child.exitCode !== null) {
       throw new Error(`redis-server exited with ${child.exitCode} before answering:\n${output()}`);
     }
@@ -80,14 +97,19 @@ async function waitReady(port: number, child: ChildProcess, output: () => string
   }
 }
 
-async function startOnce(binary: string): Promise<RedisServer> {
+async function startOnce(binary: string, password: string | undefined): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'threatrelay-redis-'));
   const child = spawn(
     binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    [
+      ...(password === undefined ? [] : ['-']),
+      ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    ],
+    { stdio: [password === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] },
   );
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(password === undefined ? undefined : `requirepass ${password}\n`);
   let log = '';
   const keep = (chunk: Buffer): void => {
     log = (log + chunk.toString()).slice(-4000);
@@ -118,7 +140,7 @@ async function startOnce(binary: string): Promise<RedisServer> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitReady(port, child, () => log);
+    await waitReady(port, password, child, () => log);
   } catch (err) {
     await stop();
     throw err;
@@ -127,7 +149,7 @@ async function startOnce(binary: string): Promise<RedisServer> {
     url: `redis://127.0.0.1:${port}`,
     port,
     client() {
-      const c = new Redis({ host: '127.0.0.1', port });
+      const c = new Redis({ host: '127.0.0.1', port, ...(password === undefined ? {} : { password }) });
       clients.push(c);
       return c;
     },
@@ -142,7 +164,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(binary);
+      return await startOnce(binary, options.password);
     } catch (err) {
       lastError = err;
     }

@@ -13,6 +13,7 @@ import {
   type FeedResult,
 } from '../../services/cli/dev';
 import { SAMPLE_FEED_EXPECTED } from '../../services/cli/sample-feed';
+import type { NativeBody } from '../../services/receiver/receiver';
 import { createLogger } from '../../services/shared/logger';
 import { groupIdFor } from '../../services/subscriber/service';
 import type { NativeEvent } from '../../services/subscriber/shape';
@@ -70,7 +71,7 @@ describe('threatrelay dev runs the whole demo network', () => {
   const eventsAt = (subscription: string): NativeEvent[] =>
     network.deliveries
       .filter((d) => d.subscription === subscription)
-      .flatMap((d) => d.body.events as unknown as NativeEvent[]);
+      .flatMap((d) => (d.body as NativeBody).events as unknown as NativeEvent[]);
   /** STIX bundles delivered to `subscription`. */
   const bundlesAt = (subscription: string): { type: string; objects: Record<string, unknown>[] }[] =>
     network.deliveries

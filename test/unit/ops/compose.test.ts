@@ -25,6 +25,7 @@ import {
   signValue,
   verifyValue,
 } from '../../../services/shared/signing';
+import { argOf, containerEnv, scopeOf } from '../../helpers/compose';
 import { oraclePython } from '../../helpers/stix-validator';
 
 /**
@@ -76,15 +77,6 @@ const generated = generateComposeEnv({ root }).values;
 const ours = Object.entries(services).filter(([, s]) => s.image === 'threatrelay:local');
 const byCommand = (command: string): [string, Service][] =>
   ours.filter(([, s]) => s.command?.[0] === command);
-const argOf = (s: Service, flag: string): string | undefined => {
-  const i = s.command?.indexOf(flag) ?? -1;
-  return i >= 0 ? s.command![i + 1] : undefined;
-};
-/** The environment a container gets: its `environment:` with .env interpolated. */
-const containerEnv = (s: Service, dotenv: Record<string, string>): Record<string, string> =>
-  Object.fromEntries(
-    Object.entries(s.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), dotenv)]),
-  );
 /** The variables a service's environment takes from .env. */
 const refsOf = (s: Service): Set<string> =>
   new Set(Object.values(s.environment ?? {}).flatMap((v) => composeReferences(String(v)).map((r) => r.name)));
@@ -103,14 +95,6 @@ const rawSubscriptions = (
 const webhookSecretVar = (id: string): string =>
   /^\$\{(.+)\}$/.exec(rawSubscriptions.find((x) => x.id === id)!.webhook.secrets[0]!)![1]!;
 /** The parsed config as a container with this environment loads it. */
-/** The part of the config a service resolves, as services/cli/main.ts loads it for its command. */
-const scopeOf = (s: Service): ConfigScope | undefined => {
-  const org = argOf(s, '--org');
-  const command = s.command?.[0];
-  if ((command === 'producer' || command === 'subscriber') && org) return { role: command, org };
-  if (command === 'receiver') return { role: 'receiver' };
-  return undefined;
-};
 const configFor = (env: Record<string, string>, scope?: ConfigScope): Config =>
   parseConfig(parse(stack.configText), env, scope);
 const config = configFor(containerEnv(services['provision']!, generated));
