@@ -35,7 +35,7 @@ const USAGE = `threatrelay <command> [options]
   keys api|create --org ID [--name NAME]   print a new API key and the config entry with its hash
   keys signing              print a new Ed25519 key pair (private PEM, public base64)
   keys compose-env [--profile ha]   print a complete .env for docker-compose.yml, every key and secret fresh
-  kafka start|stop|status   the local Apache Kafka broker (KRaft, loopback)
+  kafka start [--sasl] [--port N] | stop | status   the local Apache Kafka broker (KRaft, loopback; --sasl: SCRAM + ACLs, admin's password from KAFKA_ADMIN_PASSWORD)
   publish FILE [--url URL] [--api-key KEY] [--batch-size N] [--format json|ndjson|csv|stix]
                             publish a file of indicators through a producer (URL default
                             $THREATRELAY_URL or http://127.0.0.1:8081; key default $THREATRELAY_API_KEY);
@@ -85,6 +85,7 @@ async function main(argv: string[]): Promise<void> {
       reason: { type: 'string' },
       subscription: { type: 'string', multiple: true },
       profile: { type: 'string', multiple: true },
+      sasl: { type: 'boolean' },
       'signing-key-file': { type: 'string', default: process.env.THREATRELAY_SIGNING_KEY_FILE },
       url: { type: 'string', default: process.env.THREATRELAY_URL ?? 'http://127.0.0.1:8081' },
       'api-key': { type: 'string', default: process.env.THREATRELAY_API_KEY },
@@ -288,9 +289,26 @@ async function main(argv: string[]): Promise<void> {
     case 'kafka': {
       const sub = positionals[0];
       if (!sub || !['start', 'stop', 'status'].includes(sub))
-        fail('usage: threatrelay kafka start|stop|status');
+        fail('usage: threatrelay kafka start [--sasl] [--port N] | stop | status');
       const port = values.port ?? '9092';
-      const args = sub === 'start' ? ['--port', port, '--controller-port', String(Number(port) + 1)] : [];
+      const args =
+        sub === 'start'
+          ? [
+              '--port',
+              port,
+              '--controller-port',
+              String(Number(port) + 1),
+              // SASL/SCRAM only, ACLs enforced; the super user admin's password from KAFKA_ADMIN_PASSWORD.
+              ...(values.sasl ? ['--sasl'] : []),
+            ]
+          : [];
+      if (sub === 'status') {
+        // kafka.sh answers a stopped broker with exit code 1, which is an answer here, not a failure.
+        const running = await kafkaCommand([sub, '--dir', defaultBrokerDir()]).catch(() => undefined);
+        console.log(running ?? 'stopped');
+        if (!running) process.exitCode = 1;
+        return;
+      }
       console.log(await kafkaCommand([sub, '--dir', defaultBrokerDir(), ...args]));
       return;
     }
