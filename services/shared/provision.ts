@@ -264,9 +264,10 @@ async function provisionUsers(
 }
 
 /**
- * The config is the whole truth about access to the bus's resources: an ALLOW ACL of a configured
- * user that the model does not grant, or of any other principal on a resource under the topic
- * prefix (an org or user removed from the config), is removed. The operator's own user is left alone.
+ * The config is the whole truth about access to the bus's resources, the topics, groups and
+ * transactional ids under its topic prefix: an ALLOW ACL on one of them that the model does not
+ * grant (a lower maxTlp, a removed subscription, an org or user taken out of the config) is removed.
+ * The operator's own user, and ACLs on anything else (another network's prefix), are left alone.
  */
 async function provisionAcls(admin: Admin, config: Config): Promise<ProvisionReport['acls']> {
   const desired = new Map(aclsOf(config).map((b) => [aclKey(b), b]));
@@ -277,8 +278,7 @@ async function provisionAcls(admin: Admin, config: Config): Promise<ProvisionRep
   const prefix = `${config.kafka.topicPrefix}.`;
   const current = new Map(
     [...(await currentAcls(admin))].filter(
-      ([, e]) =>
-        e.principal !== operator && (principals.includes(e.principal) || e.resourceName.startsWith(prefix)),
+      ([, e]) => e.principal !== operator && e.resourceName.startsWith(prefix),
     ),
   );
   const added = [...desired.keys()].filter((k) => !current.has(k));

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { stringify } from 'yaml';
 import {
   AclOperationTypes,
   AclPermissionTypes,
@@ -33,6 +35,7 @@ import { waitFor } from '../helpers/wait-for';
  */
 
 const run = promisify(execFile);
+const ROOT = join(__dirname, '../..');
 const ADMIN_PASSWORD = `admin-${randomBytes(9).toString('hex')}`;
 const secret = (): string => randomBytes(12).toString('base64url');
 const env: Record<string, string> = {
@@ -512,5 +515,44 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     const restored = await runProvision();
     expect(restored.acls.added).toHaveLength(1);
     expect(restored.users.created.length + restored.users.updated.length).toBe(0);
+  });
+  it('`threatrelay provision` from the command line, twice: the second run changes nothing, and says so', async () => {
+    // Another network (topic prefix) on the same cluster and users: its ACLs leave this one's alone.
+    const file = join(broker.dir, 'cli-network.yaml');
+    const cliPrefix = `${prefix}-cli`;
+    writeFileSync(
+      file,
+      stringify({
+        ...raw,
+        kafka: {
+          ...(raw.kafka as object),
+          topicPrefix: cliPrefix,
+          sasl: { mechanism: 'scram-sha-512', username: '${KAFKA_USERNAME}', password: '${KAFKA_PASSWORD}' },
+        },
+      }),
+    );
+    const before = aclsOf(config).length;
+    const cli = () =>
+      run(
+        join(ROOT, 'node_modules/.bin/tsx'),
+        [join(ROOT, 'services/cli/main.ts'), 'provision', '--config', file],
+        {
+          cwd: ROOT,
+          env: { ...process.env, ...env, KAFKA_USERNAME: 'admin', KAFKA_PASSWORD: ADMIN_PASSWORD },
+          timeout: 120_000,
+        },
+      );
+    const firstRun = await cli();
+    expect(firstRun.stdout).toMatch(/^created topics \(14\):$/m);
+    expect(firstRun.stdout).toMatch(new RegExp(`^added ACLs \\(${before}\\):$`, 'm'));
+    expect(firstRun.stdout.trim().split('\n').at(-1)).toBe(
+      `done: 14 topics, 4 Kafka users, ${before} ACLs as configured`,
+    );
+    const secondRun = await cli();
+    expect(secondRun.stdout.trim()).toBe(
+      `nothing changed: 14 topics, 4 Kafka users, ${before} ACLs already as configured`,
+    );
+    // The first network is as it was.
+    expect(changed(await runProvision())).toBe(false);
   });
 });
