@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { apiKeyHash } from '../shared/config';
+import { apiKeyHash, envReference } from '../shared/config';
 import { repoRoot } from '../shared/paths';
 import { generateSigningKeyPair } from '../shared/signing';
 
@@ -196,11 +196,6 @@ export function stringsOf(value: unknown): string[] {
   return [];
 }
 
-/** The variable a whole-value `${NAME}` names, else undefined. */
-function referenced(value: unknown): string | undefined {
-  return typeof value === 'string' ? /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(value)?.[1] : undefined;
-}
-
 /** The org a `producer --org X` / `subscriber --org X` command runs as. */
 function commandOrg(service: ComposeService): string | undefined {
   const i = service.command?.indexOf('--org') ?? -1;
@@ -293,7 +288,7 @@ export function composeVariables(stack: ComposeStack = readComposeStack()): Comp
   // What config/compose.yaml says a variable is.
   const fromConfig = new Map<string, ComposeVariable>();
   const note = (value: string | undefined, what: Omit<ComposeVariable, 'name'>): void => {
-    const name = referenced(value);
+    const name = envReference(value);
     if (name) fromConfig.set(name, { name, ...what });
   };
   for (const org of config.orgs ?? []) {
@@ -381,7 +376,7 @@ export function composeVariables(stack: ComposeStack = readComposeStack()): Comp
     const publicKey = [...byName.values()].find((p) => p.kind === 'public-key' && p.owner === v.owner);
     if (!publicKey) throw new Error(`${v.name} signs for ${v.owner}, whose config entry has no publicKey`);
   }
-  const rf = referenced(config.kafka?.replicationFactor);
+  const rf = envReference(config.kafka?.replicationFactor);
   if (rf && byName.get(rf)?.kind === 'setting') {
     byName.get(rf)!.description =
       'Replication factor of every topic, and of Kafka internal topics: 1 with the single broker, 3 with the `ha` profile.';
@@ -420,7 +415,7 @@ export function generateComposeEnv(options: ComposeEnvOptions = {}): ComposeEnv 
     const p = stack.compose.services[name]!.profiles;
     return !p?.length || p.some((x) => profiles.includes(x));
   });
-  const rfVariable = referenced(stack.config.kafka?.replicationFactor);
+  const rfVariable = envReference(stack.config.kafka?.replicationFactor);
   const values: Record<string, string> = {};
   const secret = (): string => randomBytes(24).toString('base64url');
   for (const v of variables) {

@@ -1,6 +1,6 @@
 import type { Config, KafkaRole } from './config';
 import { ThreatRelayError } from './errors';
-import { topicNames } from './topics';
+import { COMMUNITY_TLPS, communityLevels, topicNames } from './topics';
 
 /**
  * Who may do what on the brokers: the ACLs `threatrelay provision` keeps for
@@ -30,12 +30,6 @@ export interface AclBinding {
   patternType: AclPatternType;
   operation: AclOperation;
 }
-
-const COMMUNITY_BY_MAX_TLP = {
-  clear: ['clear'],
-  green: ['clear', 'green'],
-  amber: ['clear', 'green', 'amber'],
-} as const;
 
 export function principalOf(username: string): string {
   return `User:${username}`;
@@ -71,13 +65,13 @@ export function aclsOf(config: Config): AclBinding[] {
       out.push({ principal, resourceType, resourceName, patternType, operation });
     };
     if (user.role === 'producer') {
-      for (const tlp of COMMUNITY_BY_MAX_TLP.amber) add('TOPIC', topics.community(tlp), 'WRITE');
+      for (const tlp of COMMUNITY_TLPS) add('TOPIC', topics.community(tlp), 'WRITE');
       add('TOPIC', topics.direct(''), 'WRITE', 'PREFIXED');
       add('TRANSACTIONAL_ID', transactionalIdPrefix(config, user.org), 'WRITE', 'PREFIXED');
       continue;
     }
     const org = config.orgs.find((o) => o.id === user.org)!;
-    for (const tlp of COMMUNITY_BY_MAX_TLP[org.maxTlp]) add('TOPIC', topics.community(tlp), 'READ');
+    for (const tlp of communityLevels(org)) add('TOPIC', topics.community(tlp), 'READ');
     add('TOPIC', topics.direct(org.id), 'READ');
     for (const s of config.subscriptions.filter((sub) => sub.org === org.id)) {
       add('TOPIC', topics.dlq(s.id), 'WRITE');

@@ -21,6 +21,11 @@ export type KafkaRole = (typeof KAFKA_ROLES)[number];
 /** A whole value that is one environment variable reference. */
 const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
+/** The variable a value names when it is exactly `${NAME}`, else undefined. */
+export function envReference(value: unknown): string | undefined {
+  return typeof value === 'string' ? ENV_REFERENCE.exec(value)?.[1] : undefined;
+}
+
 const id = z
   .string()
   .regex(
@@ -404,7 +409,7 @@ export function resolveUserPasswords(
   const problems: ErrorDetail[] = [];
   const passwords = new Map<string, string>();
   config.kafka.users.forEach((u, i) => {
-    const name = ENV_REFERENCE.exec(u.password)![1]!;
+    const name = envReference(u.password)!;
     const value = env[name];
     if (value === undefined || value === '') {
       problems.push({

@@ -15,7 +15,7 @@ import { resolveUserPasswords, type Config } from './config';
 import { ThreatRelayError } from './errors';
 import { ensureTopics } from './kafka';
 import { connectScramAdmin, type ScramMechanism } from './scram-admin';
-import { topicNames } from './topics';
+import { COMMUNITY_TLPS, topicNames } from './topics';
 
 /**
  * `threatrelay provision`: brings the cluster to what the config says, and
@@ -33,9 +33,7 @@ import { topicNames } from './topics';
 export function topicsOf(config: Config): string[] {
   const names = topicNames(config.kafka.topicPrefix);
   return [
-    names.community('clear'),
-    names.community('green'),
-    names.community('amber'),
+    ...COMMUNITY_TLPS.map((tlp) => names.community(tlp)),
     ...config.orgs.map((o) => names.direct(o.id)),
     ...config.subscriptions.map((s) => names.dlq(s.id)),
   ];

@@ -22,9 +22,3 @@ export function entitlementProblem(
   }
   return undefined;
 }
-
-/** The community TLP levels an org reads, least restrictive first. */
-export function communityLevels(org: OrgConfig): ('clear' | 'green' | 'amber')[] {
-  const levels = ['clear', 'green', 'amber'] as const;
-  return levels.slice(0, levels.indexOf(org.maxTlp) + 1);
-}

@@ -1,5 +1,6 @@
 import type { OrgConfig } from '../../../services/shared/config';
-import { communityLevels, entitlementProblem } from '../../../services/subscriber/entitlement';
+import { communityLevels } from '../../../services/shared/topics';
+import { entitlementProblem } from '../../../services/subscriber/entitlement';
 import { passesFilter } from '../../../services/subscriber/filter';
 import type { Indicator, ThreatEvent } from '../../../services/shared/model';
 
