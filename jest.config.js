@@ -1,6 +1,6 @@
 /** Two projects: fast pure-logic unit tests, and integration tests against a real
  * Kafka broker and real HTTP servers (the broker is started once per run by
- * test/helpers/global-setup.ts). */
+ * test/global-setup.ts). */
 const transform = { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] };
 module.exports = {
   testTimeout: 120000,
@@ -16,8 +16,8 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      globalSetup: '<rootDir>/test/helpers/global-setup.ts',
-      globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
+      globalSetup: '<rootDir>/test/global-setup.ts',
+      globalTeardown: '<rootDir>/test/global-teardown.ts',
     },
   ],
 };

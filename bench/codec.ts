@@ -12,9 +12,16 @@
  */
 import os from 'node:os';
 import { Type } from 'avsc';
-import { loadSchemaRegistry } from '../services/shared/codec';
+import { loadEventCodec } from '../services/contract/avro/codec';
 import type { Schema } from 'avsc';
-import type { Category, IndicatorType, Platform, Severity, ThreatEvent, Tlp } from '../services/shared/model';
+import type {
+  Category,
+  IndicatorType,
+  Platform,
+  Severity,
+  ThreatEvent,
+  Tlp,
+} from '../services/contract/model';
 import { rng } from './support';
 
 const SECONDS = Number(
@@ -140,8 +147,8 @@ function event(i: number): ThreatEvent {
 }
 
 const events = Array.from({ length: RECORDS }, (_, i) => event(i));
-const registry = loadSchemaRegistry();
-const schema = registry.newest.schema;
+const codec = loadEventCodec();
+const schema = codec.newest.schema;
 
 /** avsc alone: no logical types (longs), values already in Avro shape, no header. */
 const rawType = Type.forSchema(schema as Schema, { wrapUnions: 'auto' });
@@ -165,7 +172,7 @@ const rawValues = events.map((e) => {
 });
 
 /** The codec's own avsc type (ISO logical types), values pre-mapped: isolates the mapping + header cost. */
-const isoType = registry.newest.type;
+const isoType = codec.newest.type;
 const isoValues = events.map((e) => {
   const { kind, ...fields } = e.payload;
   return { ...e, payload: { [`org.threatrelay.${kind}`]: fields } };
@@ -205,9 +212,9 @@ const cases: Case[] = [
     (b) => isoType.fromBuffer(b),
   ),
   makeCase(
-    'codec registry.encode/decode (header, mapping, ISO)',
-    (i) => registry.encode(events[i]),
-    (b) => registry.decode(b),
+    'codec codec.encode/decode (header, mapping, ISO)',
+    (i) => codec.encode(events[i]),
+    (b) => codec.decode(b),
   ),
 ];
 

@@ -40,20 +40,24 @@ import os from 'node:os';
 import { join } from 'node:path';
 import type { Consumer, Message } from 'kafkajs';
 import { request } from 'undici';
-import { buildPublishedEvents, signedRecord, type PublishContext } from '../services/producer/publish';
+import {
+  buildPublishedEvents,
+  signedRecord,
+  type PublishContext,
+} from '../services/producer/publish/publisher';
 import { startProducer, type RunningProducer } from '../services/producer/service';
-import { loadSchemaRegistry } from '../services/shared/codec';
-import { HEADERS } from '../services/shared/definitions';
-import { indicatorInputSchema } from '../services/shared/indicator-schema';
-import { createIdempotentProducer, createKafka, ensureTopics } from '../services/shared/kafka';
-import { loadPrivateKey, publicKeyFromBase64, verifyValue } from '../services/shared/signing';
+import { loadEventCodec } from '../services/contract/avro/codec';
+import { HEADERS } from '../services/contract/definitions';
+import { indicatorInputSchema } from '../services/contract/indicator';
+import { createIdempotentProducer, createKafka, ensureTopics } from '../services/platform/kafka';
+import { loadPrivateKey, publicKeyFromBase64, verifyValue } from '../services/contract/signing';
 import { createDedupStore } from '../services/subscriber/dedup';
-import { signatureHeader, webhookIdFor } from '../services/subscriber/delivery';
+import { signatureHeader, webhookIdFor } from '../services/subscriber/delivery/webhook';
 import { startSubscriber } from '../services/subscriber/service';
-import { toNative, type WebhookBody } from '../services/subscriber/shape';
-import { closeSharedGuards } from '../services/subscriber/ssrf-guard';
-import { createTestNetwork, type TestNetwork, type TestSubscription } from '../test/helpers/network';
-import { startReceiver, type ReceivedRequest, type Receiver } from '../test/helpers/receiver';
+import { toNative, type WebhookBody } from '../services/subscriber/pipeline/shape';
+import { closeSharedGuards } from '../services/subscriber/delivery/ssrf-guard';
+import { createTestNetwork, type TestNetwork, type TestSubscription } from '../testkit/network';
+import { startReceiver, type ReceivedRequest, type Receiver } from '../testkit/receiver';
 import {
   cpuRate,
   createBenchRun,
@@ -542,11 +546,11 @@ interface Step {
  * calls it, and 100 in flight.
  */
 async function subscriberSteps(net: TestNetwork, messages: Message[]): Promise<Step[]> {
-  const registry = loadSchemaRegistry();
+  const codec = loadEventCodec();
   const publicKey = publicKeyFromBase64(net.config.orgs.find((o) => o.id === PUBLISHER)!.publicKey!);
   const values = messages.map((m) => m.value as Buffer);
   const signatures = messages.map((m) => String(m.headers![HEADERS.signature]));
-  const events = values.map((v) => registry.decode(v));
+  const events = values.map((v) => codec.decode(v));
   const n = events.length;
   const per100 = Array.from({ length: Math.floor(n / 100) }, (_, i) => events.slice(i * 100, (i + 1) * 100));
   const m = per100.length;
@@ -566,7 +570,7 @@ async function subscriberSteps(net: TestNetwork, messages: Message[]): Promise<S
       'Ed25519 verify (verifyValue)',
       (k) => (verifyValue(values[k % n]!, signatures[k % n]!, publicKey) ? 1 : 0),
     ],
-    ['Avro decode (registry.decode)', (k) => (registry.decode(values[k % n]!) ? 1 : 0)],
+    ['Avro decode (codec.decode)', (k) => (codec.decode(values[k % n]!) ? 1 : 0)],
     ['shape + JSON.stringify, body of 100 (toNative)', (k) => (body(per100[k % m]!) ? 100 : 0)],
     ['webhook id, body of 100 (webhookIdFor)', (k) => (webhookIdFor('fan-100', ids100[k % m]!) ? 100 : 0)],
     [
@@ -681,7 +685,7 @@ async function main(): Promise<void> {
 
   // Question 2: a fresh network per subscriber case, so each topic holds only that case's records.
   console.error('deliver bench: end to end');
-  const registry = loadSchemaRegistry();
+  const codec = loadEventCodec();
   const signingKey = loadPrivateKey(net.signingKeys[PUBLISHER]!);
   const ctx: PublishContext = { org: PUBLISHER, submitter: `${PUBLISHER}-secops`, idempotencyKey: undefined };
   /** What the producer writes for a batch: Avro value, signature and id headers, keyed by indicator key. */
@@ -690,7 +694,7 @@ async function main(): Promise<void> {
       batch.map((i) => indicatorInputSchema.parse(i)),
       ctx,
       true,
-    ).map((event) => signedRecord(event, registry, signingKey));
+    ).map((event) => signedRecord(event, codec, signingKey));
   const e2eMessages = e2e.map(toMessages);
   const e2eResults: EndToEndResult[] = [];
   e2eResults.push(await endToEndRaw(net, e2eWarm.map(toMessages), e2eMessages));

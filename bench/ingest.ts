@@ -23,16 +23,20 @@
 import os from 'node:os';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
-import { parseItems } from '../services/producer/app';
-import { buildPublishedEvents, signedRecord, type PublishContext } from '../services/producer/publish';
+import { parseItems } from '../services/producer/http/app';
+import {
+  buildPublishedEvents,
+  signedRecord,
+  type PublishContext,
+} from '../services/producer/publish/publisher';
 import { startProducer, type RunningProducer } from '../services/producer/service';
-import { loadSchemaRegistry } from '../services/shared/codec';
-import { indicatorInputSchema, type IndicatorInput } from '../services/shared/indicator-schema';
-import { createIdempotentProducer, createKafka } from '../services/shared/kafka';
-import type { ThreatEvent } from '../services/shared/model';
-import { loadPrivateKey, signValue } from '../services/shared/signing';
-import { topicNames } from '../services/shared/topics';
-import { createTestNetwork, type TestNetwork } from '../test/helpers/network';
+import { loadEventCodec } from '../services/contract/avro/codec';
+import { indicatorInputSchema, type IndicatorInput } from '../services/contract/indicator';
+import { createIdempotentProducer, createKafka } from '../services/platform/kafka';
+import type { ThreatEvent } from '../services/contract/model';
+import { loadPrivateKey, signValue } from '../services/contract/signing';
+import { topicNames } from '../services/contract/names';
+import { createTestNetwork, type TestNetwork } from '../testkit/network';
 import { cpuRate, createBenchRun, fmt, indicatorGenerator, type RawIndicator } from './support';
 
 const SECONDS = Number(
@@ -164,12 +168,12 @@ async function main(): Promise<void> {
   const singleBodies = singles.map((i) => JSON.stringify(i));
   const batchBodies = batches.map((b) => JSON.stringify(b));
 
-  const registry = loadSchemaRegistry();
+  const codec = loadEventCodec();
   const signingKey = loadPrivateKey(network.signingKeys[ORG]!);
   const ctx: PublishContext = { org: ORG, submitter: `${ORG}-secops`, idempotencyKey: undefined };
   const parse = (items: RawIndicator[]): IndicatorInput[] => items.map((i) => indicatorInputSchema.parse(i));
   /** Exactly what the producer writes for each event: key, Avro value, signature and id headers. */
-  const toMessage = (event: ThreatEvent): Message => signedRecord(event, registry, signingKey);
+  const toMessage = (event: ThreatEvent): Message => signedRecord(event, codec, signingKey);
   const rawBatches = batches.map((b) => buildPublishedEvents(parse(b), ctx, true).map(toMessage));
   const rawSingles = singles.map((s) => buildPublishedEvents(parse([s]), ctx, false).map(toMessage));
 
@@ -300,7 +304,7 @@ async function main(): Promise<void> {
   const parsedBodies = batchBodies.map((b) => JSON.parse(b) as unknown);
   const validated = parsedBodies.map((b) => parseItems(indicatorInputSchema, b, 1000).items);
   const built = validated.map((items) => buildPublishedEvents(items, ctx, true));
-  const encoded = built.map((events) => events.map((e) => registry.encode(e)));
+  const encoded = built.map((events) => events.map((e) => codec.encode(e)));
   const receipts = built.map((events) => ({
     accepted: events.length,
     receipts: events.map((e, index) => ({
@@ -320,7 +324,7 @@ async function main(): Promise<void> {
       'canonicalize + key + event (buildPublishedEvents)',
       (k) => buildPublishedEvents(validated[k % n]!, ctx, true).length,
     ],
-    ['Avro encode (registry.encode)', (k) => built[k % n]!.map((e) => registry.encode(e)).length],
+    ['Avro encode (codec.encode)', (k) => built[k % n]!.map((e) => codec.encode(e)).length],
     ['Ed25519 sign (signValue)', (k) => encoded[k % n]!.map((v) => signValue(v, signingKey)).length],
     ['JSON.stringify of the 202 answer', (k) => (JSON.stringify(receipts[k % n]) ? BATCH : 0)],
   ];

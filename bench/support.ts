@@ -10,8 +10,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Category, Platform, Severity } from '../services/shared/model';
-import { KAFKA_SCRIPT, startLocalBroker, waitForBroker } from '../test/helpers/broker-provider';
+import type { Category, Platform, Severity } from '../services/contract/model';
+import { KAFKA_SCRIPT, startLocalBroker, waitForBroker } from '../testkit/broker-provider';
 
 const run = promisify(execFile);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure a `redis-server` binary is on PATH for the dedup contract tests,
-# which start their own throwaway server (test/helpers/redis.ts). Idempotent:
+# which start their own throwaway server (testkit/redis.ts). Idempotent:
 # when the binary is already there nothing touches the network.
 #
 # Only the binary is wanted. The Debian package's service is not started

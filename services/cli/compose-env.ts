@@ -2,9 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { apiKeyHash, envReference } from '../shared/config';
-import { repoRoot } from '../shared/paths';
-import { generateSigningKeyPair } from '../shared/signing';
+import { apiKeyHash, envReference } from '../platform/config/config';
+import { repoRoot } from '../platform/paths';
+import { generateSigningKeyPair } from '../contract/signing';
 
 /**
  * The `.env` of the operator's docker compose stack (`threatrelay keys

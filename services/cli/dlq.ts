@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
-import { loadSchemaRegistry } from '../shared/codec';
-import type { Config } from '../shared/config';
-import { HEADERS } from '../shared/definitions';
-import { ThreatRelayError } from '../shared/errors';
-import { createIdempotentProducer, createKafka, headerText } from '../shared/kafka';
-import type { Logger } from '../shared/logger';
-import { publicKeyFromBase64 } from '../shared/signing';
-import { topicNames } from '../shared/topics';
-import { SubscriptionConsumer } from '../subscriber/consumer';
-import { DeadLetterWriter } from '../subscriber/dead-letter';
+import { loadEventCodec } from '../contract/avro/codec';
+import type { Config } from '../platform/config/config';
+import { HEADERS } from '../contract/definitions';
+import { ThreatRelayError } from '../contract/errors';
+import { createIdempotentProducer, createKafka, headerText } from '../platform/kafka';
+import type { Logger } from '../platform/logger';
+import { publicKeyFromBase64 } from '../contract/signing';
+import { topicNames } from '../contract/names';
+import { SubscriptionConsumer } from '../subscriber/pipeline/consumer';
+import { DeadLetterWriter } from '../subscriber/dlq/write';
 import { createSubscriberMetrics } from '../subscriber/metrics';
 import { groupIdFor } from '../subscriber/service';
 
@@ -116,7 +116,7 @@ export async function replayDeadLetters(
       kafka,
       subscription,
       org,
-      registry: loadSchemaRegistry(),
+      codec: loadEventCodec(),
       orgKeys: new Map(
         config.orgs.filter((o) => o.publicKey).map((o) => [o.id, publicKeyFromBase64(o.publicKey!)]),
       ),

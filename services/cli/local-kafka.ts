@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { repoRoot } from '../shared/paths';
+import { repoRoot } from '../platform/paths';
 
 /** The `threatrelay kafka …` commands and `dev` drive scripts/kafka/kafka.sh. */
 

@@ -4,9 +4,9 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { SingleBar } from 'cli-progress';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { uuidV5 } from '../shared/ids';
-import { indicatorInputSchema } from '../shared/indicator-schema';
-import { bundleObjects, contextObjectIds, StixBundleError } from '../shared/stix-import';
+import { uuidV5 } from '../contract/ids';
+import { indicatorInputSchema } from '../contract/indicator';
+import { bundleObjects, contextObjectIds, StixBundleError } from '../stix/import';
 
 /**
  * `threatrelay publish FILE`: a file of indicators, whatever its size, to a

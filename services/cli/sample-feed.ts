@@ -1,4 +1,4 @@
-import type { DeliveryKind } from '../subscriber/shape';
+import type { DeliveryKind } from '../subscriber/pipeline/shape';
 
 /**
  * The sample feed `threatrelay dev` publishes: one morning of election-season

@@ -1,5 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { createRegistry } from '../shared/metrics';
+import { createRegistry } from '../platform/metrics';
 
 /** What a producer reports on /metrics. */
 export interface ProducerMetrics {

@@ -1,17 +1,17 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { checkOwnUser, transactionalIdPrefix } from '../shared/access';
-import { loadSchemaRegistry } from '../shared/codec';
-import type { Config } from '../shared/config';
-import { ThreatRelayError } from '../shared/errors';
-import { brokerRoundTrip, createKafka, withTimeout } from '../shared/kafka';
-import type { Logger } from '../shared/logger';
-import { loadPrivateKey } from '../shared/signing';
-import { topicNames } from '../shared/topics';
-import { createApp } from './app';
+import { checkOwnUser, transactionalIdPrefix } from '../admin/acl';
+import { loadEventCodec } from '../contract/avro/codec';
+import type { Config } from '../platform/config/config';
+import { ThreatRelayError } from '../contract/errors';
+import { brokerRoundTrip, createKafka, withTimeout } from '../platform/kafka';
+import type { Logger } from '../platform/logger';
+import { loadPrivateKey } from '../contract/signing';
+import { topicNames } from '../contract/names';
+import { createApp } from './http/app';
 import { createProducerMetrics } from './metrics';
-import { Publisher } from './publish';
-import { TransactionalSender } from './transactional-sender';
+import { Publisher } from './publish/publisher';
+import { TransactionalSender } from './publish/transactional-sender';
 
 export interface ProducerOptions {
   config: Config;
@@ -48,7 +48,7 @@ export async function startProducer(options: ProducerOptions): Promise<RunningPr
   const publisher = new Publisher({
     sender,
     admin,
-    registry: loadSchemaRegistry(),
+    codec: loadEventCodec(),
     signingKey,
     topics: topicNames(config.kafka.topicPrefix),
     logger,

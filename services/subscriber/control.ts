@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-import type { Logger } from '../shared/logger';
+import type { Logger } from '../platform/logger';
 
 /**
  * Subscription switches live in Kafka, in a compacted control topic keyed by

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { createRegistry } from '../shared/metrics';
+import { createRegistry } from '../platform/metrics';
 
 /** What a subscriber reports on /metrics; every series is labelled by subscription. */
 export interface SubscriberMetrics {

@@ -3,21 +3,21 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
-import { checkOwnUser, controlGroupPrefix, subscriptionGroupId } from '../shared/access';
-import { loadSchemaRegistry } from '../shared/codec';
-import type { Config } from '../shared/config';
-import { ThreatRelayError } from '../shared/errors';
-import { errorMiddleware, notFound } from '../shared/http';
-import { brokerRoundTrip, createIdempotentProducer, createKafka, withTimeout } from '../shared/kafka';
-import type { Logger } from '../shared/logger';
-import { publicKeyFromBase64 } from '../shared/signing';
-import { topicNames } from '../shared/topics';
-import { SubscriptionConsumer } from './consumer';
-import { openDedup } from './dedup-port';
+import { checkOwnUser, controlGroupPrefix, subscriptionGroupId } from '../admin/acl';
+import { loadEventCodec } from '../contract/avro/codec';
+import type { Config } from '../platform/config/config';
+import { ThreatRelayError } from '../contract/errors';
+import { errorMiddleware, notFound } from '../platform/http';
+import { brokerRoundTrip, createIdempotentProducer, createKafka, withTimeout } from '../platform/kafka';
+import type { Logger } from '../platform/logger';
+import { publicKeyFromBase64 } from '../contract/signing';
+import { topicNames } from '../contract/names';
+import { SubscriptionConsumer } from './pipeline/consumer';
+import { openDedup } from './dedup/port';
 import { ControlListener, writeSwitch } from './control';
-import { DeadLetterWriter } from './dead-letter';
+import { DeadLetterWriter } from './dlq/write';
 import { createSubscriberMetrics } from './metrics';
-import type { RetryPolicy } from './retry-policy';
+import type { RetryPolicy } from './delivery/retry-policy';
 
 export interface SubscriberOptions {
   config: Config;
@@ -59,7 +59,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   const orgKeys = new Map<string, KeyObject>(
     config.orgs.filter((o) => o.publicKey).map((o) => [o.id, publicKeyFromBase64(o.publicKey!)]),
   );
-  const registry = loadSchemaRegistry();
+  const codec = loadEventCodec();
   const topics = topicNames(config.kafka.topicPrefix);
   const metrics = createSubscriberMetrics(orgId);
   const kafka = createKafka(config.kafka, logger, `threatrelay-subscriber-${orgId}`);
@@ -77,7 +77,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       kafka,
       subscription,
       org,
-      registry,
+      codec,
       orgKeys,
       topics,
       deadLetters: new DeadLetterWriter(producer, topics.dlq(subscription.id)),

@@ -15,17 +15,17 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
-import { aclKey, aclsOf } from '../../services/shared/access';
-import { apiKeyHash, parseConfig, type Config } from '../../services/shared/config';
-import { createKafka } from '../../services/shared/kafka';
-import { createLogger } from '../../services/shared/logger';
-import { changed, formatReport, provision, type ProvisionReport } from '../../services/shared/provision';
-import { generateSigningKeyPair } from '../../services/shared/signing';
-import { topicNames } from '../../services/shared/topics';
+import { aclKey, aclsOf } from '../../services/admin/acl';
+import { apiKeyHash, parseConfig, type Config } from '../../services/platform/config/config';
+import { createKafka } from '../../services/platform/kafka';
+import { createLogger } from '../../services/platform/logger';
+import { changed, formatReport, provision, type ProvisionReport } from '../../services/admin/provision';
+import { generateSigningKeyPair } from '../../services/contract/signing';
+import { topicNames } from '../../services/contract/names';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
-import { KAFKA_SCRIPT, startLocalBroker, type LocalBroker } from '../helpers/broker-provider';
-import { startReceiver, type Receiver } from '../helpers/receiver';
-import { waitFor } from '../helpers/wait-for';
+import { KAFKA_SCRIPT, startLocalBroker, type LocalBroker } from '../../testkit/broker-provider';
+import { startReceiver, type Receiver } from '../../testkit/receiver';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * Broker-enforced access: a local broker that takes SASL/SCRAM only and runs

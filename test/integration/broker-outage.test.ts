@@ -1,9 +1,9 @@
 import type { RunningProducer } from '../../services/producer/service';
-import { HEADERS } from '../../services/shared/definitions';
-import { topicNames } from '../../services/shared/topics';
-import { startLocalBroker, type LocalBroker } from '../helpers/broker-provider';
-import { createTestNetwork, type TestNetwork } from '../helpers/network';
-import { waitFor } from '../helpers/wait-for';
+import { HEADERS } from '../../services/contract/definitions';
+import { topicNames } from '../../services/contract/names';
+import { startLocalBroker, type LocalBroker } from '../../testkit/broker-provider';
+import { createTestNetwork, type TestNetwork } from '../../testkit/network';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * A broker of this test's own (so stopping it disturbs no other test): while

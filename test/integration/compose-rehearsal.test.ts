@@ -15,10 +15,10 @@ import {
 } from '../../services/cli/compose-env';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
 import { startDemoReceiver, type DemoDelivery, type NativeBody } from '../../services/receiver/receiver';
-import { aclsOf } from '../../services/shared/access';
-import { loadConfig, type Config, type ConfigScope } from '../../services/shared/config';
-import { createKafka } from '../../services/shared/kafka';
-import { createLogger } from '../../services/shared/logger';
+import { aclsOf } from '../../services/admin/acl';
+import { loadConfig, type Config, type ConfigScope } from '../../services/platform/config/config';
+import { createKafka } from '../../services/platform/kafka';
+import { createLogger } from '../../services/platform/logger';
 import {
   changed,
   controlTopicsOf,
@@ -26,12 +26,12 @@ import {
   provision,
   topicsOf,
   type ProvisionReport,
-} from '../../services/shared/provision';
+} from '../../services/admin/provision';
 import { groupIdFor, startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
-import { freePort, startLocalBroker, type LocalBroker } from '../helpers/broker-provider';
-import { containerEnv, scopeOf, type ComposeServiceLike } from '../helpers/compose';
-import { startRedis, type RedisServer } from '../helpers/redis';
-import { waitFor } from '../helpers/wait-for';
+import { freePort, startLocalBroker, type LocalBroker } from '../../testkit/broker-provider';
+import { containerEnv, scopeOf, type ComposeServiceLike } from '../../testkit/compose';
+import { startRedis, type RedisServer } from '../../testkit/redis';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * A rehearsal of the operator's compose stack on loopback. docker-compose.yml
@@ -42,7 +42,7 @@ import { waitFor } from '../helpers/wait-for';
  *
  * The .env is one compose-env generates. Each service gets exactly the
  * environment its container would (its `environment:` interpolated from that
- * .env, test/helpers/compose.ts), and loads config/compose.yaml with the scope
+ * .env, testkit/compose.ts), and loads config/compose.yaml with the scope
  * its command uses (services/cli/main.ts). The only change to the config is
  * where the stack's services are: `kafka:9092`, `receiver:9000` and
  * `redis:6379` become loopback addresses, and the test checks nothing else

@@ -14,10 +14,10 @@ import {
 } from '../../services/cli/dev';
 import { SAMPLE_FEED_EXPECTED } from '../../services/cli/sample-feed';
 import type { NativeBody } from '../../services/receiver/receiver';
-import { createLogger } from '../../services/shared/logger';
+import { createLogger } from '../../services/platform/logger';
 import { groupIdFor } from '../../services/subscriber/service';
-import type { NativeEvent } from '../../services/subscriber/shape';
-import { waitFor } from '../helpers/wait-for';
+import type { NativeEvent } from '../../services/subscriber/pipeline/shape';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * `threatrelay dev` (what `npm start` runs) against the test broker: the demo

@@ -1,6 +1,6 @@
-import { randomSuffix } from '../helpers/network';
+import { randomSuffix } from '../../testkit/network';
 import { Kafka, logLevel } from 'kafkajs';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * The kafkajs calls the bus relies on, against the pinned broker: admin

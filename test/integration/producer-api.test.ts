@@ -1,16 +1,16 @@
-import { ROUTES } from '../../services/producer/app';
+import { ROUTES } from '../../services/producer/http/app';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
-import { loadSchemaRegistry } from '../../services/shared/codec';
-import { HEADERS } from '../../services/shared/definitions';
-import { createLogger } from '../../services/shared/logger';
-import { topicNames } from '../../services/shared/topics';
-import { createTestNetwork, type TestNetwork } from '../helpers/network';
+import { loadEventCodec } from '../../services/contract/avro/codec';
+import { HEADERS } from '../../services/contract/definitions';
+import { createLogger } from '../../services/platform/logger';
+import { topicNames } from '../../services/contract/names';
+import { createTestNetwork, type TestNetwork } from '../../testkit/network';
 
 /** The producer API against a real broker: every status code, routing, idempotency, revocation. */
 describe('producer API', () => {
   let net: TestNetwork;
   let producer: RunningProducer;
-  const registry = loadSchemaRegistry();
+  const codec = loadEventCodec();
 
   beforeAll(async () => {
     net = await createTestNetwork(
@@ -227,7 +227,7 @@ describe('producer API', () => {
     const valuesIn = async (topic: string): Promise<string[]> => {
       const records = await net.readAll(topic);
       return records
-        .map((m) => registry.decode(m.value!))
+        .map((m) => codec.decode(m.value!))
         .filter((e) => e.producedAt >= new Date(Date.now() - 60_000).toISOString())
         .map((e) => (e.payload.kind === 'IndicatorPublished' ? e.payload.indicator.value : ''))
         .filter((v) => v.startsWith('tlp-'));
@@ -251,9 +251,9 @@ describe('producer API', () => {
     expect(ok.status).toBe(202);
     const records = await net.readAll(topics().community('clear'), { atLeast: 1 });
     const mine = records.find(
-      (m) => registry.decode(m.value!).eventId === m.headers![HEADERS.eventId]!.toString(),
+      (m) => codec.decode(m.value!).eventId === m.headers![HEADERS.eventId]!.toString(),
     )!;
-    expect(registry.decode(mine.value!).source).toEqual({ org: 'facebook', submitter: 'facebook-secops' });
+    expect(codec.decode(mine.value!).source).toEqual({ org: 'facebook', submitter: 'facebook-secops' });
     expect(mine.headers![HEADERS.sourceOrg]!.toString()).toBe('facebook');
   });
 
@@ -313,7 +313,7 @@ describe('producer API', () => {
     });
     expect(byKey.status).toBe(202);
     const revocations = (await net.readAll(topics().direct('fbi'), { atLeast: 3 }))
-      .map((m) => registry.decode(m.value!).payload)
+      .map((m) => codec.decode(m.value!).payload)
       .filter((p) => p.kind === 'IndicatorRevoked');
     expect(revocations).toEqual(
       expect.arrayContaining([

@@ -2,14 +2,14 @@ import diagnostics from 'node:diagnostics_channel';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
 import { request } from 'undici';
-import { isThreatRelayError } from '../../services/shared/errors';
-import { postWebhook, type WebhookTarget } from '../../services/subscriber/delivery';
+import { isThreatRelayError } from '../../services/contract/errors';
+import { postWebhook, type WebhookTarget } from '../../services/subscriber/delivery/webhook';
 import {
   closeSharedGuards,
   createSsrfGuard,
   guardFor,
   type SsrfGuard,
-} from '../../services/subscriber/ssrf-guard';
+} from '../../services/subscriber/delivery/ssrf-guard';
 
 /**
  * The SSRF guard against a real HTTP receiver on 127.0.0.1. Only loopback is

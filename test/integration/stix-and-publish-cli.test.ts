@@ -18,16 +18,16 @@ import {
   type PublishFileResult,
 } from '../../services/cli/publish';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
-import { loadSchemaRegistry } from '../../services/shared/codec';
-import type { Indicator, ThreatEvent } from '../../services/shared/model';
-import { topicNames } from '../../services/shared/topics';
-import { createTestNetwork, type TestNetwork } from '../helpers/network';
+import { loadEventCodec } from '../../services/contract/avro/codec';
+import type { Indicator, ThreatEvent } from '../../services/contract/model';
+import { topicNames } from '../../services/contract/names';
+import { createTestNetwork, type TestNetwork } from '../../testkit/network';
 
 const ROOT = path.resolve(__dirname, '../..');
 const STIX = path.join(ROOT, 'test/fixtures/stix');
 const PUBLISH = path.join(ROOT, 'test/fixtures/publish');
 
-const registry = loadSchemaRegistry();
+const codec = loadEventCodec();
 let net: TestNetwork;
 let producer: RunningProducer;
 let tmp: string;
@@ -73,7 +73,7 @@ function settledWatermarks(): Promise<number> {
 /** Every event in `topic` by eventId. */
 async function eventsIn(topic: string, atLeast = 0): Promise<Map<string, ThreatEvent>> {
   const records = await net.readAll(topic, { atLeast });
-  return new Map(records.map((m) => registry.decode(m.value!)).map((e) => [e.eventId, e]));
+  return new Map(records.map((m) => codec.decode(m.value!)).map((e) => [e.eventId, e]));
 }
 
 function indicatorOf(e: ThreatEvent | undefined): Indicator {

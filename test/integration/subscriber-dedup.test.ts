@@ -3,9 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RunningProducer } from '../../services/producer/service';
 import { startSubscriber } from '../../services/subscriber/service';
-import { createTestNetwork, type TestNetwork } from '../helpers/network';
-import { startReceiver, type Receiver } from '../helpers/receiver';
-import { waitFor } from '../helpers/wait-for';
+import { createTestNetwork, type TestNetwork } from '../../testkit/network';
+import { startReceiver, type Receiver } from '../../testkit/receiver';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * Cross-organization dedup end to end, and the subscriber process killed with

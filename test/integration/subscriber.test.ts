@@ -1,13 +1,13 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { readDeadLetters, replayDeadLetters } from '../../services/cli/dlq';
 import type { RunningProducer } from '../../services/producer/service';
-import { HEADERS } from '../../services/shared/definitions';
-import { loadPrivateKey, signValue } from '../../services/shared/signing';
-import { topicNames } from '../../services/shared/topics';
+import { HEADERS } from '../../services/contract/definitions';
+import { loadPrivateKey, signValue } from '../../services/contract/signing';
+import { topicNames } from '../../services/contract/names';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
-import { createTestNetwork, type TestNetwork } from '../helpers/network';
-import { startReceiver, type Receiver } from '../helpers/receiver';
-import { waitFor } from '../helpers/wait-for';
+import { createTestNetwork, type TestNetwork } from '../../testkit/network';
+import { startReceiver, type Receiver } from '../../testkit/receiver';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * The subscriber against a real broker and real receivers: entitlement,

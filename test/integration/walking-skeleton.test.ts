@@ -1,10 +1,10 @@
 import type { RunningProducer } from '../../services/producer/service';
-import { loadSchemaRegistry } from '../../services/shared/codec';
-import { topicNames } from '../../services/shared/topics';
+import { loadEventCodec } from '../../services/contract/avro/codec';
+import { topicNames } from '../../services/contract/names';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
-import { createTestNetwork, type TestNetwork } from '../helpers/network';
-import { startReceiver, type Receiver } from '../helpers/receiver';
-import { waitFor } from '../helpers/wait-for';
+import { createTestNetwork, type TestNetwork } from '../../testkit/network';
+import { startReceiver, type Receiver } from '../../testkit/receiver';
+import { waitFor } from '../../testkit/wait-for';
 
 /** The thinnest real path: HTTP → producer → Kafka → subscriber → webhook receiver. */
 describe('one indicator from producer to webhook', () => {
@@ -131,10 +131,10 @@ describe('one indicator from producer to webhook', () => {
   });
 
   it('writes records a subscriber can verify and decode', async () => {
-    const registry = loadSchemaRegistry();
+    const codec = loadEventCodec();
     const records = await net.readAll(topicNames(net.prefix).community('green'), { atLeast: 1 });
     expect(records.length).toBeGreaterThan(0);
-    const event = registry.decode(records[0]!.value!);
+    const event = codec.decode(records[0]!.value!);
     expect(event.source.org).toBe('facebook');
   });
 });

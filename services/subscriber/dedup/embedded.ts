@@ -1,5 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { ThreatRelayError } from '../../shared/errors';
+import { ThreatRelayError } from '../../contract/errors';
 import { decide, liveSources, reportExpiresAt, type Sources } from './rules';
 import type { DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULTS } from '../../shared/definitions';
+import { DEFAULTS } from '../../contract/definitions';
 
 /**
  * Which dedup store a subscription uses. The schema is meant to be embedded in

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { ThreatRelayError } from '../../shared/errors';
+import { ThreatRelayError } from '../../contract/errors';
 import { reportExpiresAt } from './rules';
 import type { DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
 

@@ -14,13 +14,13 @@ import {
   readComposeStack,
   stringsOf,
 } from '../../../services/cli/compose-env';
-import { apiKeyHash } from '../../../services/shared/config';
+import { apiKeyHash } from '../../../services/platform/config/config';
 import {
   loadPrivateKey,
   publicKeyFromBase64,
   signValue,
   verifyValue,
-} from '../../../services/shared/signing';
+} from '../../../services/contract/signing';
 
 /** services/cli/compose-env.ts: the .env `threatrelay keys compose-env` writes for docker-compose.yml. */
 const root = join(__dirname, '../../..');

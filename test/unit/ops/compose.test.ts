@@ -18,15 +18,15 @@ import {
   resolveUserPasswords,
   type Config,
   type ConfigScope,
-} from '../../../services/shared/config';
+} from '../../../services/platform/config/config';
 import {
   loadPrivateKey,
   publicKeyFromBase64,
   signValue,
   verifyValue,
-} from '../../../services/shared/signing';
-import { argOf, containerEnv, scopeOf } from '../../helpers/compose';
-import { oraclePython } from '../../helpers/stix-validator';
+} from '../../../services/contract/signing';
+import { argOf, containerEnv, scopeOf } from '../../../testkit/compose';
+import { oraclePython } from '../../../testkit/stix-validator';
 
 /**
  * docker-compose.yml cannot run here (no Docker engine), so this checks it by

@@ -1,0 +1,105 @@
+import type { Config, KafkaRole } from '../platform/config/config';
+import { ThreatRelayError } from '../contract/errors';
+import { COMMUNITY_TLPS, communityLevels, topicNames } from '../contract/names';
+
+/**
+ * Who may do what on the brokers: the ACLs `threatrelay provision` keeps for
+ * every user in `kafka.users`. Only ALLOW bindings; with the standard
+ * authorizer and `allow.everyone.if.no.acl.found=false` everything else is
+ * refused by the broker itself.
+ *
+ * - a producer principal writes the community topics and every direct topic
+ *   (named recipients of any org), with transactional ids under its org's
+ *   own prefix only;
+ * - a subscriber principal reads the community topics up to its org's
+ *   `maxTlp` and its org's direct topic, writes the DLQs of its org's
+ *   subscriptions (reading them back is the operator's: `threatrelay dlq`),
+ *   and joins only its subscriptions' consumer groups and its own
+ *   control-listener groups. It reads and writes its org's control topic,
+ *   where a 410 from its webhook disables its subscription.
+ */
+
+export type AclResourceType = 'TOPIC' | 'GROUP' | 'TRANSACTIONAL_ID';
+export type AclOperation = 'READ' | 'WRITE' | 'DESCRIBE';
+export type AclPatternType = 'LITERAL' | 'PREFIXED';
+
+export interface AclBinding {
+  principal: string;
+  resourceType: AclResourceType;
+  resourceName: string;
+  patternType: AclPatternType;
+  operation: AclOperation;
+}
+
+export function principalOf(username: string): string {
+  return `User:${username}`;
+}
+
+/** The transactional ids a producer of `org` uses: `<prefix>.producer.<org>.<instance>.<slot>`. */
+export function transactionalIdPrefix(config: Config, org: string): string {
+  return `${config.kafka.topicPrefix}.producer.${org}.`;
+}
+
+/** The consumer group of a subscription. */
+export function subscriptionGroupId(config: Config, subscriptionId: string): string {
+  return `${config.kafka.topicPrefix}.sub.${subscriptionId}`;
+}
+
+/** The prefix of the per-process groups a subscriber of `org` reads the control topic with. */
+export function controlGroupPrefix(config: Config, org: string): string {
+  return `${config.kafka.topicPrefix}.control.${org}.`;
+}
+
+/** Every ACL binding the config implies, in a stable order. */
+export function aclsOf(config: Config): AclBinding[] {
+  const topics = topicNames(config.kafka.topicPrefix);
+  const out: AclBinding[] = [];
+  for (const user of config.kafka.users) {
+    const principal = principalOf(user.username);
+    const add = (
+      resourceType: AclResourceType,
+      resourceName: string,
+      operation: AclOperation,
+      patternType: AclPatternType = 'LITERAL',
+    ): void => {
+      out.push({ principal, resourceType, resourceName, patternType, operation });
+    };
+    if (user.role === 'producer') {
+      for (const tlp of COMMUNITY_TLPS) add('TOPIC', topics.community(tlp), 'WRITE');
+      add('TOPIC', topics.direct(''), 'WRITE', 'PREFIXED');
+      add('TRANSACTIONAL_ID', transactionalIdPrefix(config, user.org), 'WRITE', 'PREFIXED');
+      continue;
+    }
+    const org = config.orgs.find((o) => o.id === user.org)!;
+    for (const tlp of communityLevels(org)) add('TOPIC', topics.community(tlp), 'READ');
+    add('TOPIC', topics.direct(org.id), 'READ');
+    for (const s of config.subscriptions.filter((sub) => sub.org === org.id)) {
+      add('TOPIC', topics.dlq(s.id), 'WRITE');
+      add('GROUP', subscriptionGroupId(config, s.id), 'READ');
+    }
+    add('TOPIC', topics.control(org.id), 'READ');
+    add('TOPIC', topics.control(org.id), 'WRITE');
+    add('GROUP', controlGroupPrefix(config, org.id), 'READ', 'PREFIXED');
+  }
+  return out;
+}
+
+/** One line per binding, for reports and set comparison. */
+export function aclKey(b: AclBinding): string {
+  return `${b.principal} ${b.operation} ${b.resourceType}:${b.patternType === 'PREFIXED' ? `${b.resourceName}*` : b.resourceName}`;
+}
+
+/**
+ * Fails fast when a service would connect as another org's or role's user: the broker would refuse
+ * it anyway, but only at its first transaction or group join, long after it reported ready.
+ */
+export function checkOwnUser(config: Config, org: string, role: KafkaRole): void {
+  const username = config.kafka.sasl?.username;
+  const user = config.kafka.users.find((u) => u.username === username);
+  if (user && (user.org !== org || user.role !== role)) {
+    throw new ThreatRelayError(
+      'TR_CONFIG',
+      `kafka.sasl.username "${username}" is ${user.org}'s ${user.role} user; ${org}'s ${role} must connect as its own`,
+    );
+  }
+}

@@ -1,0 +1,127 @@
+import {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type KafkaConfig,
+  type KafkaMessage,
+  type LogEntry,
+  type Producer,
+  type SASLOptions,
+} from 'kafkajs';
+import type { Config } from './config/config';
+import { CLIENT_ID } from '../contract/definitions';
+import type { Logger } from './logger';
+
+/**
+ * kafkajs setup shared by the services: one Kafka client per process, its log
+ * lines routed into pino, and the few admin calls the bus needs.
+ */
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export function createKafka(kafkaConfig: Config['kafka'], logger: Logger, clientId = CLIENT_ID): Kafka {
+  const log = logger.child({ component: 'kafkajs' });
+  const config: KafkaConfig = {
+    clientId,
+    brokers: kafkaConfig.brokers,
+    ssl: kafkaConfig.ssl,
+    connectionTimeout: 3000,
+    // Bounded: a call that cannot reach the broker fails within seconds instead of hanging.
+    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, label, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        // "Response X" errors are broker answers kafkajs retries by itself (a coordinator
+        // still loading, a leader moving); they matter only if the retries run out.
+        const severity = level === logLevel.ERROR && message.startsWith('Response ') ? 'warn' : LEVELS[level];
+        log[severity ?? 'info']({ kafkaLabel: label, ...rest }, message);
+      },
+  };
+  if (kafkaConfig.sasl) config.sasl = { ...kafkaConfig.sasl } as SASLOptions;
+  return new Kafka(config);
+}
+
+/** The producer the bus publishes with: idempotent, so a retried send after a lost ack writes no duplicate. */
+export function createIdempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
+  });
+}
+
+/** Creates the topics that do not exist yet; returns the ones it created. */
+export async function ensureTopics(
+  admin: Admin,
+  topics: string[],
+  settings: {
+    partitions: number;
+    replicationFactor: number;
+    configEntries?: { name: string; value: string }[];
+  },
+): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+  if (missing.length === 0) return [];
+  // kafkajs's own waitForLeaders gives up on the first "unknown topic" answer from a broker
+  // whose metadata is still catching up; the loop below waits for leaders itself.
+  await admin.createTopics({
+    waitForLeaders: false,
+    topics: missing.map((topic) => ({
+      topic,
+      numPartitions: settings.partitions,
+      replicationFactor: settings.replicationFactor,
+      ...(settings.configEntries ? { configEntries: settings.configEntries } : {}),
+    })),
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const meta = await admin.fetchTopicMetadata({ topics: missing }).catch(() => undefined);
+    if (
+      meta?.topics.every(
+        (t) => t.partitions.length === settings.partitions && t.partitions.every((p) => p.leader >= 0),
+      )
+    ) {
+      return missing;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${missing.join(', ')} have no leaders after 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Readiness is a real broker round trip, not an open socket. */
+export async function brokerRoundTrip(admin: Admin): Promise<{ clusterId: string; brokers: number }> {
+  const cluster = await admin.describeCluster();
+  return { clusterId: cluster.clusterId, brokers: cluster.brokers.length };
+}
+
+/** The first value of a record header as text, or undefined. */
+export function headerText(message: KafkaMessage, name: string): string | undefined {
+  const v = message.headers?.[name];
+  return (Array.isArray(v) ? v[0] : v)?.toString();
+}
+
+/** Rejects with `onTimeout()` when `promise` has not settled within `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(onTimeout()), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,419 @@
+import express, { type Express, type Request, type RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { z } from 'zod';
+import type { ApiKeyConfig, Config } from '../../platform/config/config';
+import { apiKeyHash, zodDetails } from '../../platform/config/config';
+import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../../contract/errors';
+import { errorMiddleware, notFound, requireJson } from '../../platform/http';
+import { indicatorInputSchema, revocationInputSchema } from '../../contract/indicator';
+import type { Logger } from '../../platform/logger';
+import type { ThreatEvent } from '../../contract/model';
+import { StixBundleError, mapStixBundle, type StixRejection } from '../../stix/import';
+import type { ProducerMetrics } from '../metrics';
+import { openApiDocument } from './openapi';
+import { IdempotencyCache } from '../publish/idempotency';
+import {
+  buildPublishedEvents,
+  buildRevokedEvents,
+  type PublishContext,
+  type Publisher,
+  type Receipt,
+} from '../publish/publisher';
+import { RateLimiter } from './rate-limit';
+
+/**
+ * The publishing API a company's security team talks to. `createApp` only
+ * wires routes to their dependencies; `service.ts` builds the dependencies.
+ */
+
+export interface ProducerAppDeps {
+  config: Config;
+  /** The org this producer deployment publishes for; keys of other orgs are refused. */
+  org: string;
+  publisher: Publisher;
+  logger: Logger;
+  metrics: ProducerMetrics;
+  /** A real broker round trip; rejects when Kafka is unreachable. */
+  ready: () => Promise<void>;
+  /** Set once shutdown began: /readyz answers 503 so load balancers stop sending. */
+  isShuttingDown?: () => boolean;
+}
+
+interface AuthedRequest extends Request {
+  apiKey?: ApiKeyConfig;
+}
+
+/** Every route and its methods: 405 for a known path with another method, and the OpenAPI test. */
+export const ROUTES: Record<string, string[]> = {
+  '/v1/indicators': ['POST'],
+  '/v1/indicators/revoke': ['POST'],
+  '/v1/stix': ['POST'],
+  '/openapi.json': ['GET'],
+  '/healthz': ['GET'],
+  '/readyz': ['GET'],
+  '/metrics': ['GET'],
+};
+
+/** API keys come as `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+function presentedKey(req: Request): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth?.toLowerCase().startsWith('bearer ')) return auth.slice(7).trim();
+  const header = req.headers['x-api-key'];
+  return typeof header === 'string' ? header.trim() : undefined;
+}
+
+function authenticate(
+  config: Config,
+  org: string,
+  scope: 'publish' | 'revoke',
+  limiter: RateLimiter,
+): RequestHandler {
+  // Only hashes are in memory; a lookup by hash needs no constant-time compare of the key.
+  const byHash = new Map(config.apiKeys.filter((k) => k.org === org).map((k) => [k.sha256, k]));
+  return (req: AuthedRequest, _res, next) => {
+    const key = presentedKey(req);
+    if (!key) {
+      next(new ThreatRelayError('TR_UNAUTHENTICATED', 'missing API key: send Authorization: Bearer <key>'));
+      return;
+    }
+    const found = byHash.get(apiKeyHash(key));
+    if (!found) {
+      next(new ThreatRelayError('TR_UNAUTHENTICATED', `unknown API key for this ${org} producer`));
+      return;
+    }
+    if (!found.scopes.includes(scope)) {
+      next(new ThreatRelayError('TR_FORBIDDEN', `API key "${found.name}" lacks the "${scope}" scope`));
+      return;
+    }
+    const wait = limiter.take(found.name);
+    if (wait > 0) {
+      next(
+        new ThreatRelayError(
+          'TR_RATE_LIMITED',
+          `too many requests for API key "${found.name}"; retry in ${wait} s`,
+          {
+            retryAfterSeconds: wait,
+          },
+        ),
+      );
+      return;
+    }
+    req.apiKey = found;
+    next();
+  };
+}
+
+/** A request carries at least one item and at most `maxItems`; `path` names where they are. */
+function checkItemCount(count: number, maxItems: number, path: string): void {
+  if (count === 0) {
+    throw new ThreatRelayError('TR_VALIDATION', 'the batch is empty', {
+      details: [{ path, message: 'must hold at least one item' }],
+    });
+  }
+  if (count > maxItems) {
+    throw new ThreatRelayError('TR_VALIDATION', `a batch holds at most ${maxItems} items`, {
+      details: [{ path, message: `has ${count} items, the limit is ${maxItems}` }],
+    });
+  }
+}
+
+/** Validates one item or an array of them; all or nothing, every failing path listed. */
+export function parseItems<S extends z.ZodType>(
+  schema: S,
+  body: unknown,
+  maxItems: number,
+): { items: z.infer<S>[]; batch: boolean } {
+  const batch = Array.isArray(body);
+  const raw: unknown[] = batch ? body : [body];
+  checkItemCount(raw.length, maxItems, '(root)');
+  const items: z.infer<S>[] = [];
+  const problems = raw.flatMap((item, index) => {
+    const parsed = schema.safeParse(item);
+    if (parsed.success) {
+      items.push(parsed.data);
+      return [];
+    }
+    return zodDetails(parsed.error, batch ? [index] : []);
+  });
+  if (problems.length > 0) {
+    throw new ThreatRelayError(
+      'TR_VALIDATION',
+      `the request body is invalid: ${problems.length} problem(s)`,
+      {
+        details: problems,
+      },
+    );
+  }
+  return { items, batch };
+}
+
+/** Named recipients must be orgs of the network: a typo would otherwise send a TLP:RED record nowhere. */
+function recipientProblems(
+  items: { recipients?: string[] | undefined }[],
+  orgIds: Set<string>,
+  batch: boolean,
+): ErrorDetail[] {
+  return items.flatMap((item, index) =>
+    (item.recipients ?? []).flatMap((r, j) =>
+      orgIds.has(r)
+        ? []
+        : [{ path: `${batch ? `${index}.` : ''}recipients.${j}`, message: `unknown org "${r}"` }],
+    ),
+  );
+}
+
+function checkRecipients(
+  items: { recipients?: string[] | undefined }[],
+  orgIds: Set<string>,
+  batch: boolean,
+): void {
+  const problems = recipientProblems(items, orgIds, batch);
+  if (problems.length > 0) {
+    throw new ThreatRelayError('TR_VALIDATION', 'recipients must be orgs of this network', {
+      details: problems,
+    });
+  }
+}
+
+/** The indicator type of a raw body item, for metric labels of rejected requests. */
+function typeLabel(item: unknown): string {
+  const parsed = indicatorInputSchema.safeParse(item);
+  if (parsed.success) return parsed.data.type;
+  const t = (item as { type?: unknown } | null)?.type;
+  return typeof t === 'string' && /^[a-z0-9_]{1,20}$/.test(t) ? t : 'unknown';
+}
+
+function bodyTypeLabels(body: unknown): string[] {
+  return (Array.isArray(body) ? body : [body]).map(typeLabel);
+}
+
+/** What a route made of a request body. */
+interface Built {
+  events: ThreatEvent[];
+  /** The 202 body for the receipts; `{ accepted, receipts }` when not given. */
+  answer?: (receipts: Receipt[]) => Record<string, unknown>;
+}
+
+/**
+ * The events of a STIX bundle's indicators that map and name only orgs of
+ * the network. `onRejected` is called once per refused object.
+ */
+function buildStixEvents(
+  orgIds: Set<string>,
+  maxItems: number,
+  onRejected: (r: StixRejection) => void,
+): (body: unknown, ctx: PublishContext) => Built {
+  return (body, ctx) => {
+    let mapped;
+    try {
+      mapped = mapStixBundle(body);
+    } catch (err) {
+      if (!(err instanceof StixBundleError)) throw err;
+      throw new ThreatRelayError('TR_VALIDATION', 'the body is not a STIX bundle', {
+        details: [{ path: err.path, message: err.message }],
+      });
+    }
+    if (mapped.indicatorObjects > 0) checkItemCount(mapped.indicatorObjects, maxItems, 'objects');
+    const rejected: StixRejection[] = [...mapped.rejected];
+    const accepted = mapped.indicators.filter((m) => {
+      const unknown = recipientProblems([m.input], orgIds, false);
+      for (const d of unknown) {
+        rejected.push({
+          index: m.index,
+          id: m.id,
+          path: `objects.${m.index}.x_threatrelay_${d.path}`,
+          code: 'TR_VALIDATION',
+          reason: d.message,
+          indicatorType: m.input.type,
+        });
+      }
+      return unknown.length === 0;
+    });
+    rejected.sort((a, b) => a.index - b.index);
+    for (const r of new Map(rejected.map((r) => [r.index, r])).values()) onRejected(r);
+    if (accepted.length === 0) {
+      throw new ThreatRelayError(
+        'TR_VALIDATION',
+        `no indicator in the bundle can be published: ${rejected.length} problem(s)`,
+        {
+          details:
+            rejected.length > 0
+              ? rejected.map((r) => ({ path: r.path, message: `${r.id ?? '(no id)'}: ${r.reason}` }))
+              : [{ path: 'objects', message: 'holds no indicator objects' }],
+        },
+      );
+    }
+    // Its own eventId name space, so one Idempotency-Key used on both routes
+    // cannot give two different indicators the same eventId.
+    const stixCtx: PublishContext = {
+      ...ctx,
+      idempotencyKey: ctx.idempotencyKey === undefined ? undefined : `stix\n${ctx.idempotencyKey}`,
+    };
+    return {
+      events: buildPublishedEvents(
+        accepted.map((m) => m.input),
+        stixCtx,
+        true,
+      ),
+      answer: (receipts) => ({
+        accepted: receipts.length,
+        receipts: receipts.map((r) => ({ ...r, index: accepted[r.index]!.index, id: accepted[r.index]!.id })),
+        rejected: rejected.map(({ index, id, path, code, reason }) => ({ index, id, path, code, reason })),
+        ignored: mapped.ignored,
+      }),
+    };
+  };
+}
+
+export function createApp(deps: ProducerAppDeps): Express {
+  const { config, org, publisher, logger, metrics } = deps;
+  const settings = config.producer;
+  const limiter = new RateLimiter(settings.rateLimitPerMinute);
+  const orgIds = new Set(config.orgs.map((o) => o.id));
+  const idempotency = new IdempotencyCache<Receipt[]>();
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(
+    pinoHttp({
+      logger,
+      customProps: () => ({ org }),
+      genReqId: (req, res) => {
+        const id = (req.headers['x-request-id'] as string | undefined) ?? crypto.randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+    }),
+  );
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (deps.isShuttingDown?.()) {
+      res.status(503).json({ status: 'shutting down' });
+      return;
+    }
+    try {
+      await deps.ready();
+      res.json({ status: 'ready' });
+    } catch (err) {
+      res.status(503).json({ status: 'not ready', reason: (err as Error).message });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.set('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  const openapi = openApiDocument(settings);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+
+  const json = express.json({
+    limit: settings.bodyLimitBytes,
+    strict: false,
+    type: ['application/json', 'application/*+json'],
+  });
+  // TAXII clients send bundles as application/stix+json;version=2.1.
+  const stixJson = express.json({
+    limit: settings.bodyLimitBytes,
+    strict: false,
+    type: ['application/json', 'application/*+json'],
+  });
+
+  /**
+   * Publishes what `build` made of the body; counts accepted and rejected
+   * indicators (`rejectedTypes` says which a refused body held).
+   */
+  const publishRoute =
+    (
+      build: (body: unknown, ctx: PublishContext) => Built,
+      rejectedTypes: (body: unknown) => string[] = bodyTypeLabels,
+    ): RequestHandler =>
+    async (req: AuthedRequest, res) => {
+      const ctx: PublishContext = {
+        org,
+        submitter: req.apiKey!.name,
+        idempotencyKey: req.get('Idempotency-Key') ?? undefined,
+      };
+      let built: Built;
+      try {
+        built = build(req.body, ctx);
+      } catch (err) {
+        const reason = isThreatRelayError(err) ? err.code : 'TR_INTERNAL';
+        for (const type of rejectedTypes(req.body)) metrics.rejected.inc({ org, type, reason });
+        throw err;
+      }
+      const { events } = built;
+      const publish = (): Promise<Receipt[]> => publisher.publish(events);
+      const receipts = await (
+        ctx.idempotencyKey === undefined
+          ? publish()
+          : idempotency.run(
+              `${req.path}\n${org}`,
+              ctx.idempotencyKey,
+              IdempotencyCache.hashBody(req.body),
+              publish,
+            )
+      ).catch((err: unknown) => {
+        const reason = isThreatRelayError(err) ? err.code : 'TR_INTERNAL';
+        for (const e of events) metrics.rejected.inc({ org, type: eventType(e), reason });
+        throw err;
+      });
+      for (const e of events) metrics.accepted.inc({ org, type: eventType(e) });
+      req.log.info({ accepted: receipts.length, idempotencyKey: ctx.idempotencyKey }, 'accepted');
+      res.status(202).json(built.answer?.(receipts) ?? { accepted: receipts.length, receipts });
+    };
+
+  app.post(
+    '/v1/indicators',
+    authenticate(config, org, 'publish', limiter),
+    requireJson(),
+    json,
+    publishRoute((body, ctx) => {
+      const { items, batch } = parseItems(indicatorInputSchema, body, settings.maxBatchItems);
+      checkRecipients(items, orgIds, batch);
+      return { events: buildPublishedEvents(items, ctx, batch) };
+    }),
+  );
+
+  app.post(
+    '/v1/indicators/revoke',
+    authenticate(config, org, 'revoke', limiter),
+    requireJson(),
+    json,
+    publishRoute((body, ctx) => {
+      const { items, batch } = parseItems(revocationInputSchema, body, settings.maxBatchItems);
+      checkRecipients(items, orgIds, batch);
+      return { events: buildRevokedEvents(items, ctx, batch) };
+    }),
+  );
+
+  /**
+   * A STIX 2.1 bundle. Unlike /v1/indicators it is not all or nothing: a
+   * bundle exported from a TIP holds things the bus cannot carry, and the
+   * publisher needs the rest shared. Every indicator that maps is published;
+   * each one that does not is listed with its reason, each other object as
+   * ignored. Only a bundle of which nothing maps is a 400.
+   */
+  app.post(
+    '/v1/stix',
+    authenticate(config, org, 'publish', limiter),
+    requireJson(),
+    stixJson,
+    publishRoute(
+      buildStixEvents(orgIds, settings.maxBatchItems, (r) =>
+        metrics.rejected.inc({ org, type: r.indicatorType ?? 'unknown', reason: r.code }),
+      ),
+      // The builder counts each refused object itself.
+      () => [],
+    ),
+  );
+
+  app.use(notFound(ROUTES));
+  app.use(errorMiddleware(logger));
+  return app;
+}
+
+function eventType(e: ThreatEvent): string {
+  return e.payload.kind === 'IndicatorPublished' ? e.payload.indicator.type : (e.payload.type ?? 'unknown');
+}

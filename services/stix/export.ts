@@ -1,0 +1,168 @@
+import { uuidV5 } from '../contract/ids';
+import type { Category, IndicatorType, ThreatEvent, Tlp } from '../contract/model';
+import { TLP2_MARKING_IDS } from './import';
+
+/**
+ * The `stix21` delivery format: each webhook body is a STIX 2.1 bundle of
+ * `indicator` objects, one `identity` per source org, and the TLP 2.0
+ * marking definitions they reference. Indicator ids are derived from the
+ * source org and the indicator key, so a revocation (`revoked: true`) and a
+ * re-publication name the same STIX object as the original.
+ */
+
+/** TLP 2.0 marking definitions: the fixed ids every STIX consumer knows (one list, shared with the importer). */
+export const TLP_MARKING_IDS = TLP2_MARKING_IDS;
+const TLP_EXTENSION = 'extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d';
+
+function tlpMarking(tlp: Tlp): Record<string, unknown> {
+  return {
+    type: 'marking-definition',
+    spec_version: '2.1',
+    id: TLP_MARKING_IDS[tlp],
+    created: '2022-10-01T00:00:00.000Z',
+    name: `TLP:${tlp.toUpperCase()}`,
+    extensions: { [TLP_EXTENSION]: { extension_type: 'property-extension', tlp_2_0: tlp } },
+  };
+}
+
+const STIX_ID_NAMESPACE = Buffer.from('a3e1f1c0c55a4c8e9b6e2f0d7c4b8a91', 'hex');
+const uuid5 = (name: string): string => uuidV5(STIX_ID_NAMESPACE, name);
+
+/** A STIX pattern string literal: backslash and quote escaped. */
+function lit(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** The STIX pattern for one of our indicators; our types without a STIX cyber-observable use x- objects. */
+export function stixPattern(type: IndicatorType, value: string, platform: string | null): string {
+  switch (type) {
+    case 'domain':
+      return `[domain-name:value = ${lit(value)}]`;
+    case 'url':
+      return `[url:value = ${lit(value)}]`;
+    case 'ipv4':
+      return `[ipv4-addr:value = ${lit(value)}]`;
+    case 'ipv6':
+      return `[ipv6-addr:value = ${lit(value)}]`;
+    case 'cidr':
+      return value.includes(':') ? `[ipv6-addr:value = ${lit(value)}]` : `[ipv4-addr:value = ${lit(value)}]`;
+    case 'email':
+      return `[email-addr:value = ${lit(value)}]`;
+    case 'md5':
+      return `[file:hashes.MD5 = ${lit(value)}]`;
+    case 'sha1':
+      return `[file:hashes.'SHA-1' = ${lit(value)}]`;
+    case 'sha256':
+      return `[file:hashes.'SHA-256' = ${lit(value)}]`;
+    case 'pdq':
+      return `[file:hashes.PDQ = ${lit(value)}]`;
+    case 'tmk':
+      return `[file:hashes.'TMK+PDQF' = ${lit(value)}]`;
+    case 'social_account':
+      return `[user-account:account_login = ${lit(value)} AND user-account:account_type = ${lit(platform ?? 'other')}]`;
+    case 'asn':
+      return `[autonomous-system:number = ${Number(value.replace(/^AS/, ''))}]`;
+    case 'hashtag':
+      return `[x-threatrelay-hashtag:value = ${lit(value)} AND x-threatrelay-hashtag:platform = ${lit(platform ?? 'other')}]`;
+    case 'phone':
+      return `[x-threatrelay-phone:value = ${lit(value)}]`;
+  }
+}
+
+/** Our categories on the STIX indicator-type-ov vocabulary. */
+const INDICATOR_TYPES: Record<Category, string[]> = {
+  disinformation: ['malicious-activity'],
+  coordinated_inauthentic_behavior: ['malicious-activity'],
+  influence_operation: ['malicious-activity', 'attribution'],
+  manipulated_media: ['malicious-activity'],
+  phishing: ['malicious-activity'],
+  malware: ['malicious-activity'],
+  c2: ['malicious-activity'],
+  spam: ['anomalous-activity'],
+  other: ['unknown'],
+};
+
+function identityId(org: string): string {
+  return `identity--${uuid5(`identity\n${org}`)}`;
+}
+
+export function stixIndicatorId(org: string, key: string): string {
+  return `indicator--${uuid5(`indicator\n${org}\n${key}`)}`;
+}
+
+export interface StixBundle {
+  type: 'bundle';
+  id: string;
+  objects: Record<string, unknown>[];
+}
+
+/** One bundle for one webhook request; `bundleName` makes the bundle id stable across retries. */
+export function toStixBundle(events: ThreatEvent[], bundleName: string): StixBundle {
+  const identities = new Map<string, Record<string, unknown>>();
+  const tlps = new Set<Tlp>();
+  const indicators = events.map((event) => {
+    const org = event.source.org;
+    if (!identities.has(org)) {
+      identities.set(org, {
+        type: 'identity',
+        spec_version: '2.1',
+        id: identityId(org),
+        created: '2026-01-01T00:00:00.000Z',
+        modified: '2026-01-01T00:00:00.000Z',
+        name: org,
+        identity_class: 'organization',
+      });
+    }
+    const p = event.payload;
+    const common = {
+      type: 'indicator',
+      spec_version: '2.1',
+      id: stixIndicatorId(org, p.key),
+      created_by_ref: identityId(org),
+      created: event.producedAt,
+      modified: event.producedAt,
+      x_threatrelay_event_id: event.eventId,
+      x_threatrelay_key: p.key,
+    };
+    if (p.kind === 'IndicatorRevoked') {
+      tlps.add(p.tlp);
+      return {
+        ...common,
+        revoked: true,
+        pattern_type: 'stix',
+        pattern:
+          p.type && p.value
+            ? stixPattern(p.type, p.value, p.platform)
+            : "[x-threatrelay-key:value = '" + p.key + "']",
+        valid_from: event.producedAt,
+        description: `Revoked by ${org}: ${p.reason}`,
+        object_marking_refs: [TLP_MARKING_IDS[p.tlp]],
+      };
+    }
+    const ind = p.indicator;
+    tlps.add(ind.tlp);
+    return {
+      ...common,
+      name: `${ind.type} ${ind.value}`,
+      ...(ind.description ? { description: ind.description } : {}),
+      indicator_types: INDICATOR_TYPES[ind.category],
+      pattern_type: 'stix',
+      pattern: stixPattern(ind.type, ind.value, ind.platform),
+      valid_from: ind.validFrom,
+      ...(ind.validUntil ? { valid_until: ind.validUntil } : {}),
+      confidence: ind.confidence,
+      ...(ind.tags.length ? { labels: ind.tags } : {}),
+      ...(ind.references.length
+        ? { external_references: ind.references.map((url) => ({ source_name: 'reference', url })) }
+        : {}),
+      object_marking_refs: [TLP_MARKING_IDS[ind.tlp]],
+      x_threatrelay_category: ind.category,
+      x_threatrelay_severity: ind.severity,
+    };
+  });
+  return {
+    type: 'bundle',
+    id: `bundle--${uuid5(`bundle\n${bundleName}`)}`,
+    objects: [...[...tlps].map(tlpMarking), ...identities.values(), ...indicators],
+  };
+}

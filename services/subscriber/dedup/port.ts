@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import type { Config, SubscriptionConfig } from '../../platform/config/config';
+import { ThreatRelayError } from '../../contract/errors';
+import type { ThreatEvent } from '../../contract/model';
+import type { DedupPort, DeliveryDecision } from '../pipeline/consumer';
+import { createDedupStore, type DedupOutcome } from './';
+
+/**
+ * Connects a subscription's dedup store to its consumer: what each store
+ * outcome means for delivery. A repeat (the same record read again after a
+ * crash) is acted on exactly like the original, so nothing recorded but not
+ * delivered is lost.
+ */
+export function decide(outcome: DedupOutcome, corroborations: boolean): DeliveryDecision {
+  switch (outcome.kind) {
+    case 'new':
+      return { deliver: 'indicator.published', outcome: 'new' };
+    case 'revoked':
+      return { deliver: 'indicator.revoked', outcome: 'revoked' };
+    case 'corroborated':
+      return corroborations
+        ? { deliver: 'indicator.corroborated', sources: outcome.sources, outcome: 'corroborated' }
+        : { deliver: undefined, outcome: 'corroborated' };
+    case 'duplicate':
+    case 'republished':
+    case 'revocation-unknown':
+      return { deliver: undefined, outcome: outcome.kind };
+  }
+}
+
+export interface OpenedDedup {
+  port: DedupPort;
+  close(): Promise<void>;
+}
+
+/** Opens the store the subscription's `dedup` config names; undefined for `none`. */
+export function openDedup(
+  config: Config,
+  subscription: SubscriptionConfig,
+  dataDir: string,
+): OpenedDedup | undefined {
+  const d = subscription.dedup;
+  if (d.store === 'none') return undefined;
+  const store =
+    d.store === 'embedded'
+      ? createDedupStore({
+          kind: 'embedded',
+          path: join(dataDir, 'dedup', subscription.id),
+          windowDays: d.windowDays,
+        })
+      : createDedupStore({
+          kind: 'redis',
+          url: d.redisUrl!,
+          // {…}: the subscription's keys share one Redis Cluster slot, as the store's script needs.
+          prefix: `${config.kafka.topicPrefix}:dedup:{${subscription.id}}:`,
+          windowDays: d.windowDays,
+        });
+  const port: DedupPort = async (event: ThreatEvent, position: string) => {
+    const p = event.payload;
+    let outcome: DedupOutcome;
+    try {
+      outcome = await store.record({
+        eventId: event.eventId,
+        key: p.key,
+        org: event.source.org,
+        kind: p.kind === 'IndicatorPublished' ? 'published' : 'revoked',
+        position,
+        validUntil:
+          p.kind === 'IndicatorPublished' && p.indicator.validUntil
+            ? Date.parse(p.indicator.validUntil)
+            : null,
+      });
+    } catch (cause) {
+      // Retryable: the batch fails before anything is committed, and kafkajs fetches it again.
+      throw new ThreatRelayError('TR_DEDUP_UNAVAILABLE', `dedup store of ${subscription.id} failed`, {
+        cause,
+      });
+    }
+    return decide(outcome, subscription.corroborations);
+  };
+  return { port, close: () => store.close() };
+}

@@ -1,0 +1,24 @@
+import type { OrgConfig } from '../../platform/config/config';
+import { NAMED_RECIPIENT_TLPS, TLP_LEVELS, type Tlp } from '../../contract/model';
+
+/**
+ * Defense in depth behind the broker's ACLs: even a record that reached this
+ * subscriber's topics is delivered only if the org is entitled to its TLP,
+ * and, for amber+strict and red, only if the org is a named recipient.
+ * Returns the reason a record is refused, or undefined when it is entitled.
+ */
+export function entitlementProblem(
+  org: OrgConfig,
+  tlp: Tlp,
+  recipients: readonly string[],
+): string | undefined {
+  if (NAMED_RECIPIENT_TLPS.includes(tlp)) {
+    return recipients.includes(org.id)
+      ? undefined
+      : `${org.id} is not a named recipient of this tlp ${tlp} record`;
+  }
+  if (TLP_LEVELS.indexOf(tlp) > TLP_LEVELS.indexOf(org.maxTlp)) {
+    return `${org.id} is entitled to community records up to tlp ${org.maxTlp}, not ${tlp}`;
+  }
+  return undefined;
+}

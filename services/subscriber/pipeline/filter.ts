@@ -1,0 +1,21 @@
+import type { SubscriptionConfig } from '../../platform/config/config';
+import type { ThreatEvent } from '../../contract/model';
+
+/**
+ * The subscription's own filter: which types, categories, confidence, tags
+ * and sources it asked for. Revocations pass the type and source checks only:
+ * they carry no category or confidence, and a receiver that got an indicator
+ * must be able to learn it was withdrawn.
+ */
+export function passesFilter(filter: SubscriptionConfig['filter'], event: ThreatEvent): boolean {
+  const p = event.payload;
+  if (filter.sourceOrgs && !filter.sourceOrgs.includes(event.source.org)) return false;
+  const type = p.kind === 'IndicatorPublished' ? p.indicator.type : p.type;
+  if (filter.types && type !== null && !filter.types.includes(type)) return false;
+  if (p.kind === 'IndicatorRevoked') return true;
+  const ind = p.indicator;
+  if (filter.categories && !filter.categories.includes(ind.category)) return false;
+  if (filter.minConfidence !== undefined && ind.confidence < filter.minConfidence) return false;
+  if (filter.tags && !filter.tags.some((t) => ind.tags.includes(t))) return false;
+  return true;
+}

@@ -1,0 +1,14 @@
+import { provideBroker, type ProvidedBroker } from '../testkit/broker-provider';
+
+declare global {
+  var __threatrelayBroker: ProvidedBroker | undefined;
+}
+
+/** Starts (or finds) the one broker the integration tests share; workers read KAFKA_BROKERS. */
+export default async function globalSetup(): Promise<void> {
+  const broker = await provideBroker();
+  globalThis.__threatrelayBroker = broker;
+  process.env.KAFKA_BROKERS = broker.bootstrap;
+  process.env.THREATRELAY_TEST_BROKER = broker.description;
+  console.log(`\n[threatrelay tests] broker: ${broker.description}`);
+}

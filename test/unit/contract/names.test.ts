@@ -1,0 +1,17 @@
+import { topicNames } from '../../../services/contract/names';
+
+describe('topic routing', () => {
+  const t = topicNames('threatrelay');
+  it.each([
+    ['clear', [], ['threatrelay.community.clear']],
+    ['green', [], ['threatrelay.community.green']],
+    ['amber', [], ['threatrelay.community.amber']],
+    ['amber+strict', ['fbi', 'dhs'], ['threatrelay.direct.fbi', 'threatrelay.direct.dhs']],
+    ['red', ['fbi', 'fbi'], ['threatrelay.direct.fbi']],
+  ] as const)('routes tlp %s with recipients %j to %j', (tlp, recipients, expected) => {
+    expect(t.route(tlp, recipients)).toEqual(expected);
+  });
+  it('names DLQ topics per subscription', () => {
+    expect(t.dlq('dhs-all')).toBe('threatrelay.dlq.dhs-all');
+  });
+});

@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createDedupStore,
+  dedupStoreOptionsSchema,
+  EmbeddedDedupStore,
+  RedisDedupStore,
+  type DedupInput,
+} from '../../../../services/subscriber/dedup';
+import { freePort } from '../../../../testkit/broker-provider';
+import { startRedis, type RedisServer } from '../../../../testkit/redis';
+
+/** What each store does beyond the shared contract: how it stays bounded, and its options. */
+
+const DAY = 24 * 60 * 60_000;
+const WINDOW = 30 * DAY;
+
+const report = (n: number, extra: Partial<DedupInput> = {}): DedupInput => ({
+  eventId: `evt-${n}`,
+  key: n.toString(16).padStart(64, '0'),
+  org: 'facebook',
+  kind: 'published',
+  position: `t/0/${n}`,
+  ...extra,
+});
+
+describe('embedded dedup store', () => {
+  let dir: string;
+  let store: EmbeddedDedupStore;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'threatrelay-dedup-'));
+    store = EmbeddedDedupStore.open({ path: join(dir, 'a', 'b'), windowMs: WINDOW });
+  });
+
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('deletes expired entries as it records, so it holds only what the window holds', async () => {
+    const t0 = Date.now();
+    for (let n = 1; n <= 150; n++) await store.record(report(n), t0);
+    expect(store.entryCount()).toEqual({ events: 150, keys: 150 });
+    for (let n = 151; n <= 154; n++) await store.record(report(n), t0 + WINDOW + 1);
+    expect(store.entryCount()).toEqual({ events: 4, keys: 4 });
+  });
+
+  it('deletes a key revoked by its last source at once', async () => {
+    const t0 = Date.now();
+    await store.record(report(1), t0);
+    await store.record(report(2, { key: report(1).key, kind: 'revoked' }), t0);
+    expect(store.entryCount()).toEqual({ events: 2, keys: 0 });
+  });
+
+  it('refuses to record once closed', async () => {
+    await store.close();
+    await expect(store.record(report(1))).rejects.toMatchObject({ code: 'TR_INTERNAL' });
+  });
+});
+
+describe('redis dedup store', () => {
+  let redis: RedisServer;
+  let store: RedisDedupStore;
+  let prefix: string;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  beforeEach(() => {
+    prefix = `test:{${randomUUID()}}:`;
+    store = new RedisDedupStore({ url: redis.url, prefix, windowMs: WINDOW });
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('lets Redis expire an event at the end of the window and a report at its validUntil', async () => {
+    const t0 = Date.now();
+    const input = report(1, { validUntil: t0 + DAY });
+    await store.record(input, t0);
+    const client = redis.client();
+    expect(await client.pexpiretime(`${prefix}e:${input.eventId}`)).toBe(t0 + WINDOW);
+    expect(await client.pexpiretime(`${prefix}k:${input.key}`)).toBe(t0 + DAY);
+  });
+
+  it('keeps a key until its longest-lived report expires', async () => {
+    const t0 = Date.now();
+    await store.record(report(1, { validUntil: t0 + 2 * DAY }), t0);
+    await store.record(report(2, { key: report(1).key, org: 'google', validUntil: t0 + DAY }), t0);
+    expect(await redis.client().pexpiretime(`${prefix}k:${report(1).key}`)).toBe(t0 + 2 * DAY);
+  });
+
+  it('deletes a key revoked by its last source at once', async () => {
+    const t0 = Date.now();
+    await store.record(report(1), t0);
+    await store.record(report(2, { key: report(1).key, kind: 'revoked' }), t0);
+    expect(await redis.client().exists(`${prefix}k:${report(1).key}`)).toBe(0);
+  });
+
+  it('writes only under its prefix', async () => {
+    await store.record(report(1));
+    const keys = await redis.client().keys('*');
+    expect(keys.filter((k) => !k.startsWith('test:'))).toEqual([]);
+    expect(keys.filter((k) => k.startsWith(prefix)).sort()).toEqual([
+      `${prefix}e:evt-1`,
+      `${prefix}k:${report(1).key}`,
+    ]);
+  });
+
+  it('rejects, rather than answer, when the server cannot be reached', async () => {
+    const unreachable = new RedisDedupStore({
+      url: `redis://127.0.0.1:${await freePort()}`,
+      prefix,
+      windowMs: WINDOW,
+    });
+    try {
+      await expect(unreachable.record(report(1))).rejects.toThrow();
+    } finally {
+      await unreachable.close();
+    }
+  });
+});
+
+describe('dedup store options', () => {
+  it('accepts an embedded store with a path and a redis store with a url and prefix', () => {
+    expect(
+      dedupStoreOptionsSchema.safeParse({ kind: 'embedded', path: '/var/lib/tr/dedup/dhs' }).success,
+    ).toBe(true);
+    expect(
+      dedupStoreOptionsSchema.safeParse({ kind: 'redis', url: 'rediss://cache:6380/2', prefix: 'tr:{dhs}:' })
+        .success,
+    ).toBe(true);
+  });
+
+  it('rejects a redis url of another scheme, naming the path', () => {
+    const result = dedupStoreOptionsSchema.safeParse({
+      kind: 'redis',
+      url: 'http://cache:6379',
+      prefix: 'p:',
+    });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join('.'))).toEqual(['url']);
+  });
+
+  it('rejects an unknown kind of store', () => {
+    expect(dedupStoreOptionsSchema.safeParse({ kind: 'memory' }).success).toBe(false);
+  });
+
+  it('remembers for 30 days unless told otherwise', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'threatrelay-dedup-'));
+    const store = createDedupStore({ kind: 'embedded', path: dir });
+    const shortStore = createDedupStore({ kind: 'embedded', path: join(dir, 'short'), windowDays: 1 });
+    try {
+      const t0 = Date.now();
+      await store.record(report(1), t0);
+      await shortStore.record(report(1), t0);
+      const later = report(2, { key: report(1).key, org: 'google' });
+      expect(await store.record(later, t0 + 30 * DAY - 1)).toMatchObject({ kind: 'corroborated' });
+      expect(await shortStore.record(later, t0 + DAY)).toMatchObject({ kind: 'new' });
+    } finally {
+      await store.close();
+      await shortStore.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('test redis-server helper', () => {
+  it('says how to install redis-server when it is missing', async () => {
+    await expect(startRedis({ binary: 'redis-server-not-installed' })).rejects.toThrow(
+      /redis-server-not-installed is not installed.*ensure-redis\.sh/s,
+    );
+  });
+});
