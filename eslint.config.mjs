@@ -1,6 +1,50 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const SERVICES = ['producer', 'subscriber', 'admin', 'receiver', 'stix', 'platform', 'contract', 'cli'];
+/** What each folder may not import, on top of test code, which no service imports. */
+const FORBIDDEN = {
+  contract: SERVICES.filter((s) => s !== 'contract'),
+  platform: SERVICES.filter((s) => s !== 'platform' && s !== 'contract'),
+  stix: ['producer', 'subscriber', 'admin', 'receiver', 'cli'],
+  producer: ['subscriber', 'admin', 'receiver', 'cli'],
+  subscriber: ['producer', 'admin', 'receiver', 'cli'],
+  admin: ['producer', 'subscriber', 'receiver', 'cli'],
+  receiver: ['producer', 'subscriber', 'admin', 'stix', 'cli'],
+  cli: [],
+};
+
+function boundaries() {
+  const testCode = ['**/test/**', '**/testkit/**', '**/bench/**'];
+  const configs = Object.entries(FORBIDDEN).map(([folder, forbidden]) => ({
+    files: [`services/${folder}/**/*.ts`],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...forbidden.map((other) => ({
+              group: [`**/${other}/**`, `**/${other}`],
+              message: `services/${folder} may not import services/${other}`,
+            })),
+            { group: testCode, message: 'the product never imports test code' },
+          ],
+        },
+      ],
+    },
+  }));
+  configs.push({
+    files: ['bench/**/*.ts', 'testkit/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/test/**'], message: 'bench and testkit share only testkit, not test/' }] },
+      ],
+    },
+  });
+  return configs;
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.cache/**', 'coverage/**'] },
   js.configs.recommended,
@@ -14,6 +58,10 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // Import boundaries: `contract` (what crosses Kafka) and `platform` (process plumbing) import no
+  // service; services never import each other; nothing imports `cli`, which wires them all; the
+  // product never imports tests, and benches share only `testkit`.
+  ...boundaries(),
   {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     languageOptions: {

@@ -40,11 +40,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import type { Consumer, Message } from 'kafkajs';
 import { request } from 'undici';
-import {
-  buildPublishedEvents,
-  signedRecord,
-  type PublishContext,
-} from '../services/producer/publish/publisher';
+import { buildPublishedEvents, type PublishContext } from '../services/producer/ingest/build-events';
+import { signedRecord } from '../services/contract/record';
 import { startProducer, type RunningProducer } from '../services/producer/service';
 import { loadEventCodec } from '../services/contract/avro/codec';
 import { HEADERS } from '../services/contract/definitions';

@@ -24,18 +24,15 @@ import os from 'node:os';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { parseItems } from '../services/producer/http/app';
-import {
-  buildPublishedEvents,
-  signedRecord,
-  type PublishContext,
-} from '../services/producer/publish/publisher';
+import { buildPublishedEvents, type PublishContext } from '../services/producer/ingest/build-events';
+import { signedRecord } from '../services/contract/record';
 import { startProducer, type RunningProducer } from '../services/producer/service';
 import { loadEventCodec } from '../services/contract/avro/codec';
 import { indicatorInputSchema, type IndicatorInput } from '../services/contract/indicator';
 import { createIdempotentProducer, createKafka } from '../services/platform/kafka';
 import type { ThreatEvent } from '../services/contract/model';
 import { loadPrivateKey, signValue } from '../services/contract/signing';
-import { topicNames } from '../services/contract/names';
+import { kafkaNames } from '../services/contract/names';
 import { createTestNetwork, type TestNetwork } from '../testkit/network';
 import { cpuRate, createBenchRun, fmt, indicatorGenerator, type RawIndicator } from './support';
 
@@ -157,7 +154,7 @@ async function main(): Promise<void> {
     logger: network.logger,
   });
   bench.defer('the producer', () => producer.close());
-  const topic = topicNames(network.config.kafka.topicPrefix).community('green');
+  const topic = kafkaNames(network.config.kafka.topicPrefix).community('green');
 
   // The data, and everything derived from it, before any timing.
   console.error('ingest bench: generating indicators and records…');

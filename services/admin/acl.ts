@@ -1,6 +1,5 @@
-import type { Config, KafkaRole } from '../platform/config/config';
-import { ThreatRelayError } from '../contract/errors';
-import { COMMUNITY_TLPS, communityLevels, topicNames } from '../contract/names';
+import type { Config } from '../platform/config/config';
+import { COMMUNITY_TLPS, communityLevels, kafkaNames } from '../contract/names';
 
 /**
  * Who may do what on the brokers: the ACLs `threatrelay provision` keeps for
@@ -35,24 +34,9 @@ export function principalOf(username: string): string {
   return `User:${username}`;
 }
 
-/** The transactional ids a producer of `org` uses: `<prefix>.producer.<org>.<instance>.<slot>`. */
-export function transactionalIdPrefix(config: Config, org: string): string {
-  return `${config.kafka.topicPrefix}.producer.${org}.`;
-}
-
-/** The consumer group of a subscription. */
-export function subscriptionGroupId(config: Config, subscriptionId: string): string {
-  return `${config.kafka.topicPrefix}.sub.${subscriptionId}`;
-}
-
-/** The prefix of the per-process groups a subscriber of `org` reads the control topic with. */
-export function controlGroupPrefix(config: Config, org: string): string {
-  return `${config.kafka.topicPrefix}.control.${org}.`;
-}
-
 /** Every ACL binding the config implies, in a stable order. */
 export function aclsOf(config: Config): AclBinding[] {
-  const topics = topicNames(config.kafka.topicPrefix);
+  const topics = kafkaNames(config.kafka.topicPrefix);
   const out: AclBinding[] = [];
   for (const user of config.kafka.users) {
     const principal = principalOf(user.username);
@@ -67,7 +51,7 @@ export function aclsOf(config: Config): AclBinding[] {
     if (user.role === 'producer') {
       for (const tlp of COMMUNITY_TLPS) add('TOPIC', topics.community(tlp), 'WRITE');
       add('TOPIC', topics.direct(''), 'WRITE', 'PREFIXED');
-      add('TRANSACTIONAL_ID', transactionalIdPrefix(config, user.org), 'WRITE', 'PREFIXED');
+      add('TRANSACTIONAL_ID', topics.transactionalIdPrefix(user.org), 'WRITE', 'PREFIXED');
       continue;
     }
     const org = config.orgs.find((o) => o.id === user.org)!;
@@ -75,11 +59,11 @@ export function aclsOf(config: Config): AclBinding[] {
     add('TOPIC', topics.direct(org.id), 'READ');
     for (const s of config.subscriptions.filter((sub) => sub.org === org.id)) {
       add('TOPIC', topics.dlq(s.id), 'WRITE');
-      add('GROUP', subscriptionGroupId(config, s.id), 'READ');
+      add('GROUP', topics.subscriptionGroup(s.id), 'READ');
     }
     add('TOPIC', topics.control(org.id), 'READ');
     add('TOPIC', topics.control(org.id), 'WRITE');
-    add('GROUP', controlGroupPrefix(config, org.id), 'READ', 'PREFIXED');
+    add('GROUP', topics.controlGroupPrefix(org.id), 'READ', 'PREFIXED');
   }
   return out;
 }
@@ -87,19 +71,4 @@ export function aclsOf(config: Config): AclBinding[] {
 /** One line per binding, for reports and set comparison. */
 export function aclKey(b: AclBinding): string {
   return `${b.principal} ${b.operation} ${b.resourceType}:${b.patternType === 'PREFIXED' ? `${b.resourceName}*` : b.resourceName}`;
-}
-
-/**
- * Fails fast when a service would connect as another org's or role's user: the broker would refuse
- * it anyway, but only at its first transaction or group join, long after it reported ready.
- */
-export function checkOwnUser(config: Config, org: string, role: KafkaRole): void {
-  const username = config.kafka.sasl?.username;
-  const user = config.kafka.users.find((u) => u.username === username);
-  if (user && (user.org !== org || user.role !== role)) {
-    throw new ThreatRelayError(
-      'TR_CONFIG',
-      `kafka.sasl.username "${username}" is ${user.org}'s ${user.role} user; ${org}'s ${role} must connect as its own`,
-    );
-  }
 }

@@ -15,7 +15,7 @@ import { resolveUserPasswords, type Config } from '../platform/config/config';
 import { ThreatRelayError } from '../contract/errors';
 import { ensureTopics } from '../platform/kafka';
 import { connectScramAdmin, type ScramMechanism } from './scram';
-import { COMMUNITY_TLPS, topicNames } from '../contract/names';
+import { COMMUNITY_TLPS, kafkaNames } from '../contract/names';
 
 /**
  * `threatrelay provision`: brings the cluster to what the config says, and
@@ -31,7 +31,7 @@ import { COMMUNITY_TLPS, topicNames } from '../contract/names';
 
 /** Every topic the config implies: community topics, one direct topic per org, one DLQ per subscription. */
 export function topicsOf(config: Config): string[] {
-  const names = topicNames(config.kafka.topicPrefix);
+  const names = kafkaNames(config.kafka.topicPrefix);
   return [
     ...COMMUNITY_TLPS.map((tlp) => names.community(tlp)),
     ...config.orgs.map((o) => names.direct(o.id)),
@@ -47,7 +47,7 @@ function retentionMs(config: Config): string {
 
 /** The compacted control topics, one per org. */
 export function controlTopicsOf(config: Config): string[] {
-  const names = topicNames(config.kafka.topicPrefix);
+  const names = kafkaNames(config.kafka.topicPrefix);
   return config.orgs.map((o) => names.control(o.id));
 }
 

@@ -13,11 +13,12 @@ import { generateSigningKeyPair } from '../contract/signing';
 import { startSubscriber } from '../subscriber/service';
 import { CLI_COMMANDS, type CliCommand } from './commands';
 import { createKafka } from '../platform/kafka';
-import { topicNames } from '../contract/names';
+import { kafkaNames } from '../contract/names';
 import { writeSwitch } from '../subscriber/control';
 import { generateComposeEnv } from './compose-env';
 import { runDev } from './dev';
-import { readDeadLetters, replayDeadLetters } from './dlq';
+import { readDeadLetters } from '../subscriber/dlq/read';
+import { replayDeadLetters } from '../subscriber/dlq/replay';
 import { defaultBrokerDir, kafkaCommand } from './local-kafka';
 import { INPUT_FORMATS, UsageError, exitCodeOf, publishFile, summarize, type InputFormat } from './publish';
 
@@ -194,7 +195,7 @@ async function main(argv: string[]): Promise<void> {
       const producer = kafka.producer();
       await producer.connect();
       try {
-        await writeSwitch(producer, topicNames(config.kafka.topicPrefix).control(sub.org), {
+        await writeSwitch(producer, kafkaNames(config.kafka.topicPrefix).control(sub.org), {
           subscription: id,
           disabled: action === 'disable',
           reason: values.reason ?? `${action}d by an operator`,

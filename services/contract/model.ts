@@ -132,3 +132,17 @@ export interface ThreatEvent {
   canonicalizationVersion: number;
   payload: EventPayload;
 }
+
+/** How a payload is routed and entitled: a revocation travels exactly as its original did. */
+export function routeOf(payload: EventPayload): { tlp: Tlp; recipients: readonly string[] } {
+  return payload.kind === 'IndicatorPublished' ? payload.indicator : payload;
+}
+
+/** The identity a payload names: type, platform and canonical value; a revocation by key alone has none. */
+export function identityOf(payload: EventPayload): {
+  type: IndicatorType | null;
+  platform: Platform | null;
+  value: string | null;
+} {
+  return payload.kind === 'IndicatorPublished' ? payload.indicator : payload;
+}

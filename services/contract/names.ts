@@ -13,11 +13,13 @@ export function communityLevels(org: { maxTlp: CommunityTlp }): CommunityTlp[] {
 }
 
 /**
- * Topic names of the bus. Community topics carry the TLP levels shared with
- * everyone entitled to the level; records with named recipients go to each
- * recipient's direct topic, never to a community topic.
+ * Names on the brokers, all under one prefix, so two networks can share a
+ * cluster. Community topics carry the TLP levels shared with everyone
+ * entitled to the level; records with named recipients go to each
+ * recipient's direct topic, never to a community topic. The ACL model grants
+ * exactly these names, so services and provision cannot drift apart.
  */
-export interface TopicNames {
+export interface KafkaNames {
   community(tlp: CommunityTlp): string;
   direct(org: string): string;
   dlq(subscriptionId: string): string;
@@ -28,9 +30,15 @@ export interface TopicNames {
   control(org: string): string;
   /** Every topic a record of this TLP (and recipients) is written to. */
   route(tlp: Tlp, recipients: readonly string[]): string[];
+  /** The consumer group of a subscription. */
+  subscriptionGroup(subscriptionId: string): string;
+  /** The prefix of the per-process groups a subscriber of `org` reads its control topic with. */
+  controlGroupPrefix(org: string): string;
+  /** The transactional ids a producer of `org` uses: `<prefix>.producer.<org>.<instance>.<slot>`. */
+  transactionalIdPrefix(org: string): string;
 }
 
-export function topicNames(prefix: string): TopicNames {
+export function kafkaNames(prefix: string): KafkaNames {
   const community = (tlp: CommunityTlp): string => `${prefix}.community.${tlp}`;
   const direct = (org: string): string => `${prefix}.direct.${org}`;
   return {
@@ -42,5 +50,8 @@ export function topicNames(prefix: string): TopicNames {
       if (NAMED_RECIPIENT_TLPS.includes(tlp)) return [...new Set(recipients)].map(direct);
       return [community(tlp as CommunityTlp)];
     },
+    subscriptionGroup: (subscriptionId) => `${prefix}.sub.${subscriptionId}`,
+    controlGroupPrefix: (org) => `${prefix}.control.${org}.`,
+    transactionalIdPrefix: (org) => `${prefix}.producer.${org}.`,
   };
 }

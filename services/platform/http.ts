@@ -1,4 +1,5 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import type { Registry } from 'prom-client';
 import { ThreatRelayError, isThreatRelayError } from '../contract/errors';
 import type { Logger } from './logger';
 
@@ -86,4 +87,54 @@ export function notFound(routes: Record<string, string[]>): RequestHandler {
     }
     next(new ThreatRelayError('TR_NOT_FOUND', `no route ${req.method} ${req.path}`));
   };
+}
+
+export interface OpsRoutes {
+  /** Resolves when the service can do its work (a real broker round trip); rejects with why not. */
+  ready(): Promise<unknown>;
+  metrics: Registry;
+  logger: Logger;
+}
+
+/** Paths the ops router serves, for `notFound`'s 405s. */
+export const OPS_ROUTES: Record<string, string[]> = {
+  '/healthz': ['GET'],
+  '/readyz': ['GET'],
+  '/metrics': ['GET'],
+};
+
+/**
+ * `/healthz` (the process answers), `/readyz` (it can do its work) and
+ * `/metrics` (Prometheus), the same in every service. `/readyz` says only
+ * ready or not: why not goes to the log, since broker errors name hosts and
+ * principals that are nobody else's business.
+ */
+export function opsRouter(ops: OpsRoutes): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  router.get('/readyz', async (_req, res) => {
+    try {
+      await ops.ready();
+      res.json({ status: 'ready' });
+    } catch (err) {
+      ops.logger.warn({ err }, 'not ready');
+      res.status(503).json({ status: 'not ready' });
+    }
+  });
+  router.get('/metrics', async (_req, res) => {
+    res.set('content-type', ops.metrics.contentType).send(await ops.metrics.metrics());
+  });
+  return router;
+}
+
+/**
+ * A `Retry-After` value (delay-seconds or an HTTP-date) in whole seconds,
+ * rounded up; undefined when absent or unreadable.
+ */
+export function parseRetryAfter(value: string | string[] | null | undefined): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v === null) return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim());
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }

@@ -9,7 +9,8 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
-import type { Config } from './config/config';
+import type { Config, KafkaRole } from './config/config';
+import { ThreatRelayError } from '../contract/errors';
 import { CLIENT_ID } from '../contract/definitions';
 import type { Logger } from './logger';
 
@@ -123,5 +124,20 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout:
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Fails fast when a service would connect as another org's or role's user: the broker would refuse
+ * it anyway, but only at its first transaction or group join, long after it reported ready.
+ */
+export function checkOwnUser(config: Config, org: string, role: KafkaRole): void {
+  const username = config.kafka.sasl?.username;
+  const user = config.kafka.users.find((u) => u.username === username);
+  if (user && (user.org !== org || user.role !== role)) {
+    throw new ThreatRelayError(
+      'TR_CONFIG',
+      `kafka.sasl.username "${username}" is ${user.org}'s ${user.role} user; ${org}'s ${role} must connect as its own`,
+    );
   }
 }

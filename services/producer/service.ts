@@ -1,13 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { checkOwnUser, transactionalIdPrefix } from '../admin/acl';
 import { loadEventCodec } from '../contract/avro/codec';
 import type { Config } from '../platform/config/config';
 import { ThreatRelayError } from '../contract/errors';
-import { brokerRoundTrip, createKafka, withTimeout } from '../platform/kafka';
+import { brokerRoundTrip, checkOwnUser, createKafka, withTimeout } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
 import { loadPrivateKey } from '../contract/signing';
-import { topicNames } from '../contract/names';
+import { kafkaNames } from '../contract/names';
 import { createApp } from './http/app';
 import { createProducerMetrics } from './metrics';
 import { Publisher } from './publish/publisher';
@@ -39,7 +38,7 @@ export async function startProducer(options: ProducerOptions): Promise<RunningPr
   const kafka = createKafka(config.kafka, logger, `threatrelay-producer-${org}`);
   const sender = new TransactionalSender({
     kafka,
-    idPrefix: transactionalIdPrefix(config, org),
+    idPrefix: kafkaNames(config.kafka.topicPrefix).transactionalIdPrefix(org),
     logger,
   });
   const admin = kafka.admin();
@@ -50,7 +49,7 @@ export async function startProducer(options: ProducerOptions): Promise<RunningPr
     admin,
     codec: loadEventCodec(),
     signingKey,
-    topics: topicNames(config.kafka.topicPrefix),
+    topics: kafkaNames(config.kafka.topicPrefix),
     logger,
     produceTimeoutMs: config.producer.produceTimeoutMs,
     observeSend: (seconds, outcome) => metrics.kafkaSendSeconds.observe({ outcome }, seconds),

@@ -1,17 +1,21 @@
-import type { KeyObject } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
-import { checkOwnUser, controlGroupPrefix, subscriptionGroupId } from '../admin/acl';
 import { loadEventCodec } from '../contract/avro/codec';
 import type { Config } from '../platform/config/config';
 import { ThreatRelayError } from '../contract/errors';
-import { errorMiddleware, notFound } from '../platform/http';
-import { brokerRoundTrip, createIdempotentProducer, createKafka, withTimeout } from '../platform/kafka';
+import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
+import {
+  brokerRoundTrip,
+  checkOwnUser,
+  createIdempotentProducer,
+  createKafka,
+  withTimeout,
+} from '../platform/kafka';
 import type { Logger } from '../platform/logger';
-import { publicKeyFromBase64 } from '../contract/signing';
-import { topicNames } from '../contract/names';
+import { orgPublicKeys } from '../contract/signing';
+import { kafkaNames } from '../contract/names';
 import { SubscriptionConsumer } from './pipeline/consumer';
 import { openDedup } from './dedup/port';
 import { ControlListener, writeSwitch } from './control';
@@ -41,9 +45,6 @@ export interface RunningSubscriber {
   close(): Promise<void>;
 }
 
-/** The consumer group of a subscription (the ACL model grants exactly this one). */
-export const groupIdFor = subscriptionGroupId;
-
 /** Starts one consumer group per subscription of `org`, honoring the switches in the control topic. */
 export async function startSubscriber(options: SubscriberOptions): Promise<RunningSubscriber> {
   const { config, org: orgId, logger } = options;
@@ -56,11 +57,9 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     throw new ThreatRelayError('TR_CONFIG', `org "${orgId}" has no subscriptions to run`);
   }
   checkOwnUser(config, orgId, 'subscriber');
-  const orgKeys = new Map<string, KeyObject>(
-    config.orgs.filter((o) => o.publicKey).map((o) => [o.id, publicKeyFromBase64(o.publicKey!)]),
-  );
+  const orgKeys = orgPublicKeys(config.orgs);
   const codec = loadEventCodec();
-  const topics = topicNames(config.kafka.topicPrefix);
+  const topics = kafkaNames(config.kafka.topicPrefix);
   const metrics = createSubscriberMetrics(orgId);
   const kafka = createKafka(config.kafka, logger, `threatrelay-subscriber-${orgId}`);
   const producer = createIdempotentProducer(kafka);
@@ -80,9 +79,14 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       codec,
       orgKeys,
       topics,
-      deadLetters: new DeadLetterWriter(producer, topics.dlq(subscription.id)),
+      deadLetters: new DeadLetterWriter(
+        producer,
+        topics.dlq(subscription.id),
+        subscription.id,
+        metrics,
+        logger.child({ subscription: subscription.id }),
+      ),
       logger,
-      groupId: groupIdFor(config, subscription.id),
       metrics,
       ...(dedup ? { dedup: dedup.port } : {}),
       ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
@@ -105,7 +109,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     kafka,
     admin,
     topics.control(orgId),
-    controlGroupPrefix(config, orgId),
+    topics.controlGroupPrefix(orgId),
     (sw) => {
       const consumer = consumers.get(sw.subscription);
       if (!consumer) return;
@@ -144,22 +148,15 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   if (port !== undefined) {
     const app = express();
     app.disable('x-powered-by');
-    app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-    app.get('/readyz', async (_req, res) => {
-      try {
-        await withTimeout(brokerRoundTrip(admin), 3000, () => new Error('no answer from Kafka within 3 s'));
-        const state = Object.fromEntries(
-          [...consumers].map(([id, c]) => [id, c.running ? 'consuming' : 'disabled']),
-        );
-        res.json({ status: 'ready', subscriptions: state });
-      } catch (err) {
-        res.status(503).json({ status: 'not ready', reason: (err as Error).message });
-      }
-    });
-    app.get('/metrics', async (_req, res) => {
-      res.set('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
-    app.use(notFound({ '/healthz': ['GET'], '/readyz': ['GET'], '/metrics': ['GET'] }));
+    app.use(
+      opsRouter({
+        ready: () =>
+          withTimeout(brokerRoundTrip(admin), 3000, () => new Error('no answer from Kafka within 3 s')),
+        metrics: metrics.registry,
+        logger,
+      }),
+    );
+    app.use(notFound(OPS_ROUTES));
     app.use(errorMiddleware(logger));
     const host = options.host ?? '127.0.0.1';
     server = await new Promise<Server>((resolve) => {

@@ -21,7 +21,7 @@ import { createKafka } from '../../services/platform/kafka';
 import { createLogger } from '../../services/platform/logger';
 import { changed, formatReport, provision, type ProvisionReport } from '../../services/admin/provision';
 import { generateSigningKeyPair } from '../../services/contract/signing';
-import { topicNames } from '../../services/contract/names';
+import { kafkaNames } from '../../services/contract/names';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
 import { KAFKA_SCRIPT, startLocalBroker, type LocalBroker } from '../../testkit/broker-provider';
 import { startReceiver, type Receiver } from '../../testkit/receiver';
@@ -218,7 +218,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     const producer = client(adminSasl()).producer();
     clients.push(producer);
     await producer.connect();
-    const t = topicNames(prefix);
+    const t = kafkaNames(prefix);
     for (const topic of [
       t.community('clear'),
       t.community('green'),
@@ -257,7 +257,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
   });
 
   it("brings a topic's retention back to the config's, keeping its other overrides", async () => {
-    const t = topicNames(prefix);
+    const t = kafkaNames(prefix);
     const admin = client(adminSasl()).admin();
     clients.push(admin);
     await admin.connect();
@@ -339,7 +339,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
   });
 
   it("refuses a subscriber reading another org's direct topic", async () => {
-    const t = topicNames(prefix);
+    const t = kafkaNames(prefix);
     expect(await tryRead(sasl('dhs-subscriber'), t.direct('smallco'), `${prefix}.sub.dhs-all`)).toBe(
       'TOPIC_AUTHORIZATION_FAILED',
     );
@@ -347,7 +347,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
   });
 
   it('refuses a subscriber reading a community topic above its entitlement', async () => {
-    const t = topicNames(prefix);
+    const t = kafkaNames(prefix);
     const group = `${prefix}.sub.smallco-all`;
     expect(await tryRead(sasl('smallco-subscriber'), t.community('amber'), group)).toBe(
       'TOPIC_AUTHORIZATION_FAILED',
@@ -356,14 +356,14 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
   });
 
   it("refuses a subscriber joining another subscription's consumer group", async () => {
-    const t = topicNames(prefix);
+    const t = kafkaNames(prefix);
     expect(await tryRead(sasl('dhs-subscriber'), t.community('clear'), `${prefix}.sub.smallco-all`)).toBe(
       'GROUP_AUTHORIZATION_FAILED',
     );
   });
 
   it("refuses a subscriber forging a community record or flipping another org's switches", async () => {
-    const t = topicNames(prefix);
+    const t = kafkaNames(prefix);
     expect(await tryWrite(sasl('dhs-subscriber'), t.community('clear'))).toBe('TOPIC_AUTHORIZATION_FAILED');
     expect(await tryWrite(sasl('dhs-subscriber'), t.control('smallco'))).toBe('TOPIC_AUTHORIZATION_FAILED');
     expect(await tryWrite(sasl('dhs-subscriber'), t.dlq('smallco-all'))).toBe('TOPIC_AUTHORIZATION_FAILED');
@@ -373,7 +373,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
   });
 
   it("refuses a producer writing a subscriber's switches or dead letters", async () => {
-    const t = topicNames(prefix);
+    const t = kafkaNames(prefix);
     expect(await tryWrite(sasl('facebook-producer'), t.control('dhs'))).toBe('TOPIC_AUTHORIZATION_FAILED');
     expect(await tryWrite(sasl('facebook-producer'), t.dlq('dhs-all'))).toBe('TOPIC_AUTHORIZATION_FAILED');
   });
@@ -438,7 +438,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
       expect(delivered.sort()).toEqual(['ballot-drop.org', 'vote-count-live.net']);
       // Its own dead letters (the unsigned seed records) and its own switch (dhs-gone's 410),
       // both written as dhs-subscriber, read back as the operator.
-      const t = topicNames(prefix);
+      const t = kafkaNames(prefix);
       await waitFor('dhs-gone disabled', () => !subscriber!.consumer('dhs-gone').running);
       const readAs = client(adminSasl());
       const offsets = async (topic: string): Promise<number> => {
@@ -481,7 +481,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
         .sort(),
     );
     const group = `${prefix}.sub.smallco-all`;
-    expect(await tryRead(sasl('smallco-subscriber'), topicNames(prefix).community('clear'), group)).toBe(
+    expect(await tryRead(sasl('smallco-subscriber'), kafkaNames(prefix).community('clear'), group)).toBe(
       'TOPIC_AUTHORIZATION_FAILED',
     );
     const back = await runProvision();
@@ -502,10 +502,10 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     const report = await runProvision(narrowed);
     expect(report.users.updated).toEqual(['smallco-subscriber']);
     expect(report.acls.removed).toEqual([
-      `User:smallco-subscriber READ TOPIC:${topicNames(prefix).community('green')}`,
+      `User:smallco-subscriber READ TOPIC:${kafkaNames(prefix).community('green')}`,
     ]);
     const group = `${prefix}.sub.smallco-all`;
-    expect(await tryRead(sasl('smallco-subscriber'), topicNames(prefix).community('green'), group)).toBe(
+    expect(await tryRead(sasl('smallco-subscriber'), kafkaNames(prefix).community('green'), group)).toBe(
       'TOPIC_AUTHORIZATION_FAILED',
     );
     const stale = client({

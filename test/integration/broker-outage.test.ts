@@ -1,6 +1,6 @@
 import type { RunningProducer } from '../../services/producer/service';
 import { HEADERS } from '../../services/contract/definitions';
-import { topicNames } from '../../services/contract/names';
+import { kafkaNames } from '../../services/contract/names';
 import { startLocalBroker, type LocalBroker } from '../../testkit/broker-provider';
 import { createTestNetwork, type TestNetwork } from '../../testkit/network';
 import { waitFor } from '../../testkit/wait-for';
@@ -92,7 +92,7 @@ describe('producer while the broker is down', () => {
       90_000,
       1000,
     );
-    const records = await net.readAll(topicNames(net.prefix).community('green'), {
+    const records = await net.readAll(kafkaNames(net.prefix).community('green'), {
       atLeast: 500,
       quietMs: 3000,
     });

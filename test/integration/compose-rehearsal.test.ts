@@ -1,3 +1,4 @@
+import { kafkaNames } from '../../services/contract/names';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -27,7 +28,7 @@ import {
   topicsOf,
   type ProvisionReport,
 } from '../../services/admin/provision';
-import { groupIdFor, startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
+import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
 import { freePort, startLocalBroker, type LocalBroker } from '../../testkit/broker-provider';
 import { containerEnv, scopeOf, type ComposeServiceLike } from '../../testkit/compose';
 import { startRedis, type RedisServer } from '../../testkit/redis';
@@ -346,7 +347,7 @@ describe('the compose stack, rehearsed on loopback', () => {
 
     // Both fbi instances in the group before anything is published, so no rebalance moves a
     // partition while it is being delivered (at-least-once would then allow a repeat).
-    const fbiGroup = groupIdFor(configOf('subscriber-fbi'), 'fbi-all');
+    const fbiGroup = kafkaNames(configOf('subscriber-fbi').kafka.topicPrefix).subscriptionGroup('fbi-all');
     await waitFor(
       'both fbi-all instances in a stable group',
       async () => {
@@ -426,7 +427,7 @@ describe('the compose stack, rehearsed on loopback', () => {
       const subscriber = subscribers[org]![0]!;
       const topics = subscriber.consumer(id).sourceTopics();
       const records = receipts.flatMap((r) => r.records).filter((r) => topics.includes(r.topic));
-      const groupId = groupIdFor(configOf(`subscriber-${org}`), id);
+      const groupId = kafkaNames(configOf(`subscriber-${org}`).kafka.topicPrefix).subscriptionGroup(id);
       await waitFor(`${id} to commit past every record it reads`, async () => {
         const committed = await adminClient.fetchOffsets({ groupId, topics });
         return records.every((r) => {

@@ -1,3 +1,4 @@
+import { kafkaNames } from '../../services/contract/names';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -15,7 +16,6 @@ import {
 import { SAMPLE_FEED_EXPECTED } from '../../services/cli/sample-feed';
 import type { NativeBody } from '../../services/receiver/receiver';
 import { createLogger } from '../../services/platform/logger';
-import { groupIdFor } from '../../services/subscriber/service';
 import type { NativeEvent } from '../../services/subscriber/pipeline/shape';
 import { waitFor } from '../../testkit/wait-for';
 
@@ -261,10 +261,12 @@ describe('threatrelay dev runs the whole demo network', () => {
     await admin.connect();
     try {
       const { groups } = await admin.describeGroups(
-        config.subscriptions.map((s) => groupIdFor(config, s.id)),
+        config.subscriptions.map((s) => kafkaNames(config.kafka.topicPrefix).subscriptionGroup(s.id)),
       );
       expect(groups.map((g) => [g.groupId, g.members.length]).sort()).toEqual(
-        config.subscriptions.map((s) => [groupIdFor(config, s.id), 0]).sort(),
+        config.subscriptions
+          .map((s) => [kafkaNames(config.kafka.topicPrefix).subscriptionGroup(s.id), 0])
+          .sort(),
       );
     } finally {
       await admin.disconnect();

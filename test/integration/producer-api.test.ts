@@ -3,7 +3,7 @@ import { startProducer, type RunningProducer } from '../../services/producer/ser
 import { loadEventCodec } from '../../services/contract/avro/codec';
 import { HEADERS } from '../../services/contract/definitions';
 import { createLogger } from '../../services/platform/logger';
-import { topicNames } from '../../services/contract/names';
+import { kafkaNames } from '../../services/contract/names';
 import { createTestNetwork, type TestNetwork } from '../../testkit/network';
 
 /** The producer API against a real broker: every status code, routing, idempotency, revocation. */
@@ -37,7 +37,7 @@ describe('producer API', () => {
     await net?.close();
   });
 
-  const topics = (): ReturnType<typeof topicNames> => topicNames(net.prefix);
+  const topics = (): ReturnType<typeof kafkaNames> => kafkaNames(net.prefix);
   const allTopics = (): string[] => [
     topics().community('clear'),
     topics().community('green'),
@@ -431,7 +431,7 @@ describe('producer logs and shutdown', () => {
       const res = await inFlight;
       await closing;
       expect(res.status).toBe(202);
-      const records = await net.readAll(topicNames(net.prefix).community('clear'), { atLeast: 500 });
+      const records = await net.readAll(kafkaNames(net.prefix).community('clear'), { atLeast: 500 });
       expect(records).toHaveLength(500);
     } finally {
       await net.close();

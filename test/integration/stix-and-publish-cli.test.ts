@@ -20,7 +20,7 @@ import {
 import { startProducer, type RunningProducer } from '../../services/producer/service';
 import { loadEventCodec } from '../../services/contract/avro/codec';
 import type { Indicator, ThreatEvent } from '../../services/contract/model';
-import { topicNames } from '../../services/contract/names';
+import { kafkaNames } from '../../services/contract/names';
 import { createTestNetwork, type TestNetwork } from '../../testkit/network';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -53,7 +53,7 @@ afterAll(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const topics = (): ReturnType<typeof topicNames> => topicNames(net.prefix);
+const topics = (): ReturnType<typeof kafkaNames> => kafkaNames(net.prefix);
 const allTopics = (): string[] => [
   topics().community('clear'),
   topics().community('green'),

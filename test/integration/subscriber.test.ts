@@ -1,9 +1,10 @@
 import { Kafka, logLevel } from 'kafkajs';
-import { readDeadLetters, replayDeadLetters } from '../../services/cli/dlq';
+import { readDeadLetters } from '../../services/subscriber/dlq/read';
+import { replayDeadLetters } from '../../services/subscriber/dlq/replay';
 import type { RunningProducer } from '../../services/producer/service';
 import { HEADERS } from '../../services/contract/definitions';
 import { loadPrivateKey, signValue } from '../../services/contract/signing';
-import { topicNames } from '../../services/contract/names';
+import { kafkaNames } from '../../services/contract/names';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
 import { createTestNetwork, type TestNetwork } from '../../testkit/network';
 import { startReceiver, type Receiver } from '../../testkit/receiver';
@@ -122,7 +123,7 @@ describe('subscriber', () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect(events(receiver).filter((e) => e.eventId === red!.eventId)).toHaveLength(1);
     expect(events(receiver, '/ok/smallco').some((e) => e.eventId === amber!.eventId)).toBe(false);
-    const dhsDirect = await net.readAll(topicNames(net.prefix).direct('dhs'));
+    const dhsDirect = await net.readAll(kafkaNames(net.prefix).direct('dhs'));
     expect(dhsDirect).toHaveLength(0);
   });
 
@@ -157,7 +158,7 @@ describe('subscriber', () => {
   });
 
   it('dead-letters a forged signature and garbage bytes with their reasons and keeps delivering after them', async () => {
-    const topic = topicNames(net.prefix).community('green');
+    const topic = kafkaNames(net.prefix).community('green');
     const kafka = new Kafka({ brokers: net.config.kafka.brokers, logLevel: logLevel.NOTHING });
     const raw = kafka.producer();
     await raw.connect();
@@ -405,7 +406,7 @@ describe('subscriber whose endpoint is gone', () => {
       const p = kafka.producer();
       await p.connect();
       const { writeSwitch } = await import('../../services/subscriber/control');
-      await writeSwitch(p, topicNames(net.prefix).control('fbi'), {
+      await writeSwitch(p, kafkaNames(net.prefix).control('fbi'), {
         subscription: 'fbi-gone',
         disabled: false,
         reason: 'endpoint fixed',

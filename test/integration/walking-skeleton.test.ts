@@ -1,6 +1,6 @@
 import type { RunningProducer } from '../../services/producer/service';
 import { loadEventCodec } from '../../services/contract/avro/codec';
-import { topicNames } from '../../services/contract/names';
+import { kafkaNames } from '../../services/contract/names';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
 import { createTestNetwork, type TestNetwork } from '../../testkit/network';
 import { startReceiver, type Receiver } from '../../testkit/receiver';
@@ -113,7 +113,7 @@ describe('one indicator from producer to webhook', () => {
       'TR_INVALID_VALUE',
     ],
   ])('rejects %s with a precise 4xx and publishes nothing', async (_name, body, headers, status, code) => {
-    const topics = topicNames(net.prefix);
+    const topics = kafkaNames(net.prefix);
     const all = [topics.community('clear'), topics.community('green'), topics.community('amber')];
     const before = await net.highWatermarks(all);
     const res = await post(body, headers as Record<string, string>);
@@ -132,7 +132,7 @@ describe('one indicator from producer to webhook', () => {
 
   it('writes records a subscriber can verify and decode', async () => {
     const codec = loadEventCodec();
-    const records = await net.readAll(topicNames(net.prefix).community('green'), { atLeast: 1 });
+    const records = await net.readAll(kafkaNames(net.prefix).community('green'), { atLeast: 1 });
     expect(records.length).toBeGreaterThan(0);
     const event = codec.decode(records[0]!.value!);
     expect(event.source.org).toBe('facebook');

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Webhook } from 'standardwebhooks';
 import { parseDocument } from 'yaml';
@@ -180,18 +180,18 @@ const subscriptionSchema = z.strictObject({
   retry: z
     .strictObject({
       /** Default 500 ms. */
-      initialDelayMs: z.number().int().min(10).max(60_000).default(500),
+      initialDelayMs: z.number().int().min(10).max(60_000).default(DEFAULTS.retry.initialDelayMs),
       /** Default 60 s. */
-      maxDelayMs: z.number().int().min(100).max(3_600_000).default(60_000),
+      maxDelayMs: z.number().int().min(100).max(3_600_000).default(DEFAULTS.retry.maxDelayMs),
       /** After this long the batch is dead-lettered. Default 1 h. */
       maxElapsedMs: z
         .number()
         .int()
         .min(1000)
         .max(7 * 24 * 3_600_000)
-        .default(3_600_000),
+        .default(DEFAULTS.retry.maxElapsedMs),
     })
-    .default({ initialDelayMs: 500, maxDelayMs: 60_000, maxElapsedMs: 3_600_000 }),
+    .default({ ...DEFAULTS.retry }),
 });
 
 const producerSettingsSchema = z.strictObject({
@@ -455,6 +455,11 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env, s
 /** How an API key is stored in `apiKeys[].sha256`: lowercase hex SHA-256 of the key. */
 export function apiKeyHash(key: string): string {
   return createHash('sha256').update(key).digest('hex');
+}
+
+/** A new API key for `org`: `trk_<org>_` and base64url of 24 random bytes. Only its hash is stored. */
+export function newApiKey(org: string): string {
+  return `trk_${org}_${randomBytes(24).toString('base64url')}`;
 }
 
 export function orgById(config: Config, orgId: string): OrgConfig | undefined {

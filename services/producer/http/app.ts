@@ -4,21 +4,16 @@ import type { z } from 'zod';
 import type { ApiKeyConfig, Config } from '../../platform/config/config';
 import { apiKeyHash, zodDetails } from '../../platform/config/config';
 import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../../contract/errors';
-import { errorMiddleware, notFound, requireJson } from '../../platform/http';
+import { errorMiddleware, notFound, OPS_ROUTES, opsRouter, requireJson } from '../../platform/http';
 import { indicatorInputSchema, revocationInputSchema } from '../../contract/indicator';
 import type { Logger } from '../../platform/logger';
-import type { ThreatEvent } from '../../contract/model';
+import { identityOf, type ThreatEvent } from '../../contract/model';
 import { StixBundleError, mapStixBundle, type StixRejection } from '../../stix/import';
 import type { ProducerMetrics } from '../metrics';
 import { openApiDocument } from './openapi';
 import { IdempotencyCache } from '../publish/idempotency';
-import {
-  buildPublishedEvents,
-  buildRevokedEvents,
-  type PublishContext,
-  type Publisher,
-  type Receipt,
-} from '../publish/publisher';
+import { buildPublishedEvents, buildRevokedEvents, type PublishContext } from '../ingest/build-events';
+import type { Publisher, Receipt } from '../publish/publisher';
 import { RateLimiter } from './rate-limit';
 
 /**
@@ -49,9 +44,7 @@ export const ROUTES: Record<string, string[]> = {
   '/v1/indicators/revoke': ['POST'],
   '/v1/stix': ['POST'],
   '/openapi.json': ['GET'],
-  '/healthz': ['GET'],
-  '/readyz': ['GET'],
-  '/metrics': ['GET'],
+  ...OPS_ROUTES,
 };
 
 /** API keys come as `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -285,36 +278,23 @@ export function createApp(deps: ProducerAppDeps): Express {
     }),
   );
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    if (deps.isShuttingDown?.()) {
-      res.status(503).json({ status: 'shutting down' });
-      return;
-    }
-    try {
-      await deps.ready();
-      res.json({ status: 'ready' });
-    } catch (err) {
-      res.status(503).json({ status: 'not ready', reason: (err as Error).message });
-    }
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.set('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  app.use(
+    opsRouter({
+      ready: async () => {
+        if (deps.isShuttingDown?.()) throw new Error('shutting down');
+        await deps.ready();
+      },
+      metrics: metrics.registry,
+      logger,
+    }),
+  );
   const openapi = openApiDocument(settings);
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
 
+  // `application/*+json` also takes STIX bundles sent as application/stix+json;version=2.1.
   const json = express.json({
-    limit: settings.bodyLimitBytes,
-    strict: false,
-    type: ['application/json', 'application/*+json'],
-  });
-  // TAXII clients send bundles as application/stix+json;version=2.1.
-  const stixJson = express.json({
     limit: settings.bodyLimitBytes,
     strict: false,
     type: ['application/json', 'application/*+json'],
@@ -399,7 +379,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     '/v1/stix',
     authenticate(config, org, 'publish', limiter),
     requireJson(),
-    stixJson,
+    json,
     publishRoute(
       buildStixEvents(orgIds, settings.maxBatchItems, (r) =>
         metrics.rejected.inc({ org, type: r.indicatorType ?? 'unknown', reason: r.code }),
@@ -415,5 +395,5 @@ export function createApp(deps: ProducerAppDeps): Express {
 }
 
 function eventType(e: ThreatEvent): string {
-  return e.payload.kind === 'IndicatorPublished' ? e.payload.indicator.type : (e.payload.type ?? 'unknown');
+  return identityOf(e.payload).type ?? 'unknown';
 }

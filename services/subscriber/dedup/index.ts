@@ -3,7 +3,7 @@ import { windowMs, type DedupStoreOptions } from './options';
 import { RedisDedupStore } from './redis';
 import type { DedupStore } from './types';
 
-export { dedupStoreOptionsSchema, type DedupStoreOptions } from './options';
+export type { DedupStoreOptions } from './options';
 export type { DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
 export { EmbeddedDedupStore } from './embedded';
 export { RedisDedupStore } from './redis';

@@ -2,16 +2,30 @@ import { join } from 'node:path';
 import type { Config, SubscriptionConfig } from '../../platform/config/config';
 import { ThreatRelayError } from '../../contract/errors';
 import type { ThreatEvent } from '../../contract/model';
-import type { DedupPort, DeliveryDecision } from '../pipeline/consumer';
+import type { DeliveryKind } from '../pipeline/shape';
 import { createDedupStore, type DedupOutcome } from './';
 
+/** What the dedup store decided for one record; `deliver` says what, if anything, goes out. */
+export interface DeliveryDecision {
+  deliver: DeliveryKind | undefined;
+  /** Distinct source orgs that reported the key (for corroborations). */
+  sources?: string[];
+  /** Why nothing is delivered (metric label). */
+  outcome: string;
+}
+
 /**
- * Connects a subscription's dedup store to its consumer: what each store
- * outcome means for delivery. A repeat (the same record read again after a
- * crash) is acted on exactly like the original, so nothing recorded but not
- * delivered is lost.
+ * The consumer's view of the dedup store. `position` (`topic/partition/offset`)
+ * tells a re-read after a crash from a second copy of the event.
  */
-export function decide(outcome: DedupOutcome, corroborations: boolean): DeliveryDecision {
+export type DedupPort = (event: ThreatEvent, position: string) => Promise<DeliveryDecision>;
+
+/**
+ * What each store outcome means for delivery. A repeat (the same record read
+ * again after a crash) is acted on exactly like the original, so nothing
+ * recorded but not delivered is lost.
+ */
+export function deliveryDecisionFor(outcome: DedupOutcome, corroborations: boolean): DeliveryDecision {
   switch (outcome.kind) {
     case 'new':
       return { deliver: 'indicator.published', outcome: 'new' };
@@ -76,7 +90,7 @@ export function openDedup(
         cause,
       });
     }
-    return decide(outcome, subscription.corroborations);
+    return deliveryDecisionFor(outcome, subscription.corroborations);
   };
   return { port, close: () => store.close() };
 }

@@ -1,22 +1,20 @@
+import { DEFAULTS } from '../../contract/definitions';
+
 /**
  * When to try a failed webhook delivery again: exponential backoff with full
  * jitter, a receiver's `Retry-After` honored within bounds, and a bound on the
  * total time after which the batch is dead-lettered instead.
  */
 export interface RetryPolicy {
-  /** First backoff. Default 500 ms. */
+  /** First backoff. */
   initialDelayMs: number;
-  /** Largest single wait, `Retry-After` included. Default 60 s. */
+  /** Largest single wait, `Retry-After` included. */
   maxDelayMs: number;
-  /** Give up (dead-letter) once this much time has passed since the first attempt. Default 1 h. */
+  /** Give up (dead-letter) once this much time has passed since the first attempt. */
   maxElapsedMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  initialDelayMs: 500,
-  maxDelayMs: 60_000,
-  maxElapsedMs: 60 * 60 * 1000,
-};
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { ...DEFAULTS.retry };
 
 /**
  * The wait before attempt `attempt + 1` (attempt counts from 1), or undefined

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import { Webhook } from 'standardwebhooks';
 import { isThreatRelayError, ThreatRelayError } from '../../contract/errors';
+import { parseRetryAfter } from '../../platform/http';
 import { guardFor, type SsrfGuard } from './ssrf-guard';
 
 /**
@@ -47,14 +48,6 @@ export function signatureHeader(
   body: string,
 ): string {
   return secrets.map((secret) => new Webhook(secret).sign(webhookId, timestamp, body)).join(' ');
-}
-
-function parseRetryAfter(value: string | string[] | undefined): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === undefined) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim());
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
 const RETRYABLE_STATUSES = new Set([408, 425, 429]);

@@ -1,13 +1,9 @@
 import type { KafkaMessage, Producer } from 'kafkajs';
 import { HEADERS } from '../../contract/definitions';
 import type { ErrorCode } from '../../contract/errors';
+import type { Logger } from '../../platform/logger';
+import type { SubscriberMetrics } from '../metrics';
 
-/**
- * Writes a record that cannot be delivered to the subscription's DLQ topic,
- * byte for byte with its original key, value and headers, plus why and where
- * it came from. It resolves only once Kafka acknowledged, so the consumer may
- * then commit past the record without losing it.
- */
 export interface DeadLetter {
   message: KafkaMessage;
   sourceTopic: string;
@@ -16,10 +12,19 @@ export interface DeadLetter {
   reason: string;
 }
 
+/**
+ * Writes records that cannot be delivered to the subscription's DLQ topic,
+ * byte for byte with their original key, value and headers, plus why and
+ * where they came from. It resolves only once Kafka acknowledged, so the
+ * consumer may then commit past the records without losing them.
+ */
 export class DeadLetterWriter {
   constructor(
     private readonly producer: Producer,
     private readonly dlqTopic: string,
+    private readonly subscriptionId: string,
+    private readonly metrics: SubscriberMetrics,
+    private readonly log: Logger,
   ) {}
 
   async write(letters: DeadLetter[]): Promise<void> {
@@ -41,5 +46,18 @@ export class DeadLetterWriter {
         },
       })),
     });
+    for (const l of letters) {
+      this.metrics.deadLettered.inc({ subscription: this.subscriptionId, reason: l.code });
+      this.log.warn(
+        {
+          topic: l.sourceTopic,
+          partition: l.sourcePartition,
+          offset: l.message.offset,
+          code: l.code,
+          reason: l.reason,
+        },
+        'dead-lettered',
+      );
+    }
   }
 }

@@ -1,5 +1,5 @@
 import type { SubscriptionConfig } from '../../platform/config/config';
-import type { ThreatEvent } from '../../contract/model';
+import { identityOf, type ThreatEvent } from '../../contract/model';
 
 /**
  * The subscription's own filter: which types, categories, confidence, tags
@@ -10,7 +10,7 @@ import type { ThreatEvent } from '../../contract/model';
 export function passesFilter(filter: SubscriptionConfig['filter'], event: ThreatEvent): boolean {
   const p = event.payload;
   if (filter.sourceOrgs && !filter.sourceOrgs.includes(event.source.org)) return false;
-  const type = p.kind === 'IndicatorPublished' ? p.indicator.type : p.type;
+  const type = identityOf(p).type;
   if (filter.types && type !== null && !filter.types.includes(type)) return false;
   if (p.kind === 'IndicatorRevoked') return true;
   const ind = p.indicator;

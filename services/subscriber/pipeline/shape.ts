@@ -1,4 +1,6 @@
 import type { ThreatEvent } from '../../contract/model';
+import type { SubscriptionConfig } from '../../platform/config/config';
+import { toStixBundle } from '../../stix/export';
 
 /** The event types a receiver sees. */
 export type DeliveryKind = 'indicator.published' | 'indicator.corroborated' | 'indicator.revoked';
@@ -37,4 +39,25 @@ export function toNative(event: ThreatEvent, as?: NativeEvent['type'], sources?:
   }
   const { kind: _kind, key, ...revocation } = p;
   return { type: 'indicator.revoked', key, ...base, revocation };
+}
+
+/** The JSON body of one webhook request: native events, or one STIX 2.1 bundle whose id is the webhook id. */
+export function webhookBody(
+  subscription: Pick<SubscriptionConfig, 'id' | 'format'>,
+  items: readonly { event: ThreatEvent; as: DeliveryKind; sources?: string[] | undefined }[],
+  webhookId: string,
+): string {
+  if (subscription.format === 'stix21') {
+    return JSON.stringify(
+      toStixBundle(
+        items.map((i) => i.event),
+        webhookId,
+      ),
+    );
+  }
+  const body: WebhookBody = {
+    subscription: subscription.id,
+    events: items.map((i) => toNative(i.event, i.as, i.sources)),
+  };
+  return JSON.stringify(body);
 }

@@ -1,6 +1,7 @@
-import { aclKey, aclsOf, checkOwnUser } from '../../../services/admin/acl';
+import { aclKey, aclsOf } from '../../../services/admin/acl';
+import { kafkaNames } from '../../../services/contract/names';
+import { checkOwnUser } from '../../../services/platform/kafka';
 import { parseConfig } from '../../../services/platform/config/config';
-import { groupIdFor } from '../../../services/subscriber/service';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const SECRET = `whsec_${Buffer.alloc(24, 9).toString('base64')}`;
@@ -68,7 +69,9 @@ describe('ACL model', () => {
   });
 
   it('grants exactly the group names the subscriber uses', () => {
-    expect(granted('dhs-subscriber')).toContain(`READ GROUP:${groupIdFor(config, 'dhs-all')}`);
+    expect(granted('dhs-subscriber')).toContain(
+      `READ GROUP:${kafkaNames(config.kafka.topicPrefix).subscriptionGroup('dhs-all')}`,
+    );
   });
 
   it('gives no one a wildcard on topics or groups', () => {

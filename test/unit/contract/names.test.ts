@@ -1,7 +1,7 @@
-import { topicNames } from '../../../services/contract/names';
+import { kafkaNames } from '../../../services/contract/names';
 
 describe('topic routing', () => {
-  const t = topicNames('threatrelay');
+  const t = kafkaNames('threatrelay');
   it.each([
     ['clear', [], ['threatrelay.community.clear']],
     ['green', [], ['threatrelay.community.green']],

@@ -33,6 +33,26 @@ function problemsOf(raw: unknown, env: NodeJS.ProcessEnv = { DHS_SECRET: SECRET 
 }
 
 describe('config', () => {
+  it('rejects a redis dedup url of another scheme, and a redis store without a url, naming the path', () => {
+    const raw = base();
+    const sub = (raw.subscriptions as Record<string, unknown>[])[0]!;
+    sub.dedup = { store: 'redis', redisUrl: 'http://cache:6379' };
+    expect(problemsOf(raw)).toEqual([expect.stringMatching(/^subscriptions\.0\.dedup\.redisUrl: /)]);
+    sub.dedup = { store: 'redis' };
+    expect(problemsOf(raw)).toEqual([
+      'subscriptions.0.dedup.redisUrl: redisUrl is required when store is redis',
+    ]);
+  });
+
+  it('rejects an unknown dedup store and a window beyond a year', () => {
+    const raw = base();
+    const sub = (raw.subscriptions as Record<string, unknown>[])[0]!;
+    sub.dedup = { store: 'memory' };
+    expect(problemsOf(raw)).toEqual([expect.stringMatching(/^subscriptions\.0\.dedup\.store: /)]);
+    sub.dedup = { store: 'embedded', windowDays: 366 };
+    expect(problemsOf(raw)).toEqual([expect.stringMatching(/^subscriptions\.0\.dedup\.windowDays: /)]);
+  });
+
   it('accepts a valid config, fills defaults and substitutes ${ENV} secrets', () => {
     const config = parseConfig(base(), { DHS_SECRET: SECRET, KAFKA_BROKERS: 'k1:9092,k2:9092' });
     expect(config.kafka.brokers).toEqual(['k1:9092', 'k2:9092']);

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createDedupStore,
-  dedupStoreOptionsSchema,
   EmbeddedDedupStore,
   RedisDedupStore,
   type DedupInput,
@@ -127,31 +126,7 @@ describe('redis dedup store', () => {
   });
 });
 
-describe('dedup store options', () => {
-  it('accepts an embedded store with a path and a redis store with a url and prefix', () => {
-    expect(
-      dedupStoreOptionsSchema.safeParse({ kind: 'embedded', path: '/var/lib/tr/dedup/dhs' }).success,
-    ).toBe(true);
-    expect(
-      dedupStoreOptionsSchema.safeParse({ kind: 'redis', url: 'rediss://cache:6380/2', prefix: 'tr:{dhs}:' })
-        .success,
-    ).toBe(true);
-  });
-
-  it('rejects a redis url of another scheme, naming the path', () => {
-    const result = dedupStoreOptionsSchema.safeParse({
-      kind: 'redis',
-      url: 'http://cache:6379',
-      prefix: 'p:',
-    });
-    expect(result.success).toBe(false);
-    expect(result.error?.issues.map((i) => i.path.join('.'))).toEqual(['url']);
-  });
-
-  it('rejects an unknown kind of store', () => {
-    expect(dedupStoreOptionsSchema.safeParse({ kind: 'memory' }).success).toBe(false);
-  });
-
+describe('dedup window', () => {
   it('remembers for 30 days unless told otherwise', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'threatrelay-dedup-'));
     const store = createDedupStore({ kind: 'embedded', path: dir });

@@ -1,20 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
-import { loadEventCodec } from '../contract/avro/codec';
-import type { Config } from '../platform/config/config';
-import { HEADERS } from '../contract/definitions';
-import { ThreatRelayError } from '../contract/errors';
-import { createIdempotentProducer, createKafka, headerText } from '../platform/kafka';
-import type { Logger } from '../platform/logger';
-import { publicKeyFromBase64 } from '../contract/signing';
-import { topicNames } from '../contract/names';
-import { SubscriptionConsumer } from '../subscriber/pipeline/consumer';
-import { DeadLetterWriter } from '../subscriber/dlq/write';
-import { createSubscriberMetrics } from '../subscriber/metrics';
-import { groupIdFor } from '../subscriber/service';
+import { HEADERS } from '../../contract/definitions';
+import { kafkaNames } from '../../contract/names';
+import type { Config } from '../../platform/config/config';
+import { createKafka, headerText } from '../../platform/kafka';
+import type { Logger } from '../../platform/logger';
 
-/** `threatrelay dlq list|replay <subscription>`: what was dead-lettered, and sending it again. */
-
+/** A dead letter as the operator sees it: why, when, and where it came from. */
 export interface DeadLetterEntry {
   offset: string;
   at: string;
@@ -31,7 +23,7 @@ export async function readDeadLetters(
   subscriptionId: string,
   logger: Logger,
 ): Promise<DeadLetterEntry[]> {
-  const topic = topicNames(config.kafka.topicPrefix).dlq(subscriptionId);
+  const topic = kafkaNames(config.kafka.topicPrefix).dlq(subscriptionId);
   const kafka = createKafka(config.kafka, logger, 'threatrelay-dlq');
   const admin = kafka.admin();
   await admin.connect();
@@ -85,53 +77,5 @@ export async function readDeadLetters(
     return entries.sort((a, b) => a.at.localeCompare(b.at));
   } finally {
     await admin.disconnect();
-  }
-}
-
-export interface ReplayOptions {
-  since?: string;
-  until?: string;
-}
-
-/** Sends the dead letters dead-lettered within [since, until] through delivery again, bypassing dedup. */
-export async function replayDeadLetters(
-  config: Config,
-  subscriptionId: string,
-  options: ReplayOptions,
-  logger: Logger,
-): Promise<{ selected: number; delivered: number; deadLettered: number; skipped: number }> {
-  const subscription = config.subscriptions.find((s) => s.id === subscriptionId);
-  if (!subscription)
-    throw new ThreatRelayError('TR_CONFIG', `no subscription "${subscriptionId}" in the config`);
-  const org = config.orgs.find((o) => o.id === subscription.org)!;
-  const entries = (await readDeadLetters(config, subscriptionId, logger)).filter(
-    (e) => (!options.since || e.at >= options.since) && (!options.until || e.at <= options.until),
-  );
-  const topics = topicNames(config.kafka.topicPrefix);
-  const kafka = createKafka(config.kafka, logger, 'threatrelay-dlq-replay');
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  try {
-    const consumer = new SubscriptionConsumer({
-      kafka,
-      subscription,
-      org,
-      codec: loadEventCodec(),
-      orgKeys: new Map(
-        config.orgs.filter((o) => o.publicKey).map((o) => [o.id, publicKeyFromBase64(o.publicKey!)]),
-      ),
-      topics,
-      deadLetters: new DeadLetterWriter(producer, topics.dlq(subscriptionId)),
-      logger,
-      groupId: groupIdFor(config, subscriptionId),
-      metrics: createSubscriberMetrics(`${org.id}-replay`),
-      onGone: async () => undefined,
-    });
-    const result = await consumer.replay(
-      entries.map((e) => ({ message: e.message, topic: e.source.topic, partition: e.source.partition })),
-    );
-    return { selected: entries.length, ...result };
-  } finally {
-    await producer.disconnect();
   }
 }

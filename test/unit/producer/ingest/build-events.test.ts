@@ -1,4 +1,4 @@
-import { deterministicEventId } from '../../../../services/producer/publish/publisher';
+import { deterministicEventId } from '../../../../services/producer/ingest/build-events';
 
 describe('eventIds derived from an Idempotency-Key', () => {
   const item = { type: 'domain', value: 'a.example.com' };

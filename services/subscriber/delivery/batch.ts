@@ -1,0 +1,104 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isThreatRelayError, type ThreatRelayError } from '../../contract/errors';
+import type { SubscriptionConfig } from '../../platform/config/config';
+import type { Logger } from '../../platform/logger';
+import type { DeadLetter } from '../dlq/write';
+import type { SubscriberMetrics } from '../metrics';
+import type { Deliverable } from '../pipeline/classify';
+import { webhookBody } from '../pipeline/shape';
+import { nextDelayMs, type RetryPolicy } from './retry-policy';
+import { postWebhook, webhookIdFor } from './webhook';
+
+/** What a failed attempt tells the batch to do next; decided by the error alone. */
+export type DeliveryAction = 'retry' | 'dead-letter' | 'disable';
+
+export function actionFor(err: ThreatRelayError): DeliveryAction {
+  if (err.code === 'TR_DELIVERY_GONE') return 'disable';
+  return err.canRetry ? 'retry' : 'dead-letter';
+}
+
+export type BatchOutcome = 'delivered' | 'dead-lettered' | 'halted';
+
+export interface BatchDeliveryDeps {
+  subscription: SubscriptionConfig;
+  metrics: SubscriberMetrics;
+  log: Logger;
+  retryPolicy: RetryPolicy;
+  deadLetter(letters: DeadLetter[]): Promise<void>;
+  /** The endpoint answered 410: disable the subscription (recorded in Kafka, then stopped). */
+  disable(reason: string): Promise<void>;
+  /** True once the consumer is stopping or disabled: a wait for a retry gives up its batch. */
+  halted(): boolean;
+}
+
+/** How often a long wait stops to heartbeat, so the group never thinks we died. */
+const HEARTBEAT_EVERY_MS = 1000;
+
+/**
+ * Delivers one webhook batch in three phases: before (one body and one
+ * webhook-id for every attempt, so receivers can dedup retries), the
+ * attempt, and after (act on what the error says: retry after a backoff,
+ * dead-letter, or disable). When the retry bound is reached or the endpoint
+ * rejects the batch for good, its records go to the DLQ: nothing is lost and
+ * the partition moves on. 'halted' means nothing of the batch may be
+ * committed (410, or the consumer is stopping).
+ */
+export async function deliverBatch(
+  deps: BatchDeliveryDeps,
+  items: Deliverable[],
+  position: { topic: string; partition: number },
+  heartbeat: () => Promise<void>,
+): Promise<BatchOutcome> {
+  const { subscription, metrics, log } = deps;
+  const labels = { subscription: subscription.id };
+  const webhookId = webhookIdFor(
+    subscription.id,
+    items.map((i) => i.event.eventId),
+  );
+  const body = webhookBody(subscription, items, webhookId);
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    let failure: ThreatRelayError;
+    try {
+      await postWebhook(subscription.webhook, webhookId, body);
+      for (const i of items) metrics.delivered.inc({ ...labels, type: i.as });
+      log.info({ webhookId, events: items.length, attempt }, 'delivered');
+      return 'delivered';
+    } catch (err) {
+      if (!isThreatRelayError(err)) throw err;
+      failure = err;
+    }
+    const action = actionFor(failure);
+    if (action === 'disable') {
+      await deps.disable('the webhook endpoint answered 410 Gone');
+      return 'halted';
+    }
+    const delay =
+      action === 'retry'
+        ? nextDelayMs(deps.retryPolicy, attempt, Date.now() - started, failure.retryAfterSeconds)
+        : undefined;
+    if (delay === undefined) {
+      const reason =
+        action === 'retry' ? `gave up after ${attempt} attempts: ${failure.message}` : failure.message;
+      await deps.deadLetter(
+        items.map((i) => ({
+          message: i.message,
+          sourceTopic: position.topic,
+          sourcePartition: position.partition,
+          code: failure.code,
+          reason,
+        })),
+      );
+      return 'dead-lettered';
+    }
+    metrics.retries.inc(labels);
+    log.warn({ webhookId, attempt, delayMs: delay, reason: failure.message }, 'delivery failed, will retry');
+    const until = Date.now() + delay;
+    while (Date.now() < until && !deps.halted()) {
+      await sleep(Math.min(HEARTBEAT_EVERY_MS, until - Date.now()));
+      await heartbeat();
+    }
+    // Asked to stop while waiting: give the batch up uncommitted; it is read again on the next start.
+    if (deps.halted()) return 'halted';
+  }
+}

@@ -1,0 +1,59 @@
+import type { KafkaMessage } from 'kafkajs';
+import type { ErrorCode } from '../../contract/errors';
+import type { ThreatEvent } from '../../contract/model';
+import type { SubscriptionConfig } from '../../platform/config/config';
+import type { DedupPort } from '../dedup/port';
+import type { SubscriberMetrics } from '../metrics';
+import { passesFilter } from './filter';
+import type { DeliveryKind } from './shape';
+import { verifyRecord, type RecordChecks } from './verify';
+
+export type Classified =
+  | { kind: 'deliver'; message: KafkaMessage; event: ThreatEvent; as: DeliveryKind; sources?: string[] }
+  | { kind: 'skip'; message: KafkaMessage }
+  | { kind: 'dead'; message: KafkaMessage; code: ErrorCode; reason: string };
+export type Deliverable = Extract<Classified, { kind: 'deliver' }>;
+
+export interface ClassifyDeps extends RecordChecks {
+  subscription: SubscriptionConfig;
+  metrics: SubscriberMetrics;
+  /** Absent: every entitled, filtered record is delivered. */
+  dedup?: DedupPort | undefined;
+}
+
+/**
+ * What one record means for one subscription: verified and entitled
+ * (verify.ts), then the subscription's filter, then its dedup store. A
+ * replay of dead letters bypasses dedup: an operator asked for them.
+ */
+export async function classify(
+  deps: ClassifyDeps,
+  message: KafkaMessage,
+  position: { topic: string; partition: number },
+  options: { bypassDedup?: boolean } = {},
+): Promise<Classified> {
+  const subscription = deps.subscription.id;
+  const verdict = verifyRecord(deps, message);
+  if (!verdict.ok) return { kind: 'dead', message, code: verdict.code, reason: verdict.reason };
+  const event = verdict.event;
+  if (!passesFilter(deps.subscription.filter, event)) {
+    deps.metrics.filtered.inc({ subscription });
+    return { kind: 'skip', message };
+  }
+  if (!deps.dedup || options.bypassDedup) {
+    const as = event.payload.kind === 'IndicatorPublished' ? 'indicator.published' : 'indicator.revoked';
+    return { kind: 'deliver', message, event, as };
+  }
+  const decision = await deps.dedup(event, `${position.topic}/${position.partition}/${message.offset}`);
+  if (!decision.deliver) {
+    deps.metrics.deduplicated.inc({ subscription, outcome: decision.outcome });
+    return { kind: 'skip', message };
+  }
+  return {
+    kind: 'deliver',
+    message,
+    event,
+    as: decision.deliver,
+    ...(decision.sources ? { sources: decision.sources } : {}),
+  };
+}
