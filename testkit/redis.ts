@@ -32,6 +32,8 @@ export interface StartRedisOptions {
    * docker-compose.yml's redis service does, never on its command line.
    */
   password?: string;
+  /** A fixed port, e.g. to start a server again where a stopped one was; default a free one. */
+  port?: number;
 }
 
 function assertInstalled(binary: string): void {
@@ -97,8 +99,12 @@ async function waitReady(
   }
 }
 
-async function startOnce(binary: string, password: string | undefined): Promise<RedisServer> {
-  const port = await freePort();
+async function startOnce(
+  binary: string,
+  password: string | undefined,
+  fixedPort?: number,
+): Promise<RedisServer> {
+  const port = fixedPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'threatrelay-redis-'));
   const child = spawn(
     binary,
@@ -164,7 +170,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(binary, options.password);
+      return await startOnce(binary, options.password, options.port);
     } catch (err) {
       lastError = err;
     }

@@ -1,15 +1,36 @@
-/** The subcommands of `threatrelay`; docker-compose.yml may only run these (a test checks it). */
-export const CLI_COMMANDS = [
-  'dev',
-  'producer',
-  'subscriber',
-  'provision',
-  'receiver',
-  'keys',
-  'kafka',
-  'dlq',
-  'subscription',
-  'publish',
-  'help',
+import { dev } from './commands/dev';
+import { dlq } from './commands/dlq';
+import { kafka } from './commands/kafka';
+import { keys } from './commands/keys';
+import { producer } from './commands/producer';
+import { provision } from './commands/provision';
+import { publish } from './commands/publish';
+import { receiver } from './commands/receiver';
+import { subscriber } from './commands/subscriber';
+import { subscription } from './commands/subscription';
+
+/** The command table, in the order `threatrelay --help` lists them. */
+export const COMMANDS = [
+  dev,
+  producer,
+  subscriber,
+  provision,
+  receiver,
+  keys,
+  kafka,
+  publish,
+  dlq,
+  subscription,
 ] as const;
+
+/** The subcommands of `threatrelay`; docker-compose.yml may only run these (a test checks it). */
+export const CLI_COMMANDS = [...COMMANDS.map((c) => c.name), 'help'] as const;
 export type CliCommand = (typeof CLI_COMMANDS)[number];
+
+export const USAGE = [
+  'threatrelay <command> [options]',
+  '',
+  ...COMMANDS.map((c) => c.usage.replace(/^/gm, '  ')),
+  '',
+  'Environment: KAFKA_BROKERS (an existing cluster), THREATRELAY_CONFIG, LOG_LEVEL.',
+].join('\n');

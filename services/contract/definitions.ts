@@ -36,6 +36,8 @@ export const DEFAULTS = {
   webhookTimeoutMs: 10_000,
   webhookBatchSize: 100,
   dedupWindowDays: 30,
+  /** How far a record's producedAt may lie in the future before it counts as stale. */
+  maxClockSkewSeconds: 300,
   /** Webhook retries: exponential backoff with full jitter from 500 ms, waits of at most 60 s, given up after 1 h. */
   retry: { initialDelayMs: 500, maxDelayMs: 60_000, maxElapsedMs: 3_600_000 },
 } as const;

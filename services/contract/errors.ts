@@ -23,17 +23,23 @@ export const ERROR_CODES = [
   'TR_CODEC_UNKNOWN_FINGERPRINT',
   'TR_CODEC_MALFORMED',
   'TR_SIGNATURE_INVALID',
+  'TR_RECORD_INVALID',
+  'TR_VALUE_NOT_CANONICAL',
+  'TR_KEY_MISMATCH',
+  'TR_STALE',
   'TR_DEDUP_UNAVAILABLE',
+  'TR_DEDUP_REJECTED',
   'TR_DELIVERY_RETRYABLE',
   'TR_DELIVERY_REJECTED',
   'TR_DELIVERY_GONE',
+  'TR_USAGE',
   'TR_INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface ErrorDoc {
-  /** HTTP status when the error answers an API request. */
-  httpStatus: number;
+  /** HTTP status when the error answers an API request; absent for codes no API answers with. */
+  httpStatus?: number;
   /** Whether doing the same thing again later can succeed. */
   canRetry: boolean;
   summary: string;
@@ -93,47 +99,69 @@ export const ERROR_DOCS: Record<ErrorCode, ErrorDoc> = {
     summary: 'Kafka did not acknowledge in time; nothing is confirmed, retry with the same Idempotency-Key.',
   },
   TR_CONFIG: {
-    httpStatus: 500,
     canRetry: false,
     summary: 'The configuration is invalid; the service refuses to start.',
   },
   TR_CODEC_UNKNOWN_FINGERPRINT: {
-    httpStatus: 400,
     canRetry: false,
     summary: 'An Avro record names a writer schema that no file in `schemas/` has.',
   },
   TR_CODEC_MALFORMED: {
-    httpStatus: 400,
     canRetry: false,
     summary: 'An Avro record is not single-object encoded, is truncated or has trailing bytes.',
   },
   TR_SIGNATURE_INVALID: {
-    httpStatus: 400,
     canRetry: false,
     summary: "A record's Ed25519 signature is missing or does not verify against its source org's key.",
   },
+  TR_RECORD_INVALID: {
+    canRetry: false,
+    summary:
+      'A record decodes but is not well-formed: a value outside its closed set (type, platform, category, TLP, severity), an eventId that is not a UUID, a key that is not 64 hex characters, a bound exceeded. Dead-lettered.',
+  },
+  TR_VALUE_NOT_CANONICAL: {
+    canRetry: false,
+    summary:
+      "A record's value is not in the canonical form its canonicalization version gives it; the reader re-derives it instead of trusting the source. Dead-lettered.",
+  },
+  TR_KEY_MISMATCH: {
+    canRetry: false,
+    summary:
+      "A record's key is not the one its own type, platform and value give under its canonicalization version. Dead-lettered.",
+  },
+  TR_STALE: {
+    canRetry: false,
+    summary:
+      "A record produced longer ago than the subscription's dedup window, or further in the future than the allowed clock skew. Dead-lettered.",
+  },
   TR_DEDUP_UNAVAILABLE: {
-    httpStatus: 503,
     canRetry: true,
     summary:
       "The subscription's dedup store (disk or Redis) failed; the batch is read again, nothing is committed.",
   },
+  TR_DEDUP_REJECTED: {
+    canRetry: false,
+    summary:
+      'The dedup store answers other records but failed this one repeatedly; it is dead-lettered instead of stalling its partition.',
+  },
   TR_DELIVERY_RETRYABLE: {
-    httpStatus: 502,
     canRetry: true,
     summary:
       'A webhook attempt failed in a way that may pass later (connection error, timeout, 408, 425, 429, 5xx).',
   },
   TR_DELIVERY_REJECTED: {
-    httpStatus: 502,
     canRetry: false,
     summary:
       'The webhook endpoint refused the delivery for good (other 4xx, or a redirect); it is dead-lettered.',
   },
   TR_DELIVERY_GONE: {
-    httpStatus: 502,
     canRetry: false,
     summary: 'The webhook endpoint answered 410 Gone; the subscription is disabled.',
+  },
+  TR_USAGE: {
+    canRetry: false,
+    summary:
+      'A command-line usage mistake (a missing argument, a bad flag, an unreadable file); the CLI exits 2.',
   },
   TR_INTERNAL: { httpStatus: 500, canRetry: false, summary: 'A bug: something the code did not expect.' },
 };
@@ -162,7 +190,8 @@ export class ThreatRelayError extends Error {
     this.code = code;
     this.details = options.details ?? [];
     this.canRetry = ERROR_DOCS[code].canRetry;
-    this.httpStatus = ERROR_DOCS[code].httpStatus;
+    // A code no API answers with reaching one anyway is a bug: 500.
+    this.httpStatus = ERROR_DOCS[code].httpStatus ?? 500;
     this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }

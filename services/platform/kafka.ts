@@ -141,3 +141,30 @@ export function checkOwnUser(config: Config, org: string, role: KafkaRole): void
     );
   }
 }
+
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  lag: number;
+}
+
+/**
+ * A consumer group's lag as the broker sees it: per partition, the high
+ * watermark minus the group's committed offset (the low watermark where the
+ * group has committed nothing yet). True even while the group's member is
+ * stuck inside a batch, unlike the lag a fetched batch reports.
+ */
+export async function groupLag(admin: Admin, groupId: string, topics: string[]): Promise<PartitionLag[]> {
+  const committed = await admin.fetchOffsets({ groupId, topics });
+  const out: PartitionLag[] = [];
+  for (const { topic, partitions } of committed) {
+    const marks = await admin.fetchTopicOffsets(topic);
+    for (const { partition, offset } of partitions) {
+      const mark = marks.find((m) => m.partition === partition);
+      if (!mark) continue;
+      const from = BigInt(offset) >= 0n ? BigInt(offset) : BigInt(mark.low);
+      out.push({ topic, partition, lag: Number(BigInt(mark.high) - from) });
+    }
+  }
+  return out;
+}

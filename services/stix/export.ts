@@ -1,29 +1,12 @@
 import { uuidV5 } from '../contract/ids';
-import type { Category, IndicatorType, ThreatEvent, Tlp } from '../contract/model';
-import { TLP2_MARKING_IDS } from './import';
+import { routeOf, type Category, type IndicatorType, type ThreatEvent, type Tlp } from '../contract/model';
+import { TLP2_MARKING_IDS, tlpMarkingDefinition } from './markings';
 
 /**
- * The `stix21` delivery format: each webhook body is a STIX 2.1 bundle of
- * `indicator` objects, one `identity` per source org, and the TLP 2.0
- * marking definitions they reference. Indicator ids are derived from the
- * source org and the indicator key, so a revocation (`revoked: true`) and a
+ * The `stix21` delivery format. Indicator ids are derived from the source org
+ * and the indicator key, so a revocation (`revoked: true`) and a
  * re-publication name the same STIX object as the original.
  */
-
-/** TLP 2.0 marking definitions: the fixed ids every STIX consumer knows (one list, shared with the importer). */
-export const TLP_MARKING_IDS = TLP2_MARKING_IDS;
-const TLP_EXTENSION = 'extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d';
-
-function tlpMarking(tlp: Tlp): Record<string, unknown> {
-  return {
-    type: 'marking-definition',
-    spec_version: '2.1',
-    id: TLP_MARKING_IDS[tlp],
-    created: '2022-10-01T00:00:00.000Z',
-    name: `TLP:${tlp.toUpperCase()}`,
-    extensions: { [TLP_EXTENSION]: { extension_type: 'property-extension', tlp_2_0: tlp } },
-  };
-}
 
 const STIX_ID_NAMESPACE = Buffer.from('a3e1f1c0c55a4c8e9b6e2f0d7c4b8a91', 'hex');
 const uuid5 = (name: string): string => uuidV5(STIX_ID_NAMESPACE, name);
@@ -96,73 +79,78 @@ export interface StixBundle {
   objects: Record<string, unknown>[];
 }
 
+function identityObject(org: string): Record<string, unknown> {
+  return {
+    type: 'identity',
+    spec_version: '2.1',
+    id: identityId(org),
+    created: '2026-01-01T00:00:00.000Z',
+    modified: '2026-01-01T00:00:00.000Z',
+    name: org,
+    identity_class: 'organization',
+  };
+}
+
+function indicatorObject(event: ThreatEvent): Record<string, unknown> {
+  const org = event.source.org;
+  const p = event.payload;
+  const common = {
+    type: 'indicator',
+    spec_version: '2.1',
+    id: stixIndicatorId(org, p.key),
+    created_by_ref: identityId(org),
+    created: event.producedAt,
+    modified: event.producedAt,
+    x_threatrelay_event_id: event.eventId,
+    x_threatrelay_key: p.key,
+  };
+  if (p.kind === 'IndicatorRevoked') {
+    return {
+      ...common,
+      revoked: true,
+      pattern_type: 'stix',
+      pattern:
+        p.type && p.value
+          ? stixPattern(p.type, p.value, p.platform)
+          : "[x-threatrelay-key:value = '" + p.key + "']",
+      valid_from: event.producedAt,
+      description: `Revoked by ${org}: ${p.reason}`,
+      object_marking_refs: [TLP2_MARKING_IDS[p.tlp]],
+    };
+  }
+  const ind = p.indicator;
+  return {
+    ...common,
+    name: `${ind.type} ${ind.value}`,
+    ...(ind.description ? { description: ind.description } : {}),
+    indicator_types: INDICATOR_TYPES[ind.category],
+    pattern_type: 'stix',
+    pattern: stixPattern(ind.type, ind.value, ind.platform),
+    valid_from: ind.validFrom,
+    ...(ind.validUntil ? { valid_until: ind.validUntil } : {}),
+    confidence: ind.confidence,
+    ...(ind.tags.length ? { labels: ind.tags } : {}),
+    ...(ind.references.length
+      ? { external_references: ind.references.map((url) => ({ source_name: 'reference', url })) }
+      : {}),
+    object_marking_refs: [TLP2_MARKING_IDS[ind.tlp]],
+    x_threatrelay_category: ind.category,
+    x_threatrelay_severity: ind.severity,
+  };
+}
+
 /** One bundle for one webhook request; `bundleName` makes the bundle id stable across retries. */
 export function toStixBundle(events: ThreatEvent[], bundleName: string): StixBundle {
   const identities = new Map<string, Record<string, unknown>>();
   const tlps = new Set<Tlp>();
   const indicators = events.map((event) => {
-    const org = event.source.org;
-    if (!identities.has(org)) {
-      identities.set(org, {
-        type: 'identity',
-        spec_version: '2.1',
-        id: identityId(org),
-        created: '2026-01-01T00:00:00.000Z',
-        modified: '2026-01-01T00:00:00.000Z',
-        name: org,
-        identity_class: 'organization',
-      });
-    }
-    const p = event.payload;
-    const common = {
-      type: 'indicator',
-      spec_version: '2.1',
-      id: stixIndicatorId(org, p.key),
-      created_by_ref: identityId(org),
-      created: event.producedAt,
-      modified: event.producedAt,
-      x_threatrelay_event_id: event.eventId,
-      x_threatrelay_key: p.key,
-    };
-    if (p.kind === 'IndicatorRevoked') {
-      tlps.add(p.tlp);
-      return {
-        ...common,
-        revoked: true,
-        pattern_type: 'stix',
-        pattern:
-          p.type && p.value
-            ? stixPattern(p.type, p.value, p.platform)
-            : "[x-threatrelay-key:value = '" + p.key + "']",
-        valid_from: event.producedAt,
-        description: `Revoked by ${org}: ${p.reason}`,
-        object_marking_refs: [TLP_MARKING_IDS[p.tlp]],
-      };
-    }
-    const ind = p.indicator;
-    tlps.add(ind.tlp);
-    return {
-      ...common,
-      name: `${ind.type} ${ind.value}`,
-      ...(ind.description ? { description: ind.description } : {}),
-      indicator_types: INDICATOR_TYPES[ind.category],
-      pattern_type: 'stix',
-      pattern: stixPattern(ind.type, ind.value, ind.platform),
-      valid_from: ind.validFrom,
-      ...(ind.validUntil ? { valid_until: ind.validUntil } : {}),
-      confidence: ind.confidence,
-      ...(ind.tags.length ? { labels: ind.tags } : {}),
-      ...(ind.references.length
-        ? { external_references: ind.references.map((url) => ({ source_name: 'reference', url })) }
-        : {}),
-      object_marking_refs: [TLP_MARKING_IDS[ind.tlp]],
-      x_threatrelay_category: ind.category,
-      x_threatrelay_severity: ind.severity,
-    };
+    if (!identities.has(event.source.org)) identities.set(event.source.org, identityObject(event.source.org));
+    tlps.add(routeOf(event.payload).tlp);
+    return indicatorObject(event);
   });
   return {
     type: 'bundle',
     id: `bundle--${uuid5(`bundle\n${bundleName}`)}`,
-    objects: [...[...tlps].map(tlpMarking), ...identities.values(), ...indicators],
+    objects: [...[...tlps].map(tlpMarkingDefinition), ...identities.values(), ...indicators],
   };
 }

@@ -8,6 +8,7 @@ import { ThreatRelayError } from '../contract/errors';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
 import {
   brokerRoundTrip,
+  groupLag,
   checkOwnUser,
   createIdempotentProducer,
   createKafka,
@@ -17,6 +18,7 @@ import type { Logger } from '../platform/logger';
 import { orgPublicKeys } from '../contract/signing';
 import { kafkaNames } from '../contract/names';
 import { SubscriptionConsumer } from './pipeline/consumer';
+import { freshnessFor } from './pipeline/verify';
 import { openDedup } from './dedup/port';
 import { ControlListener, writeSwitch } from './control';
 import { DeadLetterWriter } from './dlq/write';
@@ -78,6 +80,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       org,
       codec,
       orgKeys,
+      freshness: freshnessFor(config.subscriber, subscription),
       topics,
       deadLetters: new DeadLetterWriter(
         producer,
@@ -88,7 +91,8 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       ),
       logger,
       metrics,
-      ...(dedup ? { dedup: dedup.port } : {}),
+      ...(dedup ? { dedup: dedup.port, dedupPing: dedup.ping } : {}),
+      groupLag: (groupId, topics) => groupLag(admin, groupId, topics),
       ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
       onGone: async (reason) => {
         // Recorded in Kafka first, so every instance, and this one after a restart, stays stopped.

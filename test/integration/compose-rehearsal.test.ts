@@ -334,12 +334,14 @@ describe('the compose stack, rehearsed on loopback', () => {
     for (const [org, instances] of Object.entries(subscribers)) {
       for (const s of instances) {
         const res = await fetch(`${s.url}/readyz`);
-        const body = (await res.json()) as { subscriptions: Record<string, string> };
-        expect([org, res.status, Object.values(body.subscriptions)]).toEqual([
-          org,
-          200,
-          s.subscriptions.map(() => 'consuming'),
-        ]);
+        expect([org, res.status, await res.json()]).toEqual([org, 200, { status: 'ready' }]);
+        // Which subscriptions consume is on /metrics, not on the unauthenticated /readyz.
+        const metrics = await (await fetch(`${s.url}/metrics`)).text();
+        for (const id of s.subscriptions) {
+          expect(metrics).toMatch(
+            new RegExp(`threatrelay_subscription_disabled\\{[^}]*subscription="${id}"[^}]*\\} 0`),
+          );
+        }
       }
     }
     // The receiver has no health route: its healthcheck passes on any HTTP answer.

@@ -13,6 +13,7 @@ import type { Type } from 'avsc';
 import type { Resolver, Schema } from 'avsc';
 import { parsingCanonicalForm, schemaFingerprint } from './crc64';
 import { typeForSchema } from './types';
+import { assertWellFormed } from '../well-formed';
 import { ThreatRelayError } from '../errors';
 import type { ErrorDetail } from '../errors';
 import type { EventPayload, Indicator, IndicatorRevoked, ThreatEvent } from '../model';
@@ -381,8 +382,9 @@ class FileEventCodec implements EventCodec {
         `${bytes.length - decoded.offset} trailing bytes after the v${writer.version} record (which ends at byte ${decoded.offset})`,
       );
     }
+    let event: ThreatEvent;
     try {
-      return fromAvro(decoded.value as AvroEnvelope);
+      event = fromAvro(decoded.value as AvroEnvelope);
     } catch (err) {
       if (err instanceof ThreatRelayError) throw err;
       throw new ThreatRelayError(
@@ -393,6 +395,8 @@ class FileEventCodec implements EventCodec {
         },
       );
     }
+    // Decodable is not enough: closed sets and id shapes are checked for every record read.
+    return assertWellFormed(event);
   }
 }
 

@@ -210,6 +210,15 @@ const producerSettingsSchema = z.strictObject({
   produceTimeoutMs: z.number().int().min(100).max(120_000).default(DEFAULTS.produceTimeoutMs),
 });
 
+const subscriberSettingsSchema = z.strictObject({
+  /**
+   * How far in the future a record's `producedAt` may lie before it is dead-lettered as stale (the
+   * orgs' clocks differ a little, never by much). Records older than a subscription's dedup window
+   * are stale too. Default 300 s.
+   */
+  maxClockSkewSeconds: z.number().int().min(0).max(3600).default(DEFAULTS.maxClockSkewSeconds),
+});
+
 export const configSchema = z.strictObject({
   kafka: kafkaSchema.default({
     topicPrefix: DEFAULTS.topicPrefix,
@@ -225,6 +234,7 @@ export const configSchema = z.strictObject({
     rateLimitPerMinute: DEFAULTS.rateLimitPerMinute,
     produceTimeoutMs: DEFAULTS.produceTimeoutMs,
   }),
+  subscriber: subscriberSettingsSchema.default({ maxClockSkewSeconds: DEFAULTS.maxClockSkewSeconds }),
   orgs: z.array(orgSchema).min(1),
   apiKeys: z.array(apiKeySchema).default([]),
   subscriptions: z.array(subscriptionSchema).default([]),
@@ -235,6 +245,7 @@ export type OrgConfig = z.infer<typeof orgSchema>;
 export type SubscriptionConfig = z.infer<typeof subscriptionSchema>;
 export type ApiKeyConfig = z.infer<typeof apiKeySchema>;
 export type ProducerSettings = z.infer<typeof producerSettingsSchema>;
+export type SubscriberSettings = z.infer<typeof subscriberSettingsSchema>;
 
 /** Every problem in a zod error as `{ path, message }`, paths dotted (`orgs.1.id`). */
 export function zodDetails(error: z.ZodError, prefix: (string | number)[] = []): ErrorDetail[] {

@@ -8,7 +8,7 @@ import { errorMiddleware, notFound, OPS_ROUTES, opsRouter, requireJson } from '.
 import { indicatorInputSchema, revocationInputSchema } from '../../contract/indicator';
 import type { Logger } from '../../platform/logger';
 import { identityOf, type ThreatEvent } from '../../contract/model';
-import { StixBundleError, mapStixBundle, type StixRejection } from '../../stix/import';
+import { mapStixBundle, type StixRejection } from '../../stix/import';
 import type { ProducerMetrics } from '../metrics';
 import { openApiDocument } from './openapi';
 import { IdempotencyCache } from '../publish/idempotency';
@@ -197,16 +197,10 @@ function buildStixEvents(
   onRejected: (r: StixRejection) => void,
 ): (body: unknown, ctx: PublishContext) => Built {
   return (body, ctx) => {
-    let mapped;
-    try {
-      mapped = mapStixBundle(body);
-    } catch (err) {
-      if (!(err instanceof StixBundleError)) throw err;
-      throw new ThreatRelayError('TR_VALIDATION', 'the body is not a STIX bundle', {
-        details: [{ path: err.path, message: err.message }],
-      });
-    }
-    if (mapped.indicatorObjects > 0) checkItemCount(mapped.indicatorObjects, maxItems, 'objects');
+    // Counted before mapping, so an oversized bundle is refused without mapping it.
+    const mapped = mapStixBundle(body, (count) => {
+      if (count > 0) checkItemCount(count, maxItems, 'objects');
+    });
     const rejected: StixRejection[] = [...mapped.rejected];
     const accepted = mapped.indicators.filter((m) => {
       const unknown = recipientProblems([m.input], orgIds, false);

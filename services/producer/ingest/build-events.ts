@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { CANONICALIZATION_VERSION, canonicalize, indicatorKey } from '../../contract/canonical';
+import { CANONICALIZATION_VERSION, canonicalize } from '../../contract/canonical';
+import { identityKey } from '../../contract/identity';
 import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../../contract/errors';
 import { uuidV5 } from '../../contract/ids';
 import type { IndicatorInput, RevocationInput } from '../../contract/indicator';
@@ -94,7 +95,11 @@ export function buildPublishedEvents(
       producedAt: now,
       source: { org: ctx.org, submitter: ctx.submitter },
       canonicalizationVersion: CANONICALIZATION_VERSION,
-      payload: { kind: 'IndicatorPublished', key: indicatorKey(input.type, value), indicator },
+      payload: {
+        kind: 'IndicatorPublished',
+        key: identityKey(CANONICALIZATION_VERSION, input.type, indicator.platform, value),
+        indicator,
+      },
     };
   });
   if (problems.length > 0) {
@@ -125,7 +130,7 @@ export function buildRevokedEvents(
         problems.push(...err.details.map((d) => ({ path: `${at}${d.path}`, message: d.message })));
         return undefined;
       }
-      key = indicatorKey(input.type, value);
+      key = identityKey(CANONICALIZATION_VERSION, input.type, input.platform ?? null, value);
     }
     return {
       eventId: eventIdFor(ctx, index, 'revoke', input),

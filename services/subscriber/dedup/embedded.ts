@@ -1,7 +1,14 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ThreatRelayError } from '../../contract/errors';
-import { decide, liveSources, reportExpiresAt, type Sources } from './rules';
-import type { DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
+import { decideReport, liveSources, reportExpiresAt, type Sources } from './rules';
+import {
+  assertStorable,
+  eventScope,
+  type DedupDecision,
+  type DedupInput,
+  type DedupOutcome,
+  type DedupStore,
+} from './types';
 
 /**
  * The dedup store on local disk (lmdb), for a subscription run by a single
@@ -66,6 +73,7 @@ export class EmbeddedDedupStore implements DedupStore {
 
   async record(input: DedupInput, now = Date.now()): Promise<DedupOutcome> {
     if (this.closed) throw new ThreatRelayError('TR_INTERNAL', 'the dedup store is closed');
+    assertStorable(input);
     // `transaction` runs the callback inside the write transaction without blocking the event loop on
     // the commit, so Kafka heartbeats keep flowing; callbacks still run one at a time.
     const outcome = await this.root.transaction(() => this.recordInTransaction(input, now));
@@ -73,6 +81,11 @@ export class EmbeddedDedupStore implements DedupStore {
     // survive a crash.
     await this.root.flushed;
     return outcome;
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new ThreatRelayError('TR_INTERNAL', 'the dedup store is closed');
+    this.keys.getKeysCount();
   }
 
   /** Entries currently stored, expired or not; for metrics and tests of boundedness. */
@@ -88,21 +101,22 @@ export class EmbeddedDedupStore implements DedupStore {
 
   private recordInTransaction(input: DedupInput, now: number): DedupOutcome {
     this.sweep(now);
-    const seen = this.events.get(input.eventId);
+    const eventKey = eventScope(input);
+    const seen = this.events.get(eventKey);
     if (seen !== undefined && seen.x > now) {
       return seen.p === input.position ? { ...seen.o, repeat: true } : DUPLICATE;
     }
-    if (seen !== undefined) this.expiry.removeSync([seen.x, 'e', input.eventId]);
+    if (seen !== undefined) this.expiry.removeSync([seen.x, 'e', eventKey]);
 
     const entry = this.keys.get(input.key);
     const live = liveSources(entry?.s ?? [], now);
     const expiresAt = reportExpiresAt(input.validUntil, now, this.windowMs);
-    const { decision, sources } = decide(input, live, expiresAt);
+    const { decision, sources } = decideReport(input, live, expiresAt);
     this.writeKey(input.key, entry, sources);
 
     const eventExpiresAt = now + this.windowMs;
-    this.events.putSync(input.eventId, { o: decision, p: input.position, x: eventExpiresAt });
-    this.expiry.putSync([eventExpiresAt, 'e', input.eventId], true);
+    this.events.putSync(eventKey, { o: decision, p: input.position, x: eventExpiresAt });
+    this.expiry.putSync([eventExpiresAt, 'e', eventKey], true);
     return { ...decision, repeat: false };
   }
 

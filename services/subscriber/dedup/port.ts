@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Config, SubscriptionConfig } from '../../platform/config/config';
-import { ThreatRelayError } from '../../contract/errors';
+import { isThreatRelayError, ThreatRelayError } from '../../contract/errors';
 import type { ThreatEvent } from '../../contract/model';
 import type { DeliveryKind } from '../pipeline/shape';
 import { createDedupStore, type DedupOutcome } from './';
@@ -8,7 +8,7 @@ import { createDedupStore, type DedupOutcome } from './';
 /** What the dedup store decided for one record; `deliver` says what, if anything, goes out. */
 export interface DeliveryDecision {
   deliver: DeliveryKind | undefined;
-  /** Distinct source orgs that reported the key (for corroborations). */
+  /** Corroborations: every org reporting the key; revocations: the orgs that still report it. */
   sources?: string[];
   /** Why nothing is delivered (metric label). */
   outcome: string;
@@ -30,7 +30,8 @@ export function deliveryDecisionFor(outcome: DedupOutcome, corroborations: boole
     case 'new':
       return { deliver: 'indicator.published', outcome: 'new' };
     case 'revoked':
-      return { deliver: 'indicator.revoked', outcome: 'revoked' };
+      // Names the orgs that still report the key: the receiver learns whether it is withdrawn for good.
+      return { deliver: 'indicator.revoked', sources: outcome.remainingSources, outcome: 'revoked' };
     case 'corroborated':
       return corroborations
         ? { deliver: 'indicator.corroborated', sources: outcome.sources, outcome: 'corroborated' }
@@ -44,6 +45,8 @@ export function deliveryDecisionFor(outcome: DedupOutcome, corroborations: boole
 
 export interface OpenedDedup {
   port: DedupPort;
+  /** Resolves when the store answers at all. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -85,12 +88,14 @@ export function openDedup(
             : null,
       });
     } catch (cause) {
-      // Retryable: the batch fails before anything is committed, and kafkajs fetches it again.
+      // A record the store refuses is the record's fault: dead-lettered. Anything else is the store's:
+      // retried without commit.
+      if (isThreatRelayError(cause, 'TR_DEDUP_REJECTED')) throw cause;
       throw new ThreatRelayError('TR_DEDUP_UNAVAILABLE', `dedup store of ${subscription.id} failed`, {
         cause,
       });
     }
     return deliveryDecisionFor(outcome, subscription.corroborations);
   };
-  return { port, close: () => store.close() };
+  return { port, ping: () => store.ping(), close: () => store.close() };
 }

@@ -1,7 +1,14 @@
 import { Redis } from 'ioredis';
 import { ThreatRelayError } from '../../contract/errors';
 import { reportExpiresAt } from './rules';
-import type { DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
+import {
+  assertStorable,
+  eventScope,
+  type DedupDecision,
+  type DedupInput,
+  type DedupOutcome,
+  type DedupStore,
+} from './types';
 
 /**
  * The dedup store in Redis, shared by every instance of a scaled group. One
@@ -10,7 +17,7 @@ import type { DedupDecision, DedupInput, DedupOutcome, DedupStore } from './type
  * need a connection per in-flight call).
  *
  * Keys, under the subscription's prefix:
- * - `e:<eventId>` hash {o: decision JSON, p: position, x: expiresAt}
+ * - `e:<org>/<eventId>` hash {o: decision JSON, p: position, x: expiresAt}
  * - `k:<key>`     hash org → expiresAt of that org's report
  *
  * Expiry is decided by the timestamps stored in the values against the
@@ -119,11 +126,12 @@ export class RedisDedupStore implements DedupStore {
 
   async record(input: DedupInput, at = Date.now()): Promise<DedupOutcome> {
     if (this.closed) throw new ThreatRelayError('TR_INTERNAL', 'the dedup store is closed');
+    assertStorable(input);
     const { prefix, windowMs } = this.options;
     // PEXPIREAT takes integers only.
     const now = Math.floor(at);
     const [json, repeat] = await this.client.dedupRecord(
-      `${prefix}e:${input.eventId}`,
+      `${prefix}e:${eventScope(input)}`,
       `${prefix}k:${input.key}`,
       input.kind,
       input.org,
@@ -135,6 +143,10 @@ export class RedisDedupStore implements DedupStore {
     const parsed = JSON.parse(json) as DedupOutcome | DedupDecision;
     if (parsed.kind === 'duplicate') return parsed;
     return { ...(parsed as DedupDecision), repeat: repeat === 1 };
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
   }
 
   async close(): Promise<void> {

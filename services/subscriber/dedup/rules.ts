@@ -28,7 +28,7 @@ export function reportExpiresAt(
 
 const sortedOrgs = (sources: Sources): string[] => [...sources.keys()].sort();
 
-export function decide(
+export function decideReport(
   input: Pick<DedupInput, 'kind' | 'org'>,
   live: Sources,
   expiresAt: number,

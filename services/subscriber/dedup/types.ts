@@ -1,3 +1,6 @@
+import { ThreatRelayError } from '../../contract/errors';
+import { ORG_ID_PATTERN, UUID_PATTERN } from '../../contract/well-formed';
+
 /**
  * The dedup store of one subscription, shared by every instance of its
  * consumer group. It answers one question per event — what this event means
@@ -57,6 +60,7 @@ export type DedupOutcome =
   | (DedupDecision & { repeat: boolean });
 
 export interface DedupInput {
+  /** Remembered per source org: one org can never shadow another org's event by reusing its eventId. */
   eventId: string;
   /** The indicator key (lowercase hex SHA-256 of `type:canonicalValue`). */
   key: string;
@@ -75,6 +79,28 @@ export interface DedupInput {
   validUntil?: number | null;
 }
 
+/** Where a store keeps an event's outcome: scoped by its source org. */
+export function eventScope(input: Pick<DedupInput, 'org' | 'eventId'>): string {
+  return `${input.org}/${input.eventId}`;
+}
+
+/**
+ * What a store writes must have its exact shape before it gets there: a
+ * hostile record could otherwise hand the store a key it cannot hold and
+ * fail every attempt to move past it. The reader checks these on decode
+ * already; the stores check again because they are what would stall.
+ */
+export function assertStorable(input: DedupInput): void {
+  const bad = (field: string): never => {
+    throw new ThreatRelayError('TR_DEDUP_REJECTED', `dedup input ${field} has not the shape a store keeps`);
+  };
+  if (!UUID_PATTERN.test(input.eventId)) bad('eventId');
+  if (!/^[0-9a-f]{64}$/.test(input.key)) bad('key');
+  if (!ORG_ID_PATTERN.test(input.org)) bad('org');
+  if (input.position.length > 512) bad('position');
+  if (input.validUntil != null && !Number.isFinite(input.validUntil)) bad('validUntil');
+}
+
 export interface DedupStore {
   /**
    * Atomic check-and-set for one event: no two callers, in this process or in
@@ -84,6 +110,8 @@ export interface DedupStore {
    * tests of expiry.
    */
   record(input: DedupInput, now?: number): Promise<DedupOutcome>;
+  /** Resolves when the store answers at all: tells a store that is down from one record it refuses. */
+  ping(): Promise<void>;
   /** Releases the store's resources; idempotent. */
   close(): Promise<void>;
 }

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isThreatRelayError, type ThreatRelayError } from '../../contract/errors';
 import type { SubscriptionConfig } from '../../platform/config/config';
 import type { Logger } from '../../platform/logger';
@@ -6,6 +5,7 @@ import type { DeadLetter } from '../dlq/write';
 import type { SubscriberMetrics } from '../metrics';
 import type { Deliverable } from '../pipeline/classify';
 import { webhookBody } from '../pipeline/shape';
+import { waitWithHeartbeats } from '../pipeline/wait';
 import { nextDelayMs, type RetryPolicy } from './retry-policy';
 import { postWebhook, webhookIdFor } from './webhook';
 
@@ -31,9 +31,6 @@ export interface BatchDeliveryDeps {
   halted(): boolean;
 }
 
-/** How often a long wait stops to heartbeat, so the group never thinks we died. */
-const HEARTBEAT_EVERY_MS = 1000;
-
 /**
  * Delivers one webhook batch in three phases: before (one body and one
  * webhook-id for every attempt, so receivers can dedup retries), the
@@ -51,9 +48,10 @@ export async function deliverBatch(
 ): Promise<BatchOutcome> {
   const { subscription, metrics, log } = deps;
   const labels = { subscription: subscription.id };
+  // Scoped by source org like dedup: another org reusing an eventId never gets this batch's webhook-id.
   const webhookId = webhookIdFor(
     subscription.id,
-    items.map((i) => i.event.eventId),
+    items.map((i) => `${i.event.source.org}/${i.event.eventId}`),
   );
   const body = webhookBody(subscription, items, webhookId);
   const started = Date.now();
@@ -93,12 +91,7 @@ export async function deliverBatch(
     }
     metrics.retries.inc(labels);
     log.warn({ webhookId, attempt, delayMs: delay, reason: failure.message }, 'delivery failed, will retry');
-    const until = Date.now() + delay;
-    while (Date.now() < until && !deps.halted()) {
-      await sleep(Math.min(HEARTBEAT_EVERY_MS, until - Date.now()));
-      await heartbeat();
-    }
     // Asked to stop while waiting: give the batch up uncommitted; it is read again on the next start.
-    if (deps.halted()) return 'halted';
+    if (!(await waitWithHeartbeats(delay, heartbeat, deps.halted))) return 'halted';
   }
 }

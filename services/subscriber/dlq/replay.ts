@@ -9,6 +9,7 @@ import type { Logger } from '../../platform/logger';
 import { createSubscriberMetrics } from '../metrics';
 import type { Deliverable } from '../pipeline/classify';
 import { SubscriptionConsumer } from '../pipeline/consumer';
+import { freshnessFor } from '../pipeline/verify';
 import { readDeadLetters } from './read';
 import { DeadLetterWriter } from './write';
 
@@ -42,7 +43,7 @@ export async function replayLetters(
   for (let i = 0; i < letters.length; i += batchSize) {
     const deliverable: (Deliverable & { topic: string; partition: number })[] = [];
     for (const letter of letters.slice(i, i + batchSize)) {
-      const c = await consumer.classify(letter.message, letter, { bypassDedup: true });
+      const c = await consumer.classify(letter.message, letter, { replay: true });
       if (c.kind === 'dead') {
         await deadLetters.write([
           {
@@ -101,6 +102,7 @@ export async function replayDeadLetters(
       subscription,
       org,
       codec: loadEventCodec(),
+      freshness: freshnessFor(config.subscriber, subscription),
       orgKeys: orgPublicKeys(config.orgs),
       topics,
       deadLetters,

@@ -1,5 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
-import type { ErrorCode } from '../../contract/errors';
+import { isThreatRelayError, type ErrorCode } from '../../contract/errors';
 import type { ThreatEvent } from '../../contract/model';
 import type { SubscriptionConfig } from '../../platform/config/config';
 import type { DedupPort } from '../dedup/port';
@@ -24,27 +24,36 @@ export interface ClassifyDeps extends RecordChecks {
 /**
  * What one record means for one subscription: verified and entitled
  * (verify.ts), then the subscription's filter, then its dedup store. A
- * replay of dead letters bypasses dedup: an operator asked for them.
+ * replay of dead letters bypasses dedup and freshness: an operator asked
+ * for exactly these records, whenever they were first written.
  */
 export async function classify(
   deps: ClassifyDeps,
   message: KafkaMessage,
   position: { topic: string; partition: number },
-  options: { bypassDedup?: boolean } = {},
+  options: { replay?: boolean } = {},
 ): Promise<Classified> {
   const subscription = deps.subscription.id;
-  const verdict = verifyRecord(deps, message);
+  const verdict = verifyRecord(deps, message, { skipFreshness: options.replay === true });
   if (!verdict.ok) return { kind: 'dead', message, code: verdict.code, reason: verdict.reason };
   const event = verdict.event;
   if (!passesFilter(deps.subscription.filter, event)) {
     deps.metrics.filtered.inc({ subscription });
     return { kind: 'skip', message };
   }
-  if (!deps.dedup || options.bypassDedup) {
+  if (!deps.dedup || options.replay) {
     const as = event.payload.kind === 'IndicatorPublished' ? 'indicator.published' : 'indicator.revoked';
     return { kind: 'deliver', message, event, as };
   }
-  const decision = await deps.dedup(event, `${position.topic}/${position.partition}/${message.offset}`);
+  let decision;
+  try {
+    decision = await deps.dedup(event, `${position.topic}/${position.partition}/${message.offset}`);
+  } catch (err) {
+    // The store refused this record's fields: its fault, not the store's. (Down: TR_DEDUP_UNAVAILABLE
+    // propagates, and the consumer retries without committing.)
+    if (!isThreatRelayError(err, 'TR_DEDUP_REJECTED')) throw err;
+    return { kind: 'dead', message, code: err.code, reason: err.message };
+  }
   if (!decision.deliver) {
     deps.metrics.deduplicated.inc({ subscription, outcome: decision.outcome });
     return { kind: 'skip', message };

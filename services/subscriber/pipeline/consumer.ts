@@ -1,5 +1,7 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { isThreatRelayError } from '../../contract/errors';
 import { communityLevels, type KafkaNames } from '../../contract/names';
+import type { PartitionLag } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';
 import type { DedupPort } from '../dedup/port';
 import { deliverBatch, type BatchDeliveryDeps, type BatchOutcome } from '../delivery/batch';
@@ -8,6 +10,7 @@ import type { DeadLetterWriter } from '../dlq/write';
 import type { SubscriberMetrics } from '../metrics';
 import { classify, type Classified, type ClassifyDeps, type Deliverable } from './classify';
 import type { RecordChecks } from './verify';
+import { waitWithHeartbeats } from './wait';
 import type { SubscriptionConfig } from '../../platform/config/config';
 
 export interface SubscriptionConsumerDeps extends RecordChecks {
@@ -18,6 +21,10 @@ export interface SubscriptionConsumerDeps extends RecordChecks {
   logger: Logger;
   metrics: SubscriberMetrics;
   dedup?: DedupPort;
+  /** Resolves when the dedup store answers at all: tells an outage from one record it keeps failing. */
+  dedupPing?: () => Promise<void>;
+  /** The group's lag as the broker sees it, so /metrics keeps showing it grow while the store is down. */
+  groupLag?: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
   retryPolicy?: RetryPolicy;
   /** Called once when the endpoint answered 410 Gone: the service records the switch in Kafka. */
   onGone: (reason: string) => Promise<void>;
@@ -164,7 +171,7 @@ export class SubscriptionConsumer {
   classify(
     message: Classified['message'],
     position: { topic: string; partition: number },
-    options: { bypassDedup?: boolean } = {},
+    options: { replay?: boolean } = {},
   ): Promise<Classified> {
     return classify(this.classifyDeps, message, position, options);
   }
@@ -175,6 +182,56 @@ export class SubscriptionConsumer {
     heartbeat: () => Promise<void>,
   ): Promise<BatchOutcome> {
     return deliverBatch(this.delivery, items, position, heartbeat);
+  }
+
+  /**
+   * A record whose dedup call failed. While the store is down, it is retried
+   * with backoff for as long as it takes, heartbeating, committing nothing,
+   * and lag keeps growing on /metrics. When the store answers but keeps
+   * failing this one record (three times), the record is dead-lettered, so
+   * it cannot stall its partition. Undefined: the consumer is stopping.
+   */
+  private async classifyThroughOutage(
+    message: KafkaMessage,
+    position: { topic: string; partition: number },
+    error: unknown,
+    heartbeat: () => Promise<void>,
+    carryOn: () => boolean,
+  ): Promise<Classified | undefined> {
+    let failuresWhileUp = 0;
+    let delayMs = 500;
+    for (let lastError = error; ; delayMs = Math.min(delayMs * 2, 30_000)) {
+      if (!isThreatRelayError(lastError, 'TR_DEDUP_UNAVAILABLE')) throw lastError;
+      const storeUp = this.deps.dedupPing
+        ? await this.deps.dedupPing().then(
+            () => true,
+            () => false,
+          )
+        : true;
+      if (storeUp) failuresWhileUp += 1;
+      if (failuresWhileUp >= 3) {
+        const reason = `the dedup store answers but failed this record ${failuresWhileUp} times: ${describe(lastError)}`;
+        return { kind: 'dead', message, code: 'TR_DEDUP_REJECTED', reason };
+      }
+      this.log.warn(
+        { ...position, offset: message.offset, storeUp, retryInMs: delayMs, err: lastError },
+        'dedup store failed; retrying the record, nothing committed',
+      );
+      await this.reportLag();
+      if (!(await waitWithHeartbeats(delayMs, heartbeat, () => !carryOn()))) return undefined;
+      try {
+        return await this.classify(message, position);
+      } catch (err) {
+        lastError = err;
+      }
+    }
+  }
+
+  private async reportLag(): Promise<void> {
+    const lags = await this.deps.groupLag?.(this.groupId, this.sourceTopics()).catch(() => undefined);
+    for (const { topic, partition, lag } of lags ?? []) {
+      this.deps.metrics.lag.set({ subscription: this.id, topic, partition: String(partition) }, lag);
+    }
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
@@ -219,7 +276,17 @@ export class SubscriptionConsumer {
     const classified: Classified[] = [];
     for (let i = 0; i < batch.messages.length && carryOn(); i += chunkSize) {
       const chunk = batch.messages.slice(i, i + chunkSize);
-      classified.push(...(await Promise.all(chunk.map((m) => this.classify(m, position)))));
+      const settled = await Promise.allSettled(chunk.map((m) => this.classify(m, position)));
+      for (const [j, result] of settled.entries()) {
+        if (result.status === 'fulfilled') {
+          classified.push(result.value);
+          continue;
+        }
+        const c = await this.classifyThroughOutage(chunk[j]!, position, result.reason, heartbeat, carryOn);
+        // Stopping mid-outage: nothing of this batch is committed; it is read again on the next start.
+        if (!c) return;
+        classified.push(c);
+      }
     }
 
     for (const c of classified) {
@@ -245,4 +312,9 @@ export class SubscriptionConsumer {
     }
     if (!this.disabled) await flush();
   }
+}
+
+function describe(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? cause.message : (err as Error).message;
 }

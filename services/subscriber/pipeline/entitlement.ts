@@ -12,6 +12,8 @@ export function entitlementProblem(
   tlp: Tlp,
   recipients: readonly string[],
 ): string | undefined {
+  // The decoder refuses unknown levels already; here too, an unknown level is never entitled.
+  if (!TLP_LEVELS.includes(tlp)) return `tlp ${JSON.stringify(tlp)} is not a TLP 2.0 level`;
   if (NAMED_RECIPIENT_TLPS.includes(tlp)) {
     return recipients.includes(org.id)
       ? undefined

@@ -17,6 +17,8 @@ export interface NativeEvent {
   sources?: string[];
   sourceCount?: number;
   revocation?: Record<string, unknown>;
+  /** For `indicator.revoked`: the orgs whose reports of the key still stand (empty: withdrawn by all). */
+  remainingSources?: string[];
 }
 
 export interface WebhookBody {
@@ -38,7 +40,13 @@ export function toNative(event: ThreatEvent, as?: NativeEvent['type'], sources?:
     };
   }
   const { kind: _kind, key, ...revocation } = p;
-  return { type: 'indicator.revoked', key, ...base, revocation };
+  return {
+    type: 'indicator.revoked',
+    key,
+    ...base,
+    revocation,
+    ...(sources ? { remainingSources: sources } : {}),
+  };
 }
 
 /** The JSON body of one webhook request: native events, or one STIX 2.1 bundle whose id is the webhook id. */

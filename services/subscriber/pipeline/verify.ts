@@ -1,11 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
 import type { EventCodec } from '../../contract/avro/codec';
+import { canonicalize } from '../../contract/canonical';
 import { HEADERS } from '../../contract/definitions';
 import { isThreatRelayError, type ErrorCode } from '../../contract/errors';
-import { routeOf, type ThreatEvent } from '../../contract/model';
+import { identityKey } from '../../contract/identity';
+import { identityOf, routeOf, type ThreatEvent } from '../../contract/model';
 import { verifyValue } from '../../contract/signing';
-import type { OrgConfig } from '../../platform/config/config';
+import type { OrgConfig, SubscriberSettings, SubscriptionConfig } from '../../platform/config/config';
 import { headerText } from '../../platform/kafka';
 import { entitlementProblem } from './entitlement';
 
@@ -16,6 +18,8 @@ export interface RecordChecks {
   orgKeys: ReadonlyMap<string, KeyObject>;
   /** The reading org: entitlement is checked against it. */
   org: OrgConfig;
+  /** Records produced longer ago than `maxAgeMs` or more than `maxSkewMs` ahead are stale. */
+  freshness: { maxAgeMs: number; maxSkewMs: number };
 }
 
 export type Verdict = { ok: true; event: ThreatEvent } | { ok: false; code: ErrorCode; reason: string };
@@ -23,19 +27,26 @@ export type Verdict = { ok: true; event: ThreatEvent } | { ok: false; code: Erro
 const reject = (code: ErrorCode, reason: string): Verdict => ({ ok: false, code, reason });
 
 /**
- * Everything a reader checks before it believes a record: signed by a known
- * org, decodable, claiming the org that signed it, and entitled to the
- * reading org. A failure is a verdict with its code, never an exception, so
- * the caller dead-letters it and the partition moves on.
+ * Everything a reader checks before it believes a record, in order: signed
+ * by a known org, decodable and well-formed (the codec checks closed sets
+ * and id shapes), claiming the org that signed it, naming the identity its
+ * own fields give, fresh, and entitled to the reading org. A failure is a
+ * verdict with its code, never an exception, so the caller dead-letters it
+ * and the partition moves on. Reasons never quote indicator values: they
+ * go to logs and DLQ headers, and a value may be TLP:RED.
  */
-export function verifyRecord(checks: RecordChecks, message: KafkaMessage): Verdict {
+export function verifyRecord(
+  checks: RecordChecks,
+  message: KafkaMessage,
+  options: { now?: number; skipFreshness?: boolean } = {},
+): Verdict {
   const value = message.value;
   if (!value) return reject('TR_CODEC_MALFORMED', 'record has no value');
   const sourceOrg = headerText(message, HEADERS.sourceOrg);
   const signature = headerText(message, HEADERS.signature);
   if (!sourceOrg || !signature) return reject('TR_SIGNATURE_INVALID', 'record is not signed');
   const key = checks.orgKeys.get(sourceOrg);
-  if (!key) return reject('TR_SIGNATURE_INVALID', `no public key for source org ${sourceOrg}`);
+  if (!key) return reject('TR_SIGNATURE_INVALID', 'no public key for the source org the record names');
   if (!verifyValue(value, signature, key)) {
     return reject('TR_SIGNATURE_INVALID', `signature does not verify for ${sourceOrg}`);
   }
@@ -52,8 +63,69 @@ export function verifyRecord(checks: RecordChecks, message: KafkaMessage): Verdi
       `record claims source ${event.source.org} but is signed by ${sourceOrg}`,
     );
   }
+  const identity = identityProblem(event);
+  if (identity) return identity;
+  if (!options.skipFreshness) {
+    const stale = freshnessProblem(event, checks.freshness, options.now ?? Date.now());
+    if (stale) return reject('TR_STALE', stale);
+  }
   const route = routeOf(event.payload);
   const problem = entitlementProblem(checks.org, route.tlp, route.recipients);
   if (problem) return reject('TR_FORBIDDEN', problem);
   return { ok: true, event };
+}
+
+/**
+ * The key is re-derived from the record's own type, platform and value, and
+ * the value must already be canonical: otherwise one org could publish a
+ * decoy under the key of a real indicator and make another org's report of
+ * it a "corroboration". A revocation by key alone names no value to check;
+ * it can only withdraw its own org's report.
+ */
+function identityProblem(event: ThreatEvent): Verdict | undefined {
+  const { type, platform, value } = identityOf(event.payload);
+  if (type === null || value === null) return undefined;
+  let canonical: string;
+  try {
+    canonical = canonicalize(type, value, platform);
+  } catch (err) {
+    if (!isThreatRelayError(err)) throw err;
+    return reject('TR_VALUE_NOT_CANONICAL', `the ${type} value is not valid for its type`);
+  }
+  if (canonical !== value) {
+    return reject('TR_VALUE_NOT_CANONICAL', `the ${type} value is not in canonical form`);
+  }
+  if (identityKey(event.canonicalizationVersion, type, platform, value) !== event.payload.key) {
+    return reject(
+      'TR_KEY_MISMATCH',
+      `key is not the one the record's ${type} value gives under canonicalization version ${event.canonicalizationVersion}`,
+    );
+  }
+  return undefined;
+}
+
+function freshnessProblem(
+  event: ThreatEvent,
+  limits: RecordChecks['freshness'],
+  now: number,
+): string | undefined {
+  const produced = Date.parse(event.producedAt);
+  if (produced < now - limits.maxAgeMs) {
+    return `produced at ${event.producedAt}, longer ago than the ${Math.round(limits.maxAgeMs / 86_400_000)}-day dedup window`;
+  }
+  if (produced > now + limits.maxSkewMs) {
+    return `produced at ${event.producedAt}, more than ${limits.maxSkewMs / 1000} s in the future`;
+  }
+  return undefined;
+}
+
+/** A subscription's freshness limits: its dedup window, and the network's allowed clock skew. */
+export function freshnessFor(
+  settings: SubscriberSettings,
+  subscription: SubscriptionConfig,
+): RecordChecks['freshness'] {
+  return {
+    maxAgeMs: subscription.dedup.windowDays * 86_400_000,
+    maxSkewMs: settings.maxClockSkewSeconds * 1000,
+  };
 }

@@ -7,7 +7,8 @@ describe('error codes', () => {
     const readme = readFileSync(join(__dirname, '../../../README.md'), 'utf8');
     for (const code of ERROR_CODES) {
       expect(ERROR_DOCS[code].summary.length).toBeGreaterThan(10);
-      expect(readme).toContain(`\`${code}\``);
+      // The README's table gives the same HTTP status, or a dash for codes no API answers with.
+      expect(readme).toContain(`| \`${code}\` | ${ERROR_DOCS[code].httpStatus ?? '—'} |`);
     }
     expect(Object.keys(ERROR_DOCS).sort()).toEqual([...ERROR_CODES].sort());
   });

@@ -1,5 +1,6 @@
 import type { Indicator, IndicatorType, ThreatEvent } from '../../../services/contract/model';
-import { TLP_MARKING_IDS, stixIndicatorId, stixPattern, toStixBundle } from '../../../services/stix/export';
+import { stixIndicatorId, stixPattern, toStixBundle } from '../../../services/stix/export';
+import { TLP2_MARKING_IDS } from '../../../services/stix/markings';
 import { oraclePython, stixValidationErrors } from '../../../testkit/stix-validator';
 
 function published(
@@ -71,8 +72,8 @@ describe('STIX 2.1 export', () => {
       'msg_1',
     );
     const indicator = bundle.objects.find((o) => o.type === 'indicator')!;
-    expect(indicator.object_marking_refs).toEqual([TLP_MARKING_IDS.red]);
-    expect(bundle.objects.some((o) => o.id === TLP_MARKING_IDS.red)).toBe(true);
+    expect(indicator.object_marking_refs).toEqual([TLP2_MARKING_IDS.red]);
+    expect(bundle.objects.some((o) => o.id === TLP2_MARKING_IDS.red)).toBe(true);
     expect(bundle.objects.some((o) => o.id === indicator.created_by_ref && o.type === 'identity')).toBe(true);
   });
 

@@ -6,14 +6,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  StixBundleError,
-  TLP1_MARKING_IDS,
-  TLP2_MARKING_IDS,
-  contextObjectIds,
-  mapStixBundle,
-  type StixImport,
-} from '../../../services/stix/import';
+import { ThreatRelayError, isThreatRelayError } from '../../../services/contract/errors';
+import { contextObjectIds } from '../../../services/stix/bundle';
+import { mapStixBundle, type StixImport } from '../../../services/stix/import';
+import { TLP1_MARKING_IDS, TLP2_MARKING_IDS } from '../../../services/stix/markings';
 import { oraclePython, stixValidationErrors } from '../../../testkit/stix-validator';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -644,13 +640,15 @@ describe('objects that do not map are reported with their reason', () => {
 });
 
 describe('bundles', () => {
-  it('refuses a body that is not a bundle, saying where', () => {
+  it('refuses a body that is not a bundle with TR_VALIDATION, saying where', () => {
     const where = (body: unknown): string | undefined => {
       try {
         mapStixBundle(body);
       } catch (err) {
-        if (err instanceof StixBundleError) return err.path;
-        throw err;
+        if (!isThreatRelayError(err, 'TR_VALIDATION')) throw err;
+        expect(err.message).toBe('the body is not a STIX bundle');
+        expect(err.details).toHaveLength(1);
+        return err.details[0]!.path;
       }
       return undefined;
     };
@@ -748,6 +746,67 @@ describe('bundles', () => {
     const rel = indicates(a, campaign);
     const objects = [marking, campaign, a, b, rel, indicates(b, sdo('campaign'))];
     expect([...contextObjectIds([a], objects)].sort()).toEqual([marking.id, campaign.id, rel.id].sort());
+  });
+});
+
+describe('large bundles', () => {
+  it('imports a bundle with 20,000 indicates relationships from one indicator', () => {
+    const ind = indicator("[domain-name:value = 'countyelections-results.example.net']");
+    const campaign = sdo('campaign', { name: 'Ballot Echo' });
+    const missing = { id: 'campaign--00000000-0000-4000-8000-000000000000' };
+    const relationships = Array.from({ length: 20_000 }, (_, i) =>
+      indicates(ind, i === 0 ? campaign : missing),
+    );
+    const objects = [ind, campaign, ...relationships];
+    const result = mapStixBundle(bundle(...objects));
+    expect(only(result).campaign).toBe('Ballot Echo');
+    expect(result.ignored).toHaveLength(20_001);
+    expect(contextObjectIds([ind], objects).size).toBe(20_001);
+  });
+
+  /** An indicator that counts how often its pattern is read, which mapping it does. */
+  function watched(reads: { count: number }): Obj {
+    const ind = indicator("[domain-name:value = 'a.example.com']");
+    delete ind.pattern;
+    Object.defineProperty(ind, 'pattern', {
+      enumerable: true,
+      get: () => {
+        reads.count++;
+        return "[domain-name:value = 'a.example.com']";
+      },
+    });
+    return ind;
+  }
+
+  it('gives checkCount the number of indicator objects and refuses the bundle before mapping any', () => {
+    const reads = { count: 0 };
+    const noId = indicator("[domain-name:value = 'b.example.com']");
+    delete noId.id;
+    const b = bundle(watched(reads), watched(reads), noId, sdo('identity'), 42);
+    const tooMany = new ThreatRelayError('TR_VALIDATION', 'a batch holds at most 2 items', {
+      details: [{ path: 'objects', message: 'has 3 items, the limit is 2' }],
+    });
+    const counts: number[] = [];
+    const check = (count: number): void => {
+      counts.push(count);
+      if (count > 2) throw tooMany;
+    };
+    let thrown: unknown;
+    try {
+      mapStixBundle(b, check);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBe(tooMany);
+    expect(counts).toEqual([3]);
+    expect(reads.count).toBe(0);
+  });
+
+  it('maps the bundle when checkCount lets it through', () => {
+    const reads = { count: 0 };
+    const result = mapStixBundle(bundle(watched(reads)), () => undefined);
+    expect(result.indicators).toHaveLength(1);
+    expect(reads.count).toBeGreaterThan(0);
   });
 });
 

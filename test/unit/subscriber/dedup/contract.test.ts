@@ -45,13 +45,14 @@ function describeDedupContract(name: string, makeHarness: () => Promise<Harness>
       return s;
     };
     const next = (): number => ++seq;
+    const eventIdOf = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
     const published = (org: string, extra: Partial<DedupInput> = {}): DedupInput => {
       const n = next();
-      return { eventId: `evt-${n}`, key, org, kind: 'published', position: `t/0/${n}`, ...extra };
+      return { eventId: eventIdOf(n), key, org, kind: 'published', position: `t/0/${n}`, ...extra };
     };
     const revoked = (org: string, extra: Partial<DedupInput> = {}): DedupInput => {
       const n = next();
-      return { eventId: `evt-${n}`, key, org, kind: 'revoked', position: `t/0/${n}`, ...extra };
+      return { eventId: eventIdOf(n), key, org, kind: 'revoked', position: `t/0/${n}`, ...extra };
     };
     /** The outcome of a record seen for the first time. */
     const first = (decision: DedupDecision): DedupOutcome => ({ ...decision, repeat: false });
@@ -88,6 +89,26 @@ function describeDedupContract(name: string, makeHarness: () => Promise<Harness>
         expect(await store.record({ ...event, position: 't/0/999' }, t0 + MINUTE)).toEqual({
           kind: 'duplicate',
         });
+      });
+
+      it("does not let one org's eventId shadow another org's event with the same eventId", async () => {
+        const hostile = published('twitter', { key: 'c'.repeat(64) });
+        await store.record(hostile, t0);
+        const real = published('google', { eventId: hostile.eventId });
+        expect(await store.record(real, t0 + MINUTE)).toEqual(first({ kind: 'new' }));
+      });
+
+      it('refuses input it cannot keep with TR_DEDUP_REJECTED, and stays usable', async () => {
+        for (const bad of [
+          published('facebook', { eventId: 'x'.repeat(3000) }),
+          published('facebook', { eventId: '' }),
+          published('facebook', { key: 'not-hex' }),
+          published('Facebook Inc'),
+        ]) {
+          await expect(store.record(bad, t0)).rejects.toMatchObject({ code: 'TR_DEDUP_REJECTED' });
+        }
+        await expect(store.ping()).resolves.toBeUndefined();
+        expect(await store.record(published('facebook'), t0)).toEqual(first({ kind: 'new' }));
       });
 
       it('calls a re-publication by the same org under a new eventId republished', async () => {

@@ -16,8 +16,11 @@ import { startRedis, type RedisServer } from '../../../../testkit/redis';
 const DAY = 24 * 60 * 60_000;
 const WINDOW = 30 * DAY;
 
+/** A UUID per number, so tests can name the event they mean. */
+const eventIdOf = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+
 const report = (n: number, extra: Partial<DedupInput> = {}): DedupInput => ({
-  eventId: `evt-${n}`,
+  eventId: eventIdOf(n),
   key: n.toString(16).padStart(64, '0'),
   org: 'facebook',
   kind: 'published',
@@ -84,7 +87,7 @@ describe('redis dedup store', () => {
     const input = report(1, { validUntil: t0 + DAY });
     await store.record(input, t0);
     const client = redis.client();
-    expect(await client.pexpiretime(`${prefix}e:${input.eventId}`)).toBe(t0 + WINDOW);
+    expect(await client.pexpiretime(`${prefix}e:${input.org}/${input.eventId}`)).toBe(t0 + WINDOW);
     expect(await client.pexpiretime(`${prefix}k:${input.key}`)).toBe(t0 + DAY);
   });
 
@@ -107,7 +110,7 @@ describe('redis dedup store', () => {
     const keys = await redis.client().keys('*');
     expect(keys.filter((k) => !k.startsWith('test:'))).toEqual([]);
     expect(keys.filter((k) => k.startsWith(prefix)).sort()).toEqual([
-      `${prefix}e:evt-1`,
+      `${prefix}e:facebook/${eventIdOf(1)}`,
       `${prefix}k:${report(1).key}`,
     ]);
   });

@@ -2,7 +2,7 @@ import type { OrgConfig } from '../../../../services/platform/config/config';
 import { communityLevels } from '../../../../services/contract/names';
 import { entitlementProblem } from '../../../../services/subscriber/pipeline/entitlement';
 import { passesFilter } from '../../../../services/subscriber/pipeline/filter';
-import type { Indicator, ThreatEvent } from '../../../../services/contract/model';
+import type { Indicator, ThreatEvent, Tlp } from '../../../../services/contract/model';
 
 const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber' };
 const greenOnly: OrgConfig = { id: 'smallco', name: 'Small Co', kind: 'company', maxTlp: 'green' };
@@ -12,6 +12,12 @@ describe('entitlement', () => {
     expect(entitlementProblem(fbi, 'red', ['fbi'])).toBeUndefined();
     expect(entitlementProblem(fbi, 'amber+strict', ['dhs', 'fbi'])).toBeUndefined();
     expect(entitlementProblem(fbi, 'red', ['dhs'])).toMatch(/not a named recipient/);
+  });
+
+  it('never entitles an unknown TLP, whatever its spelling', () => {
+    for (const tlp of ['RED', 'white', '', 'amber+strict ']) {
+      expect(entitlementProblem(fbi, tlp as Tlp, [])).toMatch(/not a TLP 2.0 level/);
+    }
   });
 
   it('caps community levels at the org maxTlp', () => {

@@ -1,11 +1,7 @@
-import {
-  CANONICALIZATION_VERSION,
-  canonicalize,
-  indicatorKey,
-  refang,
-} from '../../../services/contract/canonical';
-import { ThreatRelayError } from '../../../services/contract/errors';
-import type { IndicatorType, Platform } from '../../../services/contract/model';
+import { identityKey } from '../../../../services/contract/identity';
+import { CANONICALIZATION_VERSION, canonicalize } from '../../../../services/contract/canonical';
+import { ThreatRelayError } from '../../../../services/contract/errors';
+import type { IndicatorType, Platform } from '../../../../services/contract/model';
 
 /** [input, canonical value, platform] */
 type Valid = readonly [string, string, Platform?];
@@ -513,46 +509,6 @@ describe('canonicalize', () => {
   });
 });
 
-describe('refang', () => {
-  it.each([
-    ['hxxps://evil[.]com', 'https://evil.com'],
-    ['hXXp://evil(.)com', 'http://evil.com'],
-    ['HXXPS://evil{.}com', 'https://evil.com'],
-    ['fxp://files[dot]evil(dot)com', 'ftp://files.evil.com'],
-    ['https[://]evil[.]com', 'https://evil.com'],
-    ['hxxps[:]//evil[.]com', 'https://evil.com'],
-    ['user[@]evil[.]com', 'user@evil.com'],
-    ['user(@)evil[.]com', 'user@evil.com'],
-    ['user[at]evil[.]com', 'user@evil.com'],
-    ['2001[:]db8[:][:]1', '2001:db8::1'],
-  ])('turns %j into %j', (input, expected) => {
-    expect(refang(input)).toBe(expected);
-  });
-
-  it('leaves hxxp alone where it is not a scheme', () => {
-    expect(refang('hxxpress.com')).toBe('hxxpress.com');
-  });
-});
-
-describe('indicatorKey', () => {
-  // Digests computed outside this code, with coreutils:
-  //   printf 'domain:example.com' | sha256sum
-  //   printf 'ipv4:1.2.3.4' | sha256sum
-  //   printf 'hashtag:b\xc3\xbccher' | sha256sum   (the UTF-8 bytes of "bücher")
-  it.each([
-    ['domain', 'example.com', 'ed152b32b035d8e873341938ca5f75d242725beae5a202c27e413eb4477f8739'],
-    ['ipv4', '1.2.3.4', '226402ac49f25a4498f2de882573fcd28364de0e188f3f7e4221dbf145f0ebb9'],
-    ['hashtag', 'bücher', '8e8afba04ccddc447efe4ab2ea758eda77e208f731e135179eb70fa7e238695f'],
-  ] as const)('hashes %s:%s to the SHA-256 computed by sha256sum', (type, value, digest) => {
-    expect(indicatorKey(type, value)).toBe(digest);
-  });
-
-  it('separates types that share a value', () => {
-    const hex = 'a'.repeat(64);
-    expect(indicatorKey('sha256', hex)).not.toBe(indicatorKey('pdq', hex));
-  });
-});
-
 describe('one indicator, one key', () => {
   const spellingsOf: [IndicatorType, string[], Platform?][] = [
     [
@@ -593,13 +549,20 @@ describe('one indicator, one key', () => {
   for (const [type, spellings, platform] of spellingsOf) {
     it(`gives every spelling of a ${type} the same key`, () => {
       const keys = new Set(
-        spellings.map((spelling) => indicatorKey(type, canonicalize(type, spelling, platform))),
+        spellings.map((spelling) =>
+          identityKey(
+            CANONICALIZATION_VERSION,
+            type,
+            platform ?? null,
+            canonicalize(type, spelling, platform),
+          ),
+        ),
       );
       expect(keys.size).toBe(1);
     });
   }
 });
 
-it('records canonicalization version 1', () => {
-  expect(CANONICALIZATION_VERSION).toBe(1);
+it('records canonicalization version 2', () => {
+  expect(CANONICALIZATION_VERSION).toBe(2);
 });

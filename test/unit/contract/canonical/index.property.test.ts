@@ -2,17 +2,20 @@ import { BlockList, SocketAddress } from 'node:net';
 import fc from 'fast-check';
 import { getCountries, getExampleNumber } from 'libphonenumber-js';
 import examples from 'libphonenumber-js/mobile/examples';
-import { canonicalize, indicatorKey } from '../../../services/contract/canonical';
-import type { IndicatorType, Platform } from '../../../services/contract/model';
+import { CANONICALIZATION_VERSION, canonicalize } from '../../../../services/contract/canonical';
+import { identityKey } from '../../../../services/contract/identity';
+import type { IndicatorType, Platform } from '../../../../services/contract/model';
 
 const RUNS = { numRuns: 200 };
 
 function expectIdempotent(type: IndicatorType, input: string, platform?: Platform): string {
   const once = canonicalize(type, input, platform);
   expect(canonicalize(type, once, platform)).toBe(once);
-  const key = indicatorKey(type, once);
+  const key = identityKey(CANONICALIZATION_VERSION, type, platform ?? null, once);
   expect(key).toMatch(/^[0-9a-f]{64}$/);
-  expect(indicatorKey(type, canonicalize(type, once, platform))).toBe(key);
+  expect(
+    identityKey(CANONICALIZATION_VERSION, type, platform ?? null, canonicalize(type, once, platform)),
+  ).toBe(key);
   return once;
 }
 

@@ -1,0 +1,43 @@
+import { generateSigningKeyPair } from '../../contract/signing';
+import { apiKeyHash, newApiKey } from '../../platform/config/config';
+import { generateComposeEnv } from '../compose-env';
+import { command, fail, type CommandContext } from '../context';
+
+function apiKey({ values, needOrg }: CommandContext): void {
+  const org = needOrg();
+  const key = newApiKey(org);
+  const name = values.name ?? `${org}-secops`;
+  console.log(`API key (give it to the team; it is not stored anywhere):\n  ${key}\n`);
+  console.log(
+    `config entry (apiKeys):\n  - name: ${name}\n    org: ${org}\n    sha256: ${apiKeyHash(key)}\n    scopes: [publish, revoke]`,
+  );
+}
+
+function signingKey(): void {
+  const pair = generateSigningKeyPair();
+  console.log(`private key (keep it with the org's producer only):\n${pair.privateKeyPem}`);
+  console.log(`public key (orgs[].publicKey in the config):\n  ${pair.publicKey}`);
+}
+
+const KINDS: Record<string, (ctx: CommandContext) => void> = {
+  api: apiKey,
+  // `create` is what people type first; `api` is what the docs said before.
+  create: apiKey,
+  signing: signingKey,
+  // Secrets: meant for `(umask 077; threatrelay keys compose-env > .env)`.
+  'compose-env': ({ values }) =>
+    void process.stdout.write(generateComposeEnv({ profiles: values.profile ?? [] }).text),
+};
+
+export const keys = command({
+  name: 'keys',
+  usage: `keys api|create --org ID [--name NAME]   print a new API key and the config entry with its hash
+keys signing              print a new Ed25519 key pair (private PEM, public base64)
+keys compose-env [--profile ha]   print a complete .env for docker-compose.yml, every key and secret fresh`,
+  async run(ctx) {
+    const kind = Object.hasOwn(KINDS, ctx.args[0] ?? '') ? KINDS[ctx.args[0]!] : undefined;
+    if (!kind)
+      fail('usage: threatrelay keys api|create --org ID | keys signing | keys compose-env [--profile ha]');
+    kind(ctx);
+  },
+});
