@@ -6,8 +6,10 @@
 
 /** Kafka record headers. */
 export const HEADERS = {
-  /** base64 Ed25519 signature of the record value by the source org's key. */
+  /** Record signatures v1: base64 Ed25519 signature of the record value by the source org's key. */
   signature: 'threatrelay-signature',
+  /** Record signatures v2: the record's Merkle proof and its transaction's root signature (batch-signature.ts). */
+  batchSignature: 'threatrelay-batch-signature',
   /** The source org id; tells the subscriber which public key to verify with. */
   sourceOrg: 'threatrelay-source-org',
   /** The event id, so tools can find a record without decoding it. */

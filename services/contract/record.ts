@@ -2,10 +2,45 @@ import type { KeyObject } from 'node:crypto';
 import type { EventCodec } from './avro/codec';
 import { HEADERS } from './definitions';
 import type { ThreatEvent } from './model';
+import { encodeBatchProof, signBatch } from './batch-signature';
 import { signValue } from './signing';
 
+export interface BusRecord {
+  key: string;
+  value: Buffer;
+  headers: Record<string, string | Buffer>;
+}
+
 /**
- * The Kafka record of an event, exactly as the bus writes it: keyed by the
+ * The Kafka records of one transaction's events, as the producer writes
+ * them: keyed by indicator key, the Avro single-object value, one batch
+ * signature (v2) over all of them, the source org and the eventId in
+ * headers.
+ */
+export function signedBatch(
+  events: readonly ThreatEvent[],
+  codec: EventCodec,
+  signingKey: KeyObject,
+): BusRecord[] {
+  if (events.length === 0) return [];
+  const org = events[0]!.source.org;
+  if (events.some((e) => e.source.org !== org)) throw new RangeError('a batch is signed by one org');
+  const values = events.map((e) => codec.encode(e));
+  const proofs = signBatch(values, org, signingKey);
+  return events.map((event, i) => ({
+    key: event.payload.key,
+    value: values[i]!,
+    headers: {
+      [HEADERS.batchSignature]: encodeBatchProof(proofs[i]!),
+      [HEADERS.sourceOrg]: org,
+      [HEADERS.eventId]: event.eventId,
+    },
+  }));
+}
+
+/**
+ * One record signed on its own (v1): what producers wrote before batch
+ * signatures, still read by every subscriber. The Kafka record of an event: keyed by the
  * indicator key, the Avro single-object value, the source org's Ed25519
  * signature of those bytes, the source org and the eventId in headers.
  */

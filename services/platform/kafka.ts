@@ -107,6 +107,17 @@ export async function brokerRoundTrip(admin: Admin): Promise<{ clusterId: string
 }
 
 /** The first value of a record header as text, or undefined. */
+/** A header's raw bytes; undefined when absent or given more than once (which copy would be meant?). */
+export function headerBytes(message: KafkaMessage, name: string): Buffer | undefined {
+  const v = message.headers?.[name];
+  if (Array.isArray(v)) return v.length === 1 ? toBuffer(v[0]) : undefined;
+  return toBuffer(v);
+}
+
+function toBuffer(v: Buffer | string | undefined): Buffer | undefined {
+  return v === undefined ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(v);
+}
+
 export function headerText(message: KafkaMessage, name: string): string | undefined {
   const v = message.headers?.[name];
   return (Array.isArray(v) ? v[0] : v)?.toString();

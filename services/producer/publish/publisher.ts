@@ -4,7 +4,7 @@ import type { EventCodec } from '../../contract/avro/codec';
 import { ThreatRelayError, isThreatRelayError } from '../../contract/errors';
 import { routeOf, type ThreatEvent } from '../../contract/model';
 import type { KafkaNames } from '../../contract/names';
-import { signedRecord } from '../../contract/record';
+import { signedBatch } from '../../contract/record';
 import { withTimeout } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';
 import type { TransactionalSender } from './transactional-sender';
@@ -101,9 +101,11 @@ export class Publisher {
       { topic: string; partition: number; messages: Message[]; owners: number[] }
     >();
     const receipts: Receipt[] = [];
+    // One signature for the whole transaction (record signatures v2); each record carries its proof.
+    const records = signedBatch(events, codec, signingKey);
     for (const [index, event] of events.entries()) {
       const route = routeOf(event.payload);
-      const record = signedRecord(event, codec, signingKey);
+      const record = records[index]!;
       receipts.push({ index, eventId: event.eventId, key: event.payload.key, records: [] });
       for (const topic of topics.route(route.tlp, route.recipients)) {
         const message: Message = { ...record };

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
 import type { EventCodec } from '../../contract/avro/codec';
+import { decodeBatchProof, VerifiedRoots } from '../../contract/batch-signature';
 import { canonicalize } from '../../contract/canonical';
 import { HEADERS } from '../../contract/definitions';
 import { isThreatRelayError, type ErrorCode } from '../../contract/errors';
@@ -8,7 +9,7 @@ import { identityKey } from '../../contract/identity';
 import { identityOf, routeOf, type ThreatEvent } from '../../contract/model';
 import { verifyValue } from '../../contract/signing';
 import type { OrgConfig, SubscriberSettings, SubscriptionConfig } from '../../platform/config/config';
-import { headerText } from '../../platform/kafka';
+import { headerBytes, headerText } from '../../platform/kafka';
 import { entitlementProblem } from './entitlement';
 
 /** What a reader needs to decide whether a record is what it claims and meant for it. */
@@ -18,6 +19,8 @@ export interface RecordChecks {
   orgKeys: ReadonlyMap<string, KeyObject>;
   /** The reading org: entitlement is checked against it. */
   org: OrgConfig;
+  /** Verified batch roots; default one cache per process, shared by its subscriptions. */
+  verifiedRoots?: VerifiedRoots;
   /** Records produced longer ago than `maxAgeMs` or more than `maxSkewMs` ahead are stale. */
   freshness: { maxAgeMs: number; maxSkewMs: number };
 }
@@ -43,13 +46,11 @@ export function verifyRecord(
   const value = message.value;
   if (!value) return reject('TR_CODEC_MALFORMED', 'record has no value');
   const sourceOrg = headerText(message, HEADERS.sourceOrg);
-  const signature = headerText(message, HEADERS.signature);
-  if (!sourceOrg || !signature) return reject('TR_SIGNATURE_INVALID', 'record is not signed');
+  if (!sourceOrg) return reject('TR_SIGNATURE_INVALID', 'record is not signed');
   const key = checks.orgKeys.get(sourceOrg);
   if (!key) return reject('TR_SIGNATURE_INVALID', 'no public key for the source org the record names');
-  if (!verifyValue(value, signature, key)) {
-    return reject('TR_SIGNATURE_INVALID', `signature does not verify for ${sourceOrg}`);
-  }
+  const unsigned = signatureProblem(checks, message, value, sourceOrg, key);
+  if (unsigned) return reject('TR_SIGNATURE_INVALID', unsigned);
   let event: ThreatEvent;
   try {
     event = checks.codec.decode(value);
@@ -73,6 +74,37 @@ export function verifyRecord(
   const problem = entitlementProblem(checks.org, route.tlp, route.recipients);
   if (problem) return reject('TR_FORBIDDEN', problem);
   return { ok: true, event };
+}
+
+/** The process's verified batch roots: one cache for every subscription of the process. */
+const PROCESS_ROOTS = new VerifiedRoots();
+
+/**
+ * A v2 record carries its transaction's Merkle proof and root signature; a
+ * v1 record its own signature. Either way the bytes must come from the org
+ * the record names. A header given twice is no signature: which copy would
+ * be meant?
+ */
+function signatureProblem(
+  checks: RecordChecks,
+  message: KafkaMessage,
+  value: Buffer,
+  org: string,
+  key: KeyObject,
+): string | undefined {
+  const batch = message.headers?.[HEADERS.batchSignature];
+  if (batch !== undefined) {
+    const bytes = headerBytes(message, HEADERS.batchSignature);
+    const proof = bytes && decodeBatchProof(bytes);
+    if (!proof) return 'the batch signature header is malformed';
+    const roots = checks.verifiedRoots ?? PROCESS_ROOTS;
+    return roots.verify(org, key, value, proof)
+      ? undefined
+      : `the record's Merkle proof does not lead to a root ${org} signed`;
+  }
+  const signature = headerText(message, HEADERS.signature);
+  if (!signature || Array.isArray(message.headers?.[HEADERS.signature])) return 'record is not signed';
+  return verifyValue(value, signature, key) ? undefined : `signature does not verify for ${org}`;
 }
 
 /**

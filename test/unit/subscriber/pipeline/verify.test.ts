@@ -3,7 +3,9 @@ import type { KafkaMessage } from 'kafkajs';
 import { loadEventCodec } from '../../../../services/contract/avro/codec';
 import type { ErrorCode } from '../../../../services/contract/errors';
 import type { Indicator, ThreatEvent } from '../../../../services/contract/model';
-import { signedRecord } from '../../../../services/contract/record';
+import { signedBatch, signedRecord } from '../../../../services/contract/record';
+import { VerifiedRoots } from '../../../../services/contract/batch-signature';
+import { HEADERS } from '../../../../services/contract/definitions';
 import {
   generateSigningKeyPair,
   loadPrivateKey,
@@ -92,6 +94,90 @@ function withPayload(event: ThreatEvent, change: (e: ThreatEvent) => void): Thre
   change(copy);
   return copy;
 }
+
+function batchMessages(events: ThreatEvent[], signer = twitter.privateKeyPem): KafkaMessage[] {
+  return signedBatch(events, codec, loadPrivateKey(signer)).map(
+    (r) =>
+      ({
+        key: Buffer.from(r.key),
+        value: r.value,
+        headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, Buffer.from(v)])),
+        offset: '0',
+      }) as unknown as KafkaMessage,
+  );
+}
+
+const proofOf = (m: KafkaMessage): Buffer => m.headers![HEADERS.batchSignature] as Buffer;
+const withProof = (m: KafkaMessage, proof: Buffer): KafkaMessage =>
+  ({ ...m, headers: { ...m.headers, [HEADERS.batchSignature]: proof } }) as unknown as KafkaMessage;
+const reasonOf = (m: KafkaMessage): string => {
+  const v = verifyRecord({ ...checks, verifiedRoots: new VerifiedRoots() }, m);
+  return v.ok ? 'ok' : `${v.code}: ${v.reason}`;
+};
+
+describe('verifyRecord: batch signatures (v2)', () => {
+  const five = (): ThreatEvent[] =>
+    Array.from({ length: 5 }, (_, i) => published({ value: `batch-${i}.example.com` }));
+
+  it('accepts every record of a signed batch, checking the root signature once', () => {
+    const roots = new VerifiedRoots();
+    const messages = batchMessages(five());
+    for (const m of messages) expect(verifyRecord({ ...checks, verifiedRoots: roots }, m).ok).toBe(true);
+    expect(roots.size).toBe(1);
+  });
+
+  it('dead-letters a record whose audit path was changed', () => {
+    const m = batchMessages(five())[2]!;
+    const proof = Buffer.from(proofOf(m));
+    proof[12] ^= 0x01; // a bit of the first path hash
+    expect(reasonOf(withProof(m, proof))).toMatch(/^TR_SIGNATURE_INVALID: the record's Merkle proof/);
+  });
+
+  it('dead-letters a record that claims another leaf index', () => {
+    const m = batchMessages(five())[2]!;
+    const proof = Buffer.from(proofOf(m));
+    proof.writeUInt32BE(3, 1);
+    expect(reasonOf(withProof(m, proof))).toMatch(/^TR_SIGNATURE_INVALID: the record's Merkle proof/);
+  });
+
+  it("dead-letters a batch whose root another org signed, under this org's name", () => {
+    const m = batchMessages(five(), google.privateKeyPem)[0]!;
+    expect(reasonOf(m)).toMatch(
+      /^TR_SIGNATURE_INVALID: the record's Merkle proof does not lead to a root twitter signed/,
+    );
+  });
+
+  it('dead-letters a valid path under a root whose signature is bad', () => {
+    const m = batchMessages(five())[1]!;
+    const proof = Buffer.from(proofOf(m));
+    proof[proof.length - 1] ^= 0x80;
+    expect(reasonOf(withProof(m, proof))).toMatch(/^TR_SIGNATURE_INVALID/);
+  });
+
+  it('dead-letters a record moved into another batch', () => {
+    const a = batchMessages(five());
+    const b = batchMessages(five());
+    expect(reasonOf(withProof(a[0]!, proofOf(b[0]!)))).toMatch(
+      /^TR_SIGNATURE_INVALID: the record's Merkle proof/,
+    );
+  });
+
+  it('dead-letters a malformed or doubled batch header', () => {
+    const m = batchMessages(five())[0]!;
+    expect(reasonOf(withProof(m, proofOf(m).subarray(0, 20)))).toBe(
+      'TR_SIGNATURE_INVALID: the batch signature header is malformed',
+    );
+    const doubled = { ...m, headers: { ...m.headers, [HEADERS.batchSignature]: [proofOf(m), proofOf(m)] } };
+    expect(reasonOf(doubled as unknown as KafkaMessage)).toBe(
+      'TR_SIGNATURE_INVALID: the batch signature header is malformed',
+    );
+  });
+
+  it('keeps verifying a record on its own, with a cold cache (a dead letter read back, a replay)', () => {
+    const m = batchMessages(five())[4]!;
+    expect(reasonOf(m)).toBe('ok');
+  });
+});
 
 describe('verifyRecord: what a reader re-derives', () => {
   it('accepts an honest record', () => {
