@@ -7,6 +7,7 @@ export interface ProducerMetrics {
   accepted: Counter<'org' | 'type'>;
   rejected: Counter<'org' | 'type' | 'reason'>;
   kafkaSendSeconds: Histogram<'outcome'>;
+  transactionRequests: Histogram;
 }
 
 export function createProducerMetrics(org: string): ProducerMetrics {
@@ -30,6 +31,12 @@ export function createProducerMetrics(org: string): ProducerMetrics {
       help: 'Time from handing a request to Kafka to its transaction being committed (or failing).',
       labelNames: ['outcome'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    transactionRequests: new Histogram({
+      name: 'threatrelay_transaction_requests',
+      help: 'API requests committed together in one Kafka transaction (group commit).',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers: [registry],
     }),
   };

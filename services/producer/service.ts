@@ -53,6 +53,9 @@ export async function startProducer(options: ProducerOptions): Promise<RunningPr
     logger,
     produceTimeoutMs: config.producer.produceTimeoutMs,
     observeSend: (seconds, outcome) => metrics.kafkaSendSeconds.observe({ outcome }, seconds),
+    concurrency: sender.size,
+    maxGroupItems: config.producer.maxBatchItems,
+    observeGroup: (requests) => metrics.transactionRequests.observe(requests),
   });
   const ready = async (): Promise<void> => {
     await withTimeout(brokerRoundTrip(admin), 3000, () => new Error('no answer from Kafka within 3 s'));

@@ -257,6 +257,41 @@ describe('producer API', () => {
     expect(mine.headers![HEADERS.sourceOrg]!.toString()).toBe('facebook');
   });
 
+  it('commits concurrent requests together (group commit), each answered with its own records', async () => {
+    const transactions = async (): Promise<number> => {
+      const text = await (await fetch(`${producer.url}/metrics`)).text();
+      return Number(/^threatrelay_transaction_requests_count\S* (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await transactions();
+    const values = Array.from({ length: 64 }, (_, i) => `group-${i}.example.com`);
+    const answers = await Promise.all(values.map((v) => post('/v1/indicators', domain(v, { tlp: 'clear' }))));
+    expect(answers.map((r) => r.status)).toEqual(values.map(() => 202));
+    const receipts = await Promise.all(
+      answers.map(
+        async (r) =>
+          (
+            (await r.json()) as {
+              receipts: { index: number; eventId: string; records: { offset: string }[] }[];
+            }
+          ).receipts,
+      ),
+    );
+    // Each request gets exactly its own receipt, at index 0, with its own offset.
+    expect(receipts.every((r) => r.length === 1 && r[0]!.index === 0 && r[0]!.records.length === 1)).toBe(
+      true,
+    );
+    const ids = receipts.map((r) => r[0]!.eventId);
+    expect(new Set(ids).size).toBe(64);
+    // Every event is in Kafka once, at the offset its receipt names.
+    const inKafka = await net.readAll(topics().community('clear'), { atLeast: 64 });
+    for (const [i, r] of receipts.entries()) {
+      const at = inKafka.filter((m) => m.headers![HEADERS.eventId]!.toString() === r[0]!.eventId);
+      expect([values[i], at.map((m) => m.offset)]).toEqual([values[i], [r[0]!.records[0]!.offset]]);
+    }
+    // 64 requests against a pool of 4 transactional producers: fewer transactions than requests.
+    expect((await transactions()) - before).toBeLessThan(64);
+  });
+
   it('answers a retried request with the same Idempotency-Key without publishing again', async () => {
     const body = [domain('idem-1.example.com'), domain('idem-2.example.com')];
     const headers = { 'idempotency-key': `feed-${Date.now()}` };

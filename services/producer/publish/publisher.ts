@@ -7,6 +7,7 @@ import type { KafkaNames } from '../../contract/names';
 import { signedBatch } from '../../contract/record';
 import { withTimeout } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';
+import { GroupCommit } from './group-commit';
 import type { TransactionalSender } from './transactional-sender';
 
 /**
@@ -41,22 +42,43 @@ export interface PublisherDeps {
   produceTimeoutMs: number;
   /** Observes each send's duration and outcome. */
   observeSend?: (seconds: number, outcome: 'ok' | 'error') => void;
+  /** Transactions in flight at once; the sender's pool size. */
+  concurrency: number;
+  /** Most indicators one group commit (transaction) holds. */
+  maxGroupItems: number;
+  /** Observes each transaction: requests and indicators it held. */
+  observeGroup?: (requests: number, items: number) => void;
 }
 
 export class Publisher {
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly partitions = new Map<string, PartitionMetadata[]>();
 
-  constructor(private readonly deps: PublisherDeps) {}
+  private readonly groups: GroupCommit<ThreatEvent, Receipt>;
 
-  /** Encodes, signs, routes and sends; resolves only after Kafka acknowledged every record. */
+  constructor(private readonly deps: PublisherDeps) {
+    this.groups = new GroupCommit({
+      send: (events, deadline) => this.send(events, deadline),
+      concurrency: deps.concurrency,
+      maxItems: deps.maxGroupItems,
+      expired: () => new Error('the request timed out before its transaction began'),
+      ...(deps.observeGroup ? { onGroup: deps.observeGroup } : {}),
+    });
+  }
+
+  /**
+   * Encodes, signs, routes and sends, in the next transaction (group-commit.ts);
+   * resolves only after Kafka committed it. Receipts' indexes are this request's own.
+   */
   async publish(events: ThreatEvent[]): Promise<Receipt[]> {
     const { logger, produceTimeoutMs } = this.deps;
     const started = process.hrtime.bigint();
     let outcome: 'ok' | 'error' = 'error';
     try {
       const receipts = await withTimeout(
-        this.send(events, Date.now() + produceTimeoutMs),
+        this.groups
+          .submit(events, Date.now() + produceTimeoutMs)
+          .then((receipts) => receipts.map((r, index) => ({ ...r, index }))),
         produceTimeoutMs,
         () =>
           new ThreatRelayError(

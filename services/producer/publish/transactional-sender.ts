@@ -58,6 +58,11 @@ export class TransactionalSender {
     });
   }
 
+  /** Producers in the pool: how many transactions can be in flight at once. */
+  get size(): number {
+    return this.slots.length;
+  }
+
   /** Connects one producer up front, so a misconfigured broker fails the start, not the first request. */
   async connect(): Promise<void> {
     const slot = await this.acquire();
