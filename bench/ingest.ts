@@ -25,16 +25,17 @@ import type { Kafka, Message, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { parseItems } from '../services/producer/http/app';
 import { buildPublishedEvents, type PublishContext } from '../services/producer/ingest/build-events';
-import { signedRecord } from '../services/contract/record';
+import { signedBatch } from '../services/contract/record';
+import { signBatch } from '../services/contract/batch-signature';
 import { startProducer, type RunningProducer } from '../services/producer/service';
 import { loadEventCodec } from '../services/contract/avro/codec';
 import { indicatorInputSchema, type IndicatorInput } from '../services/contract/indicator';
 import { createIdempotentProducer, createKafka } from '../services/platform/kafka';
 import type { ThreatEvent } from '../services/contract/model';
-import { loadPrivateKey, signValue } from '../services/contract/signing';
+import { loadPrivateKey } from '../services/contract/signing';
 import { kafkaNames } from '../services/contract/names';
 import { createTestNetwork, type TestNetwork } from '../testkit/network';
-import { cpuRate, createBenchRun, fmt, indicatorGenerator, type RawIndicator } from './support';
+import { cpuRate, createBenchRun, fmt, indicatorGenerator, writeResults, type RawIndicator } from './support';
 
 const SECONDS = Number(
   /^--seconds=(.+)$/.exec(process.argv.find((a) => a.startsWith('--seconds=')) ?? '')?.[1] ?? 5,
@@ -169,10 +170,10 @@ async function main(): Promise<void> {
   const signingKey = loadPrivateKey(network.signingKeys[ORG]!);
   const ctx: PublishContext = { org: ORG, submitter: `${ORG}-secops`, idempotencyKey: undefined };
   const parse = (items: RawIndicator[]): IndicatorInput[] => items.map((i) => indicatorInputSchema.parse(i));
-  /** Exactly what the producer writes for each event: key, Avro value, signature and id headers. */
-  const toMessage = (event: ThreatEvent): Message => signedRecord(event, codec, signingKey);
-  const rawBatches = batches.map((b) => buildPublishedEvents(parse(b), ctx, true).map(toMessage));
-  const rawSingles = singles.map((s) => buildPublishedEvents(parse([s]), ctx, false).map(toMessage));
+  /** Exactly what the producer writes for a transaction: keys, Avro values, one batch signature, id headers. */
+  const toMessages = (events: ThreatEvent[]): Message[] => signedBatch(events, codec, signingKey);
+  const rawBatches = batches.map((b) => toMessages(buildPublishedEvents(parse(b), ctx, true)));
+  const rawSingles = singles.map((s) => toMessages(buildPublishedEvents(parse([s]), ctx, false)));
 
   // API cases.
   const headers = {
@@ -196,6 +197,7 @@ async function main(): Promise<void> {
     measure(name, c, batches.length, (k) => post(batchBodies[k]!, BATCH));
   results.push(await apiSingle('API, 1 indicator/request, sequential', 1));
   results.push(await apiSingle('API, 1 indicator/request, 8 in flight', 8));
+  results.push(await apiSingle('API, 1 indicator/request, 64 in flight', 64));
   results.push(await apiBatch(`API, ${BATCH}/request, sequential`, 1));
   results.push(await apiBatch(`API, ${BATCH}/request, 4 in flight`, 4));
 
@@ -284,6 +286,12 @@ async function main(): Promise<void> {
     ),
   );
   results.push(
+    await measure('raw idempotent send per record, 64 in flight', 64, SINGLE_POOL, async (k) => {
+      await plain.send({ topic, messages: rawSingles[k]!, acks: -1 });
+      return 1;
+    }),
+  );
+  results.push(
     await measure('raw transaction per record, sequential, 1 producer', 1, SINGLE_POOL, (k) =>
       inTransaction(pool[0]!, rawSingles[k]!),
     ),
@@ -322,7 +330,10 @@ async function main(): Promise<void> {
       (k) => buildPublishedEvents(validated[k % n]!, ctx, true).length,
     ],
     ['Avro encode (codec.encode)', (k) => built[k % n]!.map((e) => codec.encode(e)).length],
-    ['Ed25519 sign (signValue)', (k) => encoded[k % n]!.map((v) => signValue(v, signingKey)).length],
+    [
+      'batch signature (Merkle tree + one Ed25519 sign)',
+      (k) => signBatch(encoded[k % n]!, ORG, signingKey).length,
+    ],
     ['JSON.stringify of the 202 answer', (k) => (JSON.stringify(receipts[k % n]) ? BATCH : 0)],
   ];
   const stepRates = steps.map(([name, fn]) => ({ name, perSecond: cpuRate(fn, stepSeconds) }));
@@ -342,6 +353,22 @@ async function main(): Promise<void> {
   const rawTxTurn = byName(`raw transaction per batch, ${BATCH}/batch, sequential, 4 producers`);
   const rawTx4 = byName(`raw transaction per batch, ${BATCH}/batch, 4 in flight`);
   const ratio = (a: Result, b: Result): string => `${(a.perSecond / b.perSecond).toFixed(2)}×`;
+  const apiSingle64 = byName('API, 1 indicator/request, 64 in flight');
+  const rawSingle64 = byName('raw idempotent send per record, 64 in flight');
+  const apiSingleSeq = byName('API, 1 indicator/request, sequential');
+  writeResults('ingest', [
+    {
+      case: `batched API ${BATCH}/request vs raw sendBatch, sequential`,
+      ratio: apiSeq.perSecond / rawSend.perSecond,
+      target: 0.5,
+    },
+    {
+      case: '1 indicator/request, 64 in flight vs raw idempotent sends, 64 in flight',
+      ratio: apiSingle64.perSecond / rawSingle64.perSecond,
+      target: 0.3,
+    },
+    { case: '1 indicator/request, sequential: p50 ms (ceiling)', ratio: apiSingleSeq.p50Ms, target: 5 },
+  ]);
   const us = (x: number): string => x.toFixed(0);
   const cores = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(2));
 
@@ -370,6 +397,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `- raw transactional / raw sendBatch: ${ratio(rawTx, rawSend)} (1 producer), ${ratio(rawTxTurn, rawSend)} (4 producers in turn)`,
+  );
+  console.log(
+    `- 1 indicator/request, 64 in flight / raw idempotent sends, 64 in flight: ${ratio(apiSingle64, rawSingle64)} (target ≥ 0.3×); sequential p50 ${apiSingleSeq.p50Ms.toFixed(1)} ms (target ≤ 5 ms)`,
   );
   console.log('');
   const totalUs = stepRates.reduce((sum, s) => sum + 1e6 / s.perSecond, 0);

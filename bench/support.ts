@@ -6,7 +6,7 @@
  * the process is killed.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -260,4 +260,27 @@ export function createBenchRun(name: string, hardLimitMs: number): BenchRun {
         .finally(() => cleanup());
     },
   };
+}
+
+export interface RatioRow {
+  case: string;
+  ratio: number;
+  /** The ratio the case should reach (a floor), or a ceiling when the row says so in its case name. */
+  target: number;
+  date: string;
+}
+
+/** Writes `bench/results/<bench>.json`, so a script can check the ratios; BENCHMARKS.md keeps the prose. */
+export function writeResults(bench: string, rows: Omit<RatioRow, 'date'>[]): void {
+  const dir = join(__dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const date = new Date().toISOString();
+  writeFileSync(
+    join(dir, `${bench}.json`),
+    `${JSON.stringify(
+      rows.map((r) => ({ ...r, date })),
+      null,
+      2,
+    )}\n`,
+  );
 }

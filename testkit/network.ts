@@ -80,6 +80,8 @@ export interface TestNetworkOptions {
   producer?: Record<string, number>;
   /** More API keys, by name; their plain keys land in `apiKeys` under the name. */
   extraApiKeys?: { name: string; org: string; scopes: ('publish' | 'revoke')[] }[];
+  /** Partitions of every topic; default 3. */
+  partitions?: number;
 }
 
 export async function createTestNetwork(
@@ -132,7 +134,11 @@ export async function createTestNetwork(
     };
   });
   const config = parseConfig({
-    kafka: { brokers: [process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'], topicPrefix: prefix, partitions: 3 },
+    kafka: {
+      brokers: [process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'],
+      topicPrefix: prefix,
+      partitions: options.partitions ?? 3,
+    },
     ...(options.producer ? { producer: options.producer } : {}),
     orgs: rawOrgs,
     apiKeys: rawKeys,

@@ -61,6 +61,8 @@ export interface Receiver {
   up(): void;
   /** Every route answers `status` until called again with undefined. */
   answerAll(status: number | undefined): void;
+  /** Requests received in full and not answered yet (e.g. held by `/slow/<ms>`). */
+  inFlight(): number;
   close(): Promise<void>;
 }
 
@@ -69,13 +71,16 @@ export async function startReceiver(port = 0, secrets: string[] = []): Promise<R
   let isDown = false;
   let forced: number | undefined;
   let flakyCount = 0;
+  let held = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const path = req.url ?? '/';
       const body = Buffer.concat(chunks).toString('utf8');
+      held += 1;
       const answer = (status: number, headers: Record<string, string> = {}): void => {
+        held -= 1;
         const verified = secrets.length > 0 ? verifyStandardWebhook(secrets, req.headers, body) : undefined;
         requests.push({ path, headers: req.headers, body, status, at: Date.now(), verified });
         res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -121,6 +126,7 @@ export async function startReceiver(port = 0, secrets: string[] = []): Promise<R
     answerAll: (status) => {
       forced = status;
     },
+    inFlight: () => held,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

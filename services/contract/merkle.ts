@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A Merkle tree over a transaction's record values, hashed as RFC 6962 does
@@ -12,11 +12,11 @@ const LEAF = Buffer.from([0x00]);
 const NODE = Buffer.from([0x01]);
 
 export function leafHash(value: Buffer): Buffer {
-  return createHash('sha256').update(LEAF).update(value).digest();
+  return hash('sha256', Buffer.concat([LEAF, value]), 'buffer');
 }
 
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
-  return createHash('sha256').update(NODE).update(left).update(right).digest();
+  return hash('sha256', Buffer.concat([NODE, left, right]), 'buffer');
 }
 
 export interface MerkleTree {
@@ -53,10 +53,29 @@ export function rootFromPath(
   size: number,
   path: readonly Buffer[],
 ): Buffer | undefined {
+  const walked = walkPath(leaf, index, size, path, () => false);
+  return walked?.known ? undefined : walked?.nodes.at(-1);
+}
+
+/**
+ * Walks a leaf's audit path up (RFC 9162, 2.1.3.2), keeping every node it
+ * computes, and stops early at the first node `isKnown` vouches for (a node
+ * of a tree whose root was already verified: the rest of the path can only
+ * lead to that root). Undefined when the path cannot belong to leaf `index`
+ * of a tree of `size` leaves.
+ */
+export function walkPath(
+  leaf: Buffer,
+  index: number,
+  size: number,
+  path: readonly Buffer[],
+  isKnown: (node: Buffer) => boolean,
+): { nodes: Buffer[]; known: boolean } | undefined {
   if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return undefined;
   let fn = index;
   let sn = size - 1;
   let r = leaf;
+  const nodes: Buffer[] = [];
   for (const p of path) {
     if (sn === 0) return undefined;
     if (fn % 2 === 1 || fn === sn) {
@@ -70,6 +89,10 @@ export function rootFromPath(
     }
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
+    nodes.push(r);
+    if (isKnown(r)) return { nodes, known: true };
   }
-  return sn === 0 ? r : undefined;
+  if (sn !== 0) return undefined;
+  if (nodes.length === 0) nodes.push(r);
+  return { nodes, known: false };
 }

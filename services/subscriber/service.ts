@@ -91,7 +91,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       ),
       logger,
       metrics,
-      ...(dedup ? { dedup: dedup.port, dedupPing: dedup.ping } : {}),
+      ...(dedup ? { dedup: dedup.port, dedupPing: dedup.ping, markBatch: dedup.markBatch } : {}),
       groupLag: (groupId, topics) => groupLag(admin, groupId, topics),
       ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
       onGone: async (reason) => {

@@ -322,3 +322,105 @@ describe('subscriber killed with SIGKILL mid-batch', () => {
     }
   }, 240_000);
 });
+
+describe('subscriber killed while a webhook batch is in flight', () => {
+  it('sends that batch again as it was, under the same webhook-id, even when batches are now cut differently', async () => {
+    const net = await createTestNetwork(
+      [{ id: 'google' }, { id: 'dhs', kind: 'government' }],
+      [{ id: 'dhs-regroup', org: 'dhs', url: 'http://127.0.0.1:1/placeholder', batchSize: 5 }],
+      { partitions: 1 },
+    );
+    const receiver = await startReceiver(0, [net.webhookSecrets['dhs-regroup']!]);
+    const root = resolve(__dirname, '../..');
+    const configFile = join(net.dataDir, 'config.json');
+    /** The subscriber as its own process, so SIGKILL stops it with a POST on the wire. */
+    const spawnSubscriber = (batchSize: number, route: string): ChildProcess => {
+      const config = {
+        ...net.config,
+        subscriptions: net.config.subscriptions.map((s) => ({
+          ...s,
+          batchSize,
+          webhook: { ...s.webhook, url: `${receiver.url}${route}` },
+        })),
+      };
+      writeFileSync(configFile, JSON.stringify(config));
+      return spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(root, 'services/cli/main.ts'),
+          'subscriber',
+          '--config',
+          configFile,
+          '--org',
+          'dhs',
+          '--port',
+          '0',
+        ],
+        { env: { ...process.env, LOG_LEVEL: 'warn', THREATRELAY_DATA_DIR: net.dataDir }, stdio: 'ignore' },
+      );
+    };
+    const producer = await net.startProducer('google');
+    let child = spawnSubscriber(5, '/slow/4000');
+    try {
+      const res = await fetch(`${producer.url}/v1/indicators`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${net.apiKeys.google}`, 'content-type': 'application/json' },
+        body: JSON.stringify(
+          Array.from({ length: 12 }, (_, i) => ({
+            type: 'domain',
+            value: `regroup-${i}.example.com`,
+            category: 'phishing',
+            tlp: 'green',
+          })),
+        ),
+      });
+      expect(res.status).toBe(202);
+      const ids = ((await res.json()) as { receipts: { eventId: string }[] }).receipts.map((r) => r.eventId);
+
+      // The first batch of 5 is at the receiver, not answered yet: kill the subscriber now. The receiver
+      // still answers 200, so the batch counts as delivered, but its offset is never committed.
+      await waitFor('the first batch in flight', () => receiver.inFlight() > 0, 60_000);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      await waitFor(
+        'the held batch answered',
+        () => receiver.inFlight() === 0 && receiver.accepted().length === 1,
+        10_000,
+      );
+
+      // Restarted with batches of 12: without the batch mark the 5 would go out again inside a batch of 12.
+      child = spawnSubscriber(12, '/ok');
+      const delivered = (): string[] =>
+        receiver
+          .accepted()
+          .flatMap((b) => (b as { events: { eventId: string }[] }).events.map((e) => e.eventId));
+      await waitFor(
+        'every event after the restart',
+        () => ids.every((id) => delivered().includes(id)),
+        90_000,
+      );
+
+      const webhookIdsByEvent = new Map<string, Set<string>>();
+      for (const r of receiver.requests.filter((q) => q.status === 200)) {
+        for (const e of (JSON.parse(r.body) as { events: { eventId: string }[] }).events) {
+          webhookIdsByEvent.set(
+            e.eventId,
+            (webhookIdsByEvent.get(e.eventId) ?? new Set()).add(String(r.headers['webhook-id'])),
+          );
+        }
+      }
+      expect([...webhookIdsByEvent.values()].map((set) => set.size)).toEqual(ids.map(() => 1));
+      // The first batch went out twice, byte for byte: the receiver can drop the copy by its webhook-id.
+      const bodies = receiver.requests.filter((q) => q.status === 200).map((q) => q.body);
+      expect(bodies.filter((b) => b === bodies[0]).length).toBe(2);
+      expect(receiver.requests.every((r) => r.verified === true)).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+      await producer.close();
+      await receiver.close();
+      await net.close();
+    }
+  }, 240_000);
+});

@@ -4,6 +4,7 @@ import { decideReport, liveSources, reportExpiresAt, type Sources } from './rule
 import {
   assertStorable,
   eventScope,
+  type BatchMark,
   type DedupDecision,
   type DedupInput,
   type DedupOutcome,
@@ -30,6 +31,8 @@ interface EventEntry {
   /** The position of the copy that was recorded. */
   p: string;
   x: number;
+  /** The webhook batch it went out in: [webhookId, size]. */
+  b?: [string, number];
 }
 
 interface KeyEntry {
@@ -83,6 +86,18 @@ export class EmbeddedDedupStore implements DedupStore {
     return outcome;
   }
 
+  async markBatch(events: readonly Pick<DedupInput, 'org' | 'eventId'>[], mark: BatchMark): Promise<void> {
+    if (this.closed) throw new ThreatRelayError('TR_INTERNAL', 'the dedup store is closed');
+    await this.root.transaction(() => {
+      for (const e of events) {
+        const key = eventScope(e);
+        const entry = this.events.get(key);
+        if (entry) this.events.putSync(key, { ...entry, b: [mark.webhookId, mark.size] });
+      }
+    });
+    await this.root.flushed;
+  }
+
   async ping(): Promise<void> {
     if (this.closed) throw new ThreatRelayError('TR_INTERNAL', 'the dedup store is closed');
     this.keys.getKeysCount();
@@ -104,7 +119,12 @@ export class EmbeddedDedupStore implements DedupStore {
     const eventKey = eventScope(input);
     const seen = this.events.get(eventKey);
     if (seen !== undefined && seen.x > now) {
-      return seen.p === input.position ? { ...seen.o, repeat: true } : DUPLICATE;
+      if (seen.p !== input.position) return DUPLICATE;
+      return {
+        ...seen.o,
+        repeat: true,
+        ...(seen.b ? { batch: { webhookId: seen.b[0], size: seen.b[1] } } : {}),
+      };
     }
     if (seen !== undefined) this.expiry.removeSync([seen.x, 'e', eventKey]);
 

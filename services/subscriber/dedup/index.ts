@@ -4,7 +4,7 @@ import { RedisDedupStore } from './redis';
 import type { DedupStore } from './types';
 
 export type { DedupStoreOptions } from './options';
-export type { DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
+export type { BatchMark, DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
 export { EmbeddedDedupStore } from './embedded';
 export { RedisDedupStore } from './redis';
 

@@ -3,7 +3,7 @@ import type { Config, SubscriptionConfig } from '../../platform/config/config';
 import { isThreatRelayError, ThreatRelayError } from '../../contract/errors';
 import type { ThreatEvent } from '../../contract/model';
 import type { DeliveryKind } from '../pipeline/shape';
-import { createDedupStore, type DedupOutcome } from './';
+import { createDedupStore, type BatchMark, type DedupOutcome, type DedupStore } from './';
 
 /** What the dedup store decided for one record; `deliver` says what, if anything, goes out. */
 export interface DeliveryDecision {
@@ -12,6 +12,8 @@ export interface DeliveryDecision {
   sources?: string[];
   /** Why nothing is delivered (metric label). */
   outcome: string;
+  /** A re-read of a record already handed to a webhook batch: that batch, to send again as it was. */
+  batch?: BatchMark;
 }
 
 /**
@@ -45,6 +47,7 @@ export function deliveryDecisionFor(outcome: DedupOutcome, corroborations: boole
 
 export interface OpenedDedup {
   port: DedupPort;
+  markBatch: DedupStore['markBatch'];
   /** Resolves when the store answers at all. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -95,7 +98,13 @@ export function openDedup(
         cause,
       });
     }
-    return deliveryDecisionFor(outcome, subscription.corroborations);
+    const decision = deliveryDecisionFor(outcome, subscription.corroborations);
+    return outcome.kind !== 'duplicate' && outcome.batch ? { ...decision, batch: outcome.batch } : decision;
   };
-  return { port, ping: () => store.ping(), close: () => store.close() };
+  return {
+    port,
+    markBatch: (events, mark) => store.markBatch(events, mark),
+    ping: () => store.ping(),
+    close: () => store.close(),
+  };
 }

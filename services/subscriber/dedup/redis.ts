@@ -4,6 +4,7 @@ import { reportExpiresAt } from './rules';
 import {
   assertStorable,
   eventScope,
+  type BatchMark,
   type DedupDecision,
   type DedupInput,
   type DedupOutcome,
@@ -33,10 +34,10 @@ local kind, org, position = ARGV[1], ARGV[2], ARGV[3]
 local now = tonumber(ARGV[4])
 local reportExpiresAt, eventExpiresAt = ARGV[5], ARGV[6]
 
-local seen = redis.call('HMGET', eventKey, 'o', 'p', 'x')
+local seen = redis.call('HMGET', eventKey, 'o', 'p', 'x', 'b')
 if seen[1] and tonumber(seen[3]) > now then
-  if seen[2] == position then return {seen[1], 1} end
-  return {'{"kind":"duplicate"}', 0}
+  if seen[2] == position then return {seen[1], 1, seen[4] or ''} end
+  return {'{"kind":"duplicate"}', 0, ''}
 end
 
 -- Live sources; expired ones are dropped here as well as by PEXPIREAT.
@@ -90,11 +91,20 @@ if latest then redis.call('PEXPIREAT', indicatorKey, latest) else redis.call('DE
 redis.call('DEL', eventKey)
 redis.call('HSET', eventKey, 'o', decision, 'p', position, 'x', eventExpiresAt)
 redis.call('PEXPIREAT', eventKey, eventExpiresAt)
-return {decision, 0}
+return {decision, 0, ''}
+`;
+
+/** Sets the batch mark on every event hash that exists (KEYS), never creating one. */
+const MARK_SCRIPT = `
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HSET', KEYS[i], 'b', ARGV[1]) end
+end
+return 0
 `;
 
 interface WithRecordScript {
-  dedupRecord(...args: (string | number)[]): Promise<[string, number]>;
+  dedupRecord(...args: (string | number)[]): Promise<[string, number, string]>;
+  dedupMark(...args: (string | number)[]): Promise<number>;
 }
 
 export interface RedisDedupStoreOptions {
@@ -121,6 +131,7 @@ export class RedisDedupStore implements DedupStore {
     client.on('error', () => undefined);
     // EVALSHA with a fallback to EVAL when the server has not seen the script (after a restart).
     client.defineCommand('dedupRecord', { numberOfKeys: 2, lua: RECORD_SCRIPT });
+    client.defineCommand('dedupMark', { lua: MARK_SCRIPT });
     this.client = client as Redis & WithRecordScript;
   }
 
@@ -130,7 +141,7 @@ export class RedisDedupStore implements DedupStore {
     const { prefix, windowMs } = this.options;
     // PEXPIREAT takes integers only.
     const now = Math.floor(at);
-    const [json, repeat] = await this.client.dedupRecord(
+    const [json, repeat, mark] = await this.client.dedupRecord(
       `${prefix}e:${eventScope(input)}`,
       `${prefix}k:${input.key}`,
       input.kind,
@@ -142,7 +153,18 @@ export class RedisDedupStore implements DedupStore {
     );
     const parsed = JSON.parse(json) as DedupOutcome | DedupDecision;
     if (parsed.kind === 'duplicate') return parsed;
-    return { ...(parsed as DedupDecision), repeat: repeat === 1 };
+    const [webhookId, size] = mark.split(' ');
+    return {
+      ...(parsed as DedupDecision),
+      repeat: repeat === 1,
+      ...(webhookId && size ? { batch: { webhookId, size: Number(size) } } : {}),
+    };
+  }
+
+  async markBatch(events: readonly Pick<DedupInput, 'org' | 'eventId'>[], mark: BatchMark): Promise<void> {
+    if (events.length === 0) return;
+    const keys = events.map((e) => `${this.options.prefix}e:${eventScope(e)}`);
+    await this.client.dedupMark(keys.length, ...keys, `${mark.webhookId} ${mark.size}`);
   }
 
   async ping(): Promise<void> {

@@ -53,11 +53,21 @@ export type DedupDecision =
   /** A revocation for a key this subscription never got (or no longer holds) from that org: drop. */
   | { kind: 'revocation-unknown' };
 
+/** The webhook batch an event went out in (`markBatch`), so a re-read can send exactly that batch again. */
+export interface BatchMark {
+  webhookId: string;
+  /** How many events the batch held. */
+  size: number;
+}
+
 export type DedupOutcome =
   /** A second copy of an event already recorded from another position: drop. */
   | { kind: 'duplicate' }
-  /** `repeat` is true when this exact record was recorded before and the outcome is the original one. */
-  | (DedupDecision & { repeat: boolean });
+  /**
+   * `repeat` is true when this exact record was recorded before and the outcome is the original one;
+   * `batch` then names the webhook batch it was handed to, if it got that far.
+   */
+  | (DedupDecision & { repeat: boolean; batch?: BatchMark });
 
 export interface DedupInput {
   /** Remembered per source org: one org can never shadow another org's event by reusing its eventId. */
@@ -110,6 +120,14 @@ export interface DedupStore {
    * tests of expiry.
    */
   record(input: DedupInput, now?: number): Promise<DedupOutcome>;
+  /**
+   * Remembers which webhook batch these events are about to go out in, before
+   * the POST: after a crash between the POST and the offset commit, a re-read
+   * regroups exactly these events and sends them under the same webhook-id,
+   * which receivers recognise, instead of under a new one. Events the store
+   * does not hold are ignored.
+   */
+  markBatch(events: readonly Pick<DedupInput, 'org' | 'eventId'>[], mark: BatchMark): Promise<void>;
   /** Resolves when the store answers at all: tells a store that is down from one record it refuses. */
   ping(): Promise<void>;
   /** Releases the store's resources; idempotent. */

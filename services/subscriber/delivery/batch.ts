@@ -1,6 +1,7 @@
 import { isThreatRelayError, type ThreatRelayError } from '../../contract/errors';
 import type { SubscriptionConfig } from '../../platform/config/config';
 import type { Logger } from '../../platform/logger';
+import type { DedupStore } from '../dedup';
 import type { DeadLetter } from '../dlq/write';
 import type { SubscriberMetrics } from '../metrics';
 import type { Deliverable } from '../pipeline/classify';
@@ -29,6 +30,8 @@ export interface BatchDeliveryDeps {
   disable(reason: string): Promise<void>;
   /** True once the consumer is stopping or disabled: a wait for a retry gives up its batch. */
   halted(): boolean;
+  /** Records the batch in the dedup store before the first POST (absent without dedup). */
+  markBatch?: DedupStore['markBatch'];
 }
 
 /**
@@ -54,6 +57,14 @@ export async function deliverBatch(
     items.map((i) => `${i.event.source.org}/${i.event.eventId}`),
   );
   const body = webhookBody(subscription, items, webhookId);
+  // Before the first POST: if we crash after it but before the commit, the re-read sends this very batch.
+  if (deps.markBatch && !items.every((i) => i.batch?.webhookId === webhookId)) {
+    const events = items.map((i) => ({ org: i.event.source.org, eventId: i.event.eventId }));
+    await deps.markBatch(events, { webhookId, size: items.length }).catch((err: unknown) => {
+      // Not fatal: the batch still goes out; only a crash before its commit could resend it under a new id.
+      log.warn({ err, webhookId }, 'could not record the webhook batch in the dedup store');
+    });
+  }
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
     let failure: ThreatRelayError;

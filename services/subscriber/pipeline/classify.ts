@@ -2,6 +2,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { isThreatRelayError, type ErrorCode } from '../../contract/errors';
 import type { ThreatEvent } from '../../contract/model';
 import type { SubscriptionConfig } from '../../platform/config/config';
+import type { BatchMark } from '../dedup';
 import type { DedupPort } from '../dedup/port';
 import type { SubscriberMetrics } from '../metrics';
 import { passesFilter } from './filter';
@@ -9,7 +10,15 @@ import type { DeliveryKind } from './shape';
 import { verifyRecord, type RecordChecks } from './verify';
 
 export type Classified =
-  | { kind: 'deliver'; message: KafkaMessage; event: ThreatEvent; as: DeliveryKind; sources?: string[] }
+  | {
+      kind: 'deliver';
+      message: KafkaMessage;
+      event: ThreatEvent;
+      as: DeliveryKind;
+      sources?: string[];
+      /** Read again after it was handed to this webhook batch: send that batch again, as it was. */
+      batch?: BatchMark;
+    }
   | { kind: 'skip'; message: KafkaMessage }
   | { kind: 'dead'; message: KafkaMessage; code: ErrorCode; reason: string };
 export type Deliverable = Extract<Classified, { kind: 'deliver' }>;
@@ -64,5 +73,6 @@ export async function classify(
     event,
     as: decision.deliver,
     ...(decision.sources ? { sources: decision.sources } : {}),
+    ...(decision.batch ? { batch: decision.batch } : {}),
   };
 }

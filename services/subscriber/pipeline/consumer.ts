@@ -3,6 +3,7 @@ import { isThreatRelayError } from '../../contract/errors';
 import { communityLevels, type KafkaNames } from '../../contract/names';
 import type { PartitionLag } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';
+import type { BatchMark, DedupStore } from '../dedup';
 import type { DedupPort } from '../dedup/port';
 import { deliverBatch, type BatchDeliveryDeps, type BatchOutcome } from '../delivery/batch';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-policy';
@@ -23,6 +24,8 @@ export interface SubscriptionConsumerDeps extends RecordChecks {
   dedup?: DedupPort;
   /** Resolves when the dedup store answers at all: tells an outage from one record it keeps failing. */
   dedupPing?: () => Promise<void>;
+  /** Records each webhook batch in the dedup store before it is sent (see DedupStore.markBatch). */
+  markBatch?: DedupStore['markBatch'];
   /** The group's lag as the broker sees it, so /metrics keeps showing it grow while the store is down. */
   groupLag?: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
   retryPolicy?: RetryPolicy;
@@ -67,6 +70,7 @@ export class SubscriptionConsumer {
       deadLetter: (letters) => deps.deadLetters.write(letters),
       disable: (reason) => this.gone(reason),
       halted: () => this.stopRequested || this.disabled,
+      ...(deps.markBatch ? { markBatch: deps.markBatch } : {}),
     };
   }
 
@@ -246,6 +250,8 @@ export class SubscriptionConsumer {
     const carryOn = (): boolean => isRunning() && !isStale() && !this.disabled;
     let pending: Classified[] = [];
     let pendingDeliveries = 0;
+    /** Set while `pending` is a batch read again after a crash, being regrouped as it was first sent. */
+    let regrouping: BatchMark | undefined;
     const started = Date.now();
 
     const commit = async (offset: string): Promise<void> => {
@@ -265,6 +271,7 @@ export class SubscriptionConsumer {
       await commit(pending[pending.length - 1]!.message.offset);
       pending = [];
       pendingDeliveries = 0;
+      regrouping = undefined;
       await heartbeat();
       return true;
     };
@@ -306,9 +313,19 @@ export class SubscriptionConsumer {
         await commit(c.message.offset);
         continue;
       }
+      if (c.kind === 'deliver') {
+        // A record already handed to a batch goes out in exactly that batch again (same members, same
+        // webhook-id); anything else closes the batch being regrouped, whole or not.
+        const sameBatch = c.batch !== undefined && c.batch.webhookId === regrouping?.webhookId;
+        if (!sameBatch && (regrouping !== undefined || c.batch !== undefined) && !(await flush())) return;
+        if (c.batch && !sameBatch) regrouping = c.batch;
+      }
       pending.push(c);
       if (c.kind === 'deliver') pendingDeliveries += 1;
-      if (pendingDeliveries >= this.deps.subscription.batchSize && !(await flush())) return;
+      const full = regrouping
+        ? pendingDeliveries >= regrouping.size
+        : pendingDeliveries >= this.deps.subscription.batchSize;
+      if (full && !(await flush())) return;
     }
     if (!this.disabled) await flush();
   }

@@ -287,6 +287,24 @@ function describeDedupContract(name: string, makeHarness: () => Promise<Harness>
         );
       });
 
+      it('returns the webhook batch a re-read record was handed to, and only for a re-read', async () => {
+        const a = published('facebook');
+        const b = published('google', { key: 'd'.repeat(64) });
+        await store.record(a, t0);
+        await store.record(b, t0);
+        const mark = { webhookId: 'msg_abc', size: 2 };
+        await store.markBatch(
+          [a, b, published('twitter')].map((e) => ({ org: e.org, eventId: e.eventId })),
+          mark,
+        );
+        expect(await store.record(a, t0 + MINUTE)).toEqual({ kind: 'new', repeat: true, batch: mark });
+        expect(await store.record({ ...b, position: 't/9/9' }, t0 + MINUTE)).toEqual({ kind: 'duplicate' });
+        // An event the store never held is not created by a mark.
+        const unseen = published('twitter', { key: 'e'.repeat(64) });
+        await store.markBatch([{ org: unseen.org, eventId: unseen.eventId }], mark);
+        expect(await store.record(unseen, t0 + MINUTE)).toEqual(first({ kind: 'new' }));
+      });
+
       it('returns repeat for a record that was dropped the first time too', async () => {
         const revocation = revoked('facebook');
         await store.record(revocation, t0);

@@ -173,6 +173,22 @@ describe('verifyRecord: batch signatures (v2)', () => {
     );
   });
 
+  it('refuses a changed record even when the cache already holds its batch', () => {
+    const roots = new VerifiedRoots();
+    const messages = batchMessages(five());
+    for (const m of messages) expect(verifyRecord({ ...checks, verifiedRoots: roots }, m).ok).toBe(true);
+    const other = batchMessages(five())[3]!;
+    const changedValue = { ...messages[3]!, value: other.value } as KafkaMessage;
+    const changedPath = withProof(messages[3]!, Buffer.from(proofOf(messages[3]!)).fill(7, 10, 42));
+    for (const m of [changedValue, changedPath]) {
+      expect(verifyRecord({ ...checks, verifiedRoots: roots }, m)).toMatchObject({
+        ok: false,
+        code: 'TR_SIGNATURE_INVALID',
+      });
+    }
+    expect(roots.size).toBe(1);
+  });
+
   it('keeps verifying a record on its own, with a cold cache (a dead letter read back, a replay)', () => {
     const m = batchMessages(five())[4]!;
     expect(reasonOf(m)).toBe('ok');
