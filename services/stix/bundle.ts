@@ -1,7 +1,8 @@
 import { ThreatRelayError } from '../contract/errors';
 import type { Tlp } from '../contract/model';
 import { STANDARD_TLP, tlpDefinedBy } from './markings';
-import { isRecord, isStixObject, type StixObject } from './object';
+import { isRecord } from '../platform/json';
+import { isStixObject, type StixObject } from './object';
 
 const BUNDLE_ID = /^bundle--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -5,7 +5,8 @@ import type { IndicatorType, Tlp } from '../contract/model';
 import { zodDetails } from '../platform/config/config';
 import { bundleContext, bundleObjects, targetsOf, type BundleContext } from './bundle';
 import { categoryOf } from './category';
-import { isRecord, isStixObject, type StixObject } from './object';
+import { isRecord } from '../platform/json';
+import { isStixObject, type StixObject } from './object';
 import { indicatorFromPattern, type PatternIndicator } from './pattern';
 
 /**

@@ -1,5 +1,5 @@
 import type { Tlp } from '../contract/model';
-import { isRecord } from './object';
+import { isRecord } from '../platform/json';
 
 /**
  * TLP 2.0 marking-definition ids are the OASIS ones from

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isRecord } from '../../platform/json';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -45,10 +46,6 @@ export interface InputFile {
 }
 
 type Parsed = Omit<InputFile, 'digest'>;
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 export function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex');

@@ -3,7 +3,8 @@ import { isThreatRelayError } from '../../contract/errors';
 import { parseRetryAfter } from '../../platform/http';
 import { contextObjectIds } from '../../stix/bundle';
 import { fail } from '../context';
-import { digest, isRecord, type LineProblem, type SourceRecord } from './read';
+import { isRecord } from '../../platform/json';
+import { digest, type LineProblem, type SourceRecord } from './read';
 
 /**
  * Sending records to a producer until each one is accepted, rejected with

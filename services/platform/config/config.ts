@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Webhook } from 'standardwebhooks';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { isRecord } from '../json';
 import { DEFAULTS } from '../../contract/definitions';
 import { ThreatRelayError, type ErrorDetail } from '../../contract/errors';
 import { CATEGORIES, INDICATOR_TYPES } from '../../contract/model';
@@ -352,10 +353,6 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
  */
 export type ConfigScope =
   { role: 'producer'; org: string } | { role: 'subscriber'; org: string } | { role: 'receiver' };
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 function scoped(raw: unknown, scope: ConfigScope | undefined): unknown {
   if (!scope || !isRecord(raw)) return raw;

@@ -4,7 +4,7 @@ import { identityKey } from '../../contract/identity';
 import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../../contract/errors';
 import { uuidV5 } from '../../contract/ids';
 import type { IndicatorInput, RevocationInput } from '../../contract/indicator';
-import type { Indicator, ThreatEvent } from '../../contract/model';
+import type { EventPayload, Indicator, ThreatEvent } from '../../contract/model';
 
 /** Who publishes: the org and submitter come from the authenticated API key, never from the body. */
 export interface PublishContext {
@@ -50,31 +50,49 @@ function isoOrNull(value: string | undefined): string | null {
 }
 
 /**
- * Canonicalizes every input and builds its event. All or nothing: every
- * invalid value is reported (path `<index>.value`), and none is built.
+ * One event per input, all or nothing: every value that is not valid for its
+ * type is reported with its path (`<index>.value` in a batch), and no event
+ * is built. `build` canonicalizes with what it is given.
  */
-export function buildPublishedEvents(
-  inputs: IndicatorInput[],
-  ctx: PublishContext,
+function buildAll<I>(
+  inputs: I[],
   batch: boolean,
+  build: (input: I, index: number) => ThreatEvent,
 ): ThreatEvent[] {
   const problems: ErrorDetail[] = [];
-  const now = new Date().toISOString();
-  const events = inputs.map((input, index): ThreatEvent | undefined => {
-    let value: string;
+  const events: ThreatEvent[] = [];
+  for (const [index, input] of inputs.entries()) {
     try {
-      value = canonicalize(input.type, input.value, input.platform ?? null);
+      events.push(build(input, index));
     } catch (err) {
       if (!isThreatRelayError(err)) throw err;
       const at = batch ? `${index}.` : '';
       const details = err.details.length > 0 ? err.details : [{ path: 'value', message: err.message }];
       problems.push(...details.map((d) => ({ path: `${at}${d.path}`, message: d.message })));
-      return undefined;
     }
+  }
+  if (problems.length > 0) {
+    throw new ThreatRelayError('TR_INVALID_VALUE', 'one or more values are not valid for their type', {
+      details: problems,
+    });
+  }
+  return events;
+}
+
+/** Canonicalizes every input and builds its `IndicatorPublished` event (all or nothing). */
+export function buildPublishedEvents(
+  inputs: IndicatorInput[],
+  ctx: PublishContext,
+  batch: boolean,
+): ThreatEvent[] {
+  const now = new Date().toISOString();
+  return buildAll(inputs, batch, (input, index) => {
+    const platform = input.platform ?? null;
+    const value = canonicalize(input.type, input.value, platform);
     const indicator: Indicator = {
       type: input.type,
       value,
-      platform: input.platform ?? null,
+      platform,
       category: input.category,
       tlp: input.tlp,
       recipients: [...new Set(input.recipients ?? [])],
@@ -89,71 +107,47 @@ export function buildPublishedEvents(
       references: input.references,
       firstSeen: isoOrNull(input.firstSeen),
     };
-    return {
-      eventId: eventIdFor(ctx, index, 'publish', input),
-      schemaVersion: 0,
-      producedAt: now,
-      source: { org: ctx.org, submitter: ctx.submitter },
-      canonicalizationVersion: CANONICALIZATION_VERSION,
-      payload: {
-        kind: 'IndicatorPublished',
-        key: identityKey(CANONICALIZATION_VERSION, input.type, indicator.platform, value),
-        indicator,
-      },
-    };
-  });
-  if (problems.length > 0) {
-    throw new ThreatRelayError('TR_INVALID_VALUE', 'one or more values are not valid for their type', {
-      details: problems,
+    const key = identityKey(CANONICALIZATION_VERSION, input.type, platform, value);
+    return envelope(ctx, now, eventIdFor(ctx, index, 'publish', input), {
+      kind: 'IndicatorPublished',
+      key,
+      indicator,
     });
-  }
-  return events as ThreatEvent[];
+  });
 }
 
-/** Builds revocation events; a value given by type + value is canonicalized to find its key. */
+/** Builds revocation events; a value given by type + value is canonicalized to find its key (all or nothing). */
 export function buildRevokedEvents(
   inputs: RevocationInput[],
   ctx: PublishContext,
   batch: boolean,
 ): ThreatEvent[] {
-  const problems: ErrorDetail[] = [];
   const now = new Date().toISOString();
-  const events = inputs.map((input, index): ThreatEvent | undefined => {
-    let key = input.key;
-    let value: string | null = null;
-    if (input.type !== undefined && input.value !== undefined) {
-      try {
-        value = canonicalize(input.type, input.value, input.platform ?? null);
-      } catch (err) {
-        if (!isThreatRelayError(err)) throw err;
-        const at = batch ? `${index}.` : '';
-        problems.push(...err.details.map((d) => ({ path: `${at}${d.path}`, message: d.message })));
-        return undefined;
-      }
-      key = identityKey(CANONICALIZATION_VERSION, input.type, input.platform ?? null, value);
-    }
-    return {
-      eventId: eventIdFor(ctx, index, 'revoke', input),
-      schemaVersion: 0,
-      producedAt: now,
-      source: { org: ctx.org, submitter: ctx.submitter },
-      canonicalizationVersion: CANONICALIZATION_VERSION,
-      payload: {
-        kind: 'IndicatorRevoked',
-        key: key!,
-        type: input.type ?? null,
-        value,
-        platform: input.platform ?? null,
-        tlp: input.tlp,
-        recipients: [...new Set(input.recipients ?? [])],
-        reason: input.reason,
-      },
-    };
-  });
-  if (problems.length > 0) {
-    throw new ThreatRelayError('TR_INVALID_VALUE', 'one or more values are not valid for their type', {
-      details: problems,
+  return buildAll(inputs, batch, (input, index) => {
+    const platform = input.platform ?? null;
+    const byValue = input.type !== undefined && input.value !== undefined;
+    const value = byValue ? canonicalize(input.type!, input.value!, platform) : null;
+    const key = byValue ? identityKey(CANONICALIZATION_VERSION, input.type!, platform, value!) : input.key!;
+    return envelope(ctx, now, eventIdFor(ctx, index, 'revoke', input), {
+      kind: 'IndicatorRevoked',
+      key,
+      type: input.type ?? null,
+      value,
+      platform,
+      tlp: input.tlp,
+      recipients: [...new Set(input.recipients ?? [])],
+      reason: input.reason,
     });
-  }
-  return events as ThreatEvent[];
+  });
+}
+
+function envelope(ctx: PublishContext, now: string, eventId: string, payload: EventPayload): ThreatEvent {
+  return {
+    eventId,
+    schemaVersion: 0,
+    producedAt: now,
+    source: { org: ctx.org, submitter: ctx.submitter },
+    canonicalizationVersion: CANONICALIZATION_VERSION,
+    payload,
+  };
 }
