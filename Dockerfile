@@ -1,11 +1,15 @@
-# syntax=docker/dockerfile:1
 # One image for every ThreatRelay service; the command picks the role
 # (`producer`, `subscriber`, `provision`, `receiver`). Three stages: the
 # TypeScript build, the production dependencies, and the runtime, which gets
 # only the compiled code, those dependencies and the Avro schemas, and runs
-# as the unprivileged user `node`.
+# as the unprivileged user `node`. NODE_IMAGE (docker-compose.yml passes it
+# on) may name another Node 20 Debian image, such as the local stand-in of
+# scripts/docker/images.sh. No `# syntax=` line: the classic builder
+# (DOCKER_BUILDKIT=0) builds it too, with no frontend image to pull.
 
-FROM node:20-bookworm-slim AS build
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -14,12 +18,12 @@ COPY services ./services
 RUN npm run build
 
 # Production dependencies only (no TypeScript, test or lint tooling).
-FROM node:20-bookworm-slim AS deps
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-FROM node:20-bookworm-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 # Owned by root and read-only to the service user: the code cannot be changed by the process running it.

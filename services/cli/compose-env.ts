@@ -14,6 +14,7 @@ import { composeVariables, type ComposeVariable, type ComposeVariableKind } from
 
 export {
   brokerServices,
+  defaultImage,
   COMPOSE_CONFIG_FILE,
   COMPOSE_FILE,
   composeReferences,

@@ -121,9 +121,18 @@ export function stringsOf(value: unknown): string[] {
   return [];
 }
 
+/**
+ * The image a service runs when .env names no other: its `image:` with every
+ * `${VAR:-default}` at its default (KAFKA_IMAGE, REDIS_IMAGE: the official
+ * images; scripts/docker/images.sh sets local stand-ins instead).
+ */
+export function defaultImage(service: ComposeService): string | undefined {
+  return service.image === undefined ? undefined : interpolate(service.image, {});
+}
+
 /** The broker services: those running Apache Kafka's image. */
 export function brokerServices(compose: ComposeDocument): string[] {
   return Object.entries(compose.services)
-    .filter(([, s]) => s.image?.startsWith('apache/kafka:'))
+    .filter(([, s]) => defaultImage(s)?.startsWith('apache/kafka:'))
     .map(([name]) => name);
 }

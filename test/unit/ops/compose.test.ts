@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { CLI_COMMANDS } from '../../../services/cli/commands';
 import {
   brokerServices,
+  defaultImage,
   composeReferences,
   composeVariables,
   generateComposeEnv,
@@ -215,7 +216,9 @@ describe('docker-compose.yml', () => {
       .toString()
       .trim();
     expect(brokers.length).toBeGreaterThanOrEqual(1);
-    for (const b of brokers) expect(services[b]!.image).toBe(`apache/kafka:${pinned}`);
+    for (const b of brokers) expect(defaultImage(services[b]!)).toBe(`apache/kafka:${pinned}`);
+    // The image is a variable whose default is the official one: an operator with a registry sets nothing.
+    for (const b of brokers) expect(services[b]!.image).toBe(`\${KAFKA_IMAGE:-apache/kafka:${pinned}}`);
   });
 
   it('runs each broker with kafka.sh run, mounted read-only, with options kafka.sh has', () => {
@@ -351,9 +354,9 @@ describe('docker-compose.yml', () => {
     const redisSubs = rawConfig.subscriptions.filter((s) => s.dedup?.store === 'redis');
     expect(redisSubs.length).toBeGreaterThanOrEqual(1);
     for (const sub of redisSubs) {
-      expect(services[new URL(sub.dedup!.redisUrl!.replace(/\$\{[^}]+\}/g, 'x')).hostname]?.image).toMatch(
-        /^redis:/,
-      );
+      expect(
+        defaultImage(services[new URL(sub.dedup!.redisUrl!.replace(/\$\{[^}]+\}/g, 'x')).hostname]!),
+      ).toMatch(/^redis:/);
       expect(services[`subscriber-${sub.org}`]!.depends_on?.redis?.condition).toBe('service_healthy');
     }
     for (const [name, s] of byCommand('subscriber')) {
@@ -471,7 +474,7 @@ describe('docker-compose.yml', () => {
       const org = argOf(s, '--org') ?? '';
       let expected: string[];
       if (brokers.includes(name)) expected = [admin];
-      else if (s.image?.startsWith('redis:')) expected = redis.map((r) => r.name);
+      else if (defaultImage(s)?.startsWith('redis:')) expected = redis.map((r) => r.name);
       else if (s.command?.[0] === 'provision')
         // The operator's tool checks the whole file, so it holds every secret the file names.
         expected = [
