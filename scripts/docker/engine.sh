@@ -5,11 +5,15 @@
 #   engine.sh down --state DIR   stop the engine if `up` with this DIR started it (by its recorded pid)
 #   engine.sh status
 #
-# `up` uses an engine that already answers `docker info`. Otherwise, as root
-# with apt-get, it installs Debian's docker.io when dockerd is missing and
-# starts dockerd with its data under the cache (images are kept between runs),
-# recording its pid in DIR/dockerd.pid: `down` stops that process and no
-# other. Where no engine can be had it prints one line saying why and exits 3.
+# `up` uses an engine that already answers `docker info` (DOCKER_HOST or the
+# default socket). Otherwise, as root with apt-get, it installs Debian's
+# docker.io when dockerd is missing and starts dockerd on a socket of its own,
+# unix:///run/threatrelay/docker.sock (so other tools on the machine that look
+# for the default socket do not pick it up), with its data under the cache
+# (images are kept between runs), recording its pid in DIR/dockerd.pid: `down`
+# stops that process and no other. On success it prints `DOCKER_HOST=…` on
+# stdout when the engine is not at the default socket; export it. Where no
+# engine can be had it prints one line saying why and exits 3.
 #
 # Compose v2 is not packaged in Debian: when `docker compose` is missing, the
 # plugin is built from the Go module proxy (github.com/docker/compose/v2 at
@@ -20,6 +24,7 @@ source "$(dirname "$0")/lib.sh"
 
 COMPOSE_VERSION=v2.40.3
 NO_ENGINE=3
+OWN_HOST=unix:///run/threatrelay/docker.sock
 
 sub="${1:-}"
 [ $# -gt 0 ] && shift
@@ -46,10 +51,12 @@ start_engine() {
   say "starting dockerd (data $docker_cache/docker, log $state/dockerd.log)"
   # setsid: the engine is not in the caller's process group, so a Ctrl-C there
   # does not kill it halfway; `down` stops it by its pid.
-  setsid dockerd --data-root "$docker_cache/docker" --pidfile "$state/dockerd.pid.engine" \
-    >"$state/dockerd.log" 2>&1 </dev/null &
+  mkdir -p /run/threatrelay
+  setsid dockerd --host "$OWN_HOST" --data-root "$docker_cache/docker" --exec-root /run/threatrelay/exec \
+    --pidfile /run/threatrelay/dockerd.pid >"$state/dockerd.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$state/dockerd.pid"
+  export DOCKER_HOST="$OWN_HOST"
   local i
   for i in $(seq 1 120); do
     if engine_up; then
@@ -121,19 +128,25 @@ case "$sub" in
       no_engine "no docker command, and installing one needs root and apt-get"
     t0=$(now)
     if engine_up; then
-      say "using the running Docker engine $(docker version -f '{{.Server.Version}}')"
+      say "using the running Docker engine $(docker version -f '{{.Server.Version}}') at ${DOCKER_HOST:-the default socket}"
+    elif DOCKER_HOST="$OWN_HOST" engine_up; then
+      export DOCKER_HOST="$OWN_HOST"
+      say "using the engine at $OWN_HOST that an earlier run started (this run will not stop it)"
     else
       start_engine
     fi
     ensure_compose
     say "engine ready in $(($(now) - t0)) s: $(docker compose version --short 2>/dev/null | sed 's/^/compose /')"
+    [ -z "${DOCKER_HOST:-}" ] || echo "DOCKER_HOST=$DOCKER_HOST"
     ;;
   down)
     [ -n "$state" ] || die "down needs --state DIR"
     stop_engine
     ;;
   status)
-    if engine_up; then echo "running: Docker $(docker version -f '{{.Server.Version}}')"; else echo "stopped"; exit 1; fi
+    if engine_up; then echo "running: Docker $(docker version -f '{{.Server.Version}}') at ${DOCKER_HOST:-the default socket}"
+    elif DOCKER_HOST="$OWN_HOST" engine_up; then echo "running: DOCKER_HOST=$OWN_HOST"
+    else echo "stopped"; exit 1; fi
     ;;
   *) die "usage: engine.sh up|down --state DIR | status" ;;
 esac
