@@ -9,6 +9,10 @@ export default async function globalSetup(): Promise<void> {
   const broker = await provideBroker();
   globalThis.__threatrelayBroker = broker;
   process.env.KAFKA_BROKERS = broker.bootstrap;
-  process.env.THREATRELAY_TEST_BROKER = broker.description;
-  console.log(`\n[threatrelay tests] broker: ${broker.description}`);
+  process.env.THREATRELAY_TEST_BROKER_DESCRIPTION = broker.description;
+  // One line every run: which broker (its description starts with its kind: external, testcontainers
+  // or local), and why not Testcontainers when not.
+  console.log(
+    `\nbroker: ${broker.description}${broker.fallbackReason ? ` (not Testcontainers: ${broker.fallbackReason})` : ''}`,
+  );
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,20 +9,32 @@ import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 /**
  * Where the tests' Kafka broker comes from, in this order:
  *   1. KAFKA_BROKERS: an existing cluster;
- *   2. a reachable Docker engine: Testcontainers (@testcontainers/kafka);
- *   3. otherwise the local KRaft broker from scripts/kafka/kafka.sh.
+ *   2. a reachable Docker engine with an Apache Kafka image: Testcontainers
+ *      runs scripts/kafka/kafka.sh in it (see startContainerBroker);
+ *   3. otherwise the local KRaft broker from scripts/kafka/kafka.sh, with one
+ *      line saying why Testcontainers was not used.
  * Ready means a real admin round trip answered, not an open port.
+ * THREATRELAY_TEST_BROKER=local skips Testcontainers; =testcontainers makes
+ * its failure an error instead of a fall-back.
  */
 
 const run = promisify(execFile);
 export const KAFKA_SCRIPT = resolve(__dirname, '../scripts/kafka/kafka.sh');
-/** confluentinc/cp-kafka 8.1 carries Apache Kafka 4.1, the nearest image the Testcontainers module drives. */
-export const TESTCONTAINERS_IMAGE = process.env.THREATRELAY_KAFKA_IMAGE ?? 'confluentinc/cp-kafka:8.1.0';
+/**
+ * The Kafka images Testcontainers may use, first present wins: THREATRELAY_KAFKA_IMAGE
+ * if set, else Apache's official image (pulled if it can be), else the local
+ * stand-in scripts/docker/images.sh builds where no registry is reachable.
+ */
+export const KAFKA_IMAGES = process.env.THREATRELAY_KAFKA_IMAGE
+  ? [process.env.THREATRELAY_KAFKA_IMAGE]
+  : ['apache/kafka:4.4.0', 'threatrelay-local/kafka:4.4.0'];
 
 export interface ProvidedBroker {
   kind: 'external' | 'testcontainers' | 'local';
+  /** Why Testcontainers was not used, when it was not (one line). */
+  fallbackReason?: string;
   bootstrap: string;
-  /** Human-readable: what runs, which version. */
+  /** Human-readable, starting with the kind (external, testcontainers, local): what runs, which version. */
   description: string;
   stop(): Promise<void>;
 }
@@ -68,17 +80,6 @@ export async function waitForBroker(
   throw new Error(
     `broker ${bootstrap} did not answer an admin call within ${timeoutMs} ms: ${String(lastError)}`,
   );
-}
-
-async function dockerAvailable(): Promise<boolean> {
-  try {
-    const { getContainerRuntimeClient } = await import('testcontainers');
-    await getContainerRuntimeClient();
-    return true;
-  } catch {
-    // "Could not find a working container runtime strategy": no Docker engine here.
-    return false;
-  }
 }
 
 export interface LocalBrokerOptions {
@@ -143,6 +144,88 @@ export async function startLocalBroker(options: LocalBrokerOptions = {}): Promis
   };
 }
 
+/** Why a Testcontainers broker could not be had: the provider falls back to the local broker. */
+export class NoContainerBroker extends Error {}
+
+/**
+ * A single-node KRaft broker in a container of an Apache Kafka image,
+ * started with Testcontainers: scripts/kafka/kafka.sh is copied in and run
+ * (`kafka.sh run`, as docker-compose.yml runs it), listening on the Docker
+ * bridge and advertising the container's own bridge address, which the tests
+ * reach directly: no port is published on the host. Ryuk (Testcontainers'
+ * reaper) is disabled, since its image cannot be pulled where no registry is
+ * reachable: stop() removes the container, and its id is appended to
+ * THREATRELAY_CONTAINER_IDS (a file) when set, so CI can remove it by id
+ * should the run die before its teardown.
+ */
+export async function startContainerBroker(): Promise<ProvidedBroker> {
+  process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+  const tc = await import('testcontainers');
+  let client: Awaited<ReturnType<typeof tc.getContainerRuntimeClient>>;
+  try {
+    client = await tc.getContainerRuntimeClient();
+  } catch (err) {
+    throw new NoContainerBroker(`no Docker engine (${firstLine(err)})`);
+  }
+  let image: string | undefined;
+  const missing: string[] = [];
+  for (const candidate of KAFKA_IMAGES) {
+    const name = tc.ImageName.fromString(candidate);
+    if (await client.image.exists(name)) {
+      image = candidate;
+      break;
+    }
+    try {
+      await client.image.pull(name);
+      image = candidate;
+      break;
+    } catch (err) {
+      missing.push(`${candidate}: ${firstLine(err)}`);
+    }
+  }
+  if (!image) {
+    throw new NoContainerBroker(
+      `no Kafka image in the Docker engine and none could be pulled (${missing.join('; ')}); scripts/docker/images.sh builds threatrelay-local/kafka:4.4.0`,
+    );
+  }
+  const container = await new tc.GenericContainer(image)
+    .withCopyDirectoriesToContainer([
+      { source: resolve(__dirname, '../scripts/kafka'), target: '/opt/threatrelay/kafka' },
+    ])
+    .withEnvironment({ KAFKA_LIBS: '/opt/kafka/libs' })
+    .withLabels({ 'org.threatrelay.role': 'test-broker' })
+    .withEntrypoint(['bash', '-c'])
+    .withCommand([
+      'exec bash /opt/threatrelay/kafka/kafka.sh run --dir /tmp/kafka --listen 0.0.0.0 ' +
+        '--advertise "$(hostname -i | cut -d" " -f1)" --port 9092 --controller-port 9093',
+    ])
+    .withWaitStrategy(tc.Wait.forLogMessage(/Kafka Server started/))
+    .withStartupTimeout(180_000)
+    .start();
+  const id = container.getId();
+  if (process.env.THREATRELAY_CONTAINER_IDS) appendFileSync(process.env.THREATRELAY_CONTAINER_IDS, `${id}\n`);
+  const stop = async (): Promise<void> => {
+    await container.stop({ timeout: 10_000, remove: true, removeVolumes: true });
+  };
+  const ip = container.getIpAddress(container.getNetworkNames()[0]!);
+  const bootstrap = `${ip}:9092`;
+  try {
+    await waitForBroker(bootstrap, 90_000);
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw new NoContainerBroker(`the container broker at ${bootstrap} did not answer (${firstLine(err)})`);
+  }
+  return {
+    kind: 'testcontainers',
+    bootstrap,
+    description: `testcontainers, Apache Kafka 4.4.0 in a container of ${image} (id ${id.slice(0, 12)}, Ryuk off) at ${bootstrap} on the Docker bridge`,
+    stop,
+  };
+}
+
+const firstLine = (err: unknown): string =>
+  (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
+
 export async function provideBroker(): Promise<ProvidedBroker> {
   if (process.env.KAFKA_BROKERS) {
     const bootstrap = process.env.KAFKA_BROKERS;
@@ -154,19 +237,15 @@ export async function provideBroker(): Promise<ProvidedBroker> {
       stop: async () => undefined,
     };
   }
-  if (await dockerAvailable()) {
-    const { KafkaContainer } = await import('@testcontainers/kafka');
-    const container = await new KafkaContainer(TESTCONTAINERS_IMAGE).withKraft().start();
-    const bootstrap = `${container.getHost()}:${container.getMappedPort(9093)}`;
-    await waitForBroker(bootstrap);
-    return {
-      kind: 'testcontainers',
-      bootstrap,
-      description: `Testcontainers ${TESTCONTAINERS_IMAGE} at ${bootstrap}`,
-      stop: async () => {
-        await container.stop();
-      },
-    };
+  const wanted = process.env.THREATRELAY_TEST_BROKER;
+  let reason = 'THREATRELAY_TEST_BROKER=local';
+  if (wanted !== 'local') {
+    try {
+      return await startContainerBroker();
+    } catch (err) {
+      if (!(err instanceof NoContainerBroker) || wanted === 'testcontainers') throw err;
+      reason = err.message;
+    }
   }
-  return startLocalBroker();
+  return { ...(await startLocalBroker()), fallbackReason: reason };
 }

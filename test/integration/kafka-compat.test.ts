@@ -15,7 +15,7 @@ describe('kafkajs against the test broker', () => {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 
   beforeAll(async () => {
-    console.log(`broker under test: ${process.env.THREATRELAY_TEST_BROKER}`);
+    console.log(`broker under test: ${process.env.THREATRELAY_TEST_BROKER_DESCRIPTION}`);
     await Promise.all([admin.connect(), producer.connect()]);
   });
   afterAll(async () => {
