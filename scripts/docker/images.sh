@@ -47,9 +47,9 @@ official() {
   return 1
 }
 
-# digest DIR_OR_FILE... : sha256 over the files' names and contents.
+# digest DIR: sha256 over the files' relative names and contents, the same in every clone.
 digest() {
-  find "$@" -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+  (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 }
 
 # build NAME RECIPE_DIGEST CONTEXT_DIR [docker build args...]
@@ -118,7 +118,8 @@ node_image() {
   recipe="$(
     {
       digest "$stand_ins/node"
-      sha256sum "$node" /etc/ssl/certs/ca-certificates.crt
+      sha256sum <"$node"
+      sha256sum </etc/ssl/certs/ca-certificates.crt
       cat "$npm/package.json"
       label_of "$LOCAL_BASE"
     } | sha256sum | cut -c1-16
@@ -136,7 +137,7 @@ kafka_image() {
   recipe="$({ digest "$stand_ins/kafka"; label_of "$LOCAL_BASE"; } | sha256sum | cut -c1-16)"
   [ "$(label_of "$LOCAL_KAFKA")" = "$recipe" ] && return 0
   command -v mvn >/dev/null || die "the Kafka stand-in needs Maven to fetch Kafka's jars"
-  libs="$docker_cache/kafka-image/libs-$(digest "$stand_ins/kafka/pom.xml")"
+  libs="$docker_cache/kafka-image/libs-$(sha256sum <"$stand_ins/kafka/pom.xml" | cut -c1-16)"
   if [ ! -d "$libs" ]; then
     say "fetching Kafka's jars with Maven into $libs"
     rm -rf "$libs.partial"
