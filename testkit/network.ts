@@ -44,6 +44,8 @@ export interface TestNetwork {
   apiKeys: Record<string, string>;
   /** Standard Webhooks secret per subscription. */
   webhookSecrets: Record<string, string>;
+  /** TAXII reader credentials per org named in `taxiiReaders`. */
+  taxiiReaders: Record<string, { username: string; password: string }>;
   logger: Logger;
   /** A fresh folder for subscribers' embedded dedup stores, removed by `close()`. */
   dataDir: string;
@@ -82,6 +84,8 @@ export interface TestNetworkOptions {
   extraApiKeys?: { name: string; org: string; scopes: ('publish' | 'revoke')[] }[];
   /** Partitions of every topic; default 3. */
   partitions?: number;
+  /** Orgs that get a TAXII reader (`<org>-taxii`) in `taxii.readers`. */
+  taxiiReaders?: string[];
 }
 
 export async function createTestNetwork(
@@ -133,6 +137,13 @@ export async function createTestNetwork(
       },
     };
   });
+  const taxiiReaders: Record<string, { username: string; password: string }> = {};
+  for (const org of options.taxiiReaders ?? []) {
+    taxiiReaders[org] = {
+      username: `${org}-taxii`,
+      password: `trt_${org}_${randomBytes(24).toString('base64url')}`,
+    };
+  }
   const config = parseConfig({
     kafka: {
       brokers: [process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'],
@@ -143,6 +154,13 @@ export async function createTestNetwork(
     orgs: rawOrgs,
     apiKeys: rawKeys,
     subscriptions: rawSubs,
+    taxii: {
+      readers: Object.entries(taxiiReaders).map(([org, r]) => ({
+        name: r.username,
+        org,
+        sha256: apiKeyHash(r.password),
+      })),
+    },
   });
   const logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
   const dataDir = mkdtempSync(join(tmpdir(), 'threatrelay-data-'));
@@ -190,6 +208,7 @@ export async function createTestNetwork(
     signingKeys,
     apiKeys,
     webhookSecrets,
+    taxiiReaders,
     logger,
     dataDir,
     kafka,

@@ -15,7 +15,9 @@ import { COMMUNITY_TLPS, communityLevels, kafkaNames } from '../contract/names';
  *   subscriptions (reading them back is the operator's: `threatrelay dlq`),
  *   and joins only its subscriptions' consumer groups and its own
  *   control-listener groups. It reads and writes its org's control topic,
- *   where a 410 from its webhook disables its subscription.
+ *   where a 410 from its webhook disables its subscription. When the config
+ *   names TAXII readers of its org, it also joins the org's TAXII group (the
+ *   TAXII server reads as the org's subscriber principal: same topics).
  */
 
 export type AclResourceType = 'TOPIC' | 'GROUP' | 'TRANSACTIONAL_ID';
@@ -61,6 +63,7 @@ export function aclsOf(config: Config): AclBinding[] {
       add('TOPIC', topics.dlq(s.id), 'WRITE');
       add('GROUP', topics.subscriptionGroup(s.id), 'READ');
     }
+    if (config.taxii.readers.some((r) => r.org === org.id)) add('GROUP', topics.taxiiGroup(org.id), 'READ');
     add('TOPIC', topics.control(org.id), 'READ');
     add('TOPIC', topics.control(org.id), 'WRITE');
     add('GROUP', topics.controlGroupPrefix(org.id), 'READ', 'PREFIXED');

@@ -8,12 +8,14 @@ import { publish } from './commands/publish';
 import { receiver } from './commands/receiver';
 import { subscriber } from './commands/subscriber';
 import { subscription } from './commands/subscription';
+import { taxii } from './commands/taxii';
 
 /** The command table, in the order `threatrelay --help` lists them. */
 export const COMMANDS = [
   dev,
   producer,
   subscriber,
+  taxii,
   provision,
   receiver,
   keys,

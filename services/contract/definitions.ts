@@ -40,6 +40,9 @@ export const DEFAULTS = {
   dedupWindowDays: 30,
   /** How far a record's producedAt may lie in the future before it counts as stale. */
   maxClockSkewSeconds: 300,
+  /** TAXII: most objects per page, and the page size when a request names none. */
+  taxiiMaxPageSize: 1000,
+  taxiiDefaultPageSize: 100,
   /** Webhook retries: exponential backoff with full jitter from 500 ms, waits of at most 60 s, given up after 1 h. */
   retry: { initialDelayMs: 500, maxDelayMs: 60_000, maxElapsedMs: 3_600_000 },
 } as const;

@@ -32,6 +32,8 @@ export interface KafkaNames {
   route(tlp: Tlp, recipients: readonly string[]): string[];
   /** The consumer group of a subscription. */
   subscriptionGroup(subscriptionId: string): string;
+  /** The consumer group of `org`'s TAXII server: it reads what the org is entitled to into its store. */
+  taxiiGroup(org: string): string;
   /** The prefix of the per-process groups a subscriber of `org` reads its control topic with. */
   controlGroupPrefix(org: string): string;
   /** The transactional ids a producer of `org` uses: `<prefix>.producer.<org>.<instance>.<slot>`. */
@@ -51,6 +53,7 @@ export function kafkaNames(prefix: string): KafkaNames {
       return [community(tlp as CommunityTlp)];
     },
     subscriptionGroup: (subscriptionId) => `${prefix}.sub.${subscriptionId}`,
+    taxiiGroup: (org) => `${prefix}.taxii.${org}`,
     controlGroupPrefix: (org) => `${prefix}.control.${org}.`,
     transactionalIdPrefix: (org) => `${prefix}.producer.${org}.`,
   };

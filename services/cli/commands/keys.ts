@@ -1,5 +1,5 @@
 import { generateSigningKeyPair } from '../../contract/signing';
-import { apiKeyHash, newApiKey } from '../../platform/config/config';
+import { apiKeyHash, newApiKey, newTaxiiSecret } from '../../platform/config/config';
 import { generateComposeEnv } from '../compose-env';
 import { command, fail, type CommandContext } from '../context';
 
@@ -10,6 +10,18 @@ function apiKey({ values, needOrg }: CommandContext): void {
   console.log(`API key (give it to the team; it is not stored anywhere):\n  ${key}\n`);
   console.log(
     `config entry (apiKeys):\n  - name: ${name}\n    org: ${org}\n    sha256: ${apiKeyHash(key)}\n    scopes: [publish, revoke]`,
+  );
+}
+
+function taxiiReader({ values, needOrg }: CommandContext): void {
+  const org = needOrg();
+  const secret = newTaxiiSecret(org);
+  const name = values.name ?? `${org}-taxii`;
+  console.log(
+    `TAXII reader (give it to the org's TIP; it is not stored anywhere):\n  username ${name}\n  password ${secret}   (or: Authorization: Bearer ${secret})\n`,
+  );
+  console.log(
+    `config entry (taxii.readers):\n  - name: ${name}\n    org: ${org}\n    sha256: ${apiKeyHash(secret)}`,
   );
 }
 
@@ -24,6 +36,7 @@ const KINDS: Record<string, (ctx: CommandContext) => void> = {
   // `create` is what people type first; `api` is what the docs said before.
   create: apiKey,
   signing: signingKey,
+  taxii: taxiiReader,
   // Secrets: meant for `(umask 077; threatrelay keys compose-env > .env)`.
   'compose-env': ({ values }) =>
     void process.stdout.write(generateComposeEnv({ profiles: values.profile ?? [] }).text),
@@ -32,12 +45,15 @@ const KINDS: Record<string, (ctx: CommandContext) => void> = {
 export const keys = command({
   name: 'keys',
   usage: `keys api|create --org ID [--name NAME]   print a new API key and the config entry with its hash
+keys taxii --org ID [--name NAME]   print a new TAXII reader secret and the config entry with its hash
 keys signing              print a new Ed25519 key pair (private PEM, public base64)
 keys compose-env [--profile ha]   print a complete .env for docker-compose.yml, every key and secret fresh`,
   async run(ctx) {
     const kind = Object.hasOwn(KINDS, ctx.args[0] ?? '') ? KINDS[ctx.args[0]!] : undefined;
     if (!kind)
-      fail('usage: threatrelay keys api|create --org ID | keys signing | keys compose-env [--profile ha]');
+      fail(
+        'usage: threatrelay keys api|create|taxii --org ID | keys signing | keys compose-env [--profile ha]',
+      );
     kind(ctx);
   },
 });

@@ -220,6 +220,32 @@ const subscriberSettingsSchema = z.strictObject({
   maxClockSkewSeconds: z.number().int().min(0).max(3600).default(DEFAULTS.maxClockSkewSeconds),
 });
 
+const taxiiReaderSchema = z.strictObject({
+  /** The HTTP Basic username (and what logs call the reader); unique in the file. */
+  name: id,
+  /** The org whose TAXII server this credential opens: its collections, nothing else. */
+  org: id,
+  /**
+   * Lowercase hex SHA-256 of the reader's secret (the Basic password, or the Bearer token), hashed like
+   * API keys: secrets are high-entropy (`threatrelay keys taxii --org ID`), so a plain SHA-256 suffices.
+   */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex chars (SHA-256 of the secret)'),
+});
+
+const taxiiSettingsSchema = z.strictObject({
+  /** Who may pull each org's TAXII 2.1 collections. Default none (no org's TAXII server can start). */
+  readers: z.array(taxiiReaderSchema).default([]),
+  /** Most objects one page holds: a larger `limit` is lowered to it. Default 1,000. */
+  maxPageSize: z.number().int().min(1).max(10_000).default(DEFAULTS.taxiiMaxPageSize),
+  /** Objects in a page when the request gives no `limit`. Default 100. */
+  defaultPageSize: z.number().int().min(1).max(10_000).default(DEFAULTS.taxiiDefaultPageSize),
+  /**
+   * Records produced longer ago than this many days are refused as stale (`TR_STALE`), like a
+   * subscription's dedup window. Default 30, the topics' default retention.
+   */
+  windowDays: z.number().int().min(1).max(3650).default(DEFAULTS.retentionDays),
+});
+
 export const configSchema = z.strictObject({
   kafka: kafkaSchema.default({
     topicPrefix: DEFAULTS.topicPrefix,
@@ -236,6 +262,13 @@ export const configSchema = z.strictObject({
     produceTimeoutMs: DEFAULTS.produceTimeoutMs,
   }),
   subscriber: subscriberSettingsSchema.default({ maxClockSkewSeconds: DEFAULTS.maxClockSkewSeconds }),
+  /** The TAXII 2.1 servers (`threatrelay taxii --org ID`): reader credentials and paging. */
+  taxii: taxiiSettingsSchema.default({
+    readers: [],
+    maxPageSize: DEFAULTS.taxiiMaxPageSize,
+    defaultPageSize: DEFAULTS.taxiiDefaultPageSize,
+    windowDays: DEFAULTS.retentionDays,
+  }),
   orgs: z.array(orgSchema).min(1),
   apiKeys: z.array(apiKeySchema).default([]),
   subscriptions: z.array(subscriptionSchema).default([]),
@@ -247,6 +280,8 @@ export type SubscriptionConfig = z.infer<typeof subscriptionSchema>;
 export type ApiKeyConfig = z.infer<typeof apiKeySchema>;
 export type ProducerSettings = z.infer<typeof producerSettingsSchema>;
 export type SubscriberSettings = z.infer<typeof subscriberSettingsSchema>;
+export type TaxiiSettings = z.infer<typeof taxiiSettingsSchema>;
+export type TaxiiReaderConfig = z.infer<typeof taxiiReaderSchema>;
 
 /** Every problem in a zod error as `{ path, message }`, paths dotted (`orgs.1.id`). */
 export function zodDetails(error: z.ZodError, prefix: (string | number)[] = []): ErrorDetail[] {
@@ -312,6 +347,23 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
   config.apiKeys.forEach((k, i) => {
     if (!orgIds.has(k.org)) problems.push({ path: `apiKeys.${i}.org`, message: `unknown org "${k.org}"` });
   });
+  const readers = config.taxii.readers;
+  for (const dup of duplicates(readers.map((r) => r.name))) {
+    problems.push({ path: 'taxii.readers', message: `duplicate TAXII reader name "${dup}"` });
+  }
+  for (const dup of duplicates(readers.map((r) => r.sha256))) {
+    problems.push({
+      path: 'taxii.readers',
+      message: `two TAXII readers share the hash ${dup.slice(0, 12)}…`,
+    });
+  }
+  readers.forEach((r, i) => {
+    if (!orgIds.has(r.org))
+      problems.push({ path: `taxii.readers.${i}.org`, message: `unknown org "${r.org}"` });
+  });
+  if (config.taxii.defaultPageSize > config.taxii.maxPageSize) {
+    problems.push({ path: 'taxii.defaultPageSize', message: 'must not be larger than taxii.maxPageSize' });
+  }
   const { users, sasl } = config.kafka;
   for (const dup of duplicates(users.map((u) => u.username))) {
     problems.push({ path: 'kafka.users', message: `duplicate Kafka username "${dup}"` });
@@ -352,14 +404,24 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
  * file is resolved and checked.
  */
 export type ConfigScope =
-  { role: 'producer'; org: string } | { role: 'subscriber'; org: string } | { role: 'receiver' };
+  | { role: 'producer'; org: string }
+  | { role: 'subscriber'; org: string }
+  | { role: 'taxii'; org: string }
+  | { role: 'receiver' };
 
 function scoped(raw: unknown, scope: ConfigScope | undefined): unknown {
   if (!scope || !isRecord(raw)) return raw;
   const ofOrg = (list: unknown, org: string): unknown =>
     Array.isArray(list) ? list.filter((item) => isRecord(item) && item.org === org) : list;
   const out = { ...raw };
-  if (scope.role === 'producer') {
+  // Only an org's TAXII server reads reader credentials, and only its own org's.
+  if (isRecord(raw.taxii)) {
+    out.taxii = { ...raw.taxii, readers: scope.role === 'taxii' ? ofOrg(raw.taxii.readers, scope.org) : [] };
+  }
+  if (scope.role === 'taxii') {
+    out.subscriptions = [];
+    out.apiKeys = [];
+  } else if (scope.role === 'producer') {
     out.subscriptions = [];
     out.apiKeys = ofOrg(raw.apiKeys, scope.org);
   } else if (scope.role === 'subscriber') {
@@ -463,6 +525,11 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env, s
 /** How an API key is stored in `apiKeys[].sha256`: lowercase hex SHA-256 of the key. */
 export function apiKeyHash(key: string): string {
   return createHash('sha256').update(key).digest('hex');
+}
+
+/** A new TAXII reader secret for `org`: `trt_<org>_` and base64url of 24 random bytes. Only its hash is stored. */
+export function newTaxiiSecret(org: string): string {
+  return `trt_${org}_${randomBytes(24).toString('base64url')}`;
 }
 
 /** A new API key for `org`: `trk_<org>_` and base64url of 24 random bytes. Only its hash is stored. */

@@ -74,6 +74,22 @@ describe('ACL model', () => {
     );
   });
 
+  it("lets a subscriber principal join its org's TAXII group only when the org has TAXII readers", () => {
+    const withReaders = parseConfig({
+      ...config,
+      kafka: { ...config.kafka, brokers: undefined },
+      taxii: { readers: [{ name: 'dhs-tip', org: 'dhs', sha256: 'a'.repeat(64) }] },
+    });
+    const groups = (c: typeof config, user: string): string[] =>
+      aclsOf(c)
+        .filter((b) => b.principal === `User:${user}` && b.resourceType === 'GROUP')
+        .map((b) => `${b.operation} ${b.resourceName}`);
+    expect(groups(withReaders, 'dhs-subscriber')).toContain('READ tr.taxii.dhs');
+    expect(groups(withReaders, 'small-subscriber').filter((g) => g.includes('taxii'))).toEqual([]);
+    expect(groups(config, 'dhs-subscriber').filter((g) => g.includes('taxii'))).toEqual([]);
+    expect(aclsOf(withReaders)).toHaveLength(aclsOf(config).length + 1);
+  });
+
   it('gives no one a wildcard on topics or groups', () => {
     for (const b of aclsOf(config)) {
       if (b.patternType === 'PREFIXED') expect(b.resourceName.endsWith('.')).toBe(true);

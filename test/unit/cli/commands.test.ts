@@ -15,6 +15,7 @@ describe('the command table', () => {
       'receiver',
       'subscriber',
       'subscription',
+      'taxii',
     ]);
   });
 

@@ -1,0 +1,138 @@
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { communityLevels, type KafkaNames } from '../../contract/names';
+import type { Logger } from '../../platform/logger';
+import { verifyRecord, type RecordChecks } from '../pipeline/verify';
+import { additionsOf, eventKeyOf, nextVersion } from './objects';
+import type { Addition, TaxiiStore } from './store';
+
+export interface TaxiiFeedDeps extends RecordChecks {
+  kafka: Kafka;
+  topics: KafkaNames;
+  store: TaxiiStore;
+  logger: Logger;
+  /** A record the feed refused: its code (the subscriber's dead-letter codes) and why. */
+  onRefused: (
+    code: string,
+    reason: string,
+    where: { topic: string; partition: number; offset: string },
+  ) => void;
+  onAdded: (count: number) => void;
+}
+
+/**
+ * The org's TAXII feed: one consumer group (`<prefix>.taxii.<org>`) over the
+ * topics the org may read, every record through the subscriber's own checks
+ * (`verifyRecord`: signature, decode, source, identity, freshness,
+ * entitlement) into the store.
+ *
+ * The store, not the group, is the truth about where to resume: each batch's
+ * objects and its next offset are written in one lmdb transaction, and on
+ * every assignment the consumer seeks to the offsets the store holds (the
+ * beginning of the partition when it holds none, so an empty store rebuilds
+ * from Kafka). The group's offsets are committed only after the store
+ * flushed, so group lag on the broker is true, but they never decide what
+ * is read.
+ *
+ * A refused record has no dead-letter topic here: the feed is a view
+ * derived from topics that keep every record for the retention period, so
+ * once the cause is fixed (a missing public key) a rebuild reads it again.
+ * It is logged and counted (`threatrelay_taxii_refused_total{reason}`).
+ */
+export class TaxiiFeed {
+  private consumer: Consumer | undefined;
+  private stopping = false;
+  readonly groupId: string;
+
+  constructor(private readonly deps: TaxiiFeedDeps) {
+    this.groupId = deps.topics.taxiiGroup(deps.org.id);
+  }
+
+  sourceTopics(): string[] {
+    const { topics, org } = this.deps;
+    return [...communityLevels(org).map((l) => topics.community(l)), topics.direct(org.id)];
+  }
+
+  async start(): Promise<void> {
+    const { kafka, store, logger } = this.deps;
+    const consumer = kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3000,
+      allowAutoTopicCreation: false,
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    // Where each partition starts when the store holds nothing of it: its first retained offset.
+    const earliest = new Map<string, string>();
+    try {
+      for (const topic of this.sourceTopics()) {
+        for (const p of await admin.fetchTopicOffsets(topic)) earliest.set(`${topic}:${p.partition}`, p.low);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      // Called before the first fetch of the new assignment: seeks take effect on it.
+      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+        const stored = store.offsets(topic);
+        for (const partition of partitions) {
+          const offset = stored.get(partition) ?? earliest.get(`${topic}:${partition}`) ?? '0';
+          consumer.seek({ topic, partition, offset });
+        }
+      }
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.stopping || this.consumer !== consumer) return;
+      logger.error({ err: payload.error }, 'TAXII feed crashed; restarting in 5 s');
+      this.consumer = undefined;
+      void consumer.disconnect().catch(() => undefined);
+      setTimeout(() => {
+        if (!this.stopping)
+          this.start().catch((err: unknown) => logger.error({ err }, 'TAXII feed restart failed'));
+      }, 5000).unref();
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: this.sourceTopics(), fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+    this.consumer = consumer;
+    logger.info({ groupId: this.groupId, topics: this.sourceTopics() }, 'TAXII feed consuming');
+  }
+
+  private async onBatch({
+    batch,
+    resolveOffset,
+    commitOffsetsIfNecessary,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    const events: { eventKey: string; additions: Addition[] }[] = [];
+    for (const message of batch.messages) {
+      const verdict = verifyRecord(this.deps, message);
+      if (verdict.ok)
+        events.push({ eventKey: eventKeyOf(verdict.event), additions: additionsOf(verdict.event) });
+      else this.deps.onRefused(verdict.code, verdict.reason, { topic, partition, offset: message.offset });
+    }
+    if (!isRunning() || isStale()) return;
+    const last = batch.messages.at(-1);
+    if (!last) return;
+    const next = (BigInt(last.offset) + 1n).toString();
+    const added = await this.deps.store.add(events, { topic, partition, next }, nextVersion);
+    this.deps.onAdded(added);
+    resolveOffset(last.offset);
+    await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+    await heartbeat();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await consumer?.disconnect();
+  }
+}
