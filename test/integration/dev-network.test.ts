@@ -1,6 +1,6 @@
 import { kafkaNames } from '../../services/contract/names';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import {
   waitForDeliveries,
   type DevNetwork,
   type FeedResult,
+  writeNetworkFile,
 } from '../../services/cli/dev';
 import { SAMPLE_FEED_EXPECTED } from '../../services/cli/sample-feed';
 import type { NativeBody } from '../../services/receiver/receiver';
@@ -26,8 +27,8 @@ import { waitFor } from '../../testkit/wait-for';
  * in what the demo receiver verified.
  */
 
-/** 1 receiver + 4 producers + 4 subscribers. */
-const PORTS = 9;
+/** 1 receiver + 4 producers + 4 subscribers + 3 TAXII servers. */
+const PORTS = 12;
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -134,6 +135,50 @@ describe('threatrelay dev runs the whole demo network', () => {
     expect(Object.keys(network.subscribers)).toEqual(['microsoft', 'dhs', 'fbi', 'odni']);
     expect(Object.keys(network.apiKeys)).toEqual(['facebook', 'google', 'microsoft', 'twitter']);
     expect(network.startedBroker).toBe(false);
+  });
+
+  it('runs a TAXII server per agency after the subscribers, and writes what it generated to a 0600 file', () => {
+    expect(Object.entries(network.taxii).map(([org, t]) => [org, t.discoveryUrl])).toEqual(
+      ['dhs', 'fbi', 'odni'].map((org, i) => [org, `http://127.0.0.1:${basePort + 9 + i}/taxii2/`]),
+    );
+    const file = writeNetworkFile(network, join(dataDir, 'dev', 'network.json'));
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const written = JSON.parse(readFileSync(file, 'utf8')) as {
+      producers: Record<string, { url: string; apiKey: string }>;
+      taxii: Record<string, { url: string; username: string; password: string }>;
+    };
+    expect(written.producers.facebook).toEqual({
+      url: network.producers.facebook!.url,
+      apiKey: network.apiKeys.facebook,
+    });
+    expect(Object.keys(written.taxii)).toEqual(['dhs', 'fbi', 'odni']);
+    expect(written.taxii.fbi).toEqual({ url: network.taxii.fbi!.discoveryUrl, ...network.taxiiReaders.fbi });
+  });
+
+  it("serves the TLP:RED indicator in fbi's TAXII direct collection and in no dhs collection", async () => {
+    const key = keyOf('facebook', 'patriot.precinct.watch');
+    const pull = async (org: string): Promise<{ collection: string; key: string }[]> => {
+      const t = network.taxii[org]!;
+      const r = network.taxiiReaders[org]!;
+      const headers = {
+        accept: 'application/taxii+json;version=2.1',
+        authorization: `Basic ${Buffer.from(`${r.username}:${r.password}`).toString('base64')}`,
+      };
+      const out: { collection: string; key: string }[] = [];
+      for (const c of t.collections) {
+        const res = await fetch(`${t.url}/api/collections/${c.id}/objects/?limit=1000`, { headers });
+        const body = (await res.json()) as { objects?: { x_threatrelay_key?: string }[] };
+        for (const o of body.objects ?? [])
+          if (o.x_threatrelay_key) out.push({ collection: c.name, key: o.x_threatrelay_key });
+      }
+      return out;
+    };
+    const fbi = await waitFor('the red indicator at fbi', async () => {
+      const got = await pull('fbi');
+      return got.some((o) => o.key === key) ? got : undefined;
+    });
+    expect(fbi.filter((o) => o.key === key)).toEqual([{ collection: 'direct', key }]);
+    expect((await pull('dhs')).filter((o) => o.key === key)).toEqual([]);
   });
 
   it('has every step of the sample feed accepted and every webhook signature verified', () => {

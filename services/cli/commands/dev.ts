@@ -6,6 +6,7 @@ import {
   startDevNetwork,
   summarize,
   waitForDeliveries,
+  writeNetworkFile,
   type DevNetwork,
 } from '../dev';
 
@@ -63,6 +64,9 @@ async function runDev(basePort: number): Promise<void> {
     try {
       if (!stopping.signal.aborted) {
         printBanner(network, print);
+        print(
+          `Everything generated (URLs, API keys, TAXII readers) is in ${writeNetworkFile(network)} (mode 0600).\n`,
+        );
         playSampleFeed(network, print, stopping.signal).catch((err: unknown) => {
           if (!stopping.signal.aborted) print(`the sample feed failed: ${String(err)}`);
         });

@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../../platform/logger';
 import { repoRoot } from '../../platform/paths';
 import { provisionTopics } from '../../admin/provision';
 import { startSubscriber, type RunningSubscriber } from '../../subscriber/service';
+import { startTaxiiServer, type RunningTaxiiServer } from '../../subscriber/taxii/service';
 import { defaultBrokerDir, kafkaCommand } from '../local-kafka';
 import { printable } from '../printable';
 import { describeDelivery } from './print';
@@ -52,6 +53,10 @@ export interface DevNetwork {
   producers: Record<string, RunningProducer>;
   /** By org, in the config's order. */
   subscribers: Record<string, RunningSubscriber>;
+  /** By org: a TAXII 2.1 server per org with TAXII readers (the agencies). */
+  taxii: Record<string, RunningTaxiiServer>;
+  /** The reader each TAXII server lets in. */
+  taxiiReaders: Record<string, { username: string; password: string }>;
   /** The plain API key of each publishing org. */
   apiKeys: Record<string, string>;
   /** Every request the receiver verified, in arrival order. */
@@ -88,6 +93,8 @@ interface Plan {
   publishers: string[];
   /** Orgs with a subscription, which get a subscriber. */
   subscribing: string[];
+  /** Orgs with TAXII readers, which get a TAXII server. */
+  pulling: string[];
 }
 
 /** The validated config and the ports it needs, checked before anything starts: a broken file costs no broker start. */
@@ -104,8 +111,11 @@ async function plan(options: DevNetworkOptions, givenBrokers: string | undefined
   const subscribing = config.orgs
     .filter((o) => config.subscriptions.some((s) => s.org === o.id))
     .map((o) => o.id);
+  const pulling = config.orgs
+    .filter((o) => config.taxii.readers.some((r) => r.org === o.id))
+    .map((o) => o.id);
   const ports = Array.from(
-    { length: 1 + publishers.length + subscribing.length },
+    { length: 1 + publishers.length + subscribing.length + pulling.length },
     (_, i) => options.basePort + i,
   );
   const busy = await busyPorts(ports);
@@ -114,7 +124,7 @@ async function plan(options: DevNetworkOptions, givenBrokers: string | undefined
       `port(s) ${busy.join(', ')} on 127.0.0.1 already in use; the demo needs ${ports[0]}-${ports.at(-1)} (choose another first port with --port)`,
     );
   }
-  return { config, secrets, publishers, subscribing };
+  return { config, secrets, publishers, subscribing, pulling };
 }
 
 /**
@@ -225,6 +235,8 @@ export async function startDevNetwork(options: DevNetworkOptions): Promise<DevNe
       receiverUrl: '',
       producers: {},
       subscribers: {},
+      taxii: {},
+      taxiiReaders: {},
       apiKeys: {},
       deliveries: [],
       rejected: [],
@@ -241,7 +253,10 @@ export async function startDevNetwork(options: DevNetworkOptions): Promise<DevNe
   }
 }
 
-/** A producer per publishing org, then a subscriber per subscribing org, on the ports after the receiver's. */
+/**
+ * A producer per publishing org, then a subscriber per subscribing org, then a TAXII server per org
+ * with TAXII readers, on the ports after the receiver's.
+ */
 async function startServices(
   p: Plan,
   network: DevNetwork,
@@ -274,6 +289,19 @@ async function startServices(
       dataDir,
       port: options.basePort + 1 + p.publishers.length + i,
     });
+    options.signal?.throwIfAborted();
+  }
+  stops.push(() => closeAll(Object.values(network.taxii)));
+  for (const [i, org] of p.pulling.entries()) {
+    network.taxii[org] = await startTaxiiServer({
+      config,
+      org,
+      logger,
+      dataDir,
+      port: options.basePort + 1 + p.publishers.length + p.subscribing.length + i,
+    });
+    const reader = config.taxii.readers.find((r) => r.org === org)!;
+    network.taxiiReaders[org] = { username: reader.name, password: p.secrets.taxiiPasswords[org]! };
     options.signal?.throwIfAborted();
   }
 }

@@ -75,6 +75,10 @@ export function printBanner(network: DevNetwork, print: (line: string) => void):
   for (const [org, s] of Object.entries(network.subscribers)) {
     row(`subscriber ${org}`, `${s.url}   /readyz /metrics   ${s.subscriptions.join(', ')}`);
   }
+  for (const [org, t] of Object.entries(network.taxii)) {
+    const r = network.taxiiReaders[org]!;
+    row(`TAXII 2.1 ${org}`, `${t.discoveryUrl}   user ${r.username}  password ${r.password}`);
+  }
   const [org, producer] = Object.entries(network.producers)[0] ?? [];
   if (org && producer) {
     print(

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { apiKeyHash, newApiKey } from '../../platform/config/config';
+import { apiKeyHash, newApiKey, newTaxiiSecret } from '../../platform/config/config';
 import { generateSigningKeyPair } from '../../contract/signing';
 
 /** The demo network's secrets, generated afresh on every run from the ids its config file names. */
@@ -38,11 +38,13 @@ export interface GeneratedSecrets {
   signingKeys: Record<string, string>;
   /** Each org's plain API key. */
   apiKeys: Record<string, string>;
+  /** Each org's TAXII reader password (reader `<org>-taxii`). */
+  taxiiPasswords: Record<string, string>;
 }
 
 export function generateSecrets(path: string): GeneratedSecrets {
   const { orgs, subscriptions } = idsIn(path);
-  const out: GeneratedSecrets = { env: {}, signingKeys: {}, apiKeys: {} };
+  const out: GeneratedSecrets = { env: {}, signingKeys: {}, apiKeys: {}, taxiiPasswords: {} };
   for (const org of orgs) {
     const pair = generateSigningKeyPair();
     const apiKey = newApiKey(org);
@@ -50,6 +52,9 @@ export function generateSecrets(path: string): GeneratedSecrets {
     out.apiKeys[org] = apiKey;
     out.env[`${envName(org)}_PUBLIC_KEY`] = pair.publicKey;
     out.env[`${envName(org)}_API_KEY_SHA256`] = apiKeyHash(apiKey);
+    const taxiiPassword = newTaxiiSecret(org);
+    out.taxiiPasswords[org] = taxiiPassword;
+    out.env[`${envName(org)}_TAXII_SHA256`] = apiKeyHash(taxiiPassword);
   }
   for (const id of subscriptions) {
     out.env[`${envName(id)}_WEBHOOK_SECRET`] = `whsec_${randomBytes(24).toString('base64')}`;
