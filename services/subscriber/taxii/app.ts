@@ -83,6 +83,20 @@ function manifestRecord(v: StoredVersion): Record<string, unknown> {
   };
 }
 
+/** Reads a request body to its end, keeping none of it; at most 64 MiB, then the socket is closed. */
+function drain(req: Request): Promise<void> {
+  return new Promise((resolve) => {
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > 64 * 1024 * 1024) req.destroy();
+    });
+    req.once('end', () => resolve());
+    req.once('close', () => resolve());
+    req.resume();
+  });
+}
+
 const methods =
   (allowed: string[]): RequestHandler =>
   (req, _res, next) => {
@@ -163,18 +177,28 @@ export function taxiiRouter(options: TaxiiAppOptions): Router {
     send(res, collectionResource(collection(req)));
   });
 
-  router.all(`${API_ROOT_PATH}collections/:collection/objects/`, methods(['GET', 'POST']), (req, res) => {
-    const c = collection(req);
-    if (req.method === 'POST') {
-      if (!isTaxiiContentType(req.headers['content-type'])) {
-        throw new TaxiiProblem(415, 'Unsupported media type', `objects are added as ${TAXII_MEDIA_TYPE}`);
+  router.all(
+    `${API_ROOT_PATH}collections/:collection/objects/`,
+    methods(['GET', 'POST']),
+    async (req, res) => {
+      const c = collection(req);
+      if (req.method === 'POST') {
+        // Read (and drop) the body before answering: answering mid-upload resets the client's connection.
+        await drain(req);
+        if (!isTaxiiContentType(req.headers['content-type'])) {
+          throw new TaxiiProblem(415, 'Unsupported media type', `objects are added as ${TAXII_MEDIA_TYPE}`);
+        }
+        throw new TaxiiProblem(
+          403,
+          'Forbidden',
+          'collections here are read-only: publish through a producer',
+        );
       }
-      throw new TaxiiProblem(403, 'Forbidden', 'collections here are read-only: publish through a producer');
-    }
-    const p = page(c, query(req, { defaultVersions: 'last' }));
-    options.onServed?.(p.versions.length);
-    send(res, envelope(p.versions, p.more, p.scannedTo), pageHeaders(p.versions));
-  });
+      const p = page(c, query(req, { defaultVersions: 'last' }));
+      options.onServed?.(p.versions.length);
+      send(res, envelope(p.versions, p.more, p.scannedTo), pageHeaders(p.versions));
+    },
+  );
 
   router.all(`${API_ROOT_PATH}collections/:collection/manifest/`, methods(['GET']), (req, res) => {
     const c = collection(req);
