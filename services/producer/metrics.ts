@@ -1,4 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { ERROR_CODES } from '../contract/errors';
+import { INDICATOR_TYPES } from '../contract/model';
 import { createRegistry } from '../platform/metrics';
 
 /** What a producer reports on /metrics. */
@@ -22,7 +24,7 @@ export function createProducerMetrics(org: string): ProducerMetrics {
     }),
     rejected: new Counter({
       name: 'threatrelay_indicators_rejected_total',
-      help: 'Indicators refused, by source org, indicator type (or "unknown") and error code.',
+      help: 'Indicators refused, by source org, indicator type (or "other") and error code (or "other").',
       labelNames: ['org', 'type', 'reason'],
       registers: [registry],
     }),
@@ -40,4 +42,23 @@ export function createProducerMetrics(org: string): ProducerMetrics {
       registers: [registry],
     }),
   };
+}
+
+/**
+ * A label value from a closed set, else `other`. Label values of requests
+ * come from what a client sent; every distinct one is a new time series
+ * kept for the life of the process, so only known values pass.
+ */
+function closedLabel(set: readonly string[], value: unknown): string {
+  return typeof value === 'string' && set.includes(value) ? value : 'other';
+}
+
+/** The `type` label of an indicator type a client sent (or anything else it sent as one). */
+export function typeLabel(type: unknown): string {
+  return closedLabel(INDICATOR_TYPES, type);
+}
+
+/** The `reason` label of an error code. */
+export function reasonLabel(code: unknown): string {
+  return closedLabel(ERROR_CODES, code);
 }

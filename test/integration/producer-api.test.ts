@@ -186,6 +186,31 @@ describe('producer API', () => {
       await expectError(await post('/v1/indicators', many), 400, 'TR_VALIDATION');
     });
 
+    it('500 distinct unknown types add at most one metric series, past the batch limit too', async () => {
+      const rejectedSeries = async (): Promise<string[]> =>
+        (await (await fetch(`${producer.url}/metrics`)).text())
+          .split('\n')
+          .filter((l) => l.startsWith('threatrelay_indicators_rejected_total{'))
+          .map((l) => l.split(' ')[0]!);
+      const before = await rejectedSeries();
+      // Ten requests of 50 (at the limit) and one of 500 (past it), each type new.
+      for (let r = 0; r < 10; r++) {
+        const items = Array.from({ length: 50 }, (_, i) =>
+          domain('x.example.com', { type: `bogus_${r}_${i}` }),
+        );
+        await expectError(await post('/v1/indicators', items), 400, 'TR_VALIDATION');
+      }
+      const past = Array.from({ length: 500 }, (_, i) => domain('x.example.com', { type: `past_${i}` }));
+      await expectError(await post('/v1/indicators', past), 400, 'TR_VALIDATION');
+      const after = await rejectedSeries();
+      const added = after.filter((s) => !before.includes(s));
+      expect(added.length).toBeLessThanOrEqual(1);
+      expect(after.some((s) => s.includes('type="other"') && s.includes('reason="TR_VALIDATION"'))).toBe(
+        true,
+      );
+      expect(after.join('\n')).not.toMatch(/bogus_|past_/);
+    });
+
     it('413 for a body over the configured limit', async () => {
       const big = domain('big.example.com', { description: 'x'.repeat(70 * 1024) });
       await expectError(await post('/v1/indicators', big), 413, 'TR_PAYLOAD_TOO_LARGE');

@@ -9,7 +9,7 @@ import { indicatorInputSchema, revocationInputSchema } from '../../contract/indi
 import type { Logger } from '../../platform/logger';
 import { identityOf, type ThreatEvent } from '../../contract/model';
 import { mapStixBundle, type StixRejection } from '../../stix/import';
-import type { ProducerMetrics } from '../metrics';
+import { reasonLabel, typeLabel, type ProducerMetrics } from '../metrics';
 import { openApiDocument } from './openapi';
 import { IdempotencyCache } from '../publish/idempotency';
 import { buildPublishedEvents, buildRevokedEvents, type PublishContext } from '../ingest/build-events';
@@ -168,16 +168,14 @@ function checkRecipients(
   }
 }
 
-/** The indicator type of a raw body item, for metric labels of rejected requests. */
-function typeLabel(item: unknown): string {
-  const parsed = indicatorInputSchema.safeParse(item);
-  if (parsed.success) return parsed.data.type;
-  const t = (item as { type?: unknown } | null)?.type;
-  return typeof t === 'string' && /^[a-z0-9_]{1,20}$/.test(t) ? t : 'unknown';
-}
-
+/**
+ * The `type` label of each item of a refused body, items past the batch limit
+ * included: a known indicator type, else `other`, so no body can add series.
+ */
 function bodyTypeLabels(body: unknown): string[] {
-  return (Array.isArray(body) ? body : [body]).map(typeLabel);
+  return (Array.isArray(body) ? body : [body]).map((item) =>
+    typeLabel(item !== null && typeof item === 'object' ? (item as { type?: unknown }).type : undefined),
+  );
 }
 
 /** What a route made of a request body. */
@@ -313,7 +311,7 @@ export function createApp(deps: ProducerAppDeps): Express {
       try {
         built = build(req.body, ctx);
       } catch (err) {
-        const reason = isThreatRelayError(err) ? err.code : 'TR_INTERNAL';
+        const reason = reasonLabel(isThreatRelayError(err) ? err.code : 'TR_INTERNAL');
         for (const type of rejectedTypes(req.body)) metrics.rejected.inc({ org, type, reason });
         throw err;
       }
@@ -329,7 +327,7 @@ export function createApp(deps: ProducerAppDeps): Express {
               publish,
             )
       ).catch((err: unknown) => {
-        const reason = isThreatRelayError(err) ? err.code : 'TR_INTERNAL';
+        const reason = reasonLabel(isThreatRelayError(err) ? err.code : 'TR_INTERNAL');
         for (const e of events) metrics.rejected.inc({ org, type: eventType(e), reason });
         throw err;
       });
@@ -376,7 +374,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     json,
     publishRoute(
       buildStixEvents(orgIds, settings.maxBatchItems, (r) =>
-        metrics.rejected.inc({ org, type: r.indicatorType ?? 'unknown', reason: r.code }),
+        metrics.rejected.inc({ org, type: typeLabel(r.indicatorType), reason: reasonLabel(r.code) }),
       ),
       // The builder counts each refused object itself.
       () => [],
@@ -389,5 +387,5 @@ export function createApp(deps: ProducerAppDeps): Express {
 }
 
 function eventType(e: ThreatEvent): string {
-  return identityOf(e.payload).type ?? 'unknown';
+  return typeLabel(identityOf(e.payload).type);
 }
