@@ -341,6 +341,42 @@ describe('producer API', () => {
     expect(other.receipts[0]!.eventId).not.toBe(first.receipts[0]!.eventId);
   });
 
+  it('scopes an Idempotency-Key by API key: another key of the org with it is another request', async () => {
+    const headers = { 'idempotency-key': `shared-${Date.now()}` };
+    expect((await post('/v1/indicators', domain('k1.example.com'), { headers })).status).toBe(202);
+    const other = await post('/v1/indicators', domain('k2.example.com'), {
+      headers,
+      key: net.apiKeys['facebook-publisher'],
+    });
+    expect(other.status).toBe(202);
+    const body = (await other.json()) as { receipts: { key: string }[] };
+    expect(body.receipts).toHaveLength(1);
+  });
+
+  it('hashes a STIX bundle holding an object nested 10,000 deep under an Idempotency-Key', async () => {
+    const depth = 10_000;
+    const indicator = {
+      type: 'indicator',
+      spec_version: '2.1',
+      id: `indicator--${crypto.randomUUID()}`,
+      created: '2026-10-27T14:05:00.000Z',
+      modified: '2026-10-27T14:05:00.000Z',
+      pattern: "[domain-name:value = 'deep-bundle.example.com']",
+      pattern_type: 'stix',
+      valid_from: '2026-10-27T14:05:00.000Z',
+      object_marking_refs: ['marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb'],
+    };
+    const text =
+      `{"type":"bundle","id":"bundle--${crypto.randomUUID()}","objects":[${JSON.stringify(indicator)},` +
+      `{"type":"x-deep","id":"x-deep--${crypto.randomUUID()}","nested":${'['.repeat(depth)}${']'.repeat(depth)}}]}`;
+    const headers = { 'idempotency-key': `deep-${Date.now()}` };
+    const first = await post('/v1/stix', text, { headers });
+    expect(first.status).toBe(202);
+    const again = await post('/v1/stix', text, { headers });
+    expect(again.status).toBe(202);
+    expect(await again.json()).toEqual(await first.json());
+  });
+
   it('422 when an Idempotency-Key is reused with a different body', async () => {
     const headers = { 'idempotency-key': `conflict-${Date.now()}` };
     expect((await post('/v1/indicators', domain('c1.example.com'), { headers })).status).toBe(202);

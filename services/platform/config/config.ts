@@ -209,6 +209,17 @@ const producerSettingsSchema = z.strictObject({
   rateLimitPerMinute: z.number().int().min(1).default(DEFAULTS.rateLimitPerMinute),
   /** How long a request waits for Kafka before answering 503. Default 10 s. */
   produceTimeoutMs: z.number().int().min(100).max(120_000).default(DEFAULTS.produceTimeoutMs),
+  /**
+   * Bytes of answers the Idempotency-Key replay cache keeps (per producer instance, for 24 h;
+   * the oldest are forgotten first, and a retry of a forgotten request publishes again with the
+   * same eventIds, which subscribers drop). Default 64 MiB.
+   */
+  idempotencyCacheBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(4 * 1024 * 1024 * 1024)
+    .default(DEFAULTS.idempotencyCacheBytes),
 });
 
 const subscriberSettingsSchema = z.strictObject({
@@ -260,6 +271,7 @@ export const configSchema = z.strictObject({
     maxBatchItems: DEFAULTS.maxBatchItems,
     rateLimitPerMinute: DEFAULTS.rateLimitPerMinute,
     produceTimeoutMs: DEFAULTS.produceTimeoutMs,
+    idempotencyCacheBytes: DEFAULTS.idempotencyCacheBytes,
   }),
   subscriber: subscriberSettingsSchema.default({ maxClockSkewSeconds: DEFAULTS.maxClockSkewSeconds }),
   /** The TAXII 2.1 servers (`threatrelay taxii --org ID`): reader credentials and paging. */

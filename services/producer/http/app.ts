@@ -12,6 +12,7 @@ import { mapStixBundle, type StixRejection } from '../../stix/import';
 import { reasonLabel, typeLabel, type ProducerMetrics } from '../metrics';
 import { openApiDocument } from './openapi';
 import { IdempotencyCache } from '../publish/idempotency';
+import { jsonDigest } from '../ingest/json-digest';
 import { buildPublishedEvents, buildRevokedEvents, type PublishContext } from '../ingest/build-events';
 import type { Publisher, Receipt } from '../publish/publisher';
 import { RateLimiter } from './rate-limit';
@@ -255,7 +256,10 @@ export function createApp(deps: ProducerAppDeps): Express {
   const settings = config.producer;
   const limiter = new RateLimiter(settings.rateLimitPerMinute);
   const orgIds = new Set(config.orgs.map((o) => o.id));
-  const idempotency = new IdempotencyCache<Receipt[]>();
+  const idempotency = new IdempotencyCache<Receipt[]>({
+    maxBytes: settings.idempotencyCacheBytes,
+    sizeOf: (receipts) => Buffer.byteLength(JSON.stringify(receipts)),
+  });
   const app = express();
   app.disable('x-powered-by');
   app.use(
@@ -320,10 +324,11 @@ export function createApp(deps: ProducerAppDeps): Express {
       const receipts = await (
         ctx.idempotencyKey === undefined
           ? publish()
-          : idempotency.run(
-              `${req.path}\n${org}`,
+          : // Scoped by API key: another key of the org with the same Idempotency-Key is another request.
+            idempotency.run(
+              `${req.path}\n${req.apiKey!.sha256}`,
               ctx.idempotencyKey,
-              IdempotencyCache.hashBody(req.body),
+              jsonDigest(req.body),
               publish,
             )
       ).catch((err: unknown) => {

@@ -1,10 +1,11 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { CANONICALIZATION_VERSION, canonicalize } from '../../contract/canonical';
 import { identityKey } from '../../contract/identity';
 import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../../contract/errors';
 import { uuidV5 } from '../../contract/ids';
 import type { IndicatorInput, RevocationInput } from '../../contract/indicator';
 import type { EventPayload, Indicator, ThreatEvent } from '../../contract/model';
+import { jsonDigest } from './json-digest';
 
 /** Who publishes: the org and submitter come from the authenticated API key, never from the body. */
 export interface PublishContext {
@@ -29,7 +30,7 @@ export function deterministicEventId(
   index: number,
   content: unknown,
 ): string {
-  const contentHash = createHash('sha256').update(JSON.stringify(content)).digest('hex');
+  const contentHash = jsonDigest(content);
   return uuidV5(EVENT_ID_NAMESPACE, `${org}\n${idempotencyKey}\n${index}\n${contentHash}`);
 }
 
