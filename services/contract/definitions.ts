@@ -35,6 +35,8 @@ export const DEFAULTS = {
   bodyLimitBytes: 1024 * 1024,
   maxBatchItems: 1000,
   rateLimitPerMinute: 600,
+  /** Failed authentications a client address may make per minute before it gets 429s. */
+  authFailuresPerMinute: 30,
   /** What the producer's Idempotency-Key replay cache may hold: 64 MiB of answers. */
   idempotencyCacheBytes: 64 * 1024 * 1024,
   webhookTimeoutMs: 10_000,

@@ -59,7 +59,8 @@ export const ERROR_DOCS: Record<ErrorCode, ErrorDoc> = {
   TR_MALFORMED_JSON: {
     httpStatus: 400,
     canRetry: false,
-    summary: 'The request body is not well-formed JSON.',
+    summary:
+      'The request body is not well-formed JSON, or not UTF-8 (then `details` names each field holding bad bytes).',
   },
   TR_UNSUPPORTED_MEDIA_TYPE: {
     httpStatus: 415,
@@ -86,7 +87,8 @@ export const ERROR_DOCS: Record<ErrorCode, ErrorDoc> = {
   TR_RATE_LIMITED: {
     httpStatus: 429,
     canRetry: true,
-    summary: 'Too many requests for this API key; wait for `Retry-After` seconds.',
+    summary:
+      'Too many requests for this API key, or too many failed authentications from this address; wait for `Retry-After` seconds.',
   },
   TR_IDEMPOTENCY_CONFLICT: {
     httpStatus: 422,

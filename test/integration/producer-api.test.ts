@@ -60,7 +60,7 @@ describe('producer API', () => {
         ...(key === null ? {} : { authorization: `Bearer ${key}` }),
         ...headers,
       },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
+      body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
     });
 
   const domain = (value: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -209,6 +209,38 @@ describe('producer API', () => {
         true,
       );
       expect(after.join('\n')).not.toMatch(/bogus_|past_/);
+    });
+
+    it('400 naming the field for invalid UTF-8 in a string, never replaced with U+FFFD', async () => {
+      const bytes = (...parts: (string | number[])[]): Uint8Array =>
+        Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+      const one = bytes(
+        '{"type":"domain","value":"utf8.example.com","category":"spam","tlp":"green","description":"caf',
+        [0xe9],
+        '"}',
+      );
+      const details = await expectError(await post('/v1/indicators', one), 400, 'TR_MALFORMED_JSON');
+      expect(details.map((d) => d.path)).toEqual(['description']);
+      const batch = bytes(
+        `[${JSON.stringify(domain('utf8-ok.example.com'))},{"type":"domain","value":"utf8-2.example.com","category":"spam","tlp":"green","tags":["ok","`,
+        [0xc3, 0x28],
+        '"]}]',
+      );
+      const batchDetails = await expectError(await post('/v1/indicators', batch), 400, 'TR_MALFORMED_JSON');
+      expect(batchDetails.map((d) => d.path)).toEqual(['1.tags.1']);
+    });
+
+    it('400 naming the header for an Idempotency-Key over 200 characters', async () => {
+      const details = await expectError(
+        await post('/v1/indicators', domain('long-key.example.com'), {
+          headers: { 'idempotency-key': 'k'.repeat(201) },
+        }),
+        400,
+        'TR_VALIDATION',
+      );
+      expect(details).toEqual([
+        { path: '(header) Idempotency-Key', message: expect.stringContaining('200') },
+      ]);
     });
 
     it('413 for a body over the configured limit', async () => {
@@ -536,6 +568,34 @@ describe('producer logs and shutdown', () => {
 });
 
 describe('producer rate limit', () => {
+  it('answers 429 with Retry-After to an address that failed authentication too often', async () => {
+    const net = await createTestNetwork([{ id: 'google' }], [], { producer: { authFailuresPerMinute: 3 } });
+    const producer = await net.startProducer('google');
+    try {
+      const send = (key: string | undefined): Promise<Response> =>
+        fetch(`${producer.url}/v1/indicators`, {
+          method: 'POST',
+          headers: {
+            ...(key ? { authorization: `Bearer ${key}` } : {}),
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({ type: 'ipv4', value: '203.0.113.9', category: 'c2', tlp: 'clear' }),
+        });
+      expect((await send(net.apiKeys.google)).status).toBe(202);
+      const failures = [await send('guess-1'), await send(undefined), await send('guess-3')];
+      expect(failures.map((r) => r.status)).toEqual([401, 401, 401]);
+      const throttled = await send('guess-4');
+      expect(throttled.status).toBe(429);
+      expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(((await throttled.json()) as { error: { code: string } }).error.code).toBe('TR_RATE_LIMITED');
+      // While the address is throttled even a right key waits: guessing gains nothing.
+      expect((await send(net.apiKeys.google)).status).toBe(429);
+    } finally {
+      await producer.close();
+      await net.close();
+    }
+  });
+
   it('answers 429 with Retry-After once a key is over its rate', async () => {
     const net = await createTestNetwork([{ id: 'google' }], [], { producer: { rateLimitPerMinute: 2 } });
     const producer = await net.startProducer('google');

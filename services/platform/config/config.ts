@@ -207,6 +207,12 @@ const producerSettingsSchema = z.strictObject({
   maxBatchItems: z.number().int().min(1).max(100_000).default(DEFAULTS.maxBatchItems),
   /** Requests per minute per API key (token bucket, per producer instance). Default 600. */
   rateLimitPerMinute: z.number().int().min(1).default(DEFAULTS.rateLimitPerMinute),
+  /**
+   * Failed authentications (a missing or unknown API key) one client address may make per minute
+   * (token bucket, per producer instance); past that every request from the address is answered
+   * 429 with Retry-After until the bucket refills. Default 30.
+   */
+  authFailuresPerMinute: z.number().int().min(1).default(DEFAULTS.authFailuresPerMinute),
   /** How long a request waits for Kafka before answering 503. Default 10 s. */
   produceTimeoutMs: z.number().int().min(100).max(120_000).default(DEFAULTS.produceTimeoutMs),
   /**
@@ -270,6 +276,7 @@ export const configSchema = z.strictObject({
     bodyLimitBytes: DEFAULTS.bodyLimitBytes,
     maxBatchItems: DEFAULTS.maxBatchItems,
     rateLimitPerMinute: DEFAULTS.rateLimitPerMinute,
+    authFailuresPerMinute: DEFAULTS.authFailuresPerMinute,
     produceTimeoutMs: DEFAULTS.produceTimeoutMs,
     idempotencyCacheBytes: DEFAULTS.idempotencyCacheBytes,
   }),

@@ -16,6 +16,8 @@ import { jsonDigest } from '../ingest/json-digest';
 import { buildPublishedEvents, buildRevokedEvents, type PublishContext } from '../ingest/build-events';
 import type { Publisher, Receipt } from '../publish/publisher';
 import { RateLimiter } from './rate-limit';
+import { checkIdempotencyKey } from './headers';
+import { jsonBody } from '../../platform/json-body';
 
 /**
  * The publishing API a company's security team talks to. `createApp` only
@@ -56,30 +58,51 @@ function presentedKey(req: Request): string | undefined {
   return typeof header === 'string' ? header.trim() : undefined;
 }
 
+/**
+ * The API key and its scope, then the key's rate. Failed authentications are
+ * counted per client address (`failures`): an address over its budget gets
+ * 429 for every request until it refills, so keys cannot be guessed at speed.
+ */
 function authenticate(
   config: Config,
   org: string,
   scope: 'publish' | 'revoke',
-  limiter: RateLimiter,
+  limits: { perKey: RateLimiter; failures: RateLimiter },
 ): RequestHandler {
   // Only hashes are in memory; a lookup by hash needs no constant-time compare of the key.
   const byHash = new Map(config.apiKeys.filter((k) => k.org === org).map((k) => [k.sha256, k]));
   return (req: AuthedRequest, _res, next) => {
-    const key = presentedKey(req);
-    if (!key) {
-      next(new ThreatRelayError('TR_UNAUTHENTICATED', 'missing API key: send Authorization: Bearer <key>'));
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const blocked = limits.failures.wait(address);
+    if (blocked > 0) {
+      next(
+        new ThreatRelayError(
+          'TR_RATE_LIMITED',
+          `too many failed authentications from ${address}; retry in ${blocked} s`,
+          { retryAfterSeconds: blocked },
+        ),
+      );
       return;
     }
-    const found = byHash.get(apiKeyHash(key));
+    const key = presentedKey(req);
+    const found = key ? byHash.get(apiKeyHash(key)) : undefined;
     if (!found) {
-      next(new ThreatRelayError('TR_UNAUTHENTICATED', `unknown API key for this ${org} producer`));
+      limits.failures.take(address);
+      next(
+        new ThreatRelayError(
+          'TR_UNAUTHENTICATED',
+          key
+            ? `unknown API key for this ${org} producer`
+            : 'missing API key: send Authorization: Bearer <key>',
+        ),
+      );
       return;
     }
     if (!found.scopes.includes(scope)) {
       next(new ThreatRelayError('TR_FORBIDDEN', `API key "${found.name}" lacks the "${scope}" scope`));
       return;
     }
-    const wait = limiter.take(found.name);
+    const wait = limits.perKey.take(found.name);
     if (wait > 0) {
       next(
         new ThreatRelayError(
@@ -254,7 +277,10 @@ function buildStixEvents(
 export function createApp(deps: ProducerAppDeps): Express {
   const { config, org, publisher, logger, metrics } = deps;
   const settings = config.producer;
-  const limiter = new RateLimiter(settings.rateLimitPerMinute);
+  const limits = {
+    perKey: new RateLimiter(settings.rateLimitPerMinute),
+    failures: new RateLimiter(settings.authFailuresPerMinute),
+  };
   const orgIds = new Set(config.orgs.map((o) => o.id));
   const idempotency = new IdempotencyCache<Receipt[]>({
     maxBytes: settings.idempotencyCacheBytes,
@@ -290,11 +316,7 @@ export function createApp(deps: ProducerAppDeps): Express {
   });
 
   // `application/*+json` also takes STIX bundles sent as application/stix+json;version=2.1.
-  const json = express.json({
-    limit: settings.bodyLimitBytes,
-    strict: false,
-    type: ['application/json', 'application/*+json'],
-  });
+  const json = jsonBody({ limit: settings.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
 
   /**
    * Publishes what `build` made of the body; counts accepted and rejected
@@ -343,7 +365,8 @@ export function createApp(deps: ProducerAppDeps): Express {
 
   app.post(
     '/v1/indicators',
-    authenticate(config, org, 'publish', limiter),
+    authenticate(config, org, 'publish', limits),
+    checkIdempotencyKey(),
     requireJson(),
     json,
     publishRoute((body, ctx) => {
@@ -355,7 +378,8 @@ export function createApp(deps: ProducerAppDeps): Express {
 
   app.post(
     '/v1/indicators/revoke',
-    authenticate(config, org, 'revoke', limiter),
+    authenticate(config, org, 'revoke', limits),
+    checkIdempotencyKey(),
     requireJson(),
     json,
     publishRoute((body, ctx) => {
@@ -374,7 +398,8 @@ export function createApp(deps: ProducerAppDeps): Express {
    */
   app.post(
     '/v1/stix',
-    authenticate(config, org, 'publish', limiter),
+    authenticate(config, org, 'publish', limits),
+    checkIdempotencyKey(),
     requireJson(),
     json,
     publishRoute(
