@@ -221,7 +221,7 @@ function addApiKeys(byName: Variables): void {
       name: v.name.slice(0, -'_SHA256'.length),
       kind: 'api-key',
       owner: v.owner!,
-      description: `${v.owner}'s API key itself. No container reads it: hand it to ${v.owner}'s team (\`threatrelay publish --api-key\`), then delete it from here.`,
+      description: `${v.owner}'s API key itself. No container reads it: hand it to ${v.owner}'s team (\`THREATRELAY_API_KEY\` for \`threatrelay publish\`), then delete it from here.`,
     });
   }
 }

@@ -22,7 +22,9 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       sasl: { type: 'boolean' },
       'signing-key-file': { type: 'string', default: env.THREATRELAY_SIGNING_KEY_FILE },
       url: { type: 'string', default: env.THREATRELAY_URL ?? 'http://127.0.0.1:8081' },
-      'api-key': { type: 'string', default: env.THREATRELAY_API_KEY },
+      // Only to refuse it with the reason: keys are read from the environment, a file or stdin.
+      'api-key': { type: 'string' },
+      'api-key-file': { type: 'string' },
       'batch-size': { type: 'string', default: '500' },
       format: { type: 'string' },
       help: { type: 'boolean', short: 'h' },

@@ -694,9 +694,46 @@ describe('threatrelay publish', () => {
     it('exits 0 when every line was accepted', async () => {
       const good = path.join(tmp, 'good.ndjson');
       fs.writeFileSync(good, [goodLine(1), goodLine(2)].map((l) => JSON.stringify(l)).join('\n'));
-      const r = await run(['publish', good, '--url', producer.url, '--api-key', net.apiKeys.facebook!]);
+      const keyFile = path.join(tmp, 'api-key');
+      fs.writeFileSync(keyFile, `${net.apiKeys.facebook!}\n`, { mode: 0o600 });
+      const r = await run(['publish', good, '--url', producer.url, '--api-key-file', keyFile]);
       expect(r.stdout).toMatch(/2 accepted, 0 rejected, 0 failed/);
       expect(r.code).toBe(0);
+    });
+
+    it('reads the API key from stdin with --api-key-file -', async () => {
+      const good = path.join(tmp, 'stdin-key.ndjson');
+      fs.writeFileSync(good, JSON.stringify(goodLine(3)));
+      const r = await new Promise<{ code: number; stdout: string }>((resolve) => {
+        const child = execFile(
+          path.join(ROOT, 'node_modules/.bin/tsx'),
+          [
+            path.join(ROOT, 'services/cli/main.ts'),
+            'publish',
+            good,
+            '--url',
+            producer.url,
+            '--api-key-file',
+            '-',
+          ],
+          { cwd: ROOT, env: { ...process.env, THREATRELAY_API_KEY: '' }, timeout: 60_000 },
+          (err, stdout) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout }),
+        );
+        child.stdin!.end(`${net.apiKeys.facebook!}\n`);
+      });
+      expect(r.stdout).toMatch(/1 accepted, 0 rejected, 0 failed/);
+      expect(r.code).toBe(0);
+    });
+
+    it('refuses --api-key KEY with exit 2, saying why and what to use, before sending anything', async () => {
+      const good = path.join(tmp, 'argv-key.ndjson');
+      fs.writeFileSync(good, JSON.stringify(goodLine(4)));
+      const r = await run(['publish', good, '--url', producer.url, '--api-key', net.apiKeys.facebook!]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/visible to every user in ps/);
+      expect(r.stderr).toMatch(/THREATRELAY_API_KEY/);
+      expect(r.stderr).toMatch(/--api-key-file/);
+      expect(r.stdout).toBe('');
     });
 
     it('exits 2 on a usage error: no such file, a wrong key, an unknown format', async () => {
