@@ -197,12 +197,31 @@ prepare() {
     if [ -z "$cluster_id" ]; then
       cluster_id="$(java -Dlog4j2.configurationFile="$here/log4j2.properties" -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
     fi
-    local scram=()
-    [ "$sasl" = 1 ] && scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$KAFKA_ADMIN_PASSWORD]")
-    java -Dlog4j2.configurationFile="$here/log4j2.properties" -cp "$libs/*" kafka.tools.StorageTool \
-      format -t "$cluster_id" -c "$dir/server.properties" "${scram[@]}" >"$dir/format.log" 2>&1 ||
-      { cat "$dir/format.log" >&2; die "formatting the KRaft data folder failed"; }
+    format_storage
   fi
+}
+
+# StorageTool takes the admin's SCRAM credential as an argument, and a process's
+# arguments are readable by every user (ps, /proc/PID/cmdline). So the main class
+# and its arguments go into a Java @argfile, readable by this user only from its
+# first byte and removed when the step ends (or the script dies): the command line
+# shows only the file's name.
+format_storage() {
+  local argfile="$dir/format.args" rc=0
+  case "$dir" in *'"'* | *\\*) die "--dir must not contain a double quote or a backslash" ;; esac
+  rm -f "$argfile"
+  trap 'rm -f "$argfile"' EXIT
+  (
+    umask 077
+    printf '%s\n' kafka.tools.StorageTool format -t "$cluster_id" -c "\"$dir/server.properties\"" >"$argfile"
+    # The password's characters (checked in prepare) need no quoting in an argfile.
+    [ "$sasl" = 1 ] && printf '%s\n' --add-scram "SCRAM-SHA-512=[name=admin,password=$KAFKA_ADMIN_PASSWORD]" >>"$argfile"
+    true
+  )
+  java -Dlog4j2.configurationFile="$here/log4j2.properties" -cp "$libs/*" "@$argfile" >"$dir/format.log" 2>&1 || rc=$?
+  rm -f "$argfile"
+  trap - EXIT
+  [ "$rc" = 0 ] || { cat "$dir/format.log" >&2; die "formatting the KRaft data folder failed"; }
 }
 
 # In the foreground, for a container (docker-compose.yml runs it in the apache/kafka
