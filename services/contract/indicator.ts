@@ -17,7 +17,13 @@ import {
 
 const orgId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be an org id (a-z, 0-9, _ or -)');
 const isoDate = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with a timezone' });
-const shortText = (max: number) => z.string().trim().min(1).max(max);
+/**
+ * Not only whitespace. Spelled out rather than `\S`, whose meaning differs
+ * between regex engines: these are exactly the characters String#trim removes,
+ * so the pattern the OpenAPI document shows agrees with the check.
+ */
+export const NOT_BLANK = /[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+const shortText = (max: number) => z.string().regex(NOT_BLANK, 'must not be blank').trim().min(1).max(max);
 
 export const indicatorInputSchema = z
   .strictObject({
@@ -109,6 +115,18 @@ export const revocationInputSchema = z
       ctx.addIssue({ code: 'custom', path: ['type'], message: 'required with value' });
     if (byValue && r.value === undefined)
       ctx.addIssue({ code: 'custom', path: ['value'], message: 'required with type' });
+    // As for an indicator: platform with the types that need it, and only by value (a key already holds it).
+    const needsPlatform = r.type !== undefined && PLATFORM_TYPES.includes(r.type);
+    if (needsPlatform && r.platform === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['platform'], message: `required for type ${r.type}` });
+    }
+    if (!needsPlatform && r.platform !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['platform'],
+        message: `only allowed with type ${PLATFORM_TYPES.join(' or ')} and a value`,
+      });
+    }
     const needsRecipients = NAMED_RECIPIENT_TLPS.includes(r.tlp);
     if (needsRecipients !== (r.recipients !== undefined)) {
       ctx.addIssue({

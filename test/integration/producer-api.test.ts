@@ -472,7 +472,9 @@ describe('producer API', () => {
     const doc = (await (await fetch(`${producer.url}/openapi.json`)).json()) as {
       openapi: string;
       paths: Record<string, Record<string, unknown>>;
-      components: { schemas: { Indicator: { properties: Record<string, unknown>; required: string[] } } };
+      components: {
+        schemas: { Indicator: { oneOf: { properties: Record<string, unknown>; required: string[] }[] } };
+      };
     };
     expect(doc.openapi).toBe('3.1.0');
     const documented = Object.fromEntries(
@@ -486,8 +488,20 @@ describe('producer API', () => {
     expect(documented).toEqual(
       Object.fromEntries(Object.entries(ROUTES).map(([p, m]) => [p, [...m].sort()])),
     );
-    expect(doc.components.schemas.Indicator.required.sort()).toEqual(['category', 'tlp', 'type', 'value']);
-    expect(Object.keys(doc.components.schemas.Indicator.properties)).toContain('recipients');
+    // One branch per rule combination: platform for social_account/hashtag only, recipients for amber+strict/red only.
+    const required = doc.components.schemas.Indicator.oneOf.map((v) => [...v.required].sort().join(','));
+    expect(required.sort()).toEqual([
+      'category,platform,recipients,tlp,type,value',
+      'category,platform,tlp,type,value',
+      'category,recipients,tlp,type,value',
+      'category,tlp,type,value',
+    ]);
+    expect(
+      (doc.components.schemas.Indicator.oneOf[0]!.properties.recipients as { items: unknown }).items,
+    ).toEqual({
+      type: 'string',
+      enum: ['facebook', 'twitter', 'fbi', 'dhs'],
+    });
   });
 
   it('exposes health, readiness and Prometheus metrics', async () => {

@@ -310,7 +310,7 @@ export function createApp(deps: ProducerAppDeps): Express {
       logger,
     }),
   );
-  const openapi = openApiDocument(settings);
+  const openapi = openApiDocument(settings, [...orgIds]);
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import type { ProducerSettings } from '../../platform/config/config';
 import { ERROR_DOCS, type ErrorCode } from '../../contract/errors';
 import { indicatorInputSchema, revocationInputSchema } from '../../contract/indicator';
+import { INDICATOR_TYPES, NAMED_RECIPIENT_TLPS, PLATFORM_TYPES, TLP_LEVELS } from '../../contract/model';
+import { IDEMPOTENCY_KEY_MAX_LENGTH } from './headers';
 
 /**
  * The OpenAPI 3.1 document of the producer API, built from the same zod
@@ -99,7 +101,7 @@ function publishingOperation(
         in: 'header',
         required: false,
         description: 'A retried request with the same key produces the same eventIds.',
-        schema: { type: 'string', maxLength: 200 },
+        schema: { type: 'string', minLength: 1, maxLength: IDEMPOTENCY_KEY_MAX_LENGTH },
       },
     ],
     requestBody: { required: true, ...requestBody },
@@ -124,12 +126,14 @@ function publishOperation(
   summary: string,
   itemRef: string,
   settings: ProducerSettings,
+  example: Record<string, unknown>,
 ): Record<string, unknown> {
   return publishingOperation(
     summary,
     {
       content: {
         'application/json': {
+          example,
           schema: {
             oneOf: [
               { $ref: itemRef },
@@ -143,23 +147,153 @@ function publishOperation(
   );
 }
 
-/** Only the envelope: the objects are STIX 2.1's, described by OASIS, not here. */
+const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+
+/**
+ * Only the envelope: the objects are STIX 2.1's, described by OASIS, not
+ * here. A bundle of which no indicator maps is refused, so the document asks
+ * for one to `maxBatchItems` indicator objects; whether a pattern maps is
+ * said in prose (STIX_DESCRIPTION), JSON Schema cannot.
+ */
 const stixBundleSchema = {
   type: 'object',
-  required: ['type', 'id'],
+  required: ['type', 'id', 'objects'],
   properties: {
     type: { const: 'bundle' },
-    id: { type: 'string', pattern: '^bundle--[0-9a-fA-F-]{36}$' },
+    id: { type: 'string', pattern: `^bundle--${UUID}$` },
     objects: {
       type: 'array',
+      minItems: 1,
       items: {
         type: 'object',
         required: ['type', 'id'],
-        properties: { type: { type: 'string' }, id: { type: 'string' } },
+        properties: { type: { type: 'string', minLength: 1 }, id: { type: 'string' } },
       },
+      contains: { type: 'object', required: ['type'], properties: { type: { const: 'indicator' } } },
     },
   },
 };
+
+/** The bundle schema with the item limit: at most `maxItems` indicator objects. */
+function stixBundleSchemaFor(maxItems: number): Record<string, unknown> {
+  const objects = stixBundleSchema.properties.objects;
+  return {
+    ...stixBundleSchema,
+    properties: {
+      ...stixBundleSchema.properties,
+      objects: {
+        ...objects,
+        description: `At least one indicator object, at most ${maxItems}.`,
+        minContains: 1,
+        maxContains: maxItems,
+      },
+    },
+  };
+}
+
+const STIX_EXAMPLE = {
+  type: 'bundle',
+  id: 'bundle--6d1675c1-7671-47fd-9814-26123733ef91',
+  objects: [
+    {
+      type: 'indicator',
+      spec_version: '2.1',
+      id: 'indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f',
+      created: '2026-10-27T14:05:00.000Z',
+      modified: '2026-10-27T14:05:00.000Z',
+      pattern: "[domain-name:value = 'vote-by-text.com']",
+      pattern_type: 'stix',
+      valid_from: '2026-10-27T14:05:00.000Z',
+      object_marking_refs: ['marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb'],
+    },
+  ],
+};
+
+type JsonSchema = Record<string, unknown> & { properties: Record<string, unknown>; required?: string[] };
+
+/**
+ * The rules between fields, as JSON Schema can say them: one complete
+ * object schema per combination (a `oneOf` whose branches exclude each
+ * other), each naming its allowed types and TLPs, which fields it requires,
+ * and leaving out the ones it forbids (`additionalProperties: false`).
+ */
+function variant(
+  base: JsonSchema,
+  options: { types?: readonly string[]; tlps: readonly string[]; require: string[]; drop: string[] },
+): JsonSchema {
+  const properties = { ...base.properties };
+  for (const name of options.drop) delete properties[name];
+  if (options.types) properties.type = { type: 'string', enum: options.types };
+  properties.tlp = { type: 'string', enum: options.tlps };
+  return {
+    ...base,
+    properties,
+    required: [...new Set([...(base.required ?? []), ...options.require])],
+  };
+}
+
+function recipientsOf(orgIds: string[]): Record<string, unknown> {
+  return {
+    type: 'array',
+    minItems: 1,
+    maxItems: 100,
+    items: { type: 'string', enum: orgIds },
+    description: 'Org ids of this network.',
+  };
+}
+
+const NAMED = NAMED_RECIPIENT_TLPS as readonly string[];
+const SHARED = TLP_LEVELS.filter((t) => !NAMED.includes(t));
+const PLATFORMED = PLATFORM_TYPES as readonly string[];
+const PLAIN = INDICATOR_TYPES.filter((t) => !PLATFORMED.includes(t));
+
+/** `platform` only (and always) for social_account and hashtag; `recipients` only (and always) for amber+strict and red. */
+function indicatorSchema(orgIds: string[]): Record<string, unknown> {
+  const base = jsonSchema(indicatorInputSchema) as JsonSchema;
+  base.properties = { ...base.properties, recipients: recipientsOf(orgIds) };
+  const variants = [true, false].flatMap((platformed) =>
+    [true, false].map((named) =>
+      variant(base, {
+        types: platformed ? PLATFORMED : PLAIN,
+        tlps: named ? NAMED : SHARED,
+        require: [...(platformed ? ['platform'] : []), ...(named ? ['recipients'] : [])],
+        drop: [...(platformed ? [] : ['platform']), ...(named ? [] : ['recipients'])],
+      }),
+    ),
+  );
+  return {
+    description:
+      '`value` must be valid for its `type` (it is canonicalized; a value that is not is a 400 TR_INVALID_VALUE ' +
+      'naming it). `validUntil` must be after `validFrom`, or after now when `validFrom` is absent: JSON Schema ' +
+      'cannot compare two fields, so this rule is stated here only.',
+    oneOf: variants,
+  };
+}
+
+/** By `key`, or by `type` + `value` (+ `platform` for the types that need it); `recipients` as for an indicator. */
+function revocationSchema(orgIds: string[]): Record<string, unknown> {
+  const base = jsonSchema(revocationInputSchema) as JsonSchema;
+  base.properties = { ...base.properties, recipients: recipientsOf(orgIds) };
+  const ways = [
+    { require: ['key'], drop: ['type', 'value', 'platform'] },
+    { types: PLAIN, require: ['type', 'value'], drop: ['key', 'platform'] },
+    { types: PLATFORMED, require: ['type', 'value', 'platform'], drop: ['key'] },
+  ];
+  const variants = ways.flatMap((way) =>
+    [true, false].map((named) =>
+      variant(base, {
+        ...way,
+        tlps: named ? NAMED : SHARED,
+        require: [...way.require, ...(named ? ['recipients'] : [])],
+        drop: [...way.drop, ...(named ? [] : ['recipients'])],
+      }),
+    ),
+  );
+  return {
+    description: 'A `value` must be valid for its `type`, as when it was published.',
+    oneOf: variants,
+  };
+}
 
 const objectRef = (extra: Record<string, unknown>, required: string[]): Record<string, unknown> => ({
   type: 'object',
@@ -215,7 +349,8 @@ const plain = (description: string): Record<string, unknown> => ({
   get: { summary: description, responses: { '200': { description } } },
 });
 
-export function openApiDocument(settings: ProducerSettings): Record<string, unknown> {
+/** The document for a producer with these settings in a network of these orgs (the only valid recipients). */
+export function openApiDocument(settings: ProducerSettings, orgIds: string[]): Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: {
@@ -229,6 +364,13 @@ export function openApiDocument(settings: ProducerSettings): Record<string, unkn
           'Publish one indicator or a batch',
           '#/components/schemas/Indicator',
           settings,
+          {
+            type: 'domain',
+            value: 'vote-by-text[.]com',
+            category: 'disinformation',
+            tlp: 'green',
+            confidence: 80,
+          },
         ),
       },
       '/v1/indicators/revoke': {
@@ -236,6 +378,7 @@ export function openApiDocument(settings: ProducerSettings): Record<string, unkn
           'Revoke indicators this org published',
           '#/components/schemas/Revocation',
           settings,
+          { type: 'domain', value: 'vote-by-text[.]com', tlp: 'green', reason: 'false positive' },
         ),
       },
       '/v1/stix': {
@@ -243,8 +386,14 @@ export function openApiDocument(settings: ProducerSettings): Record<string, unkn
           'Publish the indicators of a STIX 2.1 bundle',
           {
             content: {
-              'application/json': { schema: { $ref: '#/components/schemas/StixBundle' } },
-              'application/stix+json': { schema: { $ref: '#/components/schemas/StixBundle' } },
+              'application/json': {
+                schema: { $ref: '#/components/schemas/StixBundle' },
+                example: STIX_EXAMPLE,
+              },
+              'application/stix+json': {
+                schema: { $ref: '#/components/schemas/StixBundle' },
+                example: STIX_EXAMPLE,
+              },
             },
           },
           {
@@ -270,10 +419,10 @@ export function openApiDocument(settings: ProducerSettings): Record<string, unkn
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
       },
       schemas: {
-        Indicator: jsonSchema(indicatorInputSchema),
-        Revocation: jsonSchema(revocationInputSchema),
+        Indicator: indicatorSchema(orgIds),
+        Revocation: revocationSchema(orgIds),
         Receipts: receiptSchema,
-        StixBundle: stixBundleSchema,
+        StixBundle: stixBundleSchemaFor(settings.maxBatchItems),
         StixReceipts: stixReceiptsSchema,
         Error: errorSchema,
       },
