@@ -45,6 +45,13 @@ export function verifyRecord(
 ): Verdict {
   const value = message.value;
   if (!value) return reject('TR_CODEC_MALFORMED', 'record has no value');
+  // Which of two signatures or source orgs would count is anybody's guess: a record carrying either twice is refused.
+  for (const name of [HEADERS.sourceOrg, HEADERS.signature]) {
+    const v = message.headers?.[name];
+    if (Array.isArray(v) && v.length > 1) {
+      return reject('TR_SIGNATURE_INVALID', `the ${name} header appears ${v.length} times`);
+    }
+  }
   const sourceOrg = headerText(message, HEADERS.sourceOrg);
   if (!sourceOrg) return reject('TR_SIGNATURE_INVALID', 'record is not signed');
   const key = checks.orgKeys.get(sourceOrg);

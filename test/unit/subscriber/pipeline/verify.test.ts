@@ -1,3 +1,4 @@
+import { HEADERS } from '../../../../services/contract/definitions';
 import { createHash, randomUUID } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
 import { loadEventCodec } from '../../../../services/contract/avro/codec';
@@ -273,6 +274,21 @@ describe('verifyRecord: what a reader re-derives', () => {
     ['a key that is not hex', (e: ThreatEvent) => (e.payload.key = 'k')],
   ])('dead-letters a record with %s as TR_RECORD_INVALID', (_name, change) => {
     expect(codeOf(withPayload(published(), change))).toBe('TR_RECORD_INVALID');
+  });
+
+  it('dead-letters a record whose signature or source-org header appears twice', () => {
+    const event = published();
+    for (const name of [HEADERS.signature, HEADERS.sourceOrg]) {
+      const m = message(event);
+      const one = m.headers![name] as Buffer;
+      // Even two copies of the right value: which one a reader took would decide what it believes.
+      m.headers![name] = [one, one];
+      expect(verifyRecord(checks, m)).toEqual({
+        ok: false,
+        code: 'TR_SIGNATURE_INVALID',
+        reason: `the ${name} header appears 2 times`,
+      });
+    }
   });
 
   it('dead-letters a record claiming another source than its signer', () => {
