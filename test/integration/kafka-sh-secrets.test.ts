@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +33,8 @@ describe('kafka.sh keeps the admin password off command lines', () => {
 
   it('formats through a 0600 @argfile that is gone afterwards', async () => {
     const password = `pw-${randomBytes(12).toString('hex')}`;
+    // Our own folder, so only this broker's format step counts (other brokers may start on the machine).
+    const dir = mkdtempSync(join(tmpdir(), 'threatrelay-kafka-'));
     let starting = true;
     const formatSteps: string[] = [];
     let leaked: string | undefined;
@@ -42,14 +45,14 @@ describe('kafka.sh keeps the admin password off command lines', () => {
           if (line.includes(password)) leaked = line;
           // StorageTool runs twice: `random-uuid` (no secret), then `format`.
           const storageTool = line.includes('StorageTool') && !line.includes('random-uuid');
-          if (storageTool || line.includes('format.args')) formatSteps.push(line);
+          if (line.includes(dir) && (storageTool || line.includes('format.args'))) formatSteps.push(line);
         }
         await new Promise((r) => setTimeout(r, 10));
       }
     })();
     try {
       // Resolves once an admin call authenticated with SCRAM as admin: the credential got through.
-      broker = await startLocalBroker({ saslAdminPassword: password });
+      broker = await startLocalBroker({ dir, saslAdminPassword: password });
     } finally {
       starting = false;
       await sampler;

@@ -45,7 +45,7 @@ export function verifyRecord(
 ): Verdict {
   const value = message.value;
   if (!value) return reject('TR_CODEC_MALFORMED', 'record has no value');
-  // Which of two signatures or source orgs would count is anybody's guess: a record carrying either twice is refused.
+  // Which of two signatures or source orgs would count is anybody's guess: a record carrying one twice is refused.
   for (const name of [HEADERS.sourceOrg, HEADERS.signature]) {
     const v = message.headers?.[name];
     if (Array.isArray(v) && v.length > 1) {

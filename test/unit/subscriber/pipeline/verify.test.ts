@@ -1,4 +1,3 @@
-import { HEADERS } from '../../../../services/contract/definitions';
 import { createHash, randomUUID } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
 import { loadEventCodec } from '../../../../services/contract/avro/codec';
