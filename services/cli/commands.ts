@@ -1,3 +1,4 @@
+import { operatorConsole } from './commands/console';
 import { dev } from './commands/dev';
 import { dlq } from './commands/dlq';
 import { kafka } from './commands/kafka';
@@ -23,6 +24,7 @@ export const COMMANDS = [
   publish,
   dlq,
   subscription,
+  operatorConsole,
 ] as const;
 
 /** The subcommands of `threatrelay`; docker-compose.yml may only run these (a test checks it). */

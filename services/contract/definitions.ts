@@ -49,6 +49,10 @@ export const DEFAULTS = {
   taxiiDefaultPageSize: 100,
   /** Webhook retries: exponential backoff with full jitter from 500 ms, waits of at most 60 s, given up after 1 h. */
   retry: { initialDelayMs: 500, maxDelayMs: 60_000, maxElapsedMs: 3_600_000 },
+  /** The operator console: how often it samples Kafka, and how far back its charts reach. */
+  consoleSampleIntervalMs: 2000,
+  consoleWindowMinutes: 10,
+  consolePort: 8095,
 } as const;
 
 export const CLIENT_ID = 'threatrelay';

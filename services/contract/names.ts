@@ -36,6 +36,11 @@ export interface KafkaNames {
   taxiiGroup(org: string): string;
   /** The prefix of the per-process groups a subscriber of `org` reads its control topic with. */
   controlGroupPrefix(org: string): string;
+  /**
+   * The prefix of the operator console's per-process groups (control, events): it reads as the
+   * operator, commits nothing it depends on, and every console instance reads everything itself.
+   */
+  consoleGroupPrefix(): string;
   /** The transactional ids a producer of `org` uses: `<prefix>.producer.<org>.<instance>.<slot>`. */
   transactionalIdPrefix(org: string): string;
 }
@@ -55,6 +60,7 @@ export function kafkaNames(prefix: string): KafkaNames {
     subscriptionGroup: (subscriptionId) => `${prefix}.sub.${subscriptionId}`,
     taxiiGroup: (org) => `${prefix}.taxii.${org}`,
     controlGroupPrefix: (org) => `${prefix}.control.${org}.`,
+    consoleGroupPrefix: () => `${prefix}.console.`,
     transactionalIdPrefix: (org) => `${prefix}.producer.${org}.`,
   };
 }

@@ -157,6 +157,8 @@ export interface PartitionLag {
   topic: string;
   partition: number;
   lag: number;
+  /** Where the group stands: its committed offset, or the low watermark where it committed none. */
+  position: number;
 }
 
 /**
@@ -174,7 +176,7 @@ export async function groupLag(admin: Admin, groupId: string, topics: string[]):
       const mark = marks.find((m) => m.partition === partition);
       if (!mark) continue;
       const from = BigInt(offset) >= 0n ? BigInt(offset) : BigInt(mark.low);
-      out.push({ topic, partition, lag: Number(BigInt(mark.high) - from) });
+      out.push({ topic, partition, lag: Number(BigInt(mark.high) - from), position: Number(from) });
     }
   }
   return out;

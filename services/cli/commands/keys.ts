@@ -1,3 +1,4 @@
+import { hashOperatorPassword, newOperatorPassword } from '../../console/auth';
 import { generateSigningKeyPair } from '../../contract/signing';
 import { apiKeyHash, newApiKey, newTaxiiSecret } from '../../platform/config/config';
 import { generateComposeEnv } from '../compose-env';
@@ -25,6 +26,15 @@ function taxiiReader({ values, needOrg }: CommandContext): void {
   );
 }
 
+function operator({ values }: CommandContext): void {
+  const password = newOperatorPassword();
+  const username = values.name ?? 'operator';
+  console.log(`console password (give it to the operator; it is not stored anywhere):\n  ${password}\n`);
+  console.log(
+    `config entry (console.operators):\n  - username: ${username}\n    passwordHash: '${hashOperatorPassword(password)}'`,
+  );
+}
+
 function signingKey(): void {
   const pair = generateSigningKeyPair();
   console.log(`private key (keep it with the org's producer only):\n${pair.privateKeyPem}`);
@@ -37,6 +47,7 @@ const KINDS: Record<string, (ctx: CommandContext) => void> = {
   create: apiKey,
   signing: signingKey,
   taxii: taxiiReader,
+  operator,
   // Secrets: meant for `(umask 077; threatrelay keys compose-env > .env)`.
   'compose-env': ({ values }) =>
     void process.stdout.write(generateComposeEnv({ profiles: values.profile ?? [] }).text),
@@ -47,12 +58,13 @@ export const keys = command({
   usage: `keys api|create --org ID [--name NAME]   print a new API key and the config entry with its hash
 keys taxii --org ID [--name NAME]   print a new TAXII reader secret and the config entry with its hash
 keys signing              print a new Ed25519 key pair (private PEM, public base64)
+keys operator [--name USER]   print a new console password and the config entry with its scrypt hash
 keys compose-env [--profile ha]   print a complete .env for docker-compose.yml, every key and secret fresh`,
   async run(ctx) {
     const kind = Object.hasOwn(KINDS, ctx.args[0] ?? '') ? KINDS[ctx.args[0]!] : undefined;
     if (!kind)
       fail(
-        'usage: threatrelay keys api|create|taxii --org ID | keys signing | keys compose-env [--profile ha]',
+        'usage: threatrelay keys api|create|taxii --org ID | keys signing | keys operator [--name USER] | keys compose-env [--profile ha]',
       );
     kind(ctx);
   },

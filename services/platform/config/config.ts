@@ -263,6 +263,34 @@ const taxiiSettingsSchema = z.strictObject({
   windowDays: z.number().int().min(1).max(3650).default(DEFAULTS.retentionDays),
 });
 
+/** How an operator's password is stored in `console.operators[].passwordHash` (services/console/auth.ts makes it). */
+export const OPERATOR_PASSWORD_HASH = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/;
+
+const consoleSettingsSchema = z.strictObject({
+  /**
+   * Who may sign in to `threatrelay console` (HTTP Basic). The password is stored as
+   * `scrypt$N$r$p$<salt base64>$<hash base64>`, never in plain: `threatrelay keys operator`
+   * prints a new password and its entry. Default none (nobody can sign in).
+   */
+  operators: z
+    .array(
+      z.strictObject({
+        username: id,
+        passwordHash: z
+          .string()
+          .regex(
+            OPERATOR_PASSWORD_HASH,
+            'must be scrypt$N$r$p$salt$hash, as `threatrelay keys operator` prints',
+          ),
+      }),
+    )
+    .default([]),
+  /** How often the console reads offsets, group states and DLQ ends from Kafka, in ms. Default 2 s. */
+  sampleIntervalMs: z.number().int().min(250).max(60_000).default(DEFAULTS.consoleSampleIntervalMs),
+  /** How far back its charts and recent events reach, in minutes. Default 10. */
+  windowMinutes: z.number().int().min(1).max(120).default(DEFAULTS.consoleWindowMinutes),
+});
+
 export const configSchema = z.strictObject({
   kafka: kafkaSchema.default({
     topicPrefix: DEFAULTS.topicPrefix,
@@ -288,6 +316,11 @@ export const configSchema = z.strictObject({
     defaultPageSize: DEFAULTS.taxiiDefaultPageSize,
     windowDays: DEFAULTS.retentionDays,
   }),
+  console: consoleSettingsSchema.default({
+    operators: [],
+    sampleIntervalMs: DEFAULTS.consoleSampleIntervalMs,
+    windowMinutes: DEFAULTS.consoleWindowMinutes,
+  }),
   orgs: z.array(orgSchema).min(1),
   apiKeys: z.array(apiKeySchema).default([]),
   subscriptions: z.array(subscriptionSchema).default([]),
@@ -299,8 +332,6 @@ export type SubscriptionConfig = z.infer<typeof subscriptionSchema>;
 export type ApiKeyConfig = z.infer<typeof apiKeySchema>;
 export type ProducerSettings = z.infer<typeof producerSettingsSchema>;
 export type SubscriberSettings = z.infer<typeof subscriberSettingsSchema>;
-export type TaxiiSettings = z.infer<typeof taxiiSettingsSchema>;
-export type TaxiiReaderConfig = z.infer<typeof taxiiReaderSchema>;
 
 /** Every problem in a zod error as `{ path, message }`, paths dotted (`orgs.1.id`). */
 export function zodDetails(error: z.ZodError, prefix: (string | number)[] = []): ErrorDetail[] {
@@ -356,6 +387,9 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
   }
   for (const dup of duplicates(config.subscriptions.map((s) => s.id))) {
     problems.push({ path: 'subscriptions', message: `duplicate subscription id "${dup}"` });
+  }
+  for (const dup of duplicates(config.console.operators.map((o) => o.username))) {
+    problems.push({ path: 'console.operators', message: `duplicate operator "${dup}"` });
   }
   for (const dup of duplicates(config.apiKeys.map((k) => k.name))) {
     problems.push({ path: 'apiKeys', message: `duplicate API key name "${dup}"` });
@@ -419,25 +453,41 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
  * The part of the config one process uses. A service resolves only its own
  * part's `${VARIABLES}`, so it is given only its own secrets: a producer
  * needs no webhook secret, a subscriber no other org's, the receiver no
- * Kafka credentials and no dedup store's. Without a scope (provision, dlq, dev, tests) the whole
- * file is resolved and checked.
+ * Kafka credentials and no dedup store's, the console no API-key hashes and no dedup store's.
+ * Without a scope (provision, dlq, dev, tests) the whole file is resolved and checked.
  */
 export type ConfigScope =
   | { role: 'producer'; org: string }
   | { role: 'subscriber'; org: string }
   | { role: 'taxii'; org: string }
-  | { role: 'receiver' };
+  | { role: 'receiver' }
+  | { role: 'console' };
 
 function scoped(raw: unknown, scope: ConfigScope | undefined): unknown {
   if (!scope || !isRecord(raw)) return raw;
   const ofOrg = (list: unknown, org: string): unknown =>
     Array.isArray(list) ? list.filter((item) => isRecord(item) && item.org === org) : list;
+  const withoutDedup = (subs: unknown): unknown =>
+    Array.isArray(subs)
+      ? subs.map((sub: unknown) => {
+          if (!isRecord(sub)) return sub;
+          const { dedup: _dedup, ...rest } = sub;
+          return rest;
+        })
+      : subs;
   const out = { ...raw };
   // Only an org's TAXII server reads reader credentials, and only its own org's.
   if (isRecord(raw.taxii)) {
     out.taxii = { ...raw.taxii, readers: scope.role === 'taxii' ? ofOrg(raw.taxii.readers, scope.org) : [] };
   }
-  if (scope.role === 'taxii') {
+  // Only the console checks operators' passwords; no other service is given their hashes.
+  if (scope.role !== 'console') delete out.console;
+  if (scope.role === 'console') {
+    // The operator's view: every subscription (a replay delivers with its webhook secrets, bypassing
+    // dedup, so no dedup store's credentials), the operator's Kafka user, no API keys.
+    out.apiKeys = [];
+    out.subscriptions = withoutDedup(raw.subscriptions);
+  } else if (scope.role === 'taxii') {
     out.subscriptions = [];
     out.apiKeys = [];
   } else if (scope.role === 'producer') {
@@ -453,13 +503,7 @@ function scoped(raw: unknown, scope: ConfigScope | undefined): unknown {
       const { sasl: _sasl, users: _users, ...kafka } = raw.kafka;
       out.kafka = kafka;
     }
-    if (Array.isArray(raw.subscriptions)) {
-      out.subscriptions = raw.subscriptions.map((sub: unknown) => {
-        if (!isRecord(sub)) return sub;
-        const { dedup: _dedup, ...rest } = sub;
-        return rest;
-      });
-    }
+    out.subscriptions = withoutDedup(raw.subscriptions);
   }
   return out;
 }

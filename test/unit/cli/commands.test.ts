@@ -4,6 +4,7 @@ describe('the command table', () => {
   it('names every command once, and help', () => {
     expect(new Set(CLI_COMMANDS).size).toBe(CLI_COMMANDS.length);
     expect([...CLI_COMMANDS].sort()).toEqual([
+      'console',
       'dev',
       'dlq',
       'help',

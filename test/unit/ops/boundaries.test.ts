@@ -49,6 +49,16 @@ describe('import boundaries', () => {
     ],
     ['services/admin/probe.ts', "import '../cli/main';", 'services/admin may not import services/cli'],
     [
+      'services/console/probe.ts',
+      "import '../producer/service';",
+      'services/console may not import services/producer',
+    ],
+    [
+      'services/subscriber/probe.ts',
+      "import '../console/service';",
+      'services/subscriber may not import services/console',
+    ],
+    [
       'services/subscriber/probe.ts',
       "import '../../testkit/network';",
       'the product never imports test code',
@@ -65,5 +75,10 @@ describe('import boundaries', () => {
   it('lets a service import contract and platform', () => {
     const code = "import '../../contract/model';\nimport '../../platform/logger';\n";
     expect(problems('services/subscriber/pipeline/probe.ts', code)).toEqual([]);
+  });
+
+  it("lets the console reuse the subscriber's DLQ replay and control listener", () => {
+    const code = "import '../subscriber/dlq/replay';\nimport '../subscriber/control';\n";
+    expect(problems('services/console/probe.ts', code)).toEqual([]);
   });
 });

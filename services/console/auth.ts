@@ -1,0 +1,79 @@
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { ConsoleSettings } from '../platform/config/config';
+
+/**
+ * Operator sign-in: HTTP Basic against `console.operators` in the config,
+ * where each password is stored as an scrypt hash (a password is typed by a
+ * person, so unlike an API key it gets a slow, salted hash). The browser
+ * keeps the credentials for the page, its script and its event stream.
+ */
+
+const SCRYPT = { N: 16384, r: 8, p: 1 } as const;
+const KEY_LENGTH = 32;
+
+/** `scrypt$N$r$p$<salt base64>$<hash base64>` of `password`: what `console.operators[].passwordHash` holds. */
+export function hashOperatorPassword(password: string, salt: Buffer = randomBytes(16)): string {
+  const hash = scryptSync(password, salt, KEY_LENGTH, SCRYPT);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+/** Whether `password` matches `stored` (constant time in the hash; false for anything unreadable). */
+export function verifyOperatorPassword(password: string, stored: string): boolean {
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64');
+  if (expected.length === 0) return false;
+  try {
+    const got = scryptSync(password, Buffer.from(salt, 'base64'), expected.length, {
+      N: Number(n),
+      r: Number(r),
+      p: Number(p),
+      maxmem: 256 * 1024 * 1024,
+    });
+    return timingSafeEqual(got, expected);
+  } catch {
+    return false;
+  }
+}
+
+/** A new operator password: base64url of 18 random bytes. */
+export function newOperatorPassword(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+/** The username and password of an `Authorization: Basic …` header, or undefined. */
+export function parseBasic(header: string | undefined): { username: string; password: string } | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+export const REALM = 'ThreatRelay console';
+
+/**
+ * 401 with a Basic challenge unless the request carries an operator's
+ * credentials. A header that verified once is remembered in this process's
+ * memory, so the event stream and every page load do not each pay for scrypt.
+ */
+export function requireOperator(settings: Pick<ConsoleSettings, 'operators'>): RequestHandler {
+  const verified = new Set<string>();
+  return (req, res, next) => {
+    const header = req.headers.authorization;
+    if (header && verified.has(header)) return next();
+    const given = parseBasic(header);
+    const operator = given && settings.operators.find((o) => o.username === given.username);
+    if (given && operator && verifyOperatorPassword(given.password, operator.passwordHash)) {
+      if (verified.size < 1000) verified.add(header!);
+      return next();
+    }
+    res
+      .status(401)
+      .set('WWW-Authenticate', `Basic realm="${REALM}", charset="UTF-8"`)
+      .type('text/plain')
+      .send('401: operator credentials required\n');
+  };
+}

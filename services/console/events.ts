@@ -1,0 +1,136 @@
+import { randomBytes, type KeyObject } from 'node:crypto';
+import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { EventCodec } from '../contract/avro/codec';
+import { HEADERS } from '../contract/definitions';
+import { identityOf, routeOf } from '../contract/model';
+import { COMMUNITY_TLPS, type KafkaNames } from '../contract/names';
+import { verifyValue } from '../contract/signing';
+import { headerText } from '../platform/kafka';
+import type { Logger } from '../platform/logger';
+import type { RateSeries } from './state';
+import { RECENT_EVENTS, type ConsoleModel, type RecentEvent } from './state';
+
+/**
+ * Follows the community and direct topics for the console: who publishes how
+ * much, and the recent events' type, source, TLP and time. A record is
+ * believed only when the signature verifies with the key of the org it
+ * names; otherwise it is listed as unverified. The value and key are never
+ * kept (see RecentEvent).
+ */
+
+/** What the console shows of one record: never its value or key. */
+export function describeRecord(
+  message: KafkaMessage,
+  topic: string,
+  names: KafkaNames,
+  codec: EventCodec,
+  orgKeys: ReadonlyMap<string, KeyObject>,
+): RecentEvent {
+  const sourceOrg = headerText(message, HEADERS.sourceOrg) ?? '(none)';
+  const signature = headerText(message, HEADERS.signature);
+  const key = orgKeys.get(sourceOrg);
+  const at = new Date(Number(message.timestamp)).toISOString();
+  const unreadable: RecentEvent = {
+    eventId: headerText(message, HEADERS.eventId) ?? `${topic}@${message.offset}`,
+    kind: 'unreadable',
+    type: null,
+    category: null,
+    sourceOrg,
+    tlp: null,
+    recipients: [],
+    producedAt: at,
+    verified: false,
+  };
+  if (!message.value || !signature || !key || !verifyValue(message.value, signature, key)) return unreadable;
+  try {
+    const event = codec.decode(message.value);
+    if (event.source.org !== sourceOrg) return unreadable;
+    const route = routeOf(event.payload);
+    const published = event.payload.kind === 'IndicatorPublished' ? event.payload.indicator : undefined;
+    return {
+      eventId: event.eventId,
+      kind: published ? 'published' : 'revoked',
+      type: identityOf(event.payload).type,
+      category: published?.category ?? null,
+      sourceOrg,
+      tlp: route.tlp,
+      recipients: topic.startsWith(names.direct('')) ? [...route.recipients] : [],
+      producedAt: event.producedAt,
+      verified: true,
+    };
+  } catch {
+    return unreadable;
+  }
+}
+
+export class EventFollower {
+  private consumer: Consumer | undefined;
+  /** eventIds seen lately, so copies on several direct topics count once; bounded. */
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly admin: Admin,
+    private readonly orgIds: string[],
+    private readonly names: KafkaNames,
+    private readonly codec: EventCodec,
+    private readonly orgKeys: ReadonlyMap<string, KeyObject>,
+    private readonly model: ConsoleModel,
+    private readonly series: () => RateSeries,
+    private readonly windowMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  topics(): string[] {
+    return [...COMMUNITY_TLPS.map((t) => this.names.community(t)), ...this.orgIds.map(this.names.direct)];
+  }
+
+  /**
+   * Starts at what was written during the last window: a fresh group whose offsets are set by
+   * timestamp before it joins, so the page has a history at once and no record is skipped between
+   * the join and the first fetch.
+   */
+  async start(): Promise<void> {
+    const groupId = `${this.names.consoleGroupPrefix()}events.${randomBytes(6).toString('hex')}`;
+    const since = Date.now() - this.windowMs;
+    for (const topic of this.topics()) {
+      const partitions = await this.admin.fetchTopicOffsetsByTimestamp(topic, since);
+      await this.admin.setOffsets({ groupId, topic, partitions });
+    }
+    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false });
+    this.consumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topics: this.topics() });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ topic, message }) => this.take(topic, message),
+    });
+  }
+
+  private take(topic: string, message: KafkaMessage): void {
+    const e = describeRecord(message, topic, this.names, this.codec, this.orgKeys);
+    const copy = this.model.events.find((x) => x.eventId === e.eventId);
+    if (copy) {
+      for (const r of e.recipients) if (!copy.recipients.includes(r)) copy.recipients.push(r);
+      return;
+    }
+    if (this.seen.has(e.eventId)) return;
+    this.seen.add(e.eventId);
+    if (this.seen.size > 10_000) this.seen.delete(this.seen.values().next().value!);
+    // An unverified header names whatever its writer liked: counted together, so it cannot grow the map.
+    const producer = e.verified ? e.sourceOrg : '(unverified)';
+    let series = this.model.producers.get(producer);
+    if (!series) {
+      series = this.series();
+      this.model.producers.set(producer, series);
+    }
+    series.add(1, Number(message.timestamp));
+    this.model.events.push(e);
+    if (this.model.events.length > RECENT_EVENTS) this.model.events.shift();
+    this.logger.debug({ eventId: e.eventId, topic }, 'console saw an event');
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}

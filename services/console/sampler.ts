@@ -1,0 +1,101 @@
+import type { Admin } from 'kafkajs';
+import { communityLevels, type KafkaNames } from '../contract/names';
+import type { Config } from '../platform/config/config';
+import { groupLag } from '../platform/kafka';
+import type { Logger } from '../platform/logger';
+import type { SubscriptionSwitch } from '../subscriber/control';
+import { readDeadLetters } from '../subscriber/dlq/read';
+import { subscriptionState, summarizeDeadLetters, type ConsoleModel, type SubscriptionView } from './state';
+
+/**
+ * One look at Kafka per tick, shared by every open page: each subscription's
+ * consumer group (lag as committed offsets against high watermarks, its
+ * members) and the end of its DLQ. A DLQ whose end moved is read again with
+ * `readDeadLetters`, one at a time, so a quiet network costs a few admin
+ * requests per tick and nothing more.
+ */
+export class Sampler {
+  private readonly dlqEnds = new Map<string, number>();
+  private dlqReading: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly config: Config,
+    private readonly names: KafkaNames,
+    private readonly admin: Admin,
+    private readonly model: ConsoleModel,
+    private readonly switches: ReadonlyMap<string, SubscriptionSwitch>,
+    private readonly logger: Logger,
+  ) {}
+
+  async tick(now = Date.now()): Promise<void> {
+    const subs = [...this.model.subscriptions.values()];
+    try {
+      const described = await this.admin.describeGroups(subs.map((s) => this.names.subscriptionGroup(s.id)));
+      const groups = new Map(described.groups.map((g) => [g.groupId, g]));
+      for (const view of subs) {
+        const g = groups.get(this.names.subscriptionGroup(view.id));
+        const { state, detail } = subscriptionState(
+          this.switches.get(view.id),
+          g && { state: g.state, members: g.members.length },
+        );
+        view.state = state;
+        view.stateDetail = detail;
+        await this.sampleOffsets(view, now);
+        await this.sampleDeadLetterEnd(view);
+      }
+      this.model.kafka = { ok: true, at: new Date(now).toISOString(), problem: undefined };
+    } catch (err) {
+      // Shown on the page as "Kafka unreachable"; details (hosts, principals) only in the log.
+      this.logger.warn({ err }, 'console sample failed');
+      this.model.kafka = { ...this.model.kafka, ok: false, problem: 'Kafka did not answer the last sample' };
+    }
+  }
+
+  /** Resolves once the DLQ reads started so far are done (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.dlqReading;
+  }
+
+  private sourceTopics(view: SubscriptionView): string[] {
+    const org = this.config.orgs.find((o) => o.id === view.org)!;
+    return [...communityLevels(org).map((l) => this.names.community(l)), this.names.direct(org.id)];
+  }
+
+  private async sampleOffsets(view: SubscriptionView, now: number): Promise<void> {
+    const partitions = await groupLag(
+      this.admin,
+      this.names.subscriptionGroup(view.id),
+      this.sourceTopics(view),
+    );
+    view.lag = partitions.reduce((sum, p) => sum + p.lag, 0);
+    const position = partitions.reduce((sum, p) => sum + p.position, 0);
+    if (view.lastPosition !== undefined && position > view.lastPosition) {
+      view.committed.add(position - view.lastPosition, now);
+      view.lastProgressAt = new Date(now).toISOString();
+    }
+    view.lastPosition = position;
+  }
+
+  private async sampleDeadLetterEnd(view: SubscriptionView): Promise<void> {
+    const topic = this.names.dlq(view.id);
+    const ends = await this.admin.fetchTopicOffsets(topic);
+    const end = ends.reduce((sum, p) => sum + Number(p.high), 0);
+    if (this.dlqEnds.get(view.id) === end) return;
+    this.dlqEnds.set(view.id, end);
+    if (end === 0) return;
+    this.dlqReading = this.dlqReading.then(() => this.readDeadLetters(view));
+  }
+
+  private async readDeadLetters(view: SubscriptionView): Promise<void> {
+    try {
+      const entries = await readDeadLetters(this.config, view.id, this.logger);
+      view.deadLetters = summarizeDeadLetters(entries);
+      const newest = view.deadLetters.latest[0];
+      if (newest) view.lastError = { at: newest.at, text: `${newest.code}: ${newest.reason}` };
+    } catch (err) {
+      // Read again at the next tick.
+      this.dlqEnds.delete(view.id);
+      this.logger.warn({ err, subscription: view.id }, 'reading a DLQ failed');
+    }
+  }
+}

@@ -1,0 +1,169 @@
+import type { IndicatorType, Tlp } from '../contract/model';
+
+/**
+ * What the console knows, kept in memory and rebuilt from Kafka at every
+ * start: the console has no database of its own. Pure data and pure
+ * functions; the readers in this folder fill it, `render.ts` draws it.
+ */
+
+/** Counts per time bucket over a sliding window: the small charts. */
+export class RateSeries {
+  private readonly counts: number[];
+  private head: number;
+
+  constructor(
+    readonly bucketMs: number,
+    readonly buckets: number,
+    start: number = Date.now(),
+  ) {
+    this.counts = new Array<number>(buckets).fill(0);
+    this.head = Math.floor(start / bucketMs);
+  }
+
+  /** Adds `n` to the bucket of time `at`; too old to fit is ignored, later moves the window. */
+  add(n: number, at: number = Date.now()): void {
+    const bucket = Math.floor(at / this.bucketMs);
+    this.advance(bucket);
+    const age = this.head - bucket;
+    if (age < 0 || age >= this.buckets) return;
+    this.counts[((bucket % this.buckets) + this.buckets) % this.buckets]! += n;
+  }
+
+  /** Oldest first, one count per bucket, the last one being the bucket of `now`. */
+  points(now: number = Date.now()): number[] {
+    this.advance(Math.floor(now / this.bucketMs));
+    const out: number[] = [];
+    for (let b = this.head - this.buckets + 1; b <= this.head; b += 1) {
+      out.push(this.counts[((b % this.buckets) + this.buckets) % this.buckets]!);
+    }
+    return out;
+  }
+
+  private advance(bucket: number): void {
+    if (bucket <= this.head) return;
+    const steps = Math.min(bucket - this.head, this.buckets);
+    for (let i = 1; i <= steps; i += 1) {
+      const b = this.head + i;
+      this.counts[((b % this.buckets) + this.buckets) % this.buckets] = 0;
+    }
+    this.head = bucket;
+  }
+}
+
+export type SubscriptionState = 'consuming' | 'disabled' | 'stopped' | 'unknown';
+
+export interface DeadLetterCode {
+  code: string;
+  count: number;
+  latestReason: string;
+  latestAt: string;
+}
+
+export interface DeadLetterSummary {
+  count: number;
+  /** Most recent first. */
+  byCode: DeadLetterCode[];
+  /** The newest few, newest first. */
+  latest: { at: string; code: string; reason: string; source: string }[];
+}
+
+export interface SubscriptionView {
+  id: string;
+  org: string;
+  format: string;
+  state: SubscriptionState;
+  /** Why: the switch's reason when disabled, the group's state otherwise. */
+  stateDetail: string;
+  /** Records behind the high watermarks, over every partition; undefined before the first sample. */
+  lag: number | undefined;
+  /** When the console last saw the group's committed offsets advance. */
+  lastProgressAt: string | undefined;
+  lastError: { at: string; text: string } | undefined;
+  deadLetters: DeadLetterSummary;
+  /** Committed records per bucket: delivered, filtered, deduplicated or dead-lettered. */
+  committed: RateSeries;
+  /** Sum of committed positions at the last sample, to turn the next one into a delta. */
+  lastPosition: number | undefined;
+}
+
+/**
+ * One event as the console shows it. There is no field for the indicator's
+ * value or key: the console never holds them, so no page or event stream can
+ * leak a TLP:AMBER+STRICT or TLP:RED value.
+ */
+export interface RecentEvent {
+  eventId: string;
+  kind: 'published' | 'revoked' | 'unreadable';
+  type: IndicatorType | null;
+  category: string | null;
+  sourceOrg: string;
+  tlp: Tlp | null;
+  /** Direct topics it was addressed to (amber+strict, red), as org ids. */
+  recipients: string[];
+  producedAt: string;
+  /** The signature verifies with the public key of the org `sourceOrg` names, and the record agrees. */
+  verified: boolean;
+}
+
+export interface ConsoleModel {
+  startedAt: number;
+  orgs: { id: string; name: string; kind: string; roles: string[]; maxTlp: string }[];
+  subscriptions: Map<string, SubscriptionView>;
+  /** Events per source org (distinct eventIds: a record copied to several direct topics counts once). */
+  producers: Map<string, RateSeries>;
+  /** Newest last, at most `RECENT_EVENTS`. */
+  events: RecentEvent[];
+  kafka: { ok: boolean; at: string | undefined; problem: string | undefined };
+}
+
+export const RECENT_EVENTS = 50;
+
+export function emptyDeadLetters(): DeadLetterSummary {
+  return { count: 0, byCode: [], latest: [] };
+}
+
+/** Dead letters grouped by code, most recent code first, with the newest reason of each. */
+export function summarizeDeadLetters(
+  entries: readonly {
+    at: string;
+    code: string;
+    reason: string;
+    source: { topic: string; partition: number; offset: string };
+  }[],
+  latest = 5,
+): DeadLetterSummary {
+  const byCode = new Map<string, DeadLetterCode>();
+  for (const e of entries) {
+    const c = byCode.get(e.code) ?? { code: e.code, count: 0, latestReason: e.reason, latestAt: e.at };
+    c.count += 1;
+    if (e.at >= c.latestAt) {
+      c.latestAt = e.at;
+      c.latestReason = e.reason;
+    }
+    byCode.set(e.code, c);
+  }
+  const newest = [...entries].sort((a, b) => b.at.localeCompare(a.at));
+  return {
+    count: entries.length,
+    byCode: [...byCode.values()].sort((a, b) => b.latestAt.localeCompare(a.latestAt)),
+    latest: newest.slice(0, latest).map((e) => ({
+      at: e.at,
+      code: e.code,
+      reason: e.reason,
+      source: `${e.source.topic}/${e.source.partition}@${e.source.offset}`,
+    })),
+  };
+}
+
+/** The state a subscription is in, from its switch and its consumer group. */
+export function subscriptionState(
+  sw: { disabled: boolean; reason: string; at: string } | undefined,
+  group: { state: string; members: number } | undefined,
+): { state: SubscriptionState; detail: string } {
+  if (sw?.disabled) return { state: 'disabled', detail: `${sw.reason} (${sw.at})` };
+  if (!group) return { state: 'unknown', detail: 'group not described yet' };
+  if (group.members > 0) {
+    return { state: 'consuming', detail: `${group.members} member(s), group ${group.state}` };
+  }
+  return { state: 'stopped', detail: `no member in the group (${group.state})` };
+}
