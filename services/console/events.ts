@@ -4,7 +4,7 @@ import type { EventCodec } from '../contract/avro/codec';
 import { HEADERS } from '../contract/definitions';
 import { identityOf, routeOf } from '../contract/model';
 import { COMMUNITY_TLPS, type KafkaNames } from '../contract/names';
-import { verifyValue } from '../contract/signing';
+import { verifySigned } from '../subscriber/pipeline/verify';
 import { headerText } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
 import type { RateSeries } from './state';
@@ -14,7 +14,8 @@ import { RECENT_EVENTS, type ConsoleModel, type RecentEvent } from './state';
  * Follows the community and direct topics for the console: who publishes how
  * much, and the recent events' type, source, TLP and time. A record is
  * believed only when the signature verifies with the key of the org it
- * names; otherwise it is listed as unverified. The value and key are never
+ * names; otherwise it is listed as unverified. The checks are the subscriber's
+ * own first ones (verifySigned: v1 and batch signatures). The value and key are never
  * kept (see RecentEvent).
  */
 
@@ -27,40 +28,34 @@ export function describeRecord(
   orgKeys: ReadonlyMap<string, KeyObject>,
 ): RecentEvent {
   const sourceOrg = headerText(message, HEADERS.sourceOrg) ?? '(none)';
-  const signature = headerText(message, HEADERS.signature);
-  const key = orgKeys.get(sourceOrg);
-  const at = new Date(Number(message.timestamp)).toISOString();
-  const unreadable: RecentEvent = {
-    eventId: headerText(message, HEADERS.eventId) ?? `${topic}@${message.offset}`,
-    kind: 'unreadable',
-    type: null,
-    category: null,
-    sourceOrg,
-    tlp: null,
-    recipients: [],
-    producedAt: at,
-    verified: false,
-  };
-  if (!message.value || !signature || !key || !verifyValue(message.value, signature, key)) return unreadable;
-  try {
-    const event = codec.decode(message.value);
-    if (event.source.org !== sourceOrg) return unreadable;
-    const route = routeOf(event.payload);
-    const published = event.payload.kind === 'IndicatorPublished' ? event.payload.indicator : undefined;
+  const verdict = verifySigned({ codec, orgKeys }, message);
+  if (!verdict.ok) {
     return {
-      eventId: event.eventId,
-      kind: published ? 'published' : 'revoked',
-      type: identityOf(event.payload).type,
-      category: published?.category ?? null,
+      eventId: headerText(message, HEADERS.eventId) ?? `${topic}@${message.offset}`,
+      kind: 'unreadable',
+      type: null,
+      category: null,
       sourceOrg,
-      tlp: route.tlp,
-      recipients: topic.startsWith(names.direct('')) ? [...route.recipients] : [],
-      producedAt: event.producedAt,
-      verified: true,
+      tlp: null,
+      recipients: [],
+      producedAt: new Date(Number(message.timestamp)).toISOString(),
+      verified: false,
     };
-  } catch {
-    return unreadable;
   }
+  const { event } = verdict;
+  const route = routeOf(event.payload);
+  const published = event.payload.kind === 'IndicatorPublished' ? event.payload.indicator : undefined;
+  return {
+    eventId: event.eventId,
+    kind: published ? 'published' : 'revoked',
+    type: identityOf(event.payload).type,
+    category: published?.category ?? null,
+    sourceOrg,
+    tlp: route.tlp,
+    recipients: topic.startsWith(names.direct('')) ? [...route.recipients] : [],
+    producedAt: event.producedAt,
+    verified: true,
+  };
 }
 
 export class EventFollower {

@@ -94,7 +94,7 @@ function eventsSection(m: ConsoleModel): string {
     .reverse()
     .map(
       (e) =>
-        `<tr><td>${time(e.producedAt)}</td><th scope="row">${esc(e.sourceOrg)}</th><td>${esc(e.kind)}</td><td>${esc(e.type ?? '—')}</td><td>${esc(e.category ?? '—')}</td><td class="tlp tlp-${esc(e.tlp ?? 'none')}">${esc(e.tlp ? `TLP:${e.tlp.toUpperCase()}` : '—')}</td><td>${esc(e.recipients.join(', ') || '—')}</td><td>${e.verified ? 'yes' : '<strong>no</strong>'}</td></tr>`,
+        `<tr data-event="${esc(e.eventId)}" data-verified="${e.verified}"><td>${time(e.producedAt)}</td><th scope="row">${esc(e.sourceOrg)}</th><td>${esc(e.kind)}</td><td>${esc(e.type ?? '—')}</td><td>${esc(e.category ?? '—')}</td><td class="tlp tlp-${esc(e.tlp ?? 'none')}">${esc(e.tlp ? `TLP:${e.tlp.toUpperCase()}` : '—')}</td><td>${esc(e.recipients.join(', ') || '—')}</td><td>${e.verified ? 'yes' : '<strong>no</strong>'}</td></tr>`,
     )
     .join('');
   return `<table><caption>Recent events, newest first (never an indicator's value)</caption><thead><tr><th scope="col">produced</th><th scope="col">source org</th><th scope="col">event</th><th scope="col">type</th><th scope="col">category</th><th scope="col">TLP</th><th scope="col">recipients</th><th scope="col">signature verified</th></tr></thead><tbody>${rows || '<tr><td colspan="8">No events in the window.</td></tr>'}</tbody></table>`;

@@ -183,12 +183,15 @@ describe('operator console in a browser', () => {
       await page.waitForSelector(stateCell(sub, 'consuming'), { timeout: 60_000 });
     }
     // The TLP:RED event is listed (type, source, TLP), so its absence below is not an empty page's.
-    await page.waitForSelector('#events td.tlp-red', { timeout: 30_000 });
+    await page.waitForSelector('#events tr[data-verified="true"] td.tlp-red', { timeout: 30_000 });
     await page.locator('#producers tbody th', { hasText: 'twitter' }).waitFor({ timeout: 30_000 });
     await waitFor('fbi-all to get the TLP:RED indicator', () =>
       receivers['fbi-all']!.requests.some((r) => r.body.includes(RED_VALUE)),
     );
     pages.push(await page.content());
+    // Every event read so far verified against its org's key (batch signatures included).
+    expect(await page.locator('#events tr[data-verified="false"]').count()).toBe(0);
+    expect(await page.locator('#events tr[data-verified="true"]').count()).toBeGreaterThanOrEqual(3);
 
     // odni-stix's endpoint goes away for good.
     receivers['odni-stix']!.answerAll(410);

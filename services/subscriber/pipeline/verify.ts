@@ -43,6 +43,30 @@ export function verifyRecord(
   message: KafkaMessage,
   options: { now?: number; skipFreshness?: boolean } = {},
 ): Verdict {
+  const signed = verifySigned(checks, message);
+  if (!signed.ok) return signed;
+  const { event } = signed;
+  const identity = identityProblem(event);
+  if (identity) return identity;
+  if (!options.skipFreshness) {
+    const stale = freshnessProblem(event, checks.freshness, options.now ?? Date.now());
+    if (stale) return reject('TR_STALE', stale);
+  }
+  const route = routeOf(event.payload);
+  const problem = entitlementProblem(checks.org, route.tlp, route.recipients);
+  if (problem) return reject('TR_FORBIDDEN', problem);
+  return { ok: true, event };
+}
+
+/**
+ * The first checks, which need no reading org: the record is signed by the
+ * org it names (v1 or v2 signature), decodes, and its `source.org` is that
+ * org. The operator console shows records on this alone.
+ */
+export function verifySigned(
+  checks: Pick<RecordChecks, 'codec' | 'orgKeys' | 'verifiedRoots'>,
+  message: KafkaMessage,
+): Verdict {
   const value = message.value;
   if (!value) return reject('TR_CODEC_MALFORMED', 'record has no value');
   // Which of two signatures or source orgs would count is anybody's guess: a record carrying one twice is refused.
@@ -71,15 +95,6 @@ export function verifyRecord(
       `record claims source ${event.source.org} but is signed by ${sourceOrg}`,
     );
   }
-  const identity = identityProblem(event);
-  if (identity) return identity;
-  if (!options.skipFreshness) {
-    const stale = freshnessProblem(event, checks.freshness, options.now ?? Date.now());
-    if (stale) return reject('TR_STALE', stale);
-  }
-  const route = routeOf(event.payload);
-  const problem = entitlementProblem(checks.org, route.tlp, route.recipients);
-  if (problem) return reject('TR_FORBIDDEN', problem);
   return { ok: true, event };
 }
 
@@ -93,7 +108,7 @@ const PROCESS_ROOTS = new VerifiedRoots();
  * be meant?
  */
 function signatureProblem(
-  checks: RecordChecks,
+  checks: Pick<RecordChecks, 'orgKeys' | 'verifiedRoots'>,
   message: KafkaMessage,
   value: Buffer,
   org: string,
