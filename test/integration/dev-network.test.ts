@@ -28,7 +28,7 @@ import { waitFor } from '../../testkit/wait-for';
  */
 
 /** 1 receiver + 4 producers + 4 subscribers + 3 TAXII servers. */
-const PORTS = 12;
+const PORTS = 13;
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -146,6 +146,7 @@ describe('threatrelay dev runs the whole demo network', () => {
     const written = JSON.parse(readFileSync(file, 'utf8')) as {
       producers: Record<string, { url: string; apiKey: string }>;
       taxii: Record<string, { url: string; username: string; password: string }>;
+      console: { url: string; username: string; password: string };
     };
     expect(written.producers.facebook).toEqual({
       url: network.producers.facebook!.url,
@@ -153,6 +154,17 @@ describe('threatrelay dev runs the whole demo network', () => {
     });
     expect(Object.keys(written.taxii)).toEqual(['dhs', 'fbi', 'odni']);
     expect(written.taxii.fbi).toEqual({ url: network.taxii.fbi!.discoveryUrl, ...network.taxiiReaders.fbi });
+    expect(written.console).toEqual(network.console);
+  });
+
+  it('runs the operator console after the TAXII servers, behind its generated password', async () => {
+    const c = network.console;
+    expect(c.url).toBe(`http://127.0.0.1:${basePort + 12}`);
+    expect((await fetch(`${c.url}/`)).status).toBe(401);
+    const basic = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+    const page = await fetch(`${c.url}/`, { headers: { authorization: basic } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<td>dhs</td>');
   });
 
   it("serves the TLP:RED indicator in fbi's TAXII direct collection and in no dhs collection", async () => {

@@ -65,7 +65,7 @@ async function runDev(basePort: number): Promise<void> {
       if (!stopping.signal.aborted) {
         printBanner(network, print);
         print(
-          `Everything generated (URLs, API keys, TAXII readers) is in ${writeNetworkFile(network)} (mode 0600).\n`,
+          `Everything generated (URLs, API keys, TAXII readers, the console's sign-in) is in ${writeNetworkFile(network)} (mode 0600).\n`,
         );
         playSampleFeed(network, print, stopping.signal).catch((err: unknown) => {
           if (!stopping.signal.aborted) print(`the sample feed failed: ${String(err)}`);

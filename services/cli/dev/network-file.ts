@@ -12,8 +12,7 @@ export function defaultNetworkFile(): string {
  * What a script needs to drive the demo network: each producer's URL and API
  * key, each TAXII server's discovery URL and reader. It holds secrets, so it
  * is created readable by its owner only (0600, also when it existed before).
- * The console adds its entry (`console: {url, username, password}`) once it
- * exists.
+ * and the operator console's `{url, username, password}`.
  */
 export function networkDescription(network: DevNetwork): Record<string, unknown> {
   return {
@@ -29,6 +28,7 @@ export function networkDescription(network: DevNetwork): Record<string, unknown>
         { url: t.discoveryUrl, ...network.taxiiReaders[org] },
       ]),
     ),
+    console: network.console,
   };
 }
 

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { startConsole } from '../../console/service';
 import { startProducer, type RunningProducer } from '../../producer/service';
 import { startDemoReceiver, type DemoDelivery, type RunningReceiver } from '../../receiver/receiver';
 import { loadConfig, type Config } from '../../platform/config/config';
@@ -59,6 +60,8 @@ export interface DevNetwork {
   taxiiReaders: Record<string, { username: string; password: string }>;
   /** The plain API key of each publishing org. */
   apiKeys: Record<string, string>;
+  /** The operator console (on the port after the TAXII servers') and how to sign in. */
+  console: { url: string; username: string; password: string };
   /** Every request the receiver verified, in arrival order. */
   deliveries: DemoDelivery[];
   /** Requests the receiver refused (missing or wrong signature). */
@@ -115,7 +118,8 @@ async function plan(options: DevNetworkOptions, givenBrokers: string | undefined
     .filter((o) => config.taxii.readers.some((r) => r.org === o.id))
     .map((o) => o.id);
   const ports = Array.from(
-    { length: 1 + publishers.length + subscribing.length + pulling.length },
+    // The receiver, the producers, the subscribers, the TAXII servers, the console.
+    { length: 2 + publishers.length + subscribing.length + pulling.length },
     (_, i) => options.basePort + i,
   );
   const busy = await busyPorts(ports);
@@ -237,6 +241,7 @@ export async function startDevNetwork(options: DevNetworkOptions): Promise<DevNe
       subscribers: {},
       taxii: {},
       taxiiReaders: {},
+      console: { url: '', username: '', password: '' },
       apiKeys: {},
       deliveries: [],
       rejected: [],
@@ -304,4 +309,15 @@ async function startServices(
     network.taxiiReaders[org] = { username: reader.name, password: p.secrets.taxiiPasswords[org]! };
     options.signal?.throwIfAborted();
   }
+  const operatorConsole = await startConsole({
+    config,
+    logger,
+    port: options.basePort + 1 + p.publishers.length + p.subscribing.length + p.pulling.length,
+  });
+  stops.push(() => operatorConsole.close());
+  network.console = {
+    url: operatorConsole.url,
+    username: config.console.operators[0]!.username,
+    password: p.secrets.consolePassword,
+  };
 }

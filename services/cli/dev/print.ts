@@ -79,6 +79,8 @@ export function printBanner(network: DevNetwork, print: (line: string) => void):
     const r = network.taxiiReaders[org]!;
     row(`TAXII 2.1 ${org}`, `${t.discoveryUrl}   user ${r.username}  password ${r.password}`);
   }
+  const c = network.console;
+  row('operator console', `${c.url}/   user ${c.username}  password ${c.password}`);
   const [org, producer] = Object.entries(network.producers)[0] ?? [];
   if (org && producer) {
     print(

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { hashOperatorPassword, newOperatorPassword } from '../../console/auth';
 import { apiKeyHash, newApiKey, newTaxiiSecret } from '../../platform/config/config';
 import { generateSigningKeyPair } from '../../contract/signing';
 
@@ -40,11 +41,20 @@ export interface GeneratedSecrets {
   apiKeys: Record<string, string>;
   /** Each org's TAXII reader password (reader `<org>-taxii`). */
   taxiiPasswords: Record<string, string>;
+  /** The console operator's plain password (its hash is in `env`). */
+  consolePassword: string;
 }
 
 export function generateSecrets(path: string): GeneratedSecrets {
   const { orgs, subscriptions } = idsIn(path);
-  const out: GeneratedSecrets = { env: {}, signingKeys: {}, apiKeys: {}, taxiiPasswords: {} };
+  const consolePassword = newOperatorPassword();
+  const out: GeneratedSecrets = {
+    env: { CONSOLE_OPERATOR_PASSWORD_HASH: hashOperatorPassword(consolePassword) },
+    signingKeys: {},
+    apiKeys: {},
+    taxiiPasswords: {},
+    consolePassword,
+  };
   for (const org of orgs) {
     const pair = generateSigningKeyPair();
     const apiKey = newApiKey(org);
