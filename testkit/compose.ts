@@ -32,5 +32,6 @@ export const scopeOf = (s: ComposeServiceLike): ConfigScope | undefined => {
   const command = s.command?.[0];
   if ((command === 'producer' || command === 'subscriber') && org) return { role: command, org };
   if (command === 'receiver') return { role: 'receiver' };
+  if (command === 'console') return { role: 'console' };
   return undefined;
 };

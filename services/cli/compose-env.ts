@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { hashOperatorPassword, newOperatorPassword } from '../console/auth';
 import { apiKeyHash, envReference, newApiKey } from '../platform/config/config';
 import { repoRoot } from '../platform/paths';
 import { generateSigningKeyPair } from '../contract/signing';
@@ -111,6 +112,14 @@ function freshValues(
       case 'webhook-secret':
         values[v.name] = `whsec_${randomBytes(24).toString('base64')}`;
         break;
+      case 'operator-password-hash':
+      case 'operator-password': {
+        const hash = ownedBy('operator-password-hash', v.owner)!;
+        const password = newOperatorPassword();
+        values[hash.name] = hashOperatorPassword(password);
+        values[hash.name.slice(0, -'_HASH'.length)] = password;
+        break;
+      }
     }
   }
   return values;

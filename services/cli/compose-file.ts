@@ -93,6 +93,7 @@ export interface RawConfig {
   orgs?: { id: string; publicKey?: string }[];
   apiKeys?: { name: string; org: string; sha256: string }[];
   subscriptions?: { id: string; org: string; webhook?: { secrets?: string[] } }[];
+  console?: { operators?: { username: string; passwordHash: string }[] };
 }
 
 export interface ComposeStack {

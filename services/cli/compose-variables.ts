@@ -41,7 +41,10 @@ export type ComposeVariableKind =
   /** An API key itself: no container reads it; the operator hands it out. */
   | 'api-key'
   | 'api-key-hash'
-  | 'webhook-secret';
+  | 'webhook-secret'
+  /** scrypt hash of a console operator's password, and the password itself (for the operator only). */
+  | 'operator-password-hash'
+  | 'operator-password';
 
 export interface ComposeVariable {
   name: string;
@@ -70,6 +73,8 @@ const KIND_ORDER: ComposeVariableKind[] = [
   'api-key-hash',
   'api-key',
   'webhook-secret',
+  'operator-password-hash',
+  'operator-password',
   'password',
 ];
 
@@ -157,6 +162,13 @@ function configVariables(config: RawConfig): Map<string, ComposeVariable> {
       });
     }
   }
+  for (const o of config.console?.operators ?? []) {
+    note(o.passwordHash, {
+      kind: 'operator-password-hash',
+      owner: o.username,
+      description: `scrypt hash of console operator ${o.username}'s password (\`threatrelay keys operator\`): the console checks sign-ins against it.`,
+    });
+  }
   for (const u of config.kafka?.users ?? []) {
     note(u.password, {
       kind: 'kafka-user-password',
@@ -226,6 +238,20 @@ function addApiKeys(byName: Variables): void {
   }
 }
 
+/** Each console operator's password itself, next to its hash (X_PASSWORD beside X_PASSWORD_HASH). */
+function addOperatorPasswords(byName: Variables): void {
+  for (const v of [...byName.values()].filter((x) => x.kind === 'operator-password-hash')) {
+    if (!v.name.endsWith('_HASH'))
+      throw new Error(`operator password hash variable ${v.name} does not end in _HASH`);
+    add(byName, {
+      name: v.name.slice(0, -'_HASH'.length),
+      kind: 'operator-password',
+      owner: v.owner!,
+      description: `Console operator ${v.owner}'s password itself. No container reads it: the operator signs in to the console with it.`,
+    });
+  }
+}
+
 function addComposeProfiles(byName: Variables, compose: ComposeDocument): void {
   if (!Object.values(compose.services).some((s) => s.profiles?.length)) return;
   const profiles = [...new Set(Object.values(compose.services).flatMap((s) => s.profiles ?? []))];
@@ -250,6 +276,7 @@ export function composeVariables(stack: ComposeStack = readComposeStack()): Comp
       throw new Error(`${COMPOSE_CONFIG_FILE} uses \${${name}}, which ${COMPOSE_FILE} sets nowhere`);
   }
   addApiKeys(byName);
+  addOperatorPasswords(byName);
   for (const v of byName.values()) {
     if (v.kind !== 'signing-key') continue;
     const publicKey = [...byName.values()].find((p) => p.kind === 'public-key' && p.owner === v.owner);

@@ -88,7 +88,7 @@ describe('generateComposeEnv', () => {
   it('sets every variable docker-compose.yml interpolates, and nothing it does not know', () => {
     const stack = readComposeStack(root);
     const used = new Set(stringsOf(stack.compose).flatMap((s) => composeReferences(s).map((r) => r.name)));
-    const apiKeys = new Set(ofKind('api-key').map((v) => v.name));
+    const apiKeys = new Set([...ofKind('api-key'), ...ofKind('operator-password')].map((v) => v.name));
     const profiles = new Set(ofKind('compose-profiles').map((v) => v.name));
     expect(new Set(Object.keys(values))).toEqual(new Set([...used, ...apiKeys, ...profiles]));
     for (const name of used) expect([name, values[name]]).toEqual([name, expect.stringMatching(/./)]);

@@ -496,12 +496,17 @@ describe('docker-compose.yml', () => {
           ...(usesRedis ? redis.map((r) => r.name) : []),
         ];
       } else if (s.command?.[0] === 'receiver') expected = webhookSecrets();
+      // The operator's console: the super user (group offsets, DLQs), the secrets a replay signs with.
+      else if (s.command?.[0] === 'console') expected = [admin, ...webhookSecrets()];
       else throw new Error(`no rule for service ${name}`);
       expect([name, secretsOf(s)]).toEqual([name, [...new Set(expected)].sort()]);
     }
-    // And no container is handed an API key: those are for the operator to give out.
+    // And no container is handed an API key or an operator's password: those are for people.
     for (const [name, s] of Object.entries(services)) {
-      expect([name, [...refsOf(s)].filter((n) => variable(n)?.kind === 'api-key')]).toEqual([name, []]);
+      const forPeople = [...refsOf(s)].filter((n) =>
+        ['api-key', 'operator-password'].includes(variable(n)!.kind),
+      );
+      expect([name, forPeople]).toEqual([name, []]);
     }
   });
 
