@@ -27,7 +27,7 @@ import { waitFor } from '../../testkit/wait-for';
  * in what the demo receiver verified.
  */
 
-/** 1 receiver + 4 producers + 4 subscribers + 3 TAXII servers. */
+/** 1 receiver + 4 producers + 4 subscribers + 3 TAXII servers + the console. */
 const PORTS = 13;
 
 function canListen(port: number): Promise<boolean> {

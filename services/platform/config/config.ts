@@ -332,6 +332,9 @@ export type SubscriptionConfig = z.infer<typeof subscriptionSchema>;
 export type ApiKeyConfig = z.infer<typeof apiKeySchema>;
 export type ProducerSettings = z.infer<typeof producerSettingsSchema>;
 export type SubscriberSettings = z.infer<typeof subscriberSettingsSchema>;
+export type TaxiiSettings = z.infer<typeof taxiiSettingsSchema>;
+export type TaxiiReaderConfig = z.infer<typeof taxiiReaderSchema>;
+export type ConsoleSettings = z.infer<typeof consoleSettingsSchema>;
 
 /** Every problem in a zod error as `{ path, message }`, paths dotted (`orgs.1.id`). */
 export function zodDetails(error: z.ZodError, prefix: (string | number)[] = []): ErrorDetail[] {
