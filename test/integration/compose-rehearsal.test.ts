@@ -248,7 +248,7 @@ describe('the compose stack, rehearsed on loopback', () => {
     // The id compose-env made is one kafka-storage formats with, and the one the cluster reports.
     expect((await adminClient.describeCluster()).clusterId).toBe(dotenv.KAFKA_CLUSTER_ID);
     // provision's container connects as admin with the .env's KAFKA_ADMIN_PASSWORD; no other
-    // container but the brokers is given it.
+    // container but the brokers and the operator's console (group offsets, DLQs, replay) is given it.
     expect(envOf('provision')).toMatchObject({
       KAFKA_USERNAME: 'admin',
       KAFKA_PASSWORD: dotenv.KAFKA_ADMIN_PASSWORD,
@@ -256,7 +256,7 @@ describe('the compose stack, rehearsed on loopback', () => {
     const holders = Object.keys(services).filter((name) =>
       Object.values(envOf(name)).includes(dotenv.KAFKA_ADMIN_PASSWORD!),
     );
-    expect(holders.sort()).toEqual([...brokerServices(stack.compose), 'provision'].sort());
+    expect(holders.sort()).toEqual([...brokerServices(stack.compose), 'provision', 'console'].sort());
   });
 
   it('provisions the topics, the 8 service users and their ACLs, and a second run changes nothing', async () => {
