@@ -33,6 +33,7 @@ export interface TestSubscription {
   corroborations?: boolean;
   format?: 'native' | 'stix21';
   dedup?: Record<string, unknown>;
+  retry?: { initialDelayMs?: number; maxDelayMs?: number; maxElapsedMs?: number };
 }
 
 export interface TestNetwork {
@@ -86,6 +87,8 @@ export interface TestNetworkOptions {
   partitions?: number;
   /** Orgs that get a TAXII reader (`<org>-taxii`) in `taxii.readers`. */
   taxiiReaders?: string[];
+  /** Bootstrap servers; default `$KAFKA_BROKERS`, else 127.0.0.1:9092. */
+  brokers?: string[];
 }
 
 export async function createTestNetwork(
@@ -129,6 +132,7 @@ export async function createTestNetwork(
       ...(s.corroborations !== undefined ? { corroborations: s.corroborations } : {}),
       ...(s.format ? { format: s.format } : {}),
       ...(s.dedup ? { dedup: s.dedup } : {}),
+      ...(s.retry ? { retry: s.retry } : {}),
       webhook: {
         url: s.url,
         secrets: s.secrets ?? [webhookSecrets[s.id]],
@@ -146,7 +150,7 @@ export async function createTestNetwork(
   }
   const config = parseConfig({
     kafka: {
-      brokers: [process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'],
+      brokers: options.brokers ?? [process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'],
       topicPrefix: prefix,
       partitions: options.partitions ?? 3,
     },

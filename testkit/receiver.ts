@@ -59,17 +59,29 @@ export interface Receiver {
   accepted(): unknown[];
   down(): void;
   up(): void;
-  /** Every route answers `status` until called again with undefined. */
-  answerAll(status: number | undefined): void;
+  /** Every route answers `status` (with `headers`, e.g. Retry-After) until called again with undefined. */
+  answerAll(status: number | undefined, headers?: Record<string, string>): void;
   /** Requests received in full and not answered yet (e.g. held by `/slow/<ms>`). */
   inFlight(): number;
   close(): Promise<void>;
 }
 
-export async function startReceiver(port = 0, secrets: string[] = []): Promise<Receiver> {
+export interface ReceiverOptions {
+  /** Keep every request in `requests` (default true); a long run turns it off and uses `onRequest`. */
+  keepRequests?: boolean;
+  /** Called with every request as it is answered. */
+  onRequest?: (request: ReceivedRequest) => void;
+}
+
+export async function startReceiver(
+  port = 0,
+  secrets: string[] = [],
+  options: ReceiverOptions = {},
+): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
+  const keep = options.keepRequests ?? true;
   let isDown = false;
-  let forced: number | undefined;
+  let forced: { status: number; headers: Record<string, string> } | undefined;
   let flakyCount = 0;
   let held = 0;
   const server: Server = createServer((req, res) => {
@@ -82,12 +94,14 @@ export async function startReceiver(port = 0, secrets: string[] = []): Promise<R
       const answer = (status: number, headers: Record<string, string> = {}): void => {
         held -= 1;
         const verified = secrets.length > 0 ? verifyStandardWebhook(secrets, req.headers, body) : undefined;
-        requests.push({ path, headers: req.headers, body, status, at: Date.now(), verified });
+        const received = { path, headers: req.headers, body, status, at: Date.now(), verified };
+        if (keep) requests.push(received);
+        options.onRequest?.(received);
         res.writeHead(status, { 'content-type': 'application/json', ...headers });
         res.end(JSON.stringify({ status }));
       };
       if (isDown) return answer(503);
-      if (forced !== undefined) return answer(forced);
+      if (forced !== undefined) return answer(forced.status, forced.headers);
       const [, route, arg] = path.split('/');
       switch (route) {
         case 'ok':
@@ -123,8 +137,8 @@ export async function startReceiver(port = 0, secrets: string[] = []): Promise<R
     up: () => {
       isDown = false;
     },
-    answerAll: (status) => {
-      forced = status;
+    answerAll: (status, headers = {}) => {
+      forced = status === undefined ? undefined : { status, headers };
     },
     inFlight: () => held,
     close: () =>

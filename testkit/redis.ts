@@ -16,6 +16,8 @@ import { freePort } from './broker-provider';
 export interface RedisServer {
   url: string;
   port: number;
+  /** The redis-server process. */
+  pid: number | undefined;
   /** A client closed by `stop()`. */
   client(): Redis;
   stop(): Promise<void>;
@@ -34,6 +36,12 @@ export interface StartRedisOptions {
   password?: string;
   /** A fixed port, e.g. to start a server again where a stopped one was; default a free one. */
   port?: number;
+  /**
+   * Persist to this folder with an append-only file fsynced on every write, as README asks of a
+   * dedup store's Redis; a server started again on the same folder has every key. The caller owns
+   * the folder (`stop()` leaves it). Default: a temp folder, nothing persisted, removed by `stop()`.
+   */
+  persistDir?: string;
 }
 
 function assertInstalled(binary: string): void {
@@ -103,14 +111,17 @@ async function startOnce(
   binary: string,
   password: string | undefined,
   fixedPort?: number,
+  persistDir?: string,
 ): Promise<RedisServer> {
   const port = fixedPort ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), 'threatrelay-redis-'));
+  const dir = persistDir ?? mkdtempSync(join(tmpdir(), 'threatrelay-redis-'));
+  const persistence =
+    persistDir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always'];
   const child = spawn(
     binary,
     [
       ...(password === undefined ? [] : ['-']),
-      ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir],
     ],
     { stdio: [password === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] },
   );
@@ -143,7 +154,7 @@ async function startOnce(
       clearTimeout(timer);
     }
     process.removeListener('exit', killOnExit);
-    rmSync(dir, { recursive: true, force: true });
+    if (persistDir === undefined) rmSync(dir, { recursive: true, force: true });
   };
   try {
     await waitReady(port, password, child, () => log);
@@ -154,6 +165,7 @@ async function startOnce(
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     client() {
       const c = new Redis({ host: '127.0.0.1', port, ...(password === undefined ? {} : { password }) });
       clients.push(c);
@@ -170,7 +182,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(binary, options.password, options.port);
+      return await startOnce(binary, options.password, options.port, options.persistDir);
     } catch (err) {
       lastError = err;
     }
