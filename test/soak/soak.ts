@@ -368,18 +368,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     };
     faults = new FaultRunner(progress, log);
     faults.add('kill -9 subscriber dhs (1/3)', 0.1, killSubscriber('dhs', 'dhs'));
-    faults.add(`receiver of dhs-native down ${options.receiverDownMs / 1000} s`, 0.2, async () => {
-      receivers['dhs-native']!.down();
-      await new Promise((r) => setTimeout(r, options.receiverDownMs));
-      receivers['dhs-native']!.up();
-      return 'every request answered 503, then up again';
-    });
-    faults.add(`receiver of odni-stix answers 500 for ${options.failingMs / 1000} s`, 0.3, async () => {
-      receivers['odni-stix']!.answerAll(500);
-      await new Promise((r) => setTimeout(r, options.failingMs));
-      receivers['odni-stix']!.answerAll(undefined);
-      return 'answered 500';
-    });
+    /** Runs `during` for `ms` and says how many requests of `sub` it answered with `status`. */
+    const receiverFault = async (sub: string, status: number, ms: number, during: () => void) => {
+      const list = requests.get(sub)!;
+      const before = list.length;
+      during();
+      await new Promise((r) => setTimeout(r, ms));
+      receivers[sub]!.up();
+      receivers[sub]!.answerAll(undefined);
+      const hit = list.slice(before).filter((q) => q.status === status).length;
+      return `${hit} request(s) answered ${status}`;
+    };
+    faults.add(`receiver of dhs-native down ${options.receiverDownMs / 1000} s`, 0.2, () =>
+      receiverFault('dhs-native', 503, options.receiverDownMs, () => receivers['dhs-native']!.down()),
+    );
+    faults.add(`receiver of odni-stix answers 500 for ${options.failingMs / 1000} s`, 0.3, () =>
+      receiverFault('odni-stix', 500, options.failingMs, () => receivers['odni-stix']!.answerAll(500)),
+    );
     faults.add('broker kill -9 and restart', 0.4, async () => {
       const t0 = Date.now();
       const pid = Number(readFileSync(join(broker.dir, 'broker.pid'), 'utf8').trim());
@@ -392,12 +397,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     faults.add(
       `receiver of odni-stix answers 429 Retry-After: 2 for ${options.failingMs / 1000} s`,
       0.55,
-      async () => {
-        receivers['odni-stix']!.answerAll(429, { 'retry-after': '2' });
-        await new Promise((r) => setTimeout(r, options.failingMs));
-        receivers['odni-stix']!.answerAll(undefined);
-        return 'answered 429';
-      },
+      () =>
+        receiverFault('odni-stix', 429, options.failingMs, () =>
+          receivers['odni-stix']!.answerAll(429, { 'retry-after': '2' }),
+        ),
     );
     faults.add('Redis restart', 0.65, async () => {
       const port = redis.port;
@@ -504,7 +507,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await cleanup();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (!options.keep && checks.every((c) => c.ok)) rmSync(dir, { recursive: true, force: true });
   }
 
   for (const row of rows) {
@@ -543,6 +545,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       detail: f.detail ?? 'did not run',
     });
   }
+  // Kept for a post-mortem when anything failed; decided only now that every check is in.
+  if (!options.keep && checks.every((c) => c.ok)) rmSync(dir, { recursive: true, force: true });
   return {
     rows,
     checks,
