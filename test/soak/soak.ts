@@ -368,16 +368,26 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     };
     faults = new FaultRunner(progress, log);
     faults.add('kill -9 subscriber dhs (1/3)', 0.1, killSubscriber('dhs', 'dhs'));
-    /** Runs `during` for `ms` and says how many requests of `sub` it answered with `status`. */
+    /**
+     * Runs `during` for `ms`, and on until at least one request of `sub` met it (a fault no request
+     * met proves nothing; bounded by 2 more minutes), then says how many requests it answered with
+     * `status`; it fails when none did.
+     */
     const receiverFault = async (sub: string, status: number, ms: number, during: () => void) => {
       const list = requests.get(sub)!;
       const before = list.length;
+      const hits = (): number => list.slice(before).filter((q) => q.status === status).length;
+      const t0 = Date.now();
       during();
       await new Promise((r) => setTimeout(r, ms));
+      await waitFor(`a request to ${sub} answered ${status}`, () => hits() > 0, 120_000, 200).catch(
+        () => undefined,
+      );
       receivers[sub]!.up();
       receivers[sub]!.answerAll(undefined);
-      const hit = list.slice(before).filter((q) => q.status === status).length;
-      return `${hit} request(s) answered ${status}`;
+      const seconds = ((Date.now() - t0) / 1000).toFixed(0);
+      if (hits() === 0) throw new Error(`no request to ${sub} met it in ${seconds} s`);
+      return `${hits()} request(s) answered ${status} in ${seconds} s`;
     };
     faults.add(`receiver of dhs-native down ${options.receiverDownMs / 1000} s`, 0.2, () =>
       receiverFault('dhs-native', 503, options.receiverDownMs, () => receivers['dhs-native']!.down()),
