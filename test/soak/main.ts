@@ -25,7 +25,7 @@ if (!Number.isInteger(count) || count < 100) {
   process.exit(2);
 }
 // Measured on 2 shared cores: roughly 4 minutes of faults and drain, plus the publishing time.
-const deadlineMinutes = Number(values['deadline-minutes'] ?? Math.ceil(8 + count / 2500));
+const deadlineMinutes = Number(values['deadline-minutes'] ?? Math.ceil(8 + count / 5000));
 const log = (line: string): void => {
   console.error(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}`);
 };
