@@ -259,7 +259,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
     log(`starting a broker of its own in ${dir}`);
     const broker: LocalBroker = await startLocalBroker({ dir: join(dir, 'kafka') });
-    cleanups.push(() => broker.stop());
+    // stopProcess, not stop: the broker log stays in the run folder, which is kept when a check fails.
+    cleanups.push(() => broker.stopProcess());
     log(`broker: ${broker.description}`);
 
     net = await createTestNetwork(
@@ -466,7 +467,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     }
     publishSeconds = (Date.now() - publishStarted) / 1000;
     log(`published ${accepted.length} indicators in ${publishSeconds.toFixed(1)} s; waiting for the faults`);
-    await faultsDone;
+    // Faults are bounded themselves (a receiver fault by 2 minutes past its time, a broker start by
+    // kafka.sh's 5 minutes), but the run's deadline is the bound that counts.
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    const pastDeadline = new Promise<'deadline'>((res) => {
+      deadlineTimer = setTimeout(() => res('deadline'), Math.max(0, deadline - Date.now()));
+    });
+    const ended = await Promise.race([faultsDone.then(() => 'done' as const), pastDeadline]);
+    clearTimeout(deadlineTimer);
+    if (ended === 'deadline') {
+      const running = faults.records.filter((f) => f.endedAt === undefined).map((f) => f.name);
+      throw new Error(`deadline reached while faults were still running: ${running.join(', ')}`);
+    }
 
     // Drain: every group has committed past the last accepted record of every partition it reads.
     const drainStarted = Date.now();
