@@ -64,7 +64,7 @@ export class EmbeddedDedupStore implements DedupStore {
   ) {}
 
   static open(options: EmbeddedDedupStoreOptions): EmbeddedDedupStore {
-    const root = open({ path: options.path, compression: false });
+    const root = open({ path: options.path, compression: false, mapSize: 2 ** 30 });
     return new EmbeddedDedupStore(
       root,
       root.openDB<EventEntry, string>({ name: 'events' }),

@@ -43,7 +43,7 @@ export async function classify(
   options: { replay?: boolean } = {},
 ): Promise<Classified> {
   const subscription = deps.subscription.id;
-  const verdict = verifyRecord(deps, message, { skipFreshness: options.replay === true });
+  const verdict = verifyRecord(deps, message, { skipFreshness: options.replay === true, position });
   if (!verdict.ok) return { kind: 'dead', message, code: verdict.code, reason: verdict.reason };
   const event = verdict.event;
   if (!passesFilter(deps.subscription.filter, event)) {

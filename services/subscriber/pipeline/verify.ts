@@ -23,6 +23,11 @@ export interface RecordChecks {
   verifiedRoots?: VerifiedRoots;
   /** Records produced longer ago than `maxAgeMs` or more than `maxSkewMs` ahead are stale. */
   freshness: { maxAgeMs: number; maxSkewMs: number };
+  /**
+   * What readers of the same records share: the checks that depend only on a
+   * record's bytes, by topic, partition and offset. Default one per process.
+   */
+  readRecords?: ReadRecords;
 }
 
 export type Verdict = { ok: true; event: ThreatEvent } | { ok: false; code: ErrorCode; reason: string };
@@ -41,13 +46,15 @@ const reject = (code: ErrorCode, reason: string): Verdict => ({ ok: false, code,
 export function verifyRecord(
   checks: RecordChecks,
   message: KafkaMessage,
-  options: { now?: number; skipFreshness?: boolean } = {},
+  options: { now?: number; skipFreshness?: boolean; position?: { topic: string; partition: number } } = {},
 ): Verdict {
-  const signed = verifySigned(checks, message);
-  if (!signed.ok) return signed;
-  const { event } = signed;
-  const identity = identityProblem(event);
-  if (identity) return identity;
+  const read = options.position
+    ? (checks.readRecords ?? PROCESS_RECORDS).verdict(options.position, message, () =>
+        readProblem(checks, message),
+      )
+    : readProblem(checks, message);
+  if (!read.ok) return read;
+  const { event } = read;
   if (!options.skipFreshness) {
     const stale = freshnessProblem(event, checks.freshness, options.now ?? Date.now());
     if (stale) return reject('TR_STALE', stale);
@@ -57,6 +64,68 @@ export function verifyRecord(
   if (problem) return reject('TR_FORBIDDEN', problem);
   return { ok: true, event };
 }
+
+/** Signature, decoding and identity: everything about a record that is the same for every reader. */
+function readProblem(checks: RecordChecks, message: KafkaMessage): Verdict {
+  const signed = verifySigned(checks, message);
+  if (!signed.ok) return signed;
+  return identityProblem(signed.event) ?? signed;
+}
+
+const SHARED_HEADERS = [HEADERS.sourceOrg, HEADERS.signature, HEADERS.batchSignature] as const;
+
+/**
+ * The verdicts of the reader-independent checks of the records a process
+ * read last, so its subscriptions, each its own consumer group reading the
+ * same topics, verify and decode a record once instead of once each. Bounded
+ * (oldest out first); a record is found by topic, partition and offset and
+ * used only when its value and signature headers are byte for byte the ones
+ * checked. Verdicts and their events are shared: nothing downstream may
+ * change them.
+ */
+export class ReadRecords {
+  private readonly entries = new Map<string, { message: KafkaMessage; verdict: Verdict }>();
+
+  constructor(private readonly capacity = 20_000) {}
+
+  verdict(
+    position: { topic: string; partition: number },
+    message: KafkaMessage,
+    check: () => Verdict,
+  ): Verdict {
+    const id = `${position.topic}\u0000${position.partition}\u0000${message.offset}`;
+    const known = this.entries.get(id);
+    if (known && sameBytes(known.message, message)) return known.verdict;
+    const verdict = check();
+    if (known) this.entries.delete(id);
+    else if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(id, { message, verdict });
+    return verdict;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+function sameBytes(a: KafkaMessage, b: KafkaMessage): boolean {
+  if (!equalBytes(a.value, b.value)) return false;
+  for (const name of SHARED_HEADERS) {
+    const x = a.headers?.[name];
+    const y = b.headers?.[name];
+    if (Array.isArray(x) || Array.isArray(y)) return false;
+    if (!equalBytes(x, y)) return false;
+  }
+  return true;
+}
+
+function equalBytes(x: Buffer | string | null | undefined, y: Buffer | string | null | undefined): boolean {
+  if (x == null || y == null) return x == y;
+  if (typeof x === 'string' || typeof y === 'string') return x === y;
+  return x.equals(y);
+}
+
+const PROCESS_RECORDS = new ReadRecords();
 
 /**
  * The first checks, which need no reading org: the record is signed by the

@@ -12,7 +12,11 @@ import {
   publicKeyFromBase64,
 } from '../../../../services/contract/signing';
 import type { OrgConfig } from '../../../../services/platform/config/config';
-import { verifyRecord, type RecordChecks } from '../../../../services/subscriber/pipeline/verify';
+import {
+  ReadRecords,
+  verifyRecord,
+  type RecordChecks,
+} from '../../../../services/subscriber/pipeline/verify';
 
 /**
  * The reader's re-derivations, one rule per test, on records a hostile but
@@ -323,5 +327,70 @@ describe('verifyRecord: what a reader re-derives', () => {
     const v = verifyRecord(checks, message(decoy));
     expect(v.ok).toBe(false);
     expect(JSON.stringify(v)).not.toContain('secret-red-value');
+  });
+});
+
+describe('verifyRecord: checks shared by the subscriptions of a process (ReadRecords)', () => {
+  const at = { topic: 'tr.community.clear', partition: 1 };
+
+  it('checks a record once for every reader of its position, and each reader still applies its own entitlement', () => {
+    const shared = new ReadRecords();
+    let checked = 0;
+    const counting = (m: KafkaMessage) =>
+      shared.verdict(at, m, () => {
+        checked += 1;
+        return verifyRecord(checks, m);
+      });
+    const m = message(published({ tlp: 'amber' }));
+    expect(counting(m).ok).toBe(true);
+    expect(counting({ ...m } as KafkaMessage).ok).toBe(true);
+    expect(checked).toBe(1);
+    const company: OrgConfig = { id: 'acme', name: 'Acme', kind: 'company', maxTlp: 'green' };
+    expect(verifyRecord({ ...checks, readRecords: shared, org: company }, m, { position: at })).toMatchObject(
+      {
+        ok: false,
+        code: 'TR_FORBIDDEN',
+      },
+    );
+    expect(verifyRecord({ ...checks, readRecords: shared }, m, { position: at }).ok).toBe(true);
+  });
+
+  it('never serves a verdict for other bytes at the same position: a changed value or signature is checked again', () => {
+    const shared = new ReadRecords();
+    const m = message(published());
+    const tampered = Buffer.from(m.value!);
+    tampered[tampered.length - 1] ^= 1;
+    const opts = { position: at };
+    expect(verifyRecord({ ...checks, readRecords: shared }, m, opts).ok).toBe(true);
+    expect(
+      verifyRecord({ ...checks, readRecords: shared }, { ...m, value: tampered } as KafkaMessage, opts),
+    ).toMatchObject({ ok: false, code: 'TR_SIGNATURE_INVALID' });
+    const other = message(published(), google.privateKeyPem);
+    expect(
+      verifyRecord(
+        { ...checks, readRecords: shared },
+        { ...m, headers: other.headers } as KafkaMessage,
+        opts,
+      ),
+    ).toMatchObject({ ok: false, code: 'TR_SIGNATURE_INVALID' });
+    // And the original is still good afterwards.
+    expect(verifyRecord({ ...checks, readRecords: shared }, m, opts).ok).toBe(true);
+  });
+
+  it('holds at most its capacity, oldest out first', () => {
+    const shared = new ReadRecords(3);
+    const m = message(published());
+    let checked = 0;
+    const check = (offset: number) =>
+      shared.verdict(at, { ...m, offset: String(offset) } as KafkaMessage, () => {
+        checked += 1;
+        return { ok: true, event: published() };
+      });
+    for (const o of [1, 2, 3, 4]) check(o);
+    expect(shared.size).toBe(3);
+    check(4);
+    expect(checked).toBe(4);
+    check(1);
+    expect(checked).toBe(5);
   });
 });

@@ -1,0 +1,496 @@
+/**
+ * Many subscriptions in one subscriber process: does the aggregate rate grow
+ * with their number, and what does each one cost in memory and on disk?
+ *
+ *   npx tsx bench/subscriptions.ts [--records=20000] [--counts=1,10,30] [--backlog=0]
+ *
+ * Starts a local Kafka broker (or uses KAFKA_BROKERS), publishes `records`
+ * distinct TLP:GREEN indicators through the producer API (500 per request),
+ * then for each N in `counts` starts ONE subscriber process (a child, so its
+ * CPU, RSS and heap are its own) holding N fresh subscriptions of one org
+ * (batchSize 100, embedded dedup, each its own consumer group from the
+ * beginning, each its own webhook path), and waits until every path holds
+ * every indicator. The receiver runs in this process and only counts events.
+ * Reported per N: aggregate deliveries/s, CPU µs per delivery, RSS and heap
+ * after the drain and again after a forced GC and 10 s idle, the dedup
+ * stores' bytes per entry on disk.
+ *
+ * `--backlog=M` also publishes M more indicators (raw kafkajs, built and
+ * signed as the producer does) and drains them with one subscription,
+ * sampling the rate and the heap every 5 s: a steady rate and a flat heap
+ * are the target.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadavg as osLoadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Session } from 'node:inspector';
+import { startProducer } from '../services/producer/service';
+import type { Config } from '../services/platform/config/config';
+import { createLogger } from '../services/platform/logger';
+import { startSubscriber } from '../services/subscriber/service';
+import { createTestNetwork, type TestNetwork } from '../testkit/network';
+import { createBenchRun, fmt, indicatorGenerator, writeResults, type BenchBroker } from './support';
+import { publishRaw } from './publish-raw';
+
+const arg = (name: string, fallback: string): string =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
+
+const RECORDS = Number(arg('records', '20000'));
+const COUNTS = arg('counts', '1,10,30').split(',').map(Number);
+const BACKLOG = Number(arg('backlog', '0'));
+const API_BATCH = 500;
+const PUBLISHER = 'facebook';
+const SUBSCRIBER = 'dhs';
+/** A case gives up after this long. */
+const CASE_LIMIT_MS = 240_000;
+
+// ---------------------------------------------------------------------------
+// The child: one subscriber process holding the subscriptions it is told.
+
+interface ChildStart {
+  configFile: string;
+  dataDir: string;
+  subscriptions: string[];
+}
+
+type ToChild = { type: 'start'; start: ChildStart } | { type: 'measure'; gc: boolean } | { type: 'stop' };
+
+interface Sample {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  cpuSeconds: number;
+}
+
+type FromChild =
+  { type: 'started'; before: Sample } | { type: 'sample'; sample: Sample } | { type: 'stopped' };
+
+function sample(): Sample {
+  const m = process.memoryUsage();
+  const c = process.cpuUsage();
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    cpuSeconds: (c.user + c.system) / 1e6,
+  };
+}
+
+/** Resident MiB per mapping (file, or [heap]/[anon]), largest first: where the RSS is. */
+function residentByMapping(): string {
+  const text = readFileSync('/proc/self/smaps', 'utf8');
+  const totals = new Map<string, number>();
+  let name = '';
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) name = (head[1] || '[anon]').replace(/\/dedup\/[^/]+\//, '/dedup/*/');
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) totals.set(name, (totals.get(name) ?? 0) + Number(rss[1]));
+  }
+  return [...totals]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([n, kb]) => `    ${(kb / 1024).toFixed(0)} MiB ${n}`)
+    .join('\n');
+}
+
+const session = new Session();
+const post = (method: string, params?: object): Promise<unknown> =>
+  new Promise((resolve, reject) =>
+    session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
+  );
+
+async function startProfile(): Promise<void> {
+  session.connect();
+  await post('Profiler.enable');
+  await post('Profiler.start');
+}
+
+async function writeProfile(): Promise<void> {
+  const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+  const file = join(tmpdir(), `threatrelay-subscriptions-${process.pid}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  console.error(`    profile: ${file}`);
+}
+
+function child(): void {
+  const send = (m: FromChild): void => void process.send!(m);
+  let stop: (() => Promise<void>) | undefined;
+  process.on('message', (m: ToChild) => {
+    void (async () => {
+      if (m.type === 'start') {
+        const config = JSON.parse(readFileSync(m.start.configFile, 'utf8')) as Config;
+        if (process.argv.includes('--smaps')) await startProfile();
+        const before = sample();
+        const subscriber = await startSubscriber({
+          config,
+          org: SUBSCRIBER,
+          subscriptions: m.start.subscriptions,
+          logger: createLogger('bench', 'silent'),
+          dataDir: m.start.dataDir,
+        });
+        stop = () => subscriber.close();
+        send({ type: 'started', before });
+      } else if (m.type === 'measure') {
+        if (m.gc) {
+          const gc = (globalThis as { gc?: () => void }).gc;
+          if (!gc) throw new Error('run the child with --expose-gc');
+          gc();
+        }
+        if (process.argv.includes('--smaps')) console.error(residentByMapping());
+        send({ type: 'sample', sample: sample() });
+      } else {
+        await stop?.();
+        if (process.argv.includes('--smaps')) await writeProfile();
+        send({ type: 'stopped' });
+        process.exit(0);
+      }
+    })().catch((err: unknown) => {
+      console.error('subscriptions bench child:', err);
+      process.exit(1);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The parent.
+
+/** Counts native events per path; keeps nothing else. */
+interface Counter {
+  url: string;
+  counts: Map<string, number>;
+  total: () => number;
+  lastAt: number;
+  firstAt: number;
+  server: Server;
+}
+
+async function countingReceiver(): Promise<Counter> {
+  const counts = new Map<string, number>();
+  const counter: Counter = {
+    url: '',
+    counts,
+    total: () => [...counts.values()].reduce((a, b) => a + b, 0),
+    lastAt: 0,
+    firstAt: 0,
+    server: createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(parts).toString('utf8');
+        let n = 0;
+        for (let i = body.indexOf('"eventId":"'); i !== -1; i = body.indexOf('"eventId":"', i + 11)) n += 1;
+        const now = Date.now();
+        if (counter.firstAt === 0) counter.firstAt = now;
+        counter.lastAt = now;
+        counts.set(req.url ?? '/', (counts.get(req.url ?? '/') ?? 0) + n);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    }),
+  };
+  await new Promise<void>((resolve) => counter.server.listen(0, '127.0.0.1', resolve));
+  counter.url = `http://127.0.0.1:${(counter.server.address() as AddressInfo).port}`;
+  return counter;
+}
+
+class ChildHandle {
+  private waiters: ((m: FromChild) => void)[] = [];
+  constructor(readonly proc: ChildProcess) {
+    proc.on('message', (m: FromChild) => this.waiters.shift()?.(m));
+  }
+  ask(m: ToChild): Promise<FromChild> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push(resolve);
+      this.proc.send(m);
+      this.proc.once('exit', (code) => reject(new Error(`the child exited with ${code}`)));
+    });
+  }
+}
+
+const PROFILE = process.argv.includes('--profile');
+
+function spawnChild(): ChildHandle {
+  const proc = fork(__filename, ['--child', ...(PROFILE ? ['--smaps'] : [])], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new ChildHandle(proc);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const mib = (n: number): string => (n / 2 ** 20).toFixed(0);
+
+/** Allocated bytes of every file under `dir` (what the disk holds, not the sparse size). */
+function diskBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    total += entry.isDirectory() ? diskBytes(p) : statSync(p).blocks * 512;
+  }
+  return total;
+}
+
+interface CaseResult {
+  n: number;
+  deliveries: number;
+  seconds: number;
+  firstSeconds: number;
+  perSecond: number;
+  cpuUsPerDelivery: number;
+  cores: number;
+  drained: Sample;
+  idle: Sample;
+  dedupBytesPerEntry: number;
+}
+
+async function runCase(
+  bench: ReturnType<typeof createBenchRun>,
+  net: TestNetwork,
+  configFile: string,
+  to: Counter,
+  ids: string[],
+  perSubscription: number,
+): Promise<CaseResult> {
+  const handle = spawnChild();
+  bench.defer(`subscriber process of ${ids.length}`, async () => {
+    if (handle.proc.exitCode === null) handle.proc.kill('SIGKILL');
+  });
+  const paths = ids.map((id) => `/${id}`);
+  const delivered = (): number => paths.reduce((sum, p) => sum + (to.counts.get(p) ?? 0), 0);
+  const target = perSubscription * ids.length;
+  to.firstAt = 0;
+  const t0 = Date.now();
+  const started = (await handle.ask({
+    type: 'start',
+    start: { configFile, dataDir: net.dataDir, subscriptions: ids },
+  })) as { before: Sample };
+  const startCpu = started.before.cpuSeconds;
+  while (delivered() < target) {
+    if (Date.now() - t0 > CASE_LIMIT_MS || bench.aborted) {
+      throw new Error(
+        `N=${ids.length}: ${delivered()} of ${target} delivered after ${CASE_LIMIT_MS / 1000} s`,
+      );
+    }
+    await sleep(50);
+  }
+  const seconds = (to.lastAt - t0) / 1000;
+  const drained = (await handle.ask({ type: 'measure', gc: false })) as { sample: Sample };
+  await sleep(10_000);
+  const idle = (await handle.ask({ type: 'measure', gc: true })) as { sample: Sample };
+  // Nothing arrived late and nothing twice: every path holds exactly the records.
+  for (const p of paths) {
+    const got = to.counts.get(p) ?? 0;
+    if (got !== perSubscription) throw new Error(`${p} received ${got} events, expected ${perSubscription}`);
+  }
+  await handle.ask({ type: 'stop' });
+  const dedupBytes = ids.reduce((sum, id) => sum + diskBytes(join(net.dataDir, 'dedup', id)), 0);
+  const cpu = drained.sample.cpuSeconds - startCpu;
+  const result: CaseResult = {
+    n: ids.length,
+    deliveries: target,
+    seconds,
+    firstSeconds: (to.firstAt - t0) / 1000,
+    perSecond: target / seconds,
+    cpuUsPerDelivery: (cpu * 1e6) / target,
+    cores: cpu / seconds,
+    drained: drained.sample,
+    idle: idle.sample,
+    dedupBytesPerEntry: dedupBytes / target,
+  };
+  console.error(
+    `  N=${result.n}: ${fmt(result.perSecond)} deliveries/s (${target} in ${seconds.toFixed(1)} s), ` +
+      `RSS ${mib(result.drained.rss)} MiB → ${mib(result.idle.rss)} MiB idle, heap ${mib(result.drained.heapUsed)} → ${mib(result.idle.heapUsed)} MiB, ` +
+      `dedup ${result.dedupBytesPerEntry.toFixed(0)} B/entry`,
+  );
+  return result;
+}
+
+async function main(bench: ReturnType<typeof createBenchRun>, broker: BenchBroker): Promise<void> {
+  const to = await countingReceiver();
+  bench.defer('the receiver', () => new Promise((r) => to.server.close(r)));
+  const maxN = Math.max(...COUNTS);
+  const subs = COUNTS.flatMap((n) =>
+    Array.from({ length: n }, (_, i) => ({
+      id: `n${n}-s${String(i + 1).padStart(2, '0')}`,
+      org: SUBSCRIBER,
+      url: `${to.url}/n${n}-s${String(i + 1).padStart(2, '0')}`,
+      batchSize: 100,
+    })),
+  );
+  if (BACKLOG > 0) subs.push({ id: 'backlog', org: SUBSCRIBER, url: `${to.url}/backlog`, batchSize: 100 });
+  const net = await createTestNetwork([{ id: PUBLISHER }, { id: SUBSCRIBER, kind: 'government' }], subs, {
+    producer: { rateLimitPerMinute: 10_000_000, maxBatchItems: 1000, bodyLimitBytes: 8 * 1024 * 1024 },
+  });
+  bench.defer(`network ${net.prefix}`, () => net.close());
+  const configFile = join(net.dataDir, 'config.json');
+  writeFileSync(configFile, JSON.stringify(net.config), { mode: 0o600 });
+
+  console.error(`subscriptions bench: ${broker.description}; publishing ${RECORDS} indicators…`);
+  const producer = await startProducer({
+    config: net.config,
+    org: PUBLISHER,
+    signingKeyPem: net.signingKeys[PUBLISHER]!,
+    port: 0,
+    logger: net.logger,
+  });
+  const keys = new Set<string>();
+  const all = indicatorGenerator(20261127)(RECORDS);
+  for (let i = 0; i < all.length; i += API_BATCH) {
+    const res = await fetch(`${producer.url}/v1/indicators`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${net.apiKeys[PUBLISHER]}`, 'content-type': 'application/json' },
+      body: JSON.stringify(all.slice(i, i + API_BATCH)),
+    });
+    const text = await res.text();
+    if (res.status !== 202) throw new Error(`the API answered ${res.status}: ${text.slice(0, 300)}`);
+    for (const r of (JSON.parse(text) as { receipts: { key: string }[] }).receipts) keys.add(r.key);
+  }
+  await producer.close();
+  // The embedded store delivers each key once.
+  const perSubscription = keys.size;
+  console.error(`  ${RECORDS} published, ${perSubscription} distinct keys; subscriptions up to ${maxN}`);
+
+  const results: CaseResult[] = [];
+  for (const n of COUNTS) {
+    const ids = subs.filter((s) => s.id.startsWith(`n${n}-`)).map((s) => s.id);
+    results.push(await runCase(bench, net, configFile, to, ids, perSubscription));
+  }
+
+  const one = results.find((r) => r.n === 1);
+  console.log(
+    `\n${new Date().toISOString()}, ${broker.description}, ${RECORDS} indicators, load ${loadavg()}\n`,
+  );
+  console.log(
+    '| subscriptions | deliveries | seconds | first delivery, s | deliveries/s | vs N=1 | CPU µs/delivery | cores | RSS after drain, MiB | heap after drain, MiB | RSS after GC + 10 s idle, MiB | heap after GC, MiB | dedup bytes/entry on disk |',
+  );
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    console.log(
+      `| ${r.n} | ${fmt(r.deliveries)} | ${r.seconds.toFixed(1)} | ${r.firstSeconds.toFixed(1)} | ${fmt(r.perSecond)} | ${one ? (r.perSecond / one.perSecond).toFixed(2) : '–'}× | ${r.cpuUsPerDelivery.toFixed(0)} | ${r.cores.toFixed(2)} | ${mib(r.drained.rss)} | ${mib(r.drained.heapUsed)} | ${mib(r.idle.rss)} | ${mib(r.idle.heapUsed)} | ${r.dedupBytesPerEntry.toFixed(0)} |`,
+    );
+  }
+  const rows = [];
+  const top = results[results.length - 1]!;
+  if (one && top.n > 1) {
+    rows.push({
+      case: `${top.n} subscriptions in one process, aggregate vs one`,
+      ratio: top.perSecond / one.perSecond,
+      target: 5,
+    });
+    rows.push({
+      case: `${top.n} subscriptions, RSS after drain in GiB (ceiling)`,
+      ratio: top.drained.rss / 2 ** 30,
+      target: 1,
+    });
+  }
+  rows.push({
+    case: 'dedup bytes per entry on disk, /200 (ceiling)',
+    ratio: top.dedupBytesPerEntry / 200,
+    target: 1,
+  });
+
+  if (BACKLOG > 0) {
+    const samples = await backlog(bench, net, configFile, to, perSubscription);
+    const rates = samples.map((s) => s.perSecond).slice(1, -1);
+    const heaps = samples.map((s) => s.heapUsed);
+    if (rates.length > 1) {
+      rows.push({
+        case: `backlog of ${BACKLOG}: slowest 5 s rate vs fastest`,
+        ratio: Math.min(...rates) / Math.max(...rates),
+        target: 0.5,
+      });
+    }
+    rows.push({
+      case: `backlog of ${BACKLOG}: last heap vs first, after GC (ceiling)`,
+      ratio: heaps[heaps.length - 1]! / heaps[0]!,
+      target: 1.5,
+    });
+  }
+  writeResults('subscriptions', rows);
+}
+
+interface BacklogSample {
+  at: number;
+  delivered: number;
+  perSecond: number;
+  heapUsed: number;
+  rss: number;
+}
+
+async function backlog(
+  bench: ReturnType<typeof createBenchRun>,
+  net: TestNetwork,
+  configFile: string,
+  to: Counter,
+  already: number,
+): Promise<BacklogSample[]> {
+  console.error(
+    `subscriptions bench: publishing a backlog of ${BACKLOG} (raw kafkajs, signed as the producer does)…`,
+  );
+  const p0 = Date.now();
+  await publishRaw(net, PUBLISHER, BACKLOG, 424242);
+  console.error(`  published in ${((Date.now() - p0) / 1000).toFixed(1)} s; draining with one subscription`);
+  const handle = spawnChild();
+  bench.defer('the backlog subscriber', async () => {
+    if (handle.proc.exitCode === null) handle.proc.kill('SIGKILL');
+  });
+  const t0 = Date.now();
+  await handle.ask({
+    type: 'start',
+    start: { configFile, dataDir: net.dataDir, subscriptions: ['backlog'] },
+  });
+  // The backlog subscription reads the topic from the beginning: the first records are there too.
+  const target = BACKLOG + already;
+  const samples: BacklogSample[] = [];
+  let last = 0;
+  let lastAt = t0;
+  const delivered = (): number => to.counts.get('/backlog') ?? 0;
+  while (delivered() < target) {
+    if (Date.now() - t0 > 20 * 60_000 || bench.aborted)
+      throw new Error(`backlog: ${delivered()} of ${target}`);
+    await sleep(5000);
+    const m = (await handle.ask({ type: 'measure', gc: true })) as { sample: Sample };
+    const now = Date.now();
+    const d = delivered();
+    samples.push({
+      at: (now - t0) / 1000,
+      delivered: d,
+      perSecond: (d - last) / ((now - lastAt) / 1000),
+      heapUsed: m.sample.heapUsed,
+      rss: m.sample.rss,
+    });
+    last = d;
+    lastAt = now;
+  }
+  await handle.ask({ type: 'stop' });
+  console.log(`\nBacklog of ${fmt(BACKLOG)}, one subscription, ${((lastAt - t0) / 1000).toFixed(0)} s:\n`);
+  console.log('| s | delivered | deliveries/s in the last 5 s | heap after GC, MiB | RSS, MiB |');
+  console.log('|---:|---:|---:|---:|---:|');
+  for (const s of samples) {
+    console.log(
+      `| ${s.at.toFixed(0)} | ${fmt(s.delivered)} | ${fmt(s.perSecond)} | ${mib(s.heapUsed)} | ${mib(s.rss)} |`,
+    );
+  }
+  return samples;
+}
+
+function loadavg(): string {
+  return osLoadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+}
+
+if (process.argv.includes('--child')) {
+  child();
+} else {
+  const bench = createBenchRun('subscriptions', 30 * 60_000);
+  bench.main(async () => {
+    const broker = await bench.startBroker();
+    await main(bench, broker);
+  });
+}
