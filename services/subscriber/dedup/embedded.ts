@@ -1,9 +1,22 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ThreatRelayError } from '../../contract/errors';
+import {
+  decodeBatch,
+  decodeEvent,
+  decodeKey,
+  encodeBatch,
+  encodeEvent,
+  encodeKey,
+  eventRowKey,
+  keyExpiresAt,
+  keyRowKey,
+  positionDigest,
+  batchTag,
+  rowExpiresAt,
+} from './embedded-rows';
 import { decideReport, liveSources, reportExpiresAt, type Sources } from './rules';
 import {
   assertStorable,
-  eventScope,
   type BatchMark,
   type DedupDecision,
   type DedupInput,
@@ -17,59 +30,55 @@ import {
  * writer at a time, so check-and-set is atomic even across processes that
  * open the same directory.
  *
- * lmdb has no TTLs, so expiry is an index ordered by time: every entry has an
- * index row `[expiresAt, 'e' | 'k', id]`, and each `record` first deletes a
- * bounded number of expired entries. Every `record` adds at most two index
- * rows and removes up to SWEEP_LIMIT, so the store stays bounded by what the
- * window holds without a background timer. Reads also check expiry, so an
- * entry not yet swept never counts.
+ * Rows are small fixed binary layouts (embedded-rows.ts): an event costs one
+ * event row and one key row, about 170 bytes on disk with lmdb's pages, and
+ * a webhook batch one batch row. lmdb has no TTLs and an index ordered by
+ * time would double the store, so expiry is a sweep instead: every `record`
+ * looks at the next few rows of each table after where the last sweep
+ * stopped (wrapping around) and deletes the expired ones. With SWEEP rows
+ * per table per record, one pass over a table of E rows takes E/SWEEP
+ * records, so expired rows are at most a 1/SWEEP share of it: the store holds
+ * what the window holds, and a quarter more at most for SWEEP = 4. Reads
+ * check expiry, so a row not yet swept never counts.
  */
 
-interface EventEntry {
-  /** The original decision, returned again on a repeat. */
-  o: DedupDecision;
-  /** The position of the copy that was recorded. */
-  p: string;
-  x: number;
-  /** The webhook batch it went out in: [webhookId, size]. */
-  b?: [string, number];
-}
-
-interface KeyEntry {
-  /** [org, expiresAt] pairs: plain arrays survive msgpack exactly, unlike Maps. */
-  s: [string, number][];
-  /** The latest expiry among the sources: when the entry as a whole goes. */
-  x: number;
-}
-
-type ExpiryRow = [number, 'e' | 'k', string];
-
-const SWEEP_LIMIT = 100;
+/** Rows each `record` examines per table, in one range read every SWEEP_EVERY records. */
+const SWEEP = 4;
+const SWEEP_EVERY = 16;
 const DUPLICATE: DedupOutcome = { kind: 'duplicate' };
+/** The map is sized once: lmdb-js keeps earlier maps resident when it grows one. The file grows as used. */
+const MAP_BYTES = 2 ** 30;
 
 export interface EmbeddedDedupStoreOptions {
   path: string;
   windowMs: number;
 }
 
+type Table = Database<Buffer, Buffer>;
+
 export class EmbeddedDedupStore implements DedupStore {
   private closed = false;
+  private recorded = 0;
+  /** Where the next sweep of each table starts. */
+  private readonly sweptTo = new Map<Table, Buffer>();
 
   private constructor(
     private readonly root: RootDatabase,
-    private readonly events: Database<EventEntry, string>,
-    private readonly keys: Database<KeyEntry, string>,
-    private readonly expiry: Database<true, ExpiryRow>,
+    private readonly events: Table,
+    private readonly keys: Table,
+    private readonly batches: Table,
     private readonly windowMs: number,
   ) {}
 
   static open(options: EmbeddedDedupStoreOptions): EmbeddedDedupStore {
-    const root = open({ path: options.path, compression: false, mapSize: 2 ** 30 });
+    const root = open({ path: options.path, compression: false, mapSize: MAP_BYTES });
+    const table = (name: string): Table =>
+      root.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' });
     return new EmbeddedDedupStore(
       root,
-      root.openDB<EventEntry, string>({ name: 'events' }),
-      root.openDB<KeyEntry, string>({ name: 'keys' }),
-      root.openDB<true, ExpiryRow>({ name: 'expiry' }),
+      table('events.v2'),
+      table('keys.v2'),
+      table('batches.v2'),
       options.windowMs,
     );
   }
@@ -77,9 +86,10 @@ export class EmbeddedDedupStore implements DedupStore {
   async record(input: DedupInput, now = Date.now()): Promise<DedupOutcome> {
     if (this.closed) throw new ThreatRelayError('TR_INTERNAL', 'the dedup store is closed');
     assertStorable(input);
+    const position = positionDigest(input.position);
     // `transaction` runs the callback inside the write transaction without blocking the event loop on
     // the commit, so Kafka heartbeats keep flowing; callbacks still run one at a time.
-    const outcome = await this.root.transaction(() => this.recordInTransaction(input, now));
+    const outcome = await this.root.transaction(() => this.recordInTransaction(input, position, now));
     // A commit is visible before it is on disk; the consumer may act on an outcome only once it would
     // survive a crash.
     await this.root.flushed;
@@ -88,12 +98,18 @@ export class EmbeddedDedupStore implements DedupStore {
 
   async markBatch(events: readonly Pick<DedupInput, 'org' | 'eventId'>[], mark: BatchMark): Promise<void> {
     if (this.closed) throw new ThreatRelayError('TR_INTERNAL', 'the dedup store is closed');
+    const tag = batchTag(mark.webhookId);
     await this.root.transaction(() => {
+      let latest = 0;
       for (const e of events) {
-        const key = eventScope(e);
-        const entry = this.events.get(key);
-        if (entry) this.events.putSync(key, { ...entry, b: [mark.webhookId, mark.size] });
+        const key = eventRowKey(e.org, e.eventId);
+        const row = this.events.get(key);
+        if (!row) continue;
+        const event = decodeEvent(row);
+        this.events.putSync(key, encodeEvent({ ...event, batch: tag }));
+        latest = Math.max(latest, event.expiresAt);
       }
+      if (latest > 0) this.batches.putSync(tag, encodeBatch(latest, mark.webhookId, mark.size));
     });
     await this.root.flushed;
   }
@@ -103,9 +119,13 @@ export class EmbeddedDedupStore implements DedupStore {
     this.keys.getKeysCount();
   }
 
-  /** Entries currently stored, expired or not; for metrics and tests of boundedness. */
-  entryCount(): { events: number; keys: number } {
-    return { events: this.events.getKeysCount(), keys: this.keys.getKeysCount() };
+  /** Rows currently stored, expired or not; for metrics and tests of boundedness. */
+  entryCount(): { events: number; keys: number; batches: number } {
+    return {
+      events: this.events.getKeysCount(),
+      keys: this.keys.getKeysCount(),
+      batches: this.batches.getKeysCount(),
+    };
   }
 
   async close(): Promise<void> {
@@ -114,54 +134,51 @@ export class EmbeddedDedupStore implements DedupStore {
     await this.root.close();
   }
 
-  private recordInTransaction(input: DedupInput, now: number): DedupOutcome {
-    this.sweep(now);
-    const eventKey = eventScope(input);
-    const seen = this.events.get(eventKey);
-    if (seen !== undefined && seen.x > now) {
-      if (seen.p !== input.position) return DUPLICATE;
-      return {
-        ...seen.o,
-        repeat: true,
-        ...(seen.b ? { batch: { webhookId: seen.b[0], size: seen.b[1] } } : {}),
-      };
+  private recordInTransaction(input: DedupInput, position: Buffer, now: number): DedupOutcome {
+    this.recorded += 1;
+    if (this.recorded % SWEEP_EVERY === 0) {
+      this.sweep(this.events, rowExpiresAt, now);
+      this.sweep(this.keys, keyExpiresAt, now);
+      this.sweep(this.batches, rowExpiresAt, now);
     }
-    if (seen !== undefined) this.expiry.removeSync([seen.x, 'e', eventKey]);
+    const eventKey = eventRowKey(input.org, input.eventId);
+    const seenRow = this.events.get(eventKey);
+    const seen = seenRow && decodeEvent(seenRow);
+    if (seen && seen.expiresAt > now) {
+      if (!seen.position.equals(position)) return DUPLICATE;
+      const batchRow = seen.batch && this.batches.get(seen.batch);
+      return { ...seen.decision, repeat: true, ...(batchRow ? { batch: decodeBatch(batchRow) } : {}) };
+    }
 
-    const entry = this.keys.get(input.key);
-    const live = liveSources(entry?.s ?? [], now);
-    const expiresAt = reportExpiresAt(input.validUntil, now, this.windowMs);
-    const { decision, sources } = decideReport(input, live, expiresAt);
-    this.writeKey(input.key, entry, sources);
-
-    const eventExpiresAt = now + this.windowMs;
-    this.events.putSync(eventKey, { o: decision, p: input.position, x: eventExpiresAt });
-    this.expiry.putSync([eventExpiresAt, 'e', eventKey], true);
+    const keyKey = keyRowKey(input.key);
+    const keyRow = this.keys.get(keyKey);
+    const live = liveSources(keyRow ? decodeKey(keyRow) : [], now);
+    const { decision, sources } = decideReport(
+      input,
+      live,
+      reportExpiresAt(input.validUntil, now, this.windowMs),
+    );
+    this.writeKey(keyKey, keyRow !== undefined, sources);
+    this.events.putSync(
+      eventKey,
+      encodeEvent({ expiresAt: now + this.windowMs, position, decision: decision as DedupDecision }),
+    );
     return { ...decision, repeat: false };
   }
 
-  private writeKey(key: string, previous: KeyEntry | undefined, sources: Sources): void {
-    if (previous !== undefined) this.expiry.removeSync([previous.x, 'k', key]);
-    if (sources.size === 0) {
-      if (previous !== undefined) this.keys.removeSync(key);
-      return;
-    }
-    const x = Math.max(...sources.values());
-    this.keys.putSync(key, { s: [...sources], x });
-    this.expiry.putSync([x, 'k', key], true);
+  private writeKey(key: Buffer, existed: boolean, sources: Sources): void {
+    if (sources.size > 0) this.keys.putSync(key, encodeKey(sources));
+    else if (existed) this.keys.removeSync(key);
   }
 
-  private sweep(now: number): void {
+  private sweep(table: Table, expiresAt: (row: Buffer) => number, now: number): void {
+    const from = this.sweptTo.get(table);
     // Collected before deleting: removing rows under an open cursor is not something to rely on.
-    const due: ExpiryRow[] = [];
-    for (const row of this.expiry.getKeys({ limit: SWEEP_LIMIT })) {
-      if (row[0] > now) break;
-      due.push(row);
-    }
-    for (const row of due) {
-      this.expiry.removeSync(row);
-      if (row[1] === 'e') this.events.removeSync(row[2]);
-      else this.keys.removeSync(row[2]);
-    }
+    const rows = [...table.getRange({ ...(from ? { start: from } : {}), limit: SWEEP * SWEEP_EVERY + 1 })];
+    // The start row was examined last time; a range that ran out wraps to the beginning next time.
+    const fresh = from && rows[0]?.key.equals(from) ? rows.slice(1) : rows;
+    for (const { key, value } of fresh) if (expiresAt(value) <= now) table.removeSync(key);
+    if (fresh.length < SWEEP * SWEEP_EVERY) this.sweptTo.delete(table);
+    else this.sweptTo.set(table, Buffer.from(fresh[fresh.length - 1]!.key));
   }
 }

@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import {
+  batchTag,
+  decodeBatch,
+  decodeEvent,
+  decodeKey,
+  encodeBatch,
+  encodeEvent,
+  encodeKey,
+  eventRowKey,
+  keyExpiresAt,
+  positionDigest,
+} from '../../../../services/subscriber/dedup/embedded-rows';
+
+/** The embedded store's binary rows give back exactly what was written, at the limits of their fields. */
+describe('embedded dedup rows', () => {
+  const longest = `a${'b'.repeat(62)}`;
+  const far = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+  it('round-trips every decision, with and without a batch tag, to the millisecond', () => {
+    const position = positionDigest('tr.community.green/2/123456789');
+    for (const decision of [
+      { kind: 'new' as const },
+      { kind: 'republished' as const },
+      { kind: 'revocation-unknown' as const },
+      { kind: 'corroborated' as const, sources: ['facebook', longest, 'x'] },
+      { kind: 'revoked' as const, remainingSources: [] },
+      { kind: 'revoked' as const, remainingSources: [longest] },
+    ]) {
+      for (const batch of [undefined, batchTag('msg_abc')]) {
+        const row = { expiresAt: far, position, decision, ...(batch ? { batch } : {}) };
+        const back = decodeEvent(encodeEvent(row));
+        expect(back.expiresAt).toBe(far);
+        expect(back.position.equals(position)).toBe(true);
+        expect(back.decision).toEqual(decision);
+        expect(back.batch?.equals(batch!)).toBe(batch ? true : undefined);
+      }
+    }
+  });
+
+  it('round-trips a key row and expires it with its latest source', () => {
+    const sources = new Map([
+      ['facebook', 1_800_000_000_001],
+      [longest, far],
+      ['google', 1_700_000_000_000],
+    ]);
+    const row = encodeKey(sources);
+    expect(decodeKey(row)).toEqual([...sources]);
+    expect(keyExpiresAt(row)).toBe(far);
+  });
+
+  it('round-trips a batch row', () => {
+    expect(decodeBatch(encodeBatch(far, 'msg_Zm9vYmFy-_', 100))).toEqual({
+      webhookId: 'msg_Zm9vYmFy-_',
+      size: 100,
+    });
+  });
+
+  it('scopes event rows by org: the same eventId of two orgs is two rows', () => {
+    const id = randomUUID();
+    expect(eventRowKey('facebook', id).equals(eventRowKey('google', id))).toBe(false);
+    expect(eventRowKey('facebook', id)).toHaveLength(16 + 'facebook'.length);
+  });
+});
