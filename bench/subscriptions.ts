@@ -2,7 +2,7 @@
  * Many subscriptions in one subscriber process: does the aggregate rate grow
  * with their number, and what does each one cost in memory and on disk?
  *
- *   npx tsx bench/subscriptions.ts [--records=20000] [--counts=1,10,30] [--backlog=0]
+ *   npx tsx bench/subscriptions.ts [--records=20000] [--counts=1,10,30] [--backlog=0] [--one-process] [--profile]
  *
  * Starts a local Kafka broker (or uses KAFKA_BROKERS), publishes `records`
  * distinct TLP:GREEN indicators through the producer API (500 per request),
@@ -21,7 +21,7 @@
  * are the target.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg as osLoadavg, tmpdir } from 'node:os';
@@ -41,6 +41,7 @@ const arg = (name: string, fallback: string): string =>
 const RECORDS = Number(arg('records', '20000'));
 const COUNTS = arg('counts', '1,10,30').split(',').map(Number);
 const BACKLOG = Number(arg('backlog', '0'));
+const TWO_PROCESSES = !process.argv.includes('--one-process');
 const API_BATCH = 500;
 const PUBLISHER = 'facebook';
 const SUBSCRIBER = 'dhs';
@@ -225,8 +226,9 @@ function spawnChild(): ChildHandle {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const mib = (n: number): string => (n / 2 ** 20).toFixed(0);
 
-/** Allocated bytes of every file under `dir` (what the disk holds, not the sparse size). */
+/** Allocated bytes of every file under `dir` (what the disk holds, not the sparse size); 0 when absent. */
 function diskBytes(dir: string): number {
+  if (!existsSync(dir)) return 0;
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, entry.name);
@@ -237,6 +239,7 @@ function diskBytes(dir: string): number {
 
 interface CaseResult {
   n: number;
+  processes: number;
   deliveries: number;
   seconds: number;
   firstSeconds: number;
@@ -248,6 +251,15 @@ interface CaseResult {
   dedupBytesPerEntry: number;
 }
 
+const sum = (samples: Sample[]): Sample => ({
+  rss: samples.reduce((t, x) => t + x.rss, 0),
+  heapUsed: samples.reduce((t, x) => t + x.heapUsed, 0),
+  external: samples.reduce((t, x) => t + x.external, 0),
+  arrayBuffers: samples.reduce((t, x) => t + x.arrayBuffers, 0),
+  cpuSeconds: samples.reduce((t, x) => t + x.cpuSeconds, 0),
+});
+
+/** `ids` split over `processes` subscriber processes (one per core when 2); memory and CPU are their sums. */
 async function runCase(
   bench: ReturnType<typeof createBenchRun>,
   net: TestNetwork,
@@ -255,21 +267,35 @@ async function runCase(
   to: Counter,
   ids: string[],
   perSubscription: number,
+  processes = 1,
 ): Promise<CaseResult> {
-  const handle = spawnChild();
-  bench.defer(`subscriber process of ${ids.length}`, async () => {
-    if (handle.proc.exitCode === null) handle.proc.kill('SIGKILL');
-  });
+  const handles = Array.from({ length: processes }, () => spawnChild());
+  for (const handle of handles) {
+    bench.defer(`a subscriber process of ${ids.length}`, async () => {
+      if (handle.proc.exitCode === null) handle.proc.kill('SIGKILL');
+    });
+  }
+  const share = (i: number): string[] => ids.filter((_, j) => j % processes === i);
+  const ask = async (m: ToChild): Promise<Sample[]> =>
+    (await Promise.all(handles.map((h) => h.ask(m)))).map((r) => (r as { sample: Sample }).sample);
   const paths = ids.map((id) => `/${id}`);
-  const delivered = (): number => paths.reduce((sum, p) => sum + (to.counts.get(p) ?? 0), 0);
+  const delivered = (): number => paths.reduce((total, p) => total + (to.counts.get(p) ?? 0), 0);
   const target = perSubscription * ids.length;
   to.firstAt = 0;
   const t0 = Date.now();
-  const started = (await handle.ask({
-    type: 'start',
-    start: { configFile, dataDir: net.dataDir, subscriptions: ids },
-  })) as { before: Sample };
-  const startCpu = started.before.cpuSeconds;
+  const started = await Promise.all(
+    handles.map(
+      async (h, i) =>
+        (
+          (await h.ask({
+            type: 'start',
+            start: { configFile, dataDir: net.dataDir, subscriptions: share(i) },
+          })) as { before: Sample }
+        ).before,
+    ),
+  );
+  const startCpu = sum(started).cpuSeconds;
+  const dedupBefore = diskBytes(join(net.dataDir, 'dedup'));
   while (delivered() < target) {
     if (Date.now() - t0 > CASE_LIMIT_MS || bench.aborted) {
       throw new Error(
@@ -279,31 +305,33 @@ async function runCase(
     await sleep(50);
   }
   const seconds = (to.lastAt - t0) / 1000;
-  const drained = (await handle.ask({ type: 'measure', gc: false })) as { sample: Sample };
+  const drained = sum(await ask({ type: 'measure', gc: false }));
   await sleep(10_000);
-  const idle = (await handle.ask({ type: 'measure', gc: true })) as { sample: Sample };
+  const idle = sum(await ask({ type: 'measure', gc: true }));
   // Nothing arrived late and nothing twice: every path holds exactly the records.
   for (const p of paths) {
     const got = to.counts.get(p) ?? 0;
     if (got !== perSubscription) throw new Error(`${p} received ${got} events, expected ${perSubscription}`);
   }
-  await handle.ask({ type: 'stop' });
-  const dedupBytes = ids.reduce((sum, id) => sum + diskBytes(join(net.dataDir, 'dedup', id)), 0);
-  const cpu = drained.sample.cpuSeconds - startCpu;
+  await Promise.all(handles.map((h) => h.ask({ type: 'stop' })));
+  // One lmdb environment holds every store of the data directory: what this case added to it.
+  const dedupBytes = diskBytes(join(net.dataDir, 'dedup')) - dedupBefore;
+  const cpu = drained.cpuSeconds - startCpu;
   const result: CaseResult = {
     n: ids.length,
+    processes,
     deliveries: target,
     seconds,
     firstSeconds: (to.firstAt - t0) / 1000,
     perSecond: target / seconds,
     cpuUsPerDelivery: (cpu * 1e6) / target,
     cores: cpu / seconds,
-    drained: drained.sample,
-    idle: idle.sample,
+    drained,
+    idle,
     dedupBytesPerEntry: dedupBytes / target,
   };
   console.error(
-    `  N=${result.n}: ${fmt(result.perSecond)} deliveries/s (${target} in ${seconds.toFixed(1)} s), ` +
+    `  N=${result.n} in ${processes} process(es): ${fmt(result.perSecond)} deliveries/s (${target} in ${seconds.toFixed(1)} s), ` +
       `RSS ${mib(result.drained.rss)} MiB → ${mib(result.idle.rss)} MiB idle, heap ${mib(result.drained.heapUsed)} → ${mib(result.idle.heapUsed)} MiB, ` +
       `dedup ${result.dedupBytesPerEntry.toFixed(0)} B/entry`,
   );
@@ -322,6 +350,13 @@ async function main(bench: ReturnType<typeof createBenchRun>, broker: BenchBroke
       batchSize: 100,
     })),
   );
+  // The largest N again, split over two processes: one per core.
+  if (TWO_PROCESSES) {
+    for (let i = 1; i <= maxN; i++) {
+      const id = `p2-s${String(i).padStart(2, '0')}`;
+      subs.push({ id, org: SUBSCRIBER, url: `${to.url}/${id}`, batchSize: 100 });
+    }
+  }
   if (BACKLOG > 0) subs.push({ id: 'backlog', org: SUBSCRIBER, url: `${to.url}/backlog`, batchSize: 100 });
   const net = await createTestNetwork([{ id: PUBLISHER }, { id: SUBSCRIBER, kind: 'government' }], subs, {
     producer: { rateLimitPerMinute: 10_000_000, maxBatchItems: 1000, bodyLimitBytes: 8 * 1024 * 1024 },
@@ -360,22 +395,34 @@ async function main(bench: ReturnType<typeof createBenchRun>, broker: BenchBroke
     const ids = subs.filter((s) => s.id.startsWith(`n${n}-`)).map((s) => s.id);
     results.push(await runCase(bench, net, configFile, to, ids, perSubscription));
   }
+  if (TWO_PROCESSES) {
+    const ids = subs.filter((s) => s.id.startsWith('p2-')).map((s) => s.id);
+    results.push(await runCase(bench, net, configFile, to, ids, perSubscription, 2));
+  }
 
-  const one = results.find((r) => r.n === 1);
+  const one = results.find((r) => r.n === 1 && r.processes === 1);
   console.log(
     `\n${new Date().toISOString()}, ${broker.description}, ${RECORDS} indicators, load ${loadavg()}\n`,
   );
   console.log(
-    '| subscriptions | deliveries | seconds | first delivery, s | deliveries/s | vs N=1 | CPU µs/delivery | cores | RSS after drain, MiB | heap after drain, MiB | RSS after GC + 10 s idle, MiB | heap after GC, MiB | dedup bytes/entry on disk |',
+    '| subscriptions | processes | deliveries | seconds | first delivery, s | deliveries/s | vs N=1 | CPU µs/delivery | cores | RSS after drain, MiB | heap after drain, MiB | RSS after GC + 10 s idle, MiB | heap after GC, MiB | dedup bytes/entry on disk |',
   );
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     console.log(
-      `| ${r.n} | ${fmt(r.deliveries)} | ${r.seconds.toFixed(1)} | ${r.firstSeconds.toFixed(1)} | ${fmt(r.perSecond)} | ${one ? (r.perSecond / one.perSecond).toFixed(2) : '–'}× | ${r.cpuUsPerDelivery.toFixed(0)} | ${r.cores.toFixed(2)} | ${mib(r.drained.rss)} | ${mib(r.drained.heapUsed)} | ${mib(r.idle.rss)} | ${mib(r.idle.heapUsed)} | ${r.dedupBytesPerEntry.toFixed(0)} |`,
+      `| ${r.n} | ${r.processes} | ${fmt(r.deliveries)} | ${r.seconds.toFixed(1)} | ${r.firstSeconds.toFixed(1)} | ${fmt(r.perSecond)} | ${one ? (r.perSecond / one.perSecond).toFixed(2) : '–'}× | ${r.cpuUsPerDelivery.toFixed(0)} | ${r.cores.toFixed(2)} | ${mib(r.drained.rss)} | ${mib(r.drained.heapUsed)} | ${mib(r.idle.rss)} | ${mib(r.idle.heapUsed)} | ${r.dedupBytesPerEntry.toFixed(0)} |`,
     );
   }
   const rows = [];
-  const top = results[results.length - 1]!;
+  const top = results.filter((r) => r.processes === 1).at(-1)!;
+  const split = results.find((r) => r.processes === 2);
+  if (split) {
+    rows.push({
+      case: `${split.n} subscriptions over 2 processes vs 1 process`,
+      ratio: split.perSecond / top.perSecond,
+      target: 1,
+    });
+  }
   if (one && top.n > 1) {
     rows.push({
       case: `${top.n} subscriptions in one process, aggregate vs one`,

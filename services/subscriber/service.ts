@@ -34,7 +34,7 @@ export interface SubscriberOptions {
   /** Port of /healthz, /readyz, /metrics; undefined = no HTTP server. */
   port?: number;
   host?: string;
-  /** Where embedded dedup stores live (`<dataDir>/dedup/<subscription>`). Default `$THREATRELAY_DATA_DIR` or `./data`. */
+  /** Where embedded dedup stores live (one lmdb environment, `<dataDir>/dedup`, a store per subscription in it). Default `$THREATRELAY_DATA_DIR` or `./data`. */
   dataDir?: string;
   retryPolicy?: RetryPolicy;
 }

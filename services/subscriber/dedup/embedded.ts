@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ThreatRelayError } from '../../contract/errors';
 import {
@@ -26,9 +27,10 @@ import {
 
 /**
  * The dedup store on local disk (lmdb), for a subscription run by a single
- * instance. Each `record` is one lmdb write transaction, and lmdb allows one
- * writer at a time, so check-and-set is atomic even across processes that
- * open the same directory.
+ * instance: three tables named after it in an lmdb environment that the
+ * process's subscriptions share. Each `record` is one lmdb write
+ * transaction, and lmdb allows one writer at a time, so check-and-set is
+ * atomic even across processes that open the same directory.
  *
  * Rows are small fixed binary layouts (embedded-rows.ts): an event costs one
  * event row and one key row, about 170 bytes on disk with lmdb's pages, and
@@ -50,8 +52,46 @@ const DUPLICATE: DedupOutcome = { kind: 'duplicate' };
 const MAP_BYTES = 2 ** 30;
 
 export interface EmbeddedDedupStoreOptions {
+  /** The lmdb environment's directory; the stores of one process share it. */
   path: string;
+  /** The store's tables are named after it: one store per subscription. Default `''`. */
+  name?: string;
   windowMs: number;
+}
+
+/**
+ * Open environments by directory, shared by the stores in them. One
+ * environment per process rather than one per subscription: one map, one
+ * writer, and one disk flush for the transactions of every subscription that
+ * are ready together, instead of one each.
+ */
+const ENVIRONMENTS = new Map<string, { root: RootDatabase; users: number }>();
+
+/** Tables in one environment: three per store, so up to 341 subscriptions per data directory. */
+const MAX_TABLES = 1024;
+
+function openEnvironment(path: string): RootDatabase {
+  const known = ENVIRONMENTS.get(path);
+  if (known) {
+    known.users += 1;
+    return known.root;
+  }
+  const root = open({ path, compression: false, mapSize: MAP_BYTES, maxDbs: MAX_TABLES });
+  ENVIRONMENTS.set(path, { root, users: 1 });
+  return root;
+}
+
+async function closeEnvironment(path: string): Promise<void> {
+  const known = ENVIRONMENTS.get(path);
+  if (!known) return;
+  known.users -= 1;
+  if (known.users > 0) {
+    // Others still write here: only this store's writes need to be on disk.
+    await known.root.flushed;
+    return;
+  }
+  ENVIRONMENTS.delete(path);
+  await known.root.close();
 }
 
 type Table = Database<Buffer, Buffer>;
@@ -63,6 +103,7 @@ export class EmbeddedDedupStore implements DedupStore {
   private readonly sweptTo = new Map<Table, Buffer>();
 
   private constructor(
+    private readonly path: string,
     private readonly root: RootDatabase,
     private readonly events: Table,
     private readonly keys: Table,
@@ -71,10 +112,13 @@ export class EmbeddedDedupStore implements DedupStore {
   ) {}
 
   static open(options: EmbeddedDedupStoreOptions): EmbeddedDedupStore {
-    const root = open({ path: options.path, compression: false, mapSize: MAP_BYTES });
+    const path = resolve(options.path);
+    const root = openEnvironment(path);
+    const prefix = options.name ? `${options.name}/` : '';
     const table = (name: string): Table =>
-      root.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' });
+      root.openDB<Buffer, Buffer>({ name: `${prefix}${name}`, keyEncoding: 'binary', encoding: 'binary' });
     return new EmbeddedDedupStore(
+      path,
       root,
       table('events.v2'),
       table('keys.v2'),
@@ -131,7 +175,7 @@ export class EmbeddedDedupStore implements DedupStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.root.close();
+    await closeEnvironment(this.path);
   }
 
   private recordInTransaction(input: DedupInput, position: Buffer, now: number): DedupOutcome {

@@ -11,7 +11,11 @@ export { RedisDedupStore } from './redis';
 /** Opens the subscription's dedup store; `windowDays` defaults to 30. */
 export function createDedupStore(options: DedupStoreOptions): DedupStore {
   if (options.kind === 'embedded') {
-    return EmbeddedDedupStore.open({ path: options.path, windowMs: windowMs(options) });
+    return EmbeddedDedupStore.open({
+      path: options.path,
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      windowMs: windowMs(options),
+    });
   }
   return new RedisDedupStore({ url: options.url, prefix: options.prefix, windowMs: windowMs(options) });
 }

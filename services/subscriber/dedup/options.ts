@@ -8,8 +8,10 @@ export type DedupStoreOptions =
   | {
       /** lmdb on local disk: durable, for a subscription run by a single instance. */
       kind: 'embedded';
-      /** The store's directory, one per subscription, e.g. `<dataDir>/dedup/<subscription>`. */
+      /** The lmdb environment's directory, shared by a process's subscriptions: `<dataDir>/dedup`. */
       path: string;
+      /** The store's name in it: the subscription id. */
+      name?: string;
       windowDays?: number;
     }
   | {

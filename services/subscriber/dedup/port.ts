@@ -65,7 +65,8 @@ export function openDedup(
     d.store === 'embedded'
       ? createDedupStore({
           kind: 'embedded',
-          path: join(dataDir, 'dedup', subscription.id),
+          path: join(dataDir, 'dedup'),
+          name: subscription.id,
           windowDays: d.windowDays,
         })
       : createDedupStore({

@@ -86,6 +86,22 @@ describe('embedded dedup store', () => {
     expect(store.entryCount()).toEqual({ events: 2, keys: 0, batches: 0 });
   });
 
+  it('keeps the stores of one data directory apart, and closing one leaves the others working', async () => {
+    const a = EmbeddedDedupStore.open({ path: join(dir, 'shared'), name: 'sub-a', windowMs: WINDOW });
+    const b = EmbeddedDedupStore.open({ path: join(dir, 'shared'), name: 'sub-b', windowMs: WINDOW });
+    expect(await a.record(report(1))).toEqual({ kind: 'new', repeat: false });
+    expect(await b.record(report(1))).toEqual({ kind: 'new', repeat: false });
+    expect(await a.record(report(1, { position: 't/0/99' }))).toEqual({ kind: 'duplicate' });
+    await a.close();
+    expect(await b.record(report(2))).toEqual({ kind: 'new', repeat: false });
+    expect(b.entryCount()).toEqual({ events: 2, keys: 2, batches: 0 });
+    await b.close();
+    // Reopened: each store finds its own state again.
+    const again = EmbeddedDedupStore.open({ path: join(dir, 'shared'), name: 'sub-a', windowMs: WINDOW });
+    expect(again.entryCount()).toEqual({ events: 1, keys: 1, batches: 0 });
+    await again.close();
+  });
+
   it('refuses to record once closed', async () => {
     await store.close();
     await expect(store.record(report(1))).rejects.toMatchObject({ code: 'TR_INTERNAL' });
