@@ -111,11 +111,16 @@ export class TaxiiFeed {
     isStale,
   }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
-    const events: { eventKey: string; additions: Addition[] }[] = [];
+    const events: { eventKey: string; additions: Addition[]; at: number }[] = [];
     for (const message of batch.messages) {
       const verdict = verifyRecord(this.deps, message);
       if (verdict.ok)
-        events.push({ eventKey: eventKeyOf(verdict.event), additions: additionsOf(verdict.event) });
+        events.push({
+          eventKey: eventKeyOf(verdict.event),
+          additions: additionsOf(verdict.event),
+          // What the objects age from (TaxiiStore.expire): when the record was produced, as freshness checks.
+          at: Date.parse(verdict.event.producedAt),
+        });
       else this.deps.onRefused(verdict.code, verdict.reason, { topic, partition, offset: message.offset });
     }
     if (!isRunning() || isStale()) return;

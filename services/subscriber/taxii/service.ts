@@ -13,6 +13,7 @@ import type { Logger } from '../../platform/logger';
 import { createRegistry } from '../../platform/metrics';
 import { taxiiApp, API_ROOT_PATH, DISCOVERY_PATH } from './app';
 import { collectionsOf, type Collection } from './collections';
+import { taxiiMaxAgeMs, TaxiiExpiry } from './expiry';
 import { TaxiiFeed } from './feed';
 import { TaxiiStore } from './store';
 
@@ -25,6 +26,8 @@ export interface TaxiiServerOptions {
   host?: string;
   /** The store lives in `<dataDir>/taxii/<org>`. Default `$THREATRELAY_DATA_DIR` or `./data`. */
   dataDir?: string;
+  /** Between two sweeps of what the topics no longer hold (services/subscriber/taxii/expiry.ts). Default 10 min. */
+  expiryIntervalMs?: number;
 }
 
 export interface RunningTaxiiServer {
@@ -34,6 +37,7 @@ export interface RunningTaxiiServer {
   collections: Collection[];
   store: TaxiiStore;
   feed: TaxiiFeed;
+  expiry: TaxiiExpiry;
   close(): Promise<void>;
 }
 
@@ -71,6 +75,11 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
     help: 'Objects served in TAXII object pages.',
     registers: [registry],
   });
+  const expired = new Counter({
+    name: 'threatrelay_taxii_expired_total',
+    help: 'Object versions dropped from the TAXII store once older than the topics keep records.',
+    registers: [registry],
+  });
   const kafka = createKafka(config.kafka, logger, `threatrelay-taxii-${orgId}`);
   const admin = kafka.admin();
   const log = logger.child({ taxii: orgId });
@@ -92,9 +101,18 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
     },
     onAdded: (n) => added.inc(n),
   });
+  const expiry = new TaxiiExpiry({
+    store,
+    maxAgeMs: taxiiMaxAgeMs(config),
+    intervalMs: options.expiryIntervalMs,
+    logger: log,
+    onExpired: (n) => expired.inc(n),
+  });
   let server: Server | undefined;
   try {
     await admin.connect();
+    // First what a rebuild would no longer hold (a store that was stopped a while), then the feed.
+    expiry.start();
     await feed.start();
     const app = taxiiApp({
       org: orgId,
@@ -121,6 +139,7 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
       const s = app.listen(options.port, host, () => resolve(s)).once('error', reject);
     });
   } catch (err) {
+    await expiry.stop();
     await feed.stop().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     await store.close();
@@ -136,12 +155,14 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
     collections,
     store,
     feed,
+    expiry,
     async close() {
       const closed = new Promise<void>((resolve) => running.close(() => resolve()));
       running.closeIdleConnections();
       await closed;
       // The feed finishes the batch in hand: its objects and offsets are on disk before it leaves.
       await feed.stop();
+      await expiry.stop();
       await admin.disconnect();
       await store.close();
       log.info('TAXII server stopped');

@@ -16,6 +16,16 @@ import { ThreatRelayError } from '../../contract/errors';
  * The Kafka position of what has been added is written in the same
  * transaction as the objects, so after a crash the feed resumes exactly
  * after what the store holds: nothing twice, nothing lost.
+ *
+ * **Expiry.** The store is a view of topics that keep records for a limited
+ * time, so it forgets at the same pace: every version and every remembered
+ * event carries the time of the newest record that brought it (its
+ * `producedAt`), and `expire(cutoff)` drops those older than the cutoff, a
+ * bounded number per call. A version several records bring (a source's
+ * `identity`, a TLP `marking-definition`) takes the newest one's time, so it
+ * stays as long as any record that carries it. What is left is what a store
+ * rebuilt from the topics at that moment would hold. lmdb has no TTLs, so
+ * the times are an index (`aging`) in time order.
  */
 
 /** One stored version of an object. `json` is the object as served, serialized once at insert. */
@@ -34,6 +44,11 @@ interface EntryValue {
   type: string;
   version: string;
   json: string;
+  /**
+   * Milliseconds since the epoch of the newest record that brought this version (its `producedAt`).
+   * Absent in stores written before expiry existed: their versions age from their position.
+   */
+  at?: number;
 }
 
 /** The first and last version of an object in a collection, by version timestamp. */
@@ -68,6 +83,16 @@ export type Versioner = (
 type EntryKey = [string, number];
 type VersionKey = [string, string, string];
 type HeadKey = [string, string];
+/** [time, 'v', collection, position] for a version, [time, 'e', collection, eventKey] for a remembered event. */
+type AgingKey = [number, 'v', string, number] | [number, 'e', string, string];
+
+/** What one `expire` call removed. */
+export interface Expired {
+  versions: number;
+  events: number;
+  /** Whether more is older than the cutoff than this call was allowed to remove. */
+  more: boolean;
+}
 
 const MAX_POSITION = Number.MAX_SAFE_INTEGER;
 
@@ -99,28 +124,52 @@ export class TaxiiStore {
     private readonly heads: Database<Head, HeadKey>,
     /** ['seq', collection] → last position; ['offset', topic, partition] → next offset; ['event', collection, source, eventId] → 1. */
     private readonly meta: Database<number | string, (string | number)[]>,
+    private readonly aging: Database<true, AgingKey>,
   ) {}
 
-  static open(path: string): TaxiiStore {
+  static open(path: string, now: () => number = Date.now): TaxiiStore {
     const root = open({ path, compression: false });
-    return new TaxiiStore(
+    const store = new TaxiiStore(
       root,
       root.openDB<EntryValue, EntryKey>({ name: 'entries' }),
       root.openDB<number, VersionKey>({ name: 'versions' }),
       root.openDB<Head, HeadKey>({ name: 'heads' }),
       root.openDB<number | string, (string | number)[]>({ name: 'meta' }),
+      root.openDB<true, AgingKey>({ name: 'aging' }),
     );
+    store.indexAging(now);
+    return store;
+  }
+
+  /**
+   * Once, for a store written before expiry existed: every version ages from its position (when it
+   * was added, the latest its record can have been produced), every remembered event from now.
+   */
+  private indexAging(now: () => number): void {
+    if (this.meta.get(['aging']) !== undefined) return;
+    this.root.transactionSync(() => {
+      for (const { key, value } of this.entries.getRange()) {
+        this.aging.putSync([value.at ?? Math.floor(key[1] / 1000), 'v', key[0], key[1]], true);
+      }
+      const at = now();
+      for (const { key } of this.meta.getRange({ start: ['event'], end: ['event', '\uffff'] })) {
+        this.aging.putSync([at, 'e', key[1] as string, key[2] as string], true);
+      }
+      this.meta.putSync(['aging'], 1);
+    });
   }
 
   /**
    * Adds the events' objects and records the Kafka position they came from,
    * in one transaction, and resolves once it is on disk. An event already
    * added (same collection, source and eventId: a re-read after a crash, a
-   * producer's retry) and a version a collection already holds are skipped.
-   * Resolves with the number of versions added.
+   * producer's retry) and a version a collection already holds are skipped;
+   * such a version takes the event's time `at` (its `producedAt`, in ms;
+   * default now) when that is newer than its own, so it expires with the
+   * newest record that carries it. Resolves with the number of versions added.
    */
   async add(
-    events: { eventKey: string; additions: Addition[] }[],
+    events: { eventKey: string; additions: Addition[]; at?: number }[],
     position: KafkaPosition | undefined,
     versioner: Versioner,
     now: () => number = Date.now,
@@ -128,11 +177,14 @@ export class TaxiiStore {
     this.assertOpen();
     const added = await this.root.transaction(() => {
       let count = 0;
-      for (const { eventKey, additions } of events) {
+      for (const { eventKey, additions, at = now() } of events) {
         const collections = [...new Set(additions.map((a) => a.collection))];
         if (collections.some((c) => this.meta.doesExist(['event', c, eventKey]))) continue;
-        for (const a of additions) count += this.addVersion(a, versioner, now);
-        for (const c of collections) this.meta.putSync(['event', c, eventKey], 1);
+        for (const a of additions) count += this.addVersion(a, versioner, now, at);
+        for (const c of collections) {
+          this.meta.putSync(['event', c, eventKey], at);
+          this.aging.putSync([at, 'e', c, eventKey], true);
+        }
       }
       if (position) this.meta.putSync(['offset', position.topic, position.partition], position.next);
       return count;
@@ -142,13 +194,17 @@ export class TaxiiStore {
     return added;
   }
 
-  private addVersion(a: Addition, versioner: Versioner, now: () => number): number {
+  private addVersion(a: Addition, versioner: Versioner, now: () => number, at: number): number {
     const id = String(a.object.id);
     const head = this.heads.get([a.collection, id]);
     const previous = head ? this.entryJson(a.collection, head.last.position) : undefined;
     const object = versioner(a.object, previous);
     const version = versionOf(object);
-    if (this.versions.doesExist([a.collection, id, version])) return 0;
+    const held = this.versions.get([a.collection, id, version]);
+    if (held !== undefined) {
+      this.renew(a.collection, held, at);
+      return 0;
+    }
     const last = (this.meta.get(['seq', a.collection]) as number | undefined) ?? 0;
     const position = Math.max(now() * 1000, last + 1);
     this.meta.putSync(['seq', a.collection], position);
@@ -157,7 +213,9 @@ export class TaxiiStore {
       type: String(object.type),
       version,
       json: JSON.stringify(object),
+      at,
     });
+    this.aging.putSync([at, 'v', a.collection, position], true);
     this.versions.putSync([a.collection, id, version], position);
     const mark = { version, position };
     this.heads.putSync([a.collection, id], {
@@ -165,6 +223,76 @@ export class TaxiiStore {
       last: !head || version > head.last.version ? mark : head.last,
     });
     return 1;
+  }
+
+  /** A version another record brought again: it now ages from the newer of the two records. */
+  private renew(collection: string, position: number, at: number): void {
+    const entry = this.entries.get([collection, position]);
+    if (!entry) return;
+    const was = entry.at ?? Math.floor(position / 1000);
+    if (was >= at) return;
+    this.aging.removeSync([was, 'v', collection, position]);
+    this.aging.putSync([at, 'v', collection, position], true);
+    this.entries.putSync([collection, position], { ...entry, at });
+  }
+
+  /**
+   * Drops every version, and forgets every event, whose newest record is
+   * older than `cutoff` (ms since the epoch), at most `limit` of them in one
+   * transaction, and resolves once that is on disk. An object whose first or
+   * last version goes gets its head from the versions left; one with none
+   * left is gone from the collection. Forgetting an event is what a rebuild
+   * does too: the topics no longer hold its record.
+   */
+  async expire(cutoff: number, limit = 1000): Promise<Expired> {
+    this.assertOpen();
+    const expired = await this.root.transaction(() => {
+      // Collected before deleting: removing rows under an open cursor is not something to rely on.
+      const due: AgingKey[] = [];
+      for (const key of this.aging.getKeys({ end: [cutoff], limit: limit + 1 })) due.push(key);
+      const more = due.length > limit;
+      const out: Expired = { versions: 0, events: 0, more };
+      for (const key of due.slice(0, limit)) {
+        this.aging.removeSync(key);
+        if (key[1] === 'e') {
+          this.meta.removeSync(['event', key[2], key[3]]);
+          out.events += 1;
+        } else out.versions += this.removeVersion(key[2], key[3]);
+      }
+      return out;
+    });
+    await this.root.flushed;
+    return expired;
+  }
+
+  private removeVersion(collection: string, position: number): number {
+    const entry = this.entries.get([collection, position]);
+    if (!entry) return 0;
+    this.entries.removeSync([collection, position]);
+    this.versions.removeSync([collection, entry.id, entry.version]);
+    const head = this.heads.get([collection, entry.id]);
+    if (head && (head.first.position === position || head.last.position === position)) {
+      // Versions are keyed by their timestamp: the first and last left are the range's ends.
+      let first: Head['first'] | undefined;
+      let last: Head['last'] | undefined;
+      for (const { key, value } of this.versions.getRange({
+        start: [collection, entry.id, ''],
+        end: [collection, entry.id, '\uffff'],
+      })) {
+        first ??= { version: key[2], position: value };
+        last = { version: key[2], position: value };
+      }
+      if (first && last) this.heads.putSync([collection, entry.id], { first, last });
+      else this.heads.removeSync([collection, entry.id]);
+    }
+    return 1;
+  }
+
+  /** The time (ms) of the oldest record the store still holds something of, if any. */
+  oldest(): number | undefined {
+    this.assertOpen();
+    for (const key of this.aging.getKeys({ limit: 1 })) return key[0];
+    return undefined;
   }
 
   private entryJson(collection: string, position: number): Record<string, unknown> | undefined {
