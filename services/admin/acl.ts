@@ -15,9 +15,10 @@ import { COMMUNITY_TLPS, communityLevels, kafkaNames } from '../contract/names';
  *   subscriptions (reading them back is the operator's: `threatrelay dlq`),
  *   and joins only its subscriptions' consumer groups and its own
  *   control-listener groups. It reads and writes its org's control topic,
- *   where a 410 from its webhook disables its subscription. When the config
- *   names TAXII readers of its org, it also joins the org's TAXII group (the
- *   TAXII server reads as the org's subscriber principal: same topics).
+ *   where a 410 from its webhook disables its subscription;
+ * - a TAXII principal (the org's TAXII server) reads the same topics as the
+ *   org's subscriber and joins the org's TAXII group only: it writes nothing,
+ *   and no subscription's group, DLQ or switch is its.
  */
 
 export type AclResourceType = 'TOPIC' | 'GROUP' | 'TRANSACTIONAL_ID';
@@ -59,11 +60,14 @@ export function aclsOf(config: Config): AclBinding[] {
     const org = config.orgs.find((o) => o.id === user.org)!;
     for (const tlp of communityLevels(org)) add('TOPIC', topics.community(tlp), 'READ');
     add('TOPIC', topics.direct(org.id), 'READ');
+    if (user.role === 'taxii') {
+      add('GROUP', topics.taxiiGroup(org.id), 'READ');
+      continue;
+    }
     for (const s of config.subscriptions.filter((sub) => sub.org === org.id)) {
       add('TOPIC', topics.dlq(s.id), 'WRITE');
       add('GROUP', topics.subscriptionGroup(s.id), 'READ');
     }
-    if (config.taxii.readers.some((r) => r.org === org.id)) add('GROUP', topics.taxiiGroup(org.id), 'READ');
     add('TOPIC', topics.control(org.id), 'READ');
     add('TOPIC', topics.control(org.id), 'WRITE');
     add('GROUP', topics.controlGroupPrefix(org.id), 'READ', 'PREFIXED');

@@ -45,12 +45,14 @@ const env: Record<string, string> = {
   GOOGLE_PRODUCER_PW: secret(),
   DHS_SUBSCRIBER_PW: secret(),
   SMALLCO_SUBSCRIBER_PW: secret(),
+  DHS_TAXII_PW: secret(),
 };
 const PASSWORD_ENV: Record<string, string> = {
   'facebook-producer': 'FACEBOOK_PRODUCER_PW',
   'google-producer': 'GOOGLE_PRODUCER_PW',
   'dhs-subscriber': 'DHS_SUBSCRIBER_PW',
   'smallco-subscriber': 'SMALLCO_SUBSCRIBER_PW',
+  'dhs-taxii': 'DHS_TAXII_PW',
 };
 
 /** The first error of a chain kafkajs wraps (retries, coordinator lookups), as its protocol type. */
@@ -170,7 +172,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
         users: Object.entries(PASSWORD_ENV).map(([username, name]) => ({
           username,
           org: username.split('-')[0],
-          role: username.endsWith('producer') ? 'producer' : 'subscriber',
+          role: username.split('-')[1],
           password: `\${${name}}`,
         })),
       },
@@ -181,6 +183,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
         { id: 'smallco', name: 'Small Co', kind: 'company', maxTlp: 'green' },
       ],
       apiKeys: [{ name: 'facebook-secops', org: 'facebook', sha256: apiKeyHash(facebookApiKey) }],
+      taxii: { readers: [{ name: 'dhs-tip', org: 'dhs', sha256: apiKeyHash(secret()) }] },
       subscriptions: [
         {
           id: 'dhs-all',
@@ -253,7 +256,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     expect(second.users.unchanged.sort()).toEqual(Object.keys(PASSWORD_ENV).sort());
     expect(second.acls.unchanged).toBe(aclsOf(config).length);
     expect(formatReport(second)).toMatch(
-      /^nothing changed: 14 topics, 4 Kafka users, \d+ ACLs already as configured$/,
+      /^nothing changed: 14 topics, 5 Kafka users, \d+ ACLs already as configured$/,
     );
   });
 
@@ -373,6 +376,25 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     );
   });
 
+  it("lets a TAXII principal read its org's topics in the org's TAXII group, and nothing else", async () => {
+    const t = kafkaNames(prefix);
+    const taxii = sasl('dhs-taxii');
+    expect(await tryRead(taxii, t.direct('dhs'), t.taxiiGroup('dhs'))).toBe('ok');
+    expect(await tryRead(taxii, t.community('amber'), t.taxiiGroup('dhs'))).toBe('ok');
+    expect(await tryRead(taxii, t.direct('smallco'), t.taxiiGroup('dhs'))).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await tryRead(taxii, t.direct('dhs'), t.subscriptionGroup('dhs-all'))).toBe(
+      'GROUP_AUTHORIZATION_FAILED',
+    );
+    expect(await tryRead(taxii, t.direct('dhs'), t.taxiiGroup('smallco'))).toBe('GROUP_AUTHORIZATION_FAILED');
+    expect(await tryWrite(taxii, t.dlq('dhs-all'))).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await tryWrite(taxii, t.control('dhs'))).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await tryWrite(taxii, t.direct('dhs'))).toBe('TOPIC_AUTHORIZATION_FAILED');
+    // Nor is the TAXII group the subscriber's.
+    expect(await tryRead(sasl('dhs-subscriber'), t.direct('dhs'), t.taxiiGroup('dhs'))).toBe(
+      'GROUP_AUTHORIZATION_FAILED',
+    );
+  });
+
   it("refuses a producer writing a subscriber's switches or dead letters", async () => {
     const t = kafkaNames(prefix);
     expect(await tryWrite(sasl('facebook-producer'), t.control('dhs'))).toBe('TOPIC_AUTHORIZATION_FAILED');
@@ -486,7 +508,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
       'TOPIC_AUTHORIZATION_FAILED',
     );
     const back = await runProvision();
-    expect([back.users.unchanged.length, back.acls.removed]).toEqual([4, []]);
+    expect([back.users.unchanged.length, back.acls.removed]).toEqual([5, []]);
     expect(back.acls.added).toHaveLength(report.acls.removed.length);
   });
 
@@ -550,11 +572,11 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     expect(firstRun.stdout).toMatch(/^created topics \(14\):$/m);
     expect(firstRun.stdout).toMatch(new RegExp(`^added ACLs \\(${before}\\):$`, 'm'));
     expect(firstRun.stdout.trim().split('\n').at(-1)).toBe(
-      `done: 14 topics, 4 Kafka users, ${before} ACLs as configured`,
+      `done: 14 topics, 5 Kafka users, ${before} ACLs as configured`,
     );
     const secondRun = await cli();
     expect(secondRun.stdout.trim()).toBe(
-      `nothing changed: 14 topics, 4 Kafka users, ${before} ACLs already as configured`,
+      `nothing changed: 14 topics, 5 Kafka users, ${before} ACLs already as configured`,
     );
     // The first network is as it was.
     expect(changed(await runProvision())).toBe(false);

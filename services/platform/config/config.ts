@@ -106,6 +106,16 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
       });
     }
   });
+  // With Kafka users, an org's TAXII server connects as its own: without one it could not read.
+  if (users.length > 0) {
+    for (const org of new Set(readers.map((r) => r.org))) {
+      if (!users.some((u) => u.org === org && u.role === 'taxii'))
+        problems.push({
+          path: 'kafka.users',
+          message: `org "${org}" has taxii.readers but no Kafka user with role taxii for its TAXII server`,
+        });
+    }
+  }
   if (users.length > 0 && !sasl?.mechanism.startsWith('scram')) {
     problems.push({
       path: 'kafka.sasl',

@@ -10,8 +10,11 @@ import { CATEGORIES, INDICATOR_TYPES } from '../../contract/model';
  * file itself holds only public keys and SHA-256 hashes of API keys.
  */
 
-/** What a Kafka user is for: publishing an org's events, or consuming what the org is entitled to. */
-export const KAFKA_ROLES = ['producer', 'subscriber'] as const;
+/**
+ * What a Kafka user is for: publishing an org's events, consuming what the org is entitled to for its
+ * subscriptions, or reading the same into the org's TAXII server (`threatrelay taxii`).
+ */
+export const KAFKA_ROLES = ['producer', 'subscriber', 'taxii'] as const;
 export type KafkaRole = (typeof KAFKA_ROLES)[number];
 
 /** A whole value that is one environment variable reference. */

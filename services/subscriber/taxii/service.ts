@@ -53,8 +53,8 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
       `org "${orgId}" has no taxii.readers: nobody could read its server`,
     );
   }
-  // The TAXII server reads what the org's subscriber reads, as the org's subscriber principal.
-  checkOwnUser(config, orgId, 'subscriber');
+  // The TAXII server reads what the org's subscriber reads, as a principal of its own (role taxii).
+  checkOwnUser(config, orgId, 'taxii');
   const dataDir = options.dataDir ?? process.env.THREATRELAY_DATA_DIR ?? join(process.cwd(), 'data');
   const store = TaxiiStore.open(join(dataDir, 'taxii', orgId));
   const collections = collectionsOf(org, config.kafka.topicPrefix);

@@ -74,20 +74,44 @@ describe('ACL model', () => {
     );
   });
 
-  it("lets a subscriber principal join its org's TAXII group only when the org has TAXII readers", () => {
-    const withReaders = parseConfig({
+  it("lets a TAXII principal read what its org's subscriber reads, in the org's TAXII group only", () => {
+    const withTaxii = parseConfig({
       ...config,
-      kafka: { ...config.kafka, brokers: undefined },
+      kafka: {
+        ...config.kafka,
+        brokers: undefined,
+        users: [
+          ...config.kafka.users,
+          { username: 'dhs-taxii', org: 'dhs', role: 'taxii', password: '${D}' },
+          { username: 'small-taxii', org: 'small', role: 'taxii', password: '${E}' },
+        ],
+      },
       taxii: { readers: [{ name: 'dhs-tip', org: 'dhs', sha256: 'a'.repeat(64) }] },
     });
-    const groups = (c: typeof config, user: string): string[] =>
+    const grantedIn = (c: typeof config, user: string): string[] =>
       aclsOf(c)
-        .filter((b) => b.principal === `User:${user}` && b.resourceType === 'GROUP')
-        .map((b) => `${b.operation} ${b.resourceName}`);
-    expect(groups(withReaders, 'dhs-subscriber')).toContain('READ tr.taxii.dhs');
-    expect(groups(withReaders, 'small-subscriber').filter((g) => g.includes('taxii'))).toEqual([]);
-    expect(groups(config, 'dhs-subscriber').filter((g) => g.includes('taxii'))).toEqual([]);
-    expect(aclsOf(withReaders)).toHaveLength(aclsOf(config).length + 1);
+        .filter((b) => b.principal === `User:${user}`)
+        .map((b) => aclKey(b).replace(`User:${user} `, ''))
+        .sort();
+    expect(grantedIn(withTaxii, 'dhs-taxii')).toEqual(
+      [
+        'READ TOPIC:tr.community.clear',
+        'READ TOPIC:tr.community.green',
+        'READ TOPIC:tr.community.amber',
+        'READ TOPIC:tr.direct.dhs',
+        `READ GROUP:${kafkaNames('tr').taxiiGroup('dhs')}`,
+      ].sort(),
+    );
+    expect(grantedIn(withTaxii, 'small-taxii')).toEqual(
+      ['READ TOPIC:tr.community.clear', 'READ TOPIC:tr.direct.small', 'READ GROUP:tr.taxii.small'].sort(),
+    );
+    // The subscribers' grants do not change: the TAXII group is not theirs.
+    expect(grantedIn(withTaxii, 'dhs-subscriber')).toEqual(granted('dhs-subscriber'));
+    expect(
+      aclsOf(withTaxii)
+        .filter((b) => b.resourceName.includes('.taxii.'))
+        .map((b) => b.principal),
+    ).toEqual(['User:dhs-taxii', 'User:small-taxii']);
   });
 
   it('gives no one a wildcard on topics or groups', () => {
@@ -110,6 +134,12 @@ describe('a service and its Kafka user', () => {
     );
     expect(() => checkOwnUser(as('fb-producer'), 'facebook', 'subscriber')).toThrow(
       /facebook's producer user/,
+    );
+  });
+
+  it("refuses to start a TAXII server as its org's subscriber user", () => {
+    expect(() => checkOwnUser(as('dhs-subscriber'), 'dhs', 'taxii')).toThrow(
+      /"dhs-subscriber" is dhs's subscriber user; dhs's taxii must connect as its own/,
     );
   });
 

@@ -197,6 +197,18 @@ describe('config: Kafka users', () => {
     );
   });
 
+  it('wants a Kafka user of role taxii for every org with TAXII readers, once there are users', () => {
+    const readers = { readers: [{ name: 'dhs-tip', org: 'dhs', sha256: 'a'.repeat(64) }] };
+    const subscriber = { username: 'dhs-subscriber', org: 'dhs', role: 'subscriber', password: '${A}' };
+    const taxii = { username: 'dhs-taxii', org: 'dhs', role: 'taxii', password: '${B}' };
+    expect(problemsOf({ ...withUsers([subscriber]), taxii: readers }, ENV)).toEqual([
+      'kafka.users: org "dhs" has taxii.readers but no Kafka user with role taxii for its TAXII server',
+    ]);
+    expect(problemsOf({ ...withUsers([subscriber, taxii]), taxii: readers }, ENV)).toEqual([]);
+    // Without Kafka users (no SASL, a local broker) there is nothing to connect as.
+    expect(problemsOf({ ...base(), taxii: readers }, ENV)).toEqual([]);
+  });
+
   it('takes partitions and replication factor from the environment', () => {
     const config = parseConfig(
       { ...base(), kafka: { partitions: '${P}', replicationFactor: '${RF}' } },
