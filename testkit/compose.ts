@@ -30,7 +30,8 @@ export const containerEnv = (s: ComposeServiceLike, dotenv: Record<string, strin
 export const scopeOf = (s: ComposeServiceLike): ConfigScope | undefined => {
   const org = argOf(s, '--org');
   const command = s.command?.[0];
-  if ((command === 'producer' || command === 'subscriber') && org) return { role: command, org };
+  if ((command === 'producer' || command === 'subscriber' || command === 'taxii') && org)
+    return { role: command, org };
   if (command === 'receiver') return { role: 'receiver' };
   if (command === 'console') return { role: 'console' };
   return undefined;

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hashOperatorPassword, newOperatorPassword } from '../console/auth';
-import { apiKeyHash, envReference, newApiKey } from '../platform/config/config';
+import { apiKeyHash, envReference, newApiKey, newTaxiiSecret } from '../platform/config/config';
 import { repoRoot } from '../platform/paths';
 import { generateSigningKeyPair } from '../contract/signing';
 import { brokerServices, readComposeStack } from './compose-file';
@@ -112,6 +112,15 @@ function freshValues(
       case 'webhook-secret':
         values[v.name] = `whsec_${randomBytes(24).toString('base64')}`;
         break;
+      case 'taxii-reader-hash':
+      case 'taxii-reader-password': {
+        // Paired by name, so an org may have several readers.
+        const hash = v.kind === 'taxii-reader-hash' ? v.name : `${v.name}_SHA256`;
+        const password = newTaxiiSecret(v.owner!);
+        values[hash] = apiKeyHash(password);
+        values[hash.slice(0, -'_SHA256'.length)] = password;
+        break;
+      }
       case 'operator-password-hash':
       case 'operator-password': {
         const hash = ownedBy('operator-password-hash', v.owner)!;
@@ -127,8 +136,9 @@ function freshValues(
 
 /**
  * A complete, fresh .env for the compose stack: new signing key pairs, API
- * keys and their hashes, webhook secrets, Kafka and Redis passwords and a
- * Kafka cluster id; settings at docker-compose.yml's defaults.
+ * keys and TAXII reader passwords with their hashes, webhook secrets, Kafka
+ * and Redis passwords and a Kafka cluster id; settings at docker-compose.yml's
+ * defaults.
  */
 export function generateComposeEnv(options: ComposeEnvOptions = {}): ComposeEnv {
   const stack = readComposeStack(options.root ?? repoRoot());

@@ -94,6 +94,7 @@ export interface RawConfig {
   apiKeys?: { name: string; org: string; sha256: string }[];
   subscriptions?: { id: string; org: string; webhook?: { secrets?: string[] } }[];
   console?: { operators?: { username: string; passwordHash: string }[] };
+  taxii?: { readers?: { name: string; org: string; sha256: string }[] };
 }
 
 export interface ComposeStack {

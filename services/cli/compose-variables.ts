@@ -16,9 +16,9 @@ import {
  * What each variable of the compose stack's `.env` is. Nothing here lists
  * the variables: they are read from docker-compose.yml (every `${VAR}` it
  * uses) and what each one is comes from where it is used,
- * in config/compose.yaml (an org's publicKey, an API key's sha256, a
- * subscription's webhook secret, a Kafka user's password) or in
- * docker-compose.yml (the environment key it sets, its `${VAR:-default}`).
+ * in config/compose.yaml (an org's publicKey, an API key's sha256, a TAXII
+ * reader's sha256, a subscription's webhook secret, a Kafka user's password)
+ * or in docker-compose.yml (the environment key it sets, its `${VAR:-default}`).
  * A variable used in neither way is an error, not a guess.
  */
 
@@ -44,7 +44,10 @@ export type ComposeVariableKind =
   | 'webhook-secret'
   /** scrypt hash of a console operator's password, and the password itself (for the operator only). */
   | 'operator-password-hash'
-  | 'operator-password';
+  | 'operator-password'
+  /** SHA-256 of a TAXII reader's password, and the password itself (handed to the org, no container reads it). */
+  | 'taxii-reader-hash'
+  | 'taxii-reader-password';
 
 export interface ComposeVariable {
   name: string;
@@ -75,6 +78,8 @@ const KIND_ORDER: ComposeVariableKind[] = [
   'webhook-secret',
   'operator-password-hash',
   'operator-password',
+  'taxii-reader-hash',
+  'taxii-reader-password',
   'password',
 ];
 
@@ -161,6 +166,13 @@ function configVariables(config: RawConfig): Map<string, ComposeVariable> {
         description: `Standard Webhooks secret (whsec_ + base64 of 24 random bytes) of subscription ${s.id}: ${s.org}'s subscriber signs its deliveries with it, its endpoint (the receiver) verifies them.`,
       });
     }
+  }
+  for (const r of config.taxii?.readers ?? []) {
+    note(r.sha256, {
+      kind: 'taxii-reader-hash',
+      owner: r.org,
+      description: `SHA-256 (lowercase hex) of the password of ${r.org}'s TAXII reader ${r.name}; ${r.org}'s TAXII server lets the reader in by it.`,
+    });
   }
   for (const o of config.console?.operators ?? []) {
     note(o.passwordHash, {
@@ -252,6 +264,21 @@ function addOperatorPasswords(byName: Variables): void {
   }
 }
 
+/** Each TAXII reader's password itself, next to its hash (X_PASSWORD beside X_PASSWORD_SHA256). */
+function addTaxiiReaderPasswords(byName: Variables, config: RawConfig): void {
+  for (const v of [...byName.values()].filter((x) => x.kind === 'taxii-reader-hash')) {
+    if (!v.name.endsWith('_SHA256'))
+      throw new Error(`TAXII reader hash variable ${v.name} does not end in _SHA256`);
+    const reader = config.taxii?.readers?.find((r) => envReference(r.sha256) === v.name);
+    add(byName, {
+      name: v.name.slice(0, -'_SHA256'.length),
+      kind: 'taxii-reader-password',
+      owner: v.owner!,
+      description: `The password of ${v.owner}'s TAXII reader ${reader?.name ?? ''} itself. No container reads it: hand it to ${v.owner} for its threat-intelligence platform (HTTP Basic as ${reader?.name ?? 'the reader'}, or Bearer), then delete it from here.`,
+    });
+  }
+}
+
 function addComposeProfiles(byName: Variables, compose: ComposeDocument): void {
   if (!Object.values(compose.services).some((s) => s.profiles?.length)) return;
   const profiles = [...new Set(Object.values(compose.services).flatMap((s) => s.profiles ?? []))];
@@ -277,6 +304,7 @@ export function composeVariables(stack: ComposeStack = readComposeStack()): Comp
   }
   addApiKeys(byName);
   addOperatorPasswords(byName);
+  addTaxiiReaderPasswords(byName, config);
   for (const v of byName.values()) {
     if (v.kind !== 'signing-key') continue;
     const publicKey = [...byName.values()].find((p) => p.kind === 'public-key' && p.owner === v.owner);

@@ -29,6 +29,7 @@ import {
   type ProvisionReport,
 } from '../../services/admin/provision';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
+import { startTaxiiServer, type RunningTaxiiServer } from '../../services/subscriber/taxii/service';
 import { freePort, startLocalBroker, type LocalBroker } from '../../testkit/broker-provider';
 import { containerEnv, scopeOf, type ComposeServiceLike } from '../../testkit/compose';
 import { startRedis, type RedisServer } from '../../testkit/redis';
@@ -51,7 +52,9 @@ import { waitFor } from '../../testkit/wait-for';
  * creates every user and ACL the services need, that each service's own
  * secrets suffice (its Kafka user, its signing key, its webhook secrets, the
  * Redis password), and that the receiver verifies every subscriber's
- * signatures with the secrets the receiver container is given.
+ * signatures with the secrets the receiver container is given, and that
+ * fbi's TAXII server, as its own Kafka user, serves what fbi is entitled to
+ * to the reader whose password .env keeps.
  */
 
 const stack = readComposeStack();
@@ -120,6 +123,7 @@ describe('the compose stack, rehearsed on loopback', () => {
   const rejected: string[] = [];
   const producers: Record<string, RunningProducer> = {};
   const subscribers: Record<string, RunningSubscriber[]> = {};
+  let taxii: RunningTaxiiServer;
   let receiverUrl: string;
   let fbiDataDir: string;
   let adminClient: Admin;
@@ -259,14 +263,14 @@ describe('the compose stack, rehearsed on loopback', () => {
     expect(holders.sort()).toEqual([...brokerServices(stack.compose), 'provision', 'console'].sort());
   });
 
-  it('provisions the topics, the 8 service users and their ACLs, and a second run changes nothing', async () => {
+  it('provisions the topics, the 9 service users and their ACLs, and a second run changes nothing', async () => {
     const config = loadConfig(configPath, envOf('provision'));
     const first = await runProvision();
     // 3 community, a direct and a control topic per org (7), a DLQ per subscription (4).
     expect(first.topics.created).toHaveLength(3 + 7 + 7 + 4);
     expect(first.topics.created.sort()).toEqual([...topicsOf(config), ...controlTopicsOf(config)].sort());
     expect(first.users.created.sort()).toEqual(config.kafka.users.map((u) => u.username).sort());
-    expect(first.users.created).toHaveLength(8);
+    expect(first.users.created).toHaveLength(9);
     expect(first.users.others).toEqual([]);
     expect(first.acls.added).toHaveLength(aclsOf(config).length);
     expect(changed(first)).toBe(true);
@@ -274,7 +278,7 @@ describe('the compose stack, rehearsed on loopback', () => {
     const second = await runProvision();
     expect(changed(second)).toBe(false);
     expect(formatReport(second)).toMatch(
-      /^nothing changed: 21 topics, 8 Kafka users, \d+ ACLs already as configured$/,
+      /^nothing changed: 21 topics, 9 Kafka users, \d+ ACLs already as configured$/,
     );
   });
 
@@ -325,6 +329,24 @@ describe('the compose stack, rehearsed on loopback', () => {
       }
     }
     expect(subscribers.fbi).toHaveLength(2);
+
+    // fbi's TAXII server: its container's environment and scope, its store on the volume's folder.
+    expect(scopeFor('taxii-fbi')).toEqual({ role: 'taxii', org: 'fbi' });
+    const taxiiEnv = envOf('taxii-fbi');
+    expect(taxiiEnv.KAFKA_USERNAME).toBe('fbi-taxii');
+    const taxiiDataDir = join(work, 'fbi-taxii-data');
+    mkdirSync(taxiiDataDir);
+    taxii = await startTaxiiServer({
+      config: configOf('taxii-fbi'),
+      org: 'fbi',
+      logger: logger('taxii-fbi'),
+      dataDir: taxiiDataDir,
+      port: 0,
+      host: '127.0.0.1',
+    });
+    closers.push(() => taxii.close());
+    expect(existsSync(join(taxiiDataDir, 'taxii', 'fbi'))).toBe(true);
+    expect((await fetch(`${taxii.url}/readyz`)).status).toBe(200);
 
     // The containers' healthchecks: /readyz is a Kafka round trip as the service's own principal.
     for (const [org, p] of Object.entries(producers)) {
@@ -488,6 +510,50 @@ describe('the compose stack, rehearsed on loopback', () => {
       'fbi-all',
       'odni-stix',
     ]);
+  });
+
+  it("serves fbi's TAXII collections to the reader with the password .env keeps, TLP:RED in direct only", async () => {
+    const reader = configOf('taxii-fbi').taxii.readers[0]!;
+    const password = dotenv.FBI_TAXII_READER_PASSWORD!;
+    expect(password).toMatch(/^trt_fbi_/);
+    const get = (path: string, authorization?: string): Promise<Response> =>
+      fetch(`${taxii.url}${path}`, {
+        headers: {
+          accept: 'application/taxii+json;version=2.1',
+          ...(authorization ? { authorization } : {}),
+        },
+      });
+    const basic = (user: string, secret: string): string =>
+      `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
+    expect((await get('/taxii2/', basic(reader.name, password))).status).toBe(200);
+    expect((await get('/taxii2/', `Bearer ${password}`)).status).toBe(200);
+    expect((await get('/taxii2/', basic(reader.name, `${password}x`))).status).toBe(401);
+    expect((await get('/taxii2/')).status).toBe(401);
+
+    const patterns = async (alias: string): Promise<string[]> => {
+      const c = taxii.collections.find((x) => x.name === alias)!;
+      const res = await get(`/api/collections/${c.id}/objects/?match[type]=indicator`, `Bearer ${password}`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { objects?: { pattern: string }[] };
+      return (body.objects ?? []).map((o) => o.pattern).sort();
+    };
+    const pattern = (v: string): string => `[domain-name:value = '${v}']`;
+    // What the delivery test above published: the shared indicator (green) from facebook and from
+    // google (one STIX indicator per source), facebook's other one (green), google's (amber), and the
+    // TLP:RED one for fbi.
+    await waitFor('the TAXII server to hold what was published', async () => {
+      return (await patterns('direct')).length === 1 && (await patterns('green')).length === 3;
+    });
+    expect(await patterns('direct')).toEqual([pattern('relay-c2-node.xyz')]);
+    expect(await patterns('green')).toEqual(
+      [
+        pattern('ballot-status-check.org'),
+        pattern('ballot-status-check.org'),
+        pattern('poll-worker-signup.net'),
+      ].sort(),
+    );
+    expect(await patterns('amber')).toEqual([pattern('early-results-feed.info')]);
+    expect(await patterns('clear')).toEqual([]);
   });
 
   it("keeps fbi-all's dedup state in the password-protected Redis, and no embedded store", async () => {

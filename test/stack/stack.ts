@@ -11,10 +11,13 @@
  *      subscription, dhs-all's corroboration;
  *   4. the TLP:RED indicator reaches fbi-all only;
  *   5. odni-stix gets STIX 2.1 bundles;
- *   6. a subscriber container killed mid-stream: nothing lost, nothing
+ *   6. fbi's TAXII server (published port 8096): its reader signs in with the
+ *      .env's password, wrong credentials get 401, and what the producers
+ *      published is in fbi's collections, TLP:RED in `direct` only;
+ *   7. a subscriber container killed mid-stream: nothing lost, nothing
  *      delivered twice (a repeat carries the same webhook-id: a retry);
- *   7. the `ha` profile (three brokers, replication factor 3) comes up healthy;
- *   8. a broker that is not the controller killed mid-publish: 0 lost, 0 duplicates.
+ *   8. the `ha` profile (three brokers, replication factor 3) comes up healthy;
+ *   9. a broker that is not the controller killed mid-publish: 0 lost, 0 duplicates.
  * `docker compose down -v` after each phase, on failure and on SIGINT/SIGTERM.
  * Last line: `stack: N passed, M failed`; exit 1 if any failed.
  */
@@ -24,7 +27,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { generateComposeEnv, parseDotenv, type ComposeEnv } from '../../services/cli/compose-env';
+import {
+  generateComposeEnv,
+  parseDotenv,
+  readComposeStack,
+  type ComposeEnv,
+} from '../../services/cli/compose-env';
 
 const root = resolve(__dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), 'threatrelay-stack-'));
@@ -203,6 +211,28 @@ async function publish(org: string, body: Indicator[], key: string, tries = 1): 
   throw new Error(`${org} publish (${key}) failed: ${last}`);
 }
 
+// ---- fbi's TAXII server on its published port
+
+const TAXII_URL = 'http://127.0.0.1:8096';
+const TAXII_MEDIA_TYPE = 'application/taxii+json;version=2.1';
+/** fbi's reader in config/compose.yaml, and its password from this run's .env. */
+const taxiiReader = (): { name: string; password: string } => {
+  const reader = readComposeStack(root).config.taxii!.readers!.find((r) => r.org === 'fbi')!;
+  const v = env.variables.find(
+    (x) =>
+      x.kind === 'taxii-reader-password' && `${x.name}_SHA256` === /^\$\{(.+)\}$/.exec(reader.sha256)![1],
+  );
+  return { name: reader.name, password: dotenv[v!.name]! };
+};
+const basic = (user: string, password: string): string =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+async function taxiiGet(path: string, authorization?: string): Promise<Response> {
+  return fetch(`${TAXII_URL}${path}`, {
+    headers: { accept: TAXII_MEDIA_TYPE, ...(authorization ? { authorization } : {}) },
+    signal: AbortSignal.timeout(15_000),
+  });
+}
+
 // ---- the checks
 
 type Check = { name: string; run: () => Promise<string | void> };
@@ -241,7 +271,7 @@ async function upWait(profiles: string[]): Promise<string> {
   envFile = join(work, `stack-${profiles.join('-') || 'default'}.env`);
   writeFileSync(envFile, env.text, { mode: 0o600 });
   const busy: number[] = [];
-  for (const p of [...Object.values(PRODUCER_PORT), 9000]) if (!(await portFree(p))) busy.push(p);
+  for (const p of [...Object.values(PRODUCER_PORT), 8095, 8096, 9000]) if (!(await portFree(p))) busy.push(p);
   if (busy.length) throw new Error(`127.0.0.1 ports ${busy.join(', ')} are in use; the stack publishes them`);
   projectUp = true;
   if (profiles.length === 0) {
@@ -404,6 +434,65 @@ async function main(): Promise<void> {
         [FACEBOOK_ONLY, GOOGLE_ONLY, SHARED].map((v) => `[domain-name:value = '${v}']`).sort(),
       );
       return `${bundles.length} bundles, ${patterns.length} indicators`;
+    },
+  });
+  await check({
+    name: "fbi's TAXII server: the reader signs in, wrong credentials get 401, TLP:RED in direct only",
+    run: async () => {
+      if (!up) throw new Error('the stack is not up');
+      const reader = taxiiReader();
+      const auth = basic(reader.name, reader.password);
+      const discovery = await taxiiGet('/taxii2/', auth);
+      expectEqual('discovery with the reader', discovery.status, 200);
+      expectEqual('discovery media type', discovery.headers.get('content-type'), TAXII_MEDIA_TYPE);
+      const roots = ((await discovery.json()) as { api_roots: string[] }).api_roots;
+      expectEqual('API roots', roots.length, 1);
+      expectEqual('with Bearer', (await taxiiGet('/taxii2/', `Bearer ${reader.password}`)).status, 200);
+      const wrong = await taxiiGet('/taxii2/', basic(reader.name, `${reader.password}x`));
+      expectEqual('a wrong password', wrong.status, 401);
+      expectEqual('its WWW-Authenticate', /^Basic /.test(wrong.headers.get('www-authenticate') ?? ''), true);
+      expectEqual('no credentials', (await taxiiGet('/taxii2/')).status, 401);
+      // Another kind of secret is no reader's: an API key is not a TAXII password.
+      expectEqual('an API key', (await taxiiGet('/taxii2/', `Bearer ${apiKeyOf('facebook')}`)).status, 401);
+
+      const collections = (
+        (await (await taxiiGet('/api/collections/', auth)).json()) as {
+          collections: { id: string; alias: string }[];
+        }
+      ).collections;
+      expectEqual(
+        'collections',
+        collections.map((c) => c.alias),
+        ['clear', 'green', 'amber', 'direct'],
+      );
+      const valuesIn = async (id: string): Promise<string[]> => {
+        const res = await taxiiGet(`/api/collections/${id}/objects/?match[type]=indicator&limit=1000`, auth);
+        if (res.status !== 200) throw new Error(`objects of ${id}: ${res.status}`);
+        const body = (await res.json()) as { objects?: { pattern: string }[] };
+        return (body.objects ?? []).map((o) => /value = '([^']+)'/.exec(o.pattern)?.[1] ?? o.pattern);
+      };
+      const ours = [SHARED, FACEBOOK_ONLY, GOOGLE_ONLY, RED];
+      let byAlias: Record<string, string[]> = {};
+      await waitFor(
+        'the published indicators in the TAXII collections',
+        async () => {
+          byAlias = {};
+          for (const c of collections)
+            byAlias[c.alias] = (await valuesIn(c.id)).filter((v) => ours.includes(v)).sort();
+          return byAlias.direct!.length >= 1 && byAlias.green!.length >= 3 && byAlias.amber!.length >= 1
+            ? true
+            : undefined;
+        },
+        120_000,
+      );
+      // One STIX indicator per source: facebook's and google's reports of SHARED are two.
+      expectEqual('TAXII collections', byAlias, {
+        clear: [],
+        green: [FACEBOOK_ONLY, SHARED, SHARED].sort(),
+        amber: [GOOGLE_ONLY],
+        direct: [RED],
+      });
+      return `discovery 200 (Basic and Bearer), 401 to a wrong password, none or an API key; ${ours.length} values in ${collections.length} collections`;
     },
   });
   await check({

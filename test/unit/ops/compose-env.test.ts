@@ -88,7 +88,11 @@ describe('generateComposeEnv', () => {
   it('sets every variable docker-compose.yml interpolates, and nothing it does not know', () => {
     const stack = readComposeStack(root);
     const used = new Set(stringsOf(stack.compose).flatMap((s) => composeReferences(s).map((r) => r.name)));
-    const apiKeys = new Set([...ofKind('api-key'), ...ofKind('operator-password')].map((v) => v.name));
+    const apiKeys = new Set(
+      [...ofKind('api-key'), ...ofKind('operator-password'), ...ofKind('taxii-reader-password')].map(
+        (v) => v.name,
+      ),
+    );
     const profiles = new Set(ofKind('compose-profiles').map((v) => v.name));
     expect(new Set(Object.keys(values))).toEqual(new Set([...used, ...apiKeys, ...profiles]));
     for (const name of used) expect([name, values[name]]).toEqual([name, expect.stringMatching(/./)]);
@@ -126,6 +130,16 @@ describe('generateComposeEnv', () => {
       const key = values[h.name.replace(/_SHA256$/, '')]!;
       expect(key).toMatch(new RegExp(`^trk_${h.owner}_[A-Za-z0-9_-]{32}$`));
       expect(values[h.name]).toBe(apiKeyHash(key));
+    }
+  });
+
+  it("hashes each TAXII reader's password as the TAXII server checks it, and keeps it for the operator", () => {
+    const hashes = ofKind('taxii-reader-hash');
+    expect(hashes.map((h) => h.owner)).toEqual(['fbi']);
+    for (const h of hashes) {
+      const password = ofKind('taxii-reader-password').find((p) => `${p.name}_SHA256` === h.name)!;
+      expect(values[password.name]).toMatch(new RegExp(`^trt_${h.owner}_[A-Za-z0-9_-]{32}$`));
+      expect(values[h.name]).toBe(apiKeyHash(values[password.name]!));
     }
   });
 

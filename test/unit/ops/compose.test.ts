@@ -26,6 +26,7 @@ import {
   signValue,
   verifyValue,
 } from '../../../services/contract/signing';
+import { authenticate } from '../../../services/subscriber/taxii/auth';
 import { argOf, containerEnv, scopeOf } from '../../../testkit/compose';
 import { oraclePython } from '../../../testkit/stix-validator';
 
@@ -33,8 +34,9 @@ import { oraclePython } from '../../../testkit/stix-validator';
  * docker-compose.yml cannot run here (no Docker engine), so this checks it by
  * construction: it is a valid Compose file by the Compose Specification's own
  * JSON schema; it runs the network of config/compose.yaml (a producer per
- * publishing org, a subscriber per subscribing org, each as its own Kafka
- * user of the right org and role, the webhooks at the receiver); every
+ * publishing org, a subscriber per subscribing org, a TAXII server per org
+ * with TAXII readers, each as its own Kafka user of the right org and role,
+ * the webhooks at the receiver); every
  * container can load the config from a .env compose-env generates and gets no
  * secret but its own; brokers, the `ha` profile, health checks and published
  * ports line up; the image is multi-stage and unprivileged.
@@ -68,6 +70,7 @@ const rawConfig = stack.config as {
     users: { username: string; org: string; role: string; password: string }[];
   };
   subscriptions: { id: string; org: string; dedup?: { store?: string; redisUrl?: string } }[];
+  taxii: { readers: { name: string; org: string; sha256: string }[] };
 };
 const variables = composeVariables(stack);
 const variable = (name: string): ComposeVariable | undefined => variables.find((v) => v.name === name);
@@ -195,12 +198,31 @@ describe('docker-compose.yml', () => {
     }
     // The one-shot is retried on failure, not forever, and everything that talks to Kafka waits for it.
     expect(services['provision']!.restart).toMatch(/^on-failure:\d+$/);
-    for (const [name] of [...byCommand('producer'), ...byCommand('subscriber')]) {
+    const kafkaClients = ours.filter(([name, s]) => name !== 'provision' && s.environment?.KAFKA_USERNAME);
+    expect(kafkaClients.map(([, s]) => s.command![0])).toEqual(
+      expect.arrayContaining(['producer', 'subscriber', 'taxii', 'console']),
+    );
+    for (const [name] of kafkaClients) {
       expect([name, services[name]!.depends_on?.provision?.condition]).toEqual([
         name,
         'service_completed_successfully',
       ]);
     }
+  });
+
+  it('probes each HTTP service on the port it listens on, and publishes that port', () => {
+    for (const [name, s] of ours.filter(([, x]) => argOf(x, '--port'))) {
+      const port = argOf(s, '--port')!;
+      expect([name, s.healthcheck!.test.join(' ')]).toEqual([
+        name,
+        expect.stringContaining(`http://127.0.0.1:${port}/`),
+      ]);
+      for (const published of s.ports ?? [])
+        expect([name, published.split(':').at(-1)]).toEqual([name, port]);
+    }
+    // Each published host port is used once.
+    const hostPorts = Object.values(services).flatMap((s) => (s.ports ?? []).map((p) => p.split(':')[1]));
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
   });
 
   it('publishes on loopback only, and no broker port', () => {
@@ -309,6 +331,15 @@ describe('docker-compose.yml', () => {
     const subscribers = byCommand('subscriber');
     expect(new Set(subscribers.map(([, s]) => argOf(s, '--org')))).toEqual(subscribing);
     for (const [name, s] of subscribers) expect(name).toBe(`subscriber-${argOf(s, '--org')}`);
+    // A TAXII server for every org with TAXII readers, and readers for every TAXII server.
+    const pulling = new Set(config.taxii.readers.map((r) => r.org));
+    expect(pulling.size).toBeGreaterThanOrEqual(1);
+    const taxiiServers = byCommand('taxii');
+    expect(new Set(taxiiServers.map(([, s]) => argOf(s, '--org')))).toEqual(pulling);
+    for (const [name, s] of taxiiServers) {
+      expect(name).toBe(`taxii-${argOf(s, '--org')}`);
+      expect([name, s.ports?.length]).toEqual([name, 1]);
+    }
     // The demo network's orgs and subscriptions (config/demo-network.yaml), with webhooks in the stack.
     const demo = parse(readFileSync(join(root, 'config/demo-network.yaml'), 'utf8')) as typeof rawConfig & {
       orgs: { id: string }[];
@@ -322,7 +353,7 @@ describe('docker-compose.yml', () => {
   it('connects each service as a Kafka user of its own org and role, and provision alone as admin', () => {
     const users = rawConfig.kafka.users;
     const used = new Set<string>();
-    for (const [name, s] of [...byCommand('producer'), ...byCommand('subscriber')]) {
+    for (const [name, s] of [...byCommand('producer'), ...byCommand('subscriber'), ...byCommand('taxii')]) {
       const username = s.environment!.KAFKA_USERNAME!;
       const user = users.find((u) => u.username === username);
       expect([name, user?.org, user?.role]).toEqual([name, argOf(s, '--org'), s.command![0]]);
@@ -374,6 +405,24 @@ describe('docker-compose.yml', () => {
     expect(Object.values(services).some((s) => (s.deploy?.replicas ?? 1) > 1)).toBe(true);
   });
 
+  it("keeps each TAXII server's store on a volume of its own, one instance per org", () => {
+    const volumes = new Set<string>();
+    for (const [name, s] of byCommand('taxii')) {
+      expect([name, s.deploy?.replicas ?? 1]).toEqual([name, 1]);
+      const dir = s.environment!.THREATRELAY_DATA_DIR!;
+      const volume = s.volumes?.find((v) => !v.startsWith('./') && v.split(':')[1] === dir);
+      expect([name, volume]).toEqual([name, expect.any(String)]);
+      const [source] = volume!.split(':');
+      expect(volumes.has(source!)).toBe(false);
+      volumes.add(source!);
+      // No other service mounts it.
+      for (const [other, o] of Object.entries(services)) {
+        if (other === name) continue;
+        expect([other, o.volumes?.some((v) => v.split(':')[0] === source)]).not.toEqual([other, true]);
+      }
+    }
+  });
+
   it('lets every ThreatRelay container load the config from a generated .env', () => {
     for (const [name, s] of ours) {
       const env = containerEnv(s, generated);
@@ -386,6 +435,22 @@ describe('docker-compose.yml', () => {
         const pub = loaded.orgs.find((o) => o.id === org)!.publicKey!;
         expect(verifyValue(data, signValue(data, loadPrivateKey(pem)), publicKeyFromBase64(pub))).toBe(true);
       }
+      // A TAXII server lets in its org's readers, with the password .env keeps for the operator.
+      if (s.command![0] === 'taxii') {
+        const readers = rawConfig.taxii.readers.filter((r) => r.org === org);
+        expect([name, loaded.taxii.readers.map((r) => r.name)]).toEqual([name, readers.map((r) => r.name)]);
+        for (const r of readers) {
+          const password = generated[/^\$\{(.+)_SHA256\}$/.exec(r.sha256)![1]!]!;
+          const basic = (user: string, secret: string): string =>
+            `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
+          expect(authenticate(loaded.taxii.readers, basic(r.name, password))?.name).toBe(r.name);
+          expect(authenticate(loaded.taxii.readers, `Bearer ${password}`)?.name).toBe(r.name);
+          expect(authenticate(loaded.taxii.readers, basic(r.name, `${password}x`))).toBeUndefined();
+        }
+      }
+      // No other service is given a TAXII reader (provision checks the whole file).
+      if (!['taxii', 'provision'].includes(s.command![0]!))
+        expect([name, loaded.taxii.readers]).toEqual([name, []]);
       // A subscriber signs with its subscriptions' real secrets; the receiver verifies all of them.
       if (s.command![0] === 'subscriber' || s.command![0] === 'receiver') {
         const mine = loaded.subscriptions.filter((x) => s.command![0] === 'receiver' || x.org === org);
@@ -495,18 +560,41 @@ describe('docker-compose.yml', () => {
           ...webhookSecrets(org),
           ...(usesRedis ? redis.map((r) => r.name) : []),
         ];
-      } else if (s.command?.[0] === 'receiver') expected = webhookSecrets();
+      } else if (s.command?.[0] === 'taxii')
+        // Its own Kafka user's password: no webhook secret, no Redis, not the subscriber's user.
+        expected = [userPassword(org, 'taxii')];
+      else if (s.command?.[0] === 'receiver') expected = webhookSecrets();
       // The operator's console: the super user (group offsets, DLQs), the secrets a replay signs with.
       else if (s.command?.[0] === 'console') expected = [admin, ...webhookSecrets()];
       else throw new Error(`no rule for service ${name}`);
       expect([name, secretsOf(s)]).toEqual([name, [...new Set(expected)].sort()]);
     }
-    // And no container is handed an API key or an operator's password: those are for people.
+    // And no container is handed an API key or a password people sign in with: those are for people.
     for (const [name, s] of Object.entries(services)) {
       const forPeople = [...refsOf(s)].filter((n) =>
-        ['api-key', 'operator-password'].includes(variable(n)!.kind),
+        ['api-key', 'operator-password', 'taxii-reader-password'].includes(variable(n)!.kind),
       );
       expect([name, forPeople]).toEqual([name, []]);
+    }
+    // The hashes those are checked against go to the one service that checks them, and provision.
+    const checkedBy: Record<string, (s: Service) => boolean> = {
+      'api-key-hash': (s) => s.command?.[0] === 'producer',
+      'taxii-reader-hash': (s) => s.command?.[0] === 'taxii',
+      'operator-password-hash': (s) => s.command?.[0] === 'console',
+    };
+    for (const [kind, checks] of Object.entries(checkedBy)) {
+      const hashes = variables.filter((v) => v.kind === kind);
+      expect([kind, hashes.length]).toEqual([kind, expect.any(Number)]);
+      expect(hashes.length).toBeGreaterThanOrEqual(1);
+      for (const h of hashes) {
+        const holders = ours.filter(([, s]) => refsOf(s).has(h.name));
+        const checkers = holders.filter(([, s]) => checks(s) && (argOf(s, '--org') ?? h.owner) === h.owner);
+        expect([h.name, holders.map(([n]) => n).sort()]).toEqual([
+          h.name,
+          ['provision', ...checkers.map(([n]) => n)].sort(),
+        ]);
+        expect([h.name, checkers.length]).toEqual([h.name, 1]);
+      }
     }
   });
 
