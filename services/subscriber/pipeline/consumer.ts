@@ -14,6 +14,11 @@ import type { RecordChecks } from './verify';
 import { waitWithHeartbeats } from './wait';
 import type { SubscriptionConfig } from '../../platform/config/config';
 
+/** Partition batches a subscription works on at once. */
+const PARTITIONS_AT_ONCE = 3;
+/** Records whose dedup calls are issued together and made durable with one flush. */
+const CLASSIFY_CHUNK = 500;
+
 export interface SubscriptionConsumerDeps extends RecordChecks {
   kafka: Kafka;
   subscription: SubscriptionConfig;
@@ -130,6 +135,9 @@ export class SubscriptionConsumer {
       autoCommit: false,
       // Offsets are resolved and committed here, record by record, never for a whole batch at once.
       eachBatchAutoResolve: false,
+      // Batches of different partitions side by side: one waits on the dedup store's disk flush or the
+      // endpoint while another is classified. Order within a partition is kept.
+      partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
       eachBatch: (payload) => this.onBatch(payload),
     });
     this.consumer = consumer;
@@ -279,7 +287,7 @@ export class SubscriptionConsumer {
     // Records are classified a chunk at a time: the dedup calls of a chunk are issued in offset
     // order without waiting for each other, so the store applies them in order but makes them
     // durable together (one disk flush per chunk, not one per record).
-    const chunkSize = Math.max(this.deps.subscription.batchSize, 50);
+    const chunkSize = Math.max(this.deps.subscription.batchSize, CLASSIFY_CHUNK);
     const classified: Classified[] = [];
     for (let i = 0; i < batch.messages.length && carryOn(); i += chunkSize) {
       const chunk = batch.messages.slice(i, i + chunkSize);
