@@ -13,7 +13,8 @@ import type { AddressInfo } from 'node:net';
  *   /retry-after/<s> 429 with Retry-After: <s>
  *   /gone            410
  *   /flaky/<n>       503 for the first <n> requests, then 200
- * `down()` makes every route answer 503 until `up()`.
+ * `down()` makes every route answer 503 until `up()`. `hold()` keeps every
+ * request unanswered until `release(status)` answers them all with `status`.
  */
 
 export interface ReceivedRequest {
@@ -61,6 +62,10 @@ export interface Receiver {
   up(): void;
   /** Every route answers `status` (with `headers`, e.g. Retry-After) until called again with undefined. */
   answerAll(status: number | undefined, headers?: Record<string, string>): void;
+  /** Requests from now on are received but not answered, until `release`. */
+  hold(): void;
+  /** Answers every held request with `status`; requests after it are answered by route again. */
+  release(status: number): void;
   /** Requests received in full and not answered yet (e.g. held by `/slow/<ms>`). */
   inFlight(): number;
   close(): Promise<void>;
@@ -84,6 +89,8 @@ export async function startReceiver(
   let forced: { status: number; headers: Record<string, string> } | undefined;
   let flakyCount = 0;
   let held = 0;
+  let holding = false;
+  const heldAnswers: ((status: number) => void)[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -100,6 +107,10 @@ export async function startReceiver(
         res.writeHead(status, { 'content-type': 'application/json', ...headers });
         res.end(JSON.stringify({ status }));
       };
+      if (holding) {
+        heldAnswers.push((status) => answer(status));
+        return;
+      }
       if (isDown) return answer(503);
       if (forced !== undefined) return answer(forced.status, forced.headers);
       const [, route, arg] = path.split('/');
@@ -139,6 +150,13 @@ export async function startReceiver(
     },
     answerAll: (status, headers = {}) => {
       forced = status === undefined ? undefined : { status, headers };
+    },
+    hold: () => {
+      holding = true;
+    },
+    release: (status) => {
+      holding = false;
+      for (const answerHeld of heldAnswers.splice(0)) answerHeld(status);
     },
     inFlight: () => held,
     close: () =>

@@ -13,7 +13,9 @@ import { COMMUNITY_TLPS, communityLevels, kafkaNames } from '../contract/names';
  * - a subscriber principal reads the community topics up to its org's
  *   `maxTlp` and its org's direct topic, writes the DLQs of its org's
  *   subscriptions (reading them back is the operator's: `threatrelay dlq`),
- *   and joins only its subscriptions' consumer groups and its own
+ *   with transactional ids under its org's own subscriber prefix (dead
+ *   letters are written in one transaction with the source offsets, see
+ *   dlq/write.ts), and joins only its subscriptions' consumer groups and its own
  *   control-listener groups. It reads and writes its org's control topic,
  *   where a 410 from its webhook disables its subscription;
  * - a TAXII principal (the org's TAXII server) reads the same topics as the
@@ -64,6 +66,7 @@ export function aclsOf(config: Config): AclBinding[] {
       add('GROUP', topics.taxiiGroup(org.id), 'READ');
       continue;
     }
+    add('TRANSACTIONAL_ID', topics.subscriberTransactionalIdPrefix(org.id), 'WRITE', 'PREFIXED');
     for (const s of config.subscriptions.filter((sub) => sub.org === org.id)) {
       add('TOPIC', topics.dlq(s.id), 'WRITE');
       add('GROUP', topics.subscriptionGroup(s.id), 'READ');

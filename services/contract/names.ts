@@ -43,6 +43,11 @@ export interface KafkaNames {
   consoleGroupPrefix(): string;
   /** The transactional ids a producer of `org` uses: `<prefix>.producer.<org>.<instance>.<slot>`. */
   transactionalIdPrefix(org: string): string;
+  /**
+   * The transactional ids a subscriber of `org` writes dead letters with (together with its source
+   * offsets): `<prefix>.subscriber.<org>.<subscription>.<instance>`.
+   */
+  subscriberTransactionalIdPrefix(org: string): string;
 }
 
 export function kafkaNames(prefix: string): KafkaNames {
@@ -62,5 +67,6 @@ export function kafkaNames(prefix: string): KafkaNames {
     controlGroupPrefix: (org) => `${prefix}.control.${org}.`,
     consoleGroupPrefix: () => `${prefix}.console.`,
     transactionalIdPrefix: (org) => `${prefix}.producer.${org}.`,
+    subscriberTransactionalIdPrefix: (org) => `${prefix}.subscriber.${org}.`,
   };
 }

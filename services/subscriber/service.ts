@@ -21,7 +21,7 @@ import { SubscriptionConsumer } from './pipeline/consumer';
 import { freshnessFor } from './pipeline/verify';
 import { openDedup } from './dedup/port';
 import { ControlListener, writeSwitch } from './control';
-import { DeadLetterWriter } from './dlq/write';
+import { TransactionalDeadLetterWriter } from './dlq/write';
 import { createSubscriberMetrics } from './metrics';
 import type { RetryPolicy } from './delivery/retry-policy';
 
@@ -37,6 +37,8 @@ export interface SubscriberOptions {
   /** Where embedded dedup stores live (one lmdb environment, `<dataDir>/dedup`, a store per subscription in it). Default `$THREATRELAY_DATA_DIR` or `./data`. */
   dataDir?: string;
   retryPolicy?: RetryPolicy;
+  /** The consumer groups' session timeout; default 30 s. */
+  sessionTimeoutMs?: number;
 }
 
 export interface RunningSubscriber {
@@ -74,6 +76,17 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   for (const subscription of subscriptions) {
     const dedup = openDedup(config, subscription, dataDir);
     if (dedup) closers.push(() => dedup.close());
+    const deadLetters = new TransactionalDeadLetterWriter({
+      kafka,
+      idPrefix: topics.subscriberTransactionalIdPrefix(orgId),
+      dlqTopic: topics.dlq(subscription.id),
+      subscriptionId: subscription.id,
+      metrics,
+      log: logger.child({ subscription: subscription.id }),
+    });
+    // Initialized now: a transactional id the broker's ACLs refuse fails the start, not the first letter.
+    await deadLetters.connect();
+    closers.push(() => deadLetters.close());
     const consumer: SubscriptionConsumer = new SubscriptionConsumer({
       kafka,
       subscription,
@@ -82,18 +95,13 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       orgKeys,
       freshness: freshnessFor(config.subscriber, subscription),
       topics,
-      deadLetters: new DeadLetterWriter(
-        producer,
-        topics.dlq(subscription.id),
-        subscription.id,
-        metrics,
-        logger.child({ subscription: subscription.id }),
-      ),
+      deadLetters,
       logger,
       metrics,
       ...(dedup ? { dedup: dedup.port, dedupPing: dedup.ping, markBatch: dedup.markBatch } : {}),
       groupLag: (groupId, topics) => groupLag(admin, groupId, topics),
       ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
+      ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
       onGone: async (reason) => {
         // Recorded in Kafka first, so every instance, and this one after a restart, stays stopped.
         await writeSwitch(producer, topics.control(orgId), {

@@ -18,14 +18,19 @@ export function actionFor(err: ThreatRelayError): DeliveryAction {
   return err.canRetry ? 'retry' : 'dead-letter';
 }
 
-export type BatchOutcome = 'delivered' | 'dead-lettered' | 'halted';
+/**
+ * `dead-lettered` hands back the letters rather than writing them: the caller makes them durable,
+ * in the consumer together with the source offsets (one transaction), so a batch is never both
+ * delivered and dead-lettered.
+ */
+export type BatchOutcome =
+  { kind: 'delivered' } | { kind: 'dead-lettered'; letters: DeadLetter[] } | { kind: 'halted' };
 
 export interface BatchDeliveryDeps {
   subscription: SubscriptionConfig;
   metrics: SubscriberMetrics;
   log: Logger;
   retryPolicy: RetryPolicy;
-  deadLetter(letters: DeadLetter[]): Promise<void>;
   /** The endpoint answered 410: disable the subscription (recorded in Kafka, then stopped). */
   disable(reason: string): Promise<void>;
   /** True once the consumer is stopping or disabled: a wait for a retry gives up its batch. */
@@ -39,9 +44,10 @@ export interface BatchDeliveryDeps {
  * webhook-id for every attempt, so receivers can dedup retries), the
  * attempt, and after (act on what the error says: retry after a backoff,
  * dead-letter, or disable). When the retry bound is reached or the endpoint
- * rejects the batch for good, its records go to the DLQ: nothing is lost and
- * the partition moves on. 'halted' means nothing of the batch may be
- * committed (410, or the consumer is stopping).
+ * rejects the batch for good, the outcome carries its dead letters (with the
+ * reason) for the caller to write: nothing is lost and the partition moves
+ * on. 'halted' means nothing of the batch may be committed (410, or the
+ * consumer is stopping).
  */
 export async function deliverBatch(
   deps: BatchDeliveryDeps,
@@ -72,7 +78,7 @@ export async function deliverBatch(
       await postWebhook(subscription.webhook, webhookId, body);
       for (const i of items) metrics.delivered.inc({ ...labels, type: i.as });
       log.info({ webhookId, events: items.length, attempt }, 'delivered');
-      return 'delivered';
+      return { kind: 'delivered' };
     } catch (err) {
       if (!isThreatRelayError(err)) throw err;
       failure = err;
@@ -80,7 +86,7 @@ export async function deliverBatch(
     const action = actionFor(failure);
     if (action === 'disable') {
       await deps.disable('the webhook endpoint answered 410 Gone');
-      return 'halted';
+      return { kind: 'halted' };
     }
     const delay =
       action === 'retry'
@@ -89,20 +95,19 @@ export async function deliverBatch(
     if (delay === undefined) {
       const reason =
         action === 'retry' ? `gave up after ${attempt} attempts: ${failure.message}` : failure.message;
-      await deps.deadLetter(
-        items.map((i) => ({
-          message: i.message,
-          sourceTopic: position.topic,
-          sourcePartition: position.partition,
-          code: failure.code,
-          reason,
-        })),
-      );
-      return 'dead-lettered';
+      log.warn({ webhookId, attempt, reason }, 'delivery given up; the batch goes to the DLQ');
+      const letters = items.map((i) => ({
+        message: i.message,
+        sourceTopic: position.topic,
+        sourcePartition: position.partition,
+        code: failure.code,
+        reason,
+      }));
+      return { kind: 'dead-lettered', letters };
     }
     metrics.retries.inc(labels);
     log.warn({ webhookId, attempt, delayMs: delay, reason: failure.message }, 'delivery failed, will retry');
     // Asked to stop while waiting: give the batch up uncommitted; it is read again on the next start.
-    if (!(await waitWithHeartbeats(delay, heartbeat, deps.halted))) return 'halted';
+    if (!(await waitWithHeartbeats(delay, heartbeat, deps.halted))) return { kind: 'halted' };
   }
 }

@@ -17,7 +17,11 @@ export interface DeadLetterEntry {
   message: KafkaMessage;
 }
 
-/** Reads the whole DLQ topic (up to its current end), oldest first. */
+/**
+ * Reads the whole DLQ topic (up to its current end), oldest first: the
+ * committed dead letters only (read_committed, and the end is the last
+ * stable offset), so none whose transaction was aborted or is still open.
+ */
 export async function readDeadLetters(
   config: Config,
   subscriptionId: string,
@@ -42,6 +46,18 @@ export async function readDeadLetters(
       await consumer.subscribe({ topic, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`reading ${topic} took longer than 60 s`)), 60_000);
+        // Done with a partition once a batch ends at its end. Watched on every batch kafkajs processes,
+        // not only those it hands to eachBatch: the subscriber writes dead letters in transactions, so a
+        // partition can end in a commit marker or an aborted transaction, a batch with no records to show.
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          if (BigInt(payload.lastOffset) + 1n >= (pending.get(payload.partition) ?? 0n)) {
+            pending.delete(payload.partition);
+          }
+          if (pending.size === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
         consumer
           .run({
             eachBatch: async ({ batch }) => {
@@ -59,13 +75,6 @@ export async function readDeadLetters(
                   eventId: headerText(m, HEADERS.eventId),
                   message: m,
                 });
-              }
-              // A fetch is capped (1 MiB a partition): done only once the last record read is the last one.
-              if (BigInt(batch.lastOffset()) + 1n >= (pending.get(batch.partition) ?? 0n))
-                pending.delete(batch.partition);
-              if (pending.size === 0) {
-                clearTimeout(timer);
-                resolve();
               }
             },
           })

@@ -60,11 +60,15 @@ export async function replayLetters(
     }
     if (deliverable.length === 0) continue;
     const outcome = await consumer.deliver(deliverable, deliverable[0]!, noHeartbeat);
-    if (outcome === 'halted') {
+    if (outcome.kind === 'halted') {
       throw new ThreatRelayError('TR_DELIVERY_GONE', 'the webhook endpoint answered 410 Gone during replay');
     }
-    if (outcome === 'delivered') result.delivered += deliverable.length;
-    else result.deadLettered += deliverable.length;
+    if (outcome.kind === 'delivered') result.delivered += deliverable.length;
+    else {
+      // Outside any consumer group: no offsets to commit with them, a plain write.
+      await deadLetters.write(outcome.letters);
+      result.deadLettered += deliverable.length;
+    }
   }
   return result;
 }
@@ -105,7 +109,11 @@ export async function replayDeadLetters(
       freshness: freshnessFor(config.subscriber, subscription),
       orgKeys: orgPublicKeys(config.orgs),
       topics,
-      deadLetters,
+      // A replay consumes no group: it never commits offsets, so never dead-letters through them.
+      deadLetters: {
+        writeAndCommit: () =>
+          Promise.reject(new ThreatRelayError('TR_INTERNAL', 'a dead-letter replay commits no offsets')),
+      },
       logger,
       metrics,
       onGone: async () => undefined,

@@ -7,7 +7,7 @@ import type { BatchMark, DedupStore } from '../dedup';
 import type { DedupPort } from '../dedup/port';
 import { deliverBatch, type BatchDeliveryDeps, type BatchOutcome } from '../delivery/batch';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-policy';
-import type { DeadLetterWriter } from '../dlq/write';
+import type { CommittingDeadLetters, DeadLetter } from '../dlq/write';
 import type { SubscriberMetrics } from '../metrics';
 import { classify, type Classified, type ClassifyDeps, type Deliverable } from './classify';
 import type { RecordChecks } from './verify';
@@ -23,7 +23,8 @@ export interface SubscriptionConsumerDeps extends RecordChecks {
   kafka: Kafka;
   subscription: SubscriptionConfig;
   topics: KafkaNames;
-  deadLetters: DeadLetterWriter;
+  /** Writes dead letters in one transaction with the source offsets. */
+  deadLetters: CommittingDeadLetters;
   logger: Logger;
   metrics: SubscriberMetrics;
   dedup?: DedupPort;
@@ -34,6 +35,8 @@ export interface SubscriptionConsumerDeps extends RecordChecks {
   /** The group's lag as the broker sees it, so /metrics keeps showing it grow while the store is down. */
   groupLag?: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
   retryPolicy?: RetryPolicy;
+  /** The group's session timeout; default 30 s (tests shorten it to see a member fenced). */
+  sessionTimeoutMs?: number;
   /** Called once when the endpoint answered 410 Gone: the service records the switch in Kafka. */
   onGone: (reason: string) => Promise<void>;
 }
@@ -45,7 +48,9 @@ export interface SubscriptionConsumerDeps extends RecordChecks {
  * through each fetched batch; what a record means is `classify`, how a batch
  * reaches the endpoint is `deliverBatch`. Offsets are committed only after
  * every record up to them was delivered, filtered out, deduplicated or
- * dead-lettered: at-least-once end to end.
+ * dead-lettered: at-least-once end to end. Dead letters are written in one
+ * transaction with the offsets that move past them, so a batch is either
+ * dead-lettered and committed, or neither (and read again).
  */
 export class SubscriptionConsumer {
   private consumer: Consumer | undefined;
@@ -72,7 +77,6 @@ export class SubscriptionConsumer {
       metrics: deps.metrics,
       log: this.log,
       retryPolicy: deps.retryPolicy ?? deps.subscription.retry ?? DEFAULT_RETRY_POLICY,
-      deadLetter: (letters) => deps.deadLetters.write(letters),
       disable: (reason) => this.gone(reason),
       halted: () => this.stopRequested || this.disabled,
       ...(deps.markBatch ? { markBatch: deps.markBatch } : {}),
@@ -102,7 +106,7 @@ export class SubscriptionConsumer {
   private async startConsumer(): Promise<void> {
     const consumer = this.deps.kafka.consumer({
       groupId: this.groupId,
-      sessionTimeout: 30_000,
+      sessionTimeout: this.deps.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3000,
       allowAutoTopicCreation: false,
     });
@@ -269,14 +273,41 @@ export class SubscriptionConsumer {
       });
     };
 
+    /**
+     * Dead letters for the records from `from` to `last` (offsets), and the commit past `last`, in one
+     * transaction. Inside it, before the transaction adds its offsets, the group's offset is committed
+     * again where it stands (`from`): the broker checks that commit against the group's generation,
+     * which the transaction's own offset commit (kafkajs sends TxnOffsetCommit v0/v1, without it) does
+     * not. So a member that lost the partition (fenced, or a rebalance went on without it), whose
+     * successor may be delivering these very records, aborts instead of dead-lettering them too. If
+     * anything fails, nothing of it is visible: the error ends the batch, and the records are read again.
+     */
+    const deadLetterAndCommit = async (letters: DeadLetter[], from: string, last: string): Promise<void> => {
+      await this.deps.deadLetters.writeAndCommit(
+        letters,
+        { groupId: this.groupId, topic, partition, offset: (BigInt(last) + 1n).toString() },
+        async () => {
+          await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: from }] }] });
+        },
+      );
+      resolveOffset(last);
+    };
+
     const flush = async (): Promise<boolean> => {
       if (pending.length === 0) return true;
       const deliverable = pending.filter((c): c is Deliverable => c.kind === 'deliver');
-      if (deliverable.length > 0) {
-        if ((await this.deliver(deliverable, position, heartbeat)) === 'halted') return false;
+      const last = pending[pending.length - 1]!.message.offset;
+      const outcome =
+        deliverable.length > 0 ? await this.deliver(deliverable, position, heartbeat) : undefined;
+      if (outcome?.kind === 'halted') return false;
+      if (outcome) {
         this.deps.metrics.deliverySeconds.observe({ subscription: this.id }, (Date.now() - started) / 1000);
       }
-      await commit(pending[pending.length - 1]!.message.offset);
+      if (outcome?.kind === 'dead-lettered') {
+        await deadLetterAndCommit(outcome.letters, pending[0]!.message.offset, last);
+      } else {
+        await commit(last);
+      }
       pending = [];
       pendingDeliveries = 0;
       regrouping = undefined;
@@ -309,16 +340,8 @@ export class SubscriptionConsumer {
       if (c.kind === 'dead') {
         // Order matters: what came before is delivered before we move past this record.
         if (!(await flush())) return;
-        await this.deps.deadLetters.write([
-          {
-            message: c.message,
-            sourceTopic: topic,
-            sourcePartition: partition,
-            code: c.code,
-            reason: c.reason,
-          },
-        ]);
-        await commit(c.message.offset);
+        const letter = { message: c.message, sourceTopic: topic, sourcePartition: partition, code: c.code };
+        await deadLetterAndCommit([{ ...letter, reason: c.reason }], c.message.offset, c.message.offset);
         continue;
       }
       if (c.kind === 'deliver') {

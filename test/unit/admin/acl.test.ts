@@ -54,6 +54,7 @@ describe('ACL model', () => {
         'READ TOPIC:tr.community.green',
         'READ TOPIC:tr.community.amber',
         'READ TOPIC:tr.direct.dhs',
+        'WRITE TRANSACTIONAL_ID:tr.subscriber.dhs.*',
         'WRITE TOPIC:tr.dlq.dhs-all',
         'WRITE TOPIC:tr.dlq.dhs-stix',
         'READ GROUP:tr.sub.dhs-all',

@@ -14,4 +14,8 @@ describe('topic routing', () => {
   it('names DLQ topics per subscription', () => {
     expect(t.dlq('dhs-all')).toBe('threatrelay.dlq.dhs-all');
   });
+  it("keeps a subscriber's transactional ids apart from its org's producer's", () => {
+    expect(t.subscriberTransactionalIdPrefix('dhs')).toBe('threatrelay.subscriber.dhs.');
+    expect(t.transactionalIdPrefix('dhs').startsWith(t.subscriberTransactionalIdPrefix('dhs'))).toBe(false);
+  });
 });
