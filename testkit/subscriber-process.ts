@@ -28,6 +28,8 @@ export interface SubscriberProcessOptions {
   /** Appends the process's stdout and stderr here; default: discarded. */
   logFile?: string;
   logLevel?: string;
+  /** Port of /healthz, /readyz, /metrics; default 0 (any free port). */
+  port?: number;
 }
 
 const ROOT = resolve(__dirname, '..');
@@ -46,7 +48,7 @@ export function spawnSubscriber(options: SubscriberProcessOptions): SubscriberPr
       '--org',
       options.org,
       '--port',
-      '0',
+      String(options.port ?? 0),
     ],
     {
       cwd: ROOT,

@@ -79,12 +79,23 @@ export function commandContext(values: CliValues, args: string[]): CommandContex
 /** How long a service may take to stop after SIGINT/SIGTERM. */
 export const SHUTDOWN_GRACE_MS = 30_000;
 
-/** Runs a long-lived service until SIGINT/SIGTERM, then closes it gracefully. */
-export async function runUntilSignal(close: () => Promise<void>): Promise<void> {
-  await new Promise<void>((resolve) => {
+/** Resolves on the first SIGINT or SIGTERM from now on. */
+export function nextStopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+}
+
+/**
+ * Runs a long-lived service until SIGINT/SIGTERM (or `stopSignal`, when the
+ * caller listened from before the service started), then closes it gracefully.
+ */
+export async function runUntilSignal(
+  close: () => Promise<void>,
+  stopSignal: Promise<void> = nextStopSignal(),
+): Promise<void> {
+  await stopSignal;
   // Graceful, but bounded: with Kafka gone, leaving a group can wait forever. Nothing uncommitted
   // is lost by exiting: it is read again on the next start.
   const force = setTimeout(() => {

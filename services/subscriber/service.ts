@@ -39,6 +39,36 @@ export interface SubscriberOptions {
   retryPolicy?: RetryPolicy;
   /** The consumer groups' session timeout; default 30 s. */
   sessionTimeoutMs?: number;
+  /** Waits between attempts to reach Kafka at start: doubling from `initialMs` to at most `maxMs`. Default 1 s to 30 s. */
+  connectBackoff?: { initialMs: number; maxMs: number };
+  /**
+   * Aborting it while the subscriber still waits for Kafka at start ends the wait: what was opened is
+   * closed and `startSubscriber` rejects with `SubscriberStartAborted`.
+   */
+  signal?: AbortSignal;
+}
+
+/** The start was called off (`signal` aborted) while Kafka was still unreachable. */
+export class SubscriberStartAborted extends Error {
+  constructor() {
+    super('the subscriber was stopped before Kafka was reachable');
+    this.name = 'SubscriberStartAborted';
+  }
+}
+
+/**
+ * Whether a failure to start talking to Kafka is worth waiting out: anything
+ * but what no wait can fix (this bus's own config errors, credentials the
+ * broker refuses, ACLs that refuse the user).
+ */
+export function isFatalAtStart(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof ThreatRelayError) return true;
+    const { name, type } = e as { name?: string; type?: string };
+    if (name === 'KafkaJSSASLAuthenticationError') return true;
+    if (typeof type === 'string' && type.endsWith('AUTHORIZATION_FAILED')) return true;
+  }
+  return false;
 }
 
 export interface RunningSubscriber {
@@ -68,8 +98,8 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   const kafka = createKafka(config.kafka, logger, `threatrelay-subscriber-${orgId}`);
   const producer = createIdempotentProducer(kafka);
   const admin = kafka.admin();
-  await Promise.all([producer.connect(), admin.connect()]);
 
+  const writers: TransactionalDeadLetterWriter[] = [];
   const closers: (() => Promise<void>)[] = [];
   const dataDir = options.dataDir ?? process.env.THREATRELAY_DATA_DIR ?? join(process.cwd(), 'data');
   const consumers = new Map<string, SubscriptionConsumer>();
@@ -84,8 +114,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       metrics,
       log: logger.child({ subscription: subscription.id }),
     });
-    // Initialized now: a transactional id the broker's ACLs refuse fails the start, not the first letter.
-    await deadLetters.connect();
+    writers.push(deadLetters);
     closers.push(() => deadLetters.close());
     const consumer: SubscriptionConsumer = new SubscriptionConsumer({
       kafka,
@@ -140,20 +169,9 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     },
     logger,
   );
-  await withTimeout(control.start(), 30_000, () => new Error('could not read the control topic within 30 s'));
-  caughtUp = true;
-  for (const [id, consumer] of consumers) {
-    if (switches.get(id)) {
-      metrics.disabled.set({ subscription: id }, 1);
-      logger.error(
-        { subscription: id },
-        'subscription is DISABLED (control topic); not consuming until re-enabled',
-      );
-    } else {
-      await consumer.start();
-    }
-  }
 
+  // /healthz answers from the start; /readyz only once Kafka was reached and answers a round trip.
+  let connected = false;
   let server: Server | undefined;
   let url: string | undefined;
   const port = options.port;
@@ -163,7 +181,9 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     app.use(
       opsRouter({
         ready: () =>
-          withTimeout(brokerRoundTrip(admin), 3000, () => new Error('no answer from Kafka within 3 s')),
+          connected
+            ? withTimeout(brokerRoundTrip(admin), 3000, () => new Error('no answer from Kafka within 3 s'))
+            : Promise.reject(new Error('still waiting to reach Kafka')),
         metrics: metrics.registry,
         logger,
       }),
@@ -175,21 +195,113 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       const s = app.listen(port, host, () => resolve(s));
     });
     url = `http://${host}:${(server.address() as AddressInfo).port}`;
+    logger.info({ url }, 'ops endpoints listening: /healthz, /readyz, /metrics');
   }
+
+  /** Everything that talks to Kafka at start; an attempt that fails is undone before the next. */
+  const connect = async (): Promise<void> => {
+    await Promise.all([producer.connect(), admin.connect()]);
+    // Initialized now: a transactional id the broker's ACLs refuse fails the start, not the first letter.
+    for (const w of writers) await w.connect();
+    caughtUp = false;
+    switches.clear();
+    await withTimeout(
+      control.start(),
+      30_000,
+      () => new Error('could not read the control topic within 30 s'),
+    );
+    caughtUp = true;
+    for (const [id, consumer] of consumers) {
+      if (switches.get(id)) {
+        metrics.disabled.set({ subscription: id }, 1);
+        logger.error(
+          { subscription: id },
+          'subscription is DISABLED (control topic); not consuming until re-enabled',
+        );
+      } else {
+        await consumer.start();
+      }
+    }
+  };
+  const stopKafka = async (): Promise<void> => {
+    await control.stop().catch(() => undefined);
+    // Each consumer finishes its batch and commits what it delivered before leaving the group.
+    await Promise.all([...consumers.values()].map((c) => c.stop().catch(() => undefined)));
+  };
+  const closeAll = async (): Promise<void> => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await stopKafka();
+    for (const close of closers) await close().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  };
+
+  // kafkajs gives up connecting after its own few retries; a subscriber started before its broker (or
+  // while the broker restarts) waits for it instead of exiting, with bounded exponential backoff.
+  const backoff = options.connectBackoff ?? { initialMs: 1000, maxMs: 30_000 };
+  const signal = options.signal;
+  const aborted = new Promise<'aborted'>((resolve) => {
+    if (signal?.aborted) resolve('aborted');
+    signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
+  });
+  const stopWaiting = async (): Promise<never> => {
+    await closeAll();
+    logger.info({ org: orgId }, 'subscriber stopped while waiting for Kafka');
+    throw new SubscriberStartAborted();
+  };
+  for (
+    let attempt = 1, delayMs = backoff.initialMs;
+    ;
+    attempt++, delayMs = Math.min(delayMs * 2, backoff.maxMs)
+  ) {
+    const trying = connect().then(
+      () => undefined,
+      (err: unknown) => err ?? new Error('unknown failure'),
+    );
+    const failure = await Promise.race([trying, aborted]);
+    if (failure === undefined) break;
+    if (failure === 'aborted') {
+      // The attempt under way ends by itself within kafkajs's few retries (a few seconds when the broker
+      // refuses connections); waited for, within a bound, so that nothing it opens outlives the close.
+      await Promise.race([trying, pause(10_000)]);
+      await stopWaiting();
+    }
+    await stopKafka();
+    if (isFatalAtStart(failure)) {
+      await closeAll();
+      throw failure;
+    }
+    logger.warn(
+      { err: failure, attempt, retryInMs: delayMs, brokers: config.kafka.brokers },
+      'Kafka is unreachable; trying again (not ready meanwhile)',
+    );
+    if (!(await pause(delayMs, signal))) await stopWaiting();
+  }
+  connected = true;
 
   return {
     subscriptions: subscriptions.map((s) => s.id),
     url,
     consumer: (id) => consumers.get(id)!,
     async close() {
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      await control.stop();
-      // Each consumer finishes its batch and commits what it delivered before leaving the group.
-      await Promise.all([...consumers.values()].map((c) => c.stop()));
-      for (const close of closers) await close();
-      await producer.disconnect();
-      await admin.disconnect();
+      await closeAll();
       logger.info({ org: orgId }, 'subscriber stopped');
     },
   };
+}
+
+/** Waits `ms`; false when `signal` aborted first (the timer is cleared, so it holds no process open). */
+function pause(ms: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -301,8 +301,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     }
 
     // Subscriber processes: dhs and the two fbi members are the ones faults kill. Like a process
-    // supervisor, the soak starts again one that exits on its own (a subscriber exits when it cannot
-    // reach Kafka at start), and counts it.
+    // supervisor, the soak starts again one that exits on its own, and counts it (none should: a
+    // subscriber that cannot reach Kafka at start waits for it).
     const subscriberProcs = new Map<string, SubscriberProcess>();
     const killing = new Set<SubscriberProcess>();
     let stopping = false;

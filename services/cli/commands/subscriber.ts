@@ -1,6 +1,6 @@
 import { createLogger } from '../../platform/logger';
-import { startSubscriber } from '../../subscriber/service';
-import { command, listenHost, runUntilSignal } from '../context';
+import { startSubscriber, SubscriberStartAborted } from '../../subscriber/service';
+import { command, listenHost, nextStopSignal, runUntilSignal, SHUTDOWN_GRACE_MS } from '../context';
 
 export const subscriber = command({
   name: 'subscriber',
@@ -9,14 +9,30 @@ export const subscriber = command({
   async run({ values, needConfig, needOrg }) {
     const org = needOrg();
     const config = needConfig({ role: 'subscriber', org });
-    const running = await startSubscriber({
-      config,
-      org,
-      subscriptions: values.subscription,
-      logger: createLogger(`subscriber-${org}`),
-      port: Number(values.port ?? 8090),
-      host: listenHost(),
+    // Listening from now: a subscriber still waiting for Kafka stops on SIGTERM too, and exits 0.
+    const stopSignal = nextStopSignal();
+    const stop = new AbortController();
+    void stopSignal.then(() => {
+      stop.abort();
+      // Bounded, like runUntilSignal's: nothing uncommitted is lost by exiting.
+      setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
     });
-    await runUntilSignal(() => running.close());
+    let running;
+    try {
+      running = await startSubscriber({
+        config,
+        org,
+        subscriptions: values.subscription,
+        logger: createLogger(`subscriber-${org}`),
+        port: Number(values.port ?? 8090),
+        host: listenHost(),
+        signal: stop.signal,
+      });
+    } catch (err) {
+      if (err instanceof SubscriberStartAborted) return;
+      throw err;
+    }
+    const started = running;
+    await runUntilSignal(() => started.close(), stopSignal);
   },
 });
