@@ -122,6 +122,8 @@ export class TransactionalDeadLetterWriter implements CommittingDeadLetters {
   readonly transactionalId: string;
   private producer: Producer;
   private connecting: Promise<void> | undefined;
+  /** The last transaction queued: a producer holds one transaction at a time, partitions take turns. */
+  private turn: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: TransactionalDeadLetterWriterOptions) {
     this.transactionalId = `${options.idPrefix}${options.subscriptionId}.${randomBytes(4).toString('hex')}`;
@@ -158,7 +160,18 @@ export class TransactionalDeadLetterWriter implements CommittingDeadLetters {
    * check commits an offset itself, the broker keeps whichever of the two
    * offset commits it appended last, and that must be the transaction's.
    */
-  async writeAndCommit(
+  writeAndCommit(
+    letters: DeadLetter[],
+    commit: SourceCommit,
+    ownershipCheck?: () => Promise<void>,
+  ): Promise<void> {
+    // The consumer works on several partitions at once; their transactions go one after another.
+    const mine = this.turn.then(() => this.transact(letters, commit, ownershipCheck));
+    this.turn = mine.catch(() => undefined);
+    return mine;
+  }
+
+  private async transact(
     letters: DeadLetter[],
     commit: SourceCommit,
     ownershipCheck?: () => Promise<void>,
