@@ -16,6 +16,8 @@ import type { SubscriptionConfig } from '../../platform/config/config';
 
 /** Partition batches a subscription works on at once. */
 const PARTITIONS_AT_ONCE = 3;
+/** Within a partition batch, the group's offset is written at most this often (and when the batch ends). */
+const COMMIT_EVERY_MS = 1000;
 /** Records whose dedup calls are issued together and made durable with one flush. */
 const CLASSIFY_CHUNK = 500;
 
@@ -266,11 +268,22 @@ export class SubscriptionConsumer {
     let regrouping: BatchMark | undefined;
     const started = Date.now();
 
-    const commit = async (offset: string): Promise<void> => {
+    /**
+     * Moves past `offset`. The group's offset is written at most every COMMIT_EVERY_MS within a batch
+     * and when the batch ends (`force`): a crash in between re-reads a little more, which the dedup
+     * store answers as repeats of the batches already sent (same webhook-ids), not as new deliveries.
+     */
+    let committedAt = Date.now();
+    let uncommitted: string | undefined;
+    const commit = async (offset: string, force = false): Promise<void> => {
       resolveOffset(offset);
+      uncommitted = offset;
+      if (!force && Date.now() - committedAt < COMMIT_EVERY_MS) return;
       await commitOffsetsIfNecessary({
         topics: [{ topic, partitions: [{ partition, offset: (BigInt(offset) + 1n).toString() }] }],
       });
+      committedAt = Date.now();
+      uncommitted = undefined;
     };
 
     /**
@@ -291,6 +304,8 @@ export class SubscriptionConsumer {
         },
       );
       resolveOffset(last);
+      committedAt = Date.now();
+      uncommitted = undefined;
     };
 
     const flush = async (): Promise<boolean> => {
@@ -358,7 +373,9 @@ export class SubscriptionConsumer {
         : pendingDeliveries >= this.deps.subscription.batchSize;
       if (full && !(await flush())) return;
     }
-    if (!this.disabled) await flush();
+    if (this.disabled) return;
+    if (!(await flush())) return;
+    if (uncommitted !== undefined) await commit(uncommitted, true);
   }
 }
 
