@@ -108,6 +108,35 @@ async function expectExactlyOnePlace(
   }
 }
 
+/**
+ * A subscriber of `dhs` with the broker's smallest session timeout, its first batch held at the receiver
+ * until the broker dropped the member from its group (a member that sends nothing for 6 s is out).
+ */
+async function fencedWhileHeld(
+  net: TestNetwork,
+  producer: RunningProducer,
+  receiver: Receiver,
+  tag: string,
+): Promise<{ subscriber: RunningSubscriber } & Published> {
+  const subscriber = await startSubscriber({
+    dataDir: net.dataDir,
+    config: net.config,
+    org: 'dhs',
+    logger: net.logger,
+    sessionTimeoutMs: 6000,
+  });
+  const groupId = kafkaNames(net.prefix).subscriptionGroup('dhs-once');
+  const admin = await net.admin();
+  const groupState = async (): Promise<string> => (await admin.describeGroups([groupId])).groups[0]!.state;
+  await waitFor('the subscription consuming', async () => (await groupState()) === 'Stable');
+  receiver.hold();
+  const published = await publish(net, producer, tag);
+  await waitFor('the batch at the receiver, unanswered', () => receiver.inFlight() === 1, 30_000);
+  // While its POST hangs the member heartbeats nothing: the broker drops it from the group.
+  await waitFor('the member out of its group', async () => (await groupState()) === 'Empty', 30_000);
+  return { subscriber, ...published };
+}
+
 describe('a dead-lettered batch whose offset commit fails', () => {
   it('is delivered on the re-read and never also dead-lettered when the member was fenced from its group', async () => {
     const receiver = await startReceiver();
@@ -115,25 +144,9 @@ describe('a dead-lettered batch whose offset commit fails', () => {
     const producer = await net.startProducer('google');
     let subscriber: RunningSubscriber | undefined;
     try {
-      // The broker's smallest session timeout: a member that sends nothing for 6 s is out of the group.
-      subscriber = await startSubscriber({
-        dataDir: net.dataDir,
-        config: net.config,
-        org: 'dhs',
-        logger: net.logger,
-        sessionTimeoutMs: 6000,
-      });
-      const groupId = kafkaNames(net.prefix).subscriptionGroup('dhs-once');
-      const admin = await net.admin();
-      const groupState = async (): Promise<string> =>
-        (await admin.describeGroups([groupId])).groups[0]!.state;
-      await waitFor('the subscription consuming', async () => (await groupState()) === 'Stable');
-
-      receiver.hold();
-      const { ids, lastOffset } = await publish(net, producer, 'fenced');
-      await waitFor('the batch at the receiver, unanswered', () => receiver.inFlight() === 1, 30_000);
-      // While its POST hangs the member heartbeats nothing: the broker drops it from the group.
-      await waitFor('the member out of its group', async () => (await groupState()) === 'Empty', 30_000);
+      const fenced = await fencedWhileHeld(net, producer, receiver, 'fenced');
+      subscriber = fenced.subscriber;
+      const { ids, lastOffset } = fenced;
       // The held attempt fails after more than the retry bound: the batch gives up and is dead-lettered
       // by a member that no longer owns the partition, so its commit cannot succeed. The next requests
       // (the re-read batch) are answered 200.
@@ -163,23 +176,9 @@ describe('a dead-lettered batch whose offset commit fails', () => {
     const producer = await net.startProducer('google');
     let subscriber: RunningSubscriber | undefined;
     try {
-      subscriber = await startSubscriber({
-        dataDir: net.dataDir,
-        config: net.config,
-        org: 'dhs',
-        logger: net.logger,
-        sessionTimeoutMs: 6000,
-      });
-      const groupId = kafkaNames(net.prefix).subscriptionGroup('dhs-once');
-      const admin = await net.admin();
-      const groupState = async (): Promise<string> =>
-        (await admin.describeGroups([groupId])).groups[0]!.state;
-      await waitFor('the subscription consuming', async () => (await groupState()) === 'Stable');
-
-      receiver.hold();
-      const { ids, lastOffset } = await publish(net, producer, 'refused');
-      await waitFor('the batch at the receiver, unanswered', () => receiver.inFlight() === 1, 30_000);
-      await waitFor('the member out of its group', async () => (await groupState()) === 'Empty', 30_000);
+      const fenced = await fencedWhileHeld(net, producer, receiver, 'refused');
+      subscriber = fenced.subscriber;
+      const { ids, lastOffset } = fenced;
       // The endpoint now refuses the batch for good (422): the re-read batch is dead-lettered again, and
       // this time committed. The first, aborted, attempt must not show in the DLQ as a second copy.
       receiver.answerAll(422);
