@@ -40,15 +40,12 @@ import os from 'node:os';
 import { join } from 'node:path';
 import type { Consumer, Message } from 'kafkajs';
 import { request } from 'undici';
-import { buildPublishedEvents, type PublishContext } from '../services/producer/ingest/build-events';
 import type { KeyObject } from 'node:crypto';
-import { signedBatch } from '../services/contract/record';
 import { decodeBatchProof, VerifiedRoots } from '../services/contract/batch-signature';
 import { kafkaNames } from '../services/contract/names';
 import { startProducer, type RunningProducer } from '../services/producer/service';
 import { loadEventCodec } from '../services/contract/avro/codec';
 import { HEADERS } from '../services/contract/definitions';
-import { indicatorInputSchema } from '../services/contract/indicator';
 import { createIdempotentProducer, createKafka, ensureTopics } from '../services/platform/kafka';
 import { loadPrivateKey, publicKeyFromBase64, signValue, verifyValue } from '../services/contract/signing';
 import { createDedupStore } from '../services/subscriber/dedup';
@@ -61,6 +58,8 @@ import { startReceiver, type ReceivedRequest, type Receiver } from '../testkit/r
 import {
   cpuRate,
   createBenchRun,
+  eventsIn,
+  producerWrites,
   fmt,
   indicatorGenerator,
   writeResults,
@@ -110,13 +109,6 @@ function cpuMeter(): () => { nodeSeconds: number; brokerSeconds: number | undefi
       brokerSeconds: broker0 === undefined || broker1 === undefined ? undefined : broker1 - broker0,
     };
   };
-}
-
-/** Events in a native webhook body, without parsing it: inside a JSON string every `"` is escaped. */
-function eventsIn(body: string): number {
-  let n = 0;
-  for (let i = body.indexOf('"eventId":"'); i !== -1; i = body.indexOf('"eventId":"', i + 11)) n += 1;
-  return n;
 }
 
 interface Arrivals {
@@ -782,18 +774,8 @@ async function main(): Promise<void> {
   console.error('deliver bench: end to end');
   const codec = loadEventCodec();
   const signingKey = loadPrivateKey(net.signingKeys[PUBLISHER]!);
-  const ctx: PublishContext = { org: PUBLISHER, submitter: `${PUBLISHER}-secops`, idempotencyKey: undefined };
-  /** What the producer writes for a batch: Avro values, one batch signature, id headers, keyed by indicator key. */
   const toMessages = (batch: RawIndicator[]): Message[] =>
-    signedBatch(
-      buildPublishedEvents(
-        batch.map((i) => indicatorInputSchema.parse(i)),
-        ctx,
-        true,
-      ),
-      codec,
-      signingKey,
-    );
+    producerWrites(batch, PUBLISHER, codec, signingKey);
   const e2eMessages = e2e.map(toMessages);
   const e2eResults: EndToEndResult[] = [];
   e2eResults.push(await endToEndRaw(net, e2eWarm.map(toMessages), e2eMessages));

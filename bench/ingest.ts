@@ -25,17 +25,23 @@ import type { Kafka, Message, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { parseItems } from '../services/producer/http/app';
 import { buildPublishedEvents, type PublishContext } from '../services/producer/ingest/build-events';
-import { signedBatch } from '../services/contract/record';
 import { signBatch } from '../services/contract/batch-signature';
 import { startProducer, type RunningProducer } from '../services/producer/service';
 import { loadEventCodec } from '../services/contract/avro/codec';
-import { indicatorInputSchema, type IndicatorInput } from '../services/contract/indicator';
+import { indicatorInputSchema } from '../services/contract/indicator';
 import { createIdempotentProducer, createKafka } from '../services/platform/kafka';
-import type { ThreatEvent } from '../services/contract/model';
 import { loadPrivateKey } from '../services/contract/signing';
 import { kafkaNames } from '../services/contract/names';
 import { createTestNetwork, type TestNetwork } from '../testkit/network';
-import { cpuRate, createBenchRun, fmt, indicatorGenerator, writeResults, type RawIndicator } from './support';
+import {
+  cpuRate,
+  createBenchRun,
+  fmt,
+  indicatorGenerator,
+  producerWrites,
+  writeResults,
+  type RawIndicator,
+} from './support';
 
 const SECONDS = Number(
   /^--seconds=(.+)$/.exec(process.argv.find((a) => a.startsWith('--seconds=')) ?? '')?.[1] ?? 5,
@@ -169,11 +175,9 @@ async function main(): Promise<void> {
   const codec = loadEventCodec();
   const signingKey = loadPrivateKey(network.signingKeys[ORG]!);
   const ctx: PublishContext = { org: ORG, submitter: `${ORG}-secops`, idempotencyKey: undefined };
-  const parse = (items: RawIndicator[]): IndicatorInput[] => items.map((i) => indicatorInputSchema.parse(i));
-  /** Exactly what the producer writes for a transaction: keys, Avro values, one batch signature, id headers. */
-  const toMessages = (events: ThreatEvent[]): Message[] => signedBatch(events, codec, signingKey);
-  const rawBatches = batches.map((b) => toMessages(buildPublishedEvents(parse(b), ctx, true)));
-  const rawSingles = singles.map((s) => toMessages(buildPublishedEvents(parse([s]), ctx, false)));
+  // Exactly what the producer writes for a transaction: keys, Avro values, one batch signature, id headers.
+  const rawBatches = batches.map((b) => producerWrites(b, ORG, codec, signingKey));
+  const rawSingles = singles.map((s) => producerWrites([s], ORG, codec, signingKey, false));
 
   // API cases.
   const headers = {

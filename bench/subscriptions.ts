@@ -32,7 +32,7 @@ import type { Config } from '../services/platform/config/config';
 import { createLogger } from '../services/platform/logger';
 import { startSubscriber } from '../services/subscriber/service';
 import { createTestNetwork, type TestNetwork } from '../testkit/network';
-import { createBenchRun, fmt, indicatorGenerator, writeResults, type BenchBroker } from './support';
+import { eventsIn, createBenchRun, fmt, indicatorGenerator, writeResults, type BenchBroker } from './support';
 import { publishRaw } from './publish-raw';
 
 const arg = (name: string, fallback: string): string =>
@@ -184,8 +184,7 @@ async function countingReceiver(): Promise<Counter> {
       req.on('data', (c: Buffer) => parts.push(c));
       req.on('end', () => {
         const body = Buffer.concat(parts).toString('utf8');
-        let n = 0;
-        for (let i = body.indexOf('"eventId":"'); i !== -1; i = body.indexOf('"eventId":"', i + 11)) n += 1;
+        const n = eventsIn(body);
         const now = Date.now();
         if (counter.firstAt === 0) counter.firstAt = now;
         counter.lastAt = now;

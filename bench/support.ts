@@ -10,7 +10,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { KeyObject } from 'node:crypto';
+import type { Message } from 'kafkajs';
+import type { EventCodec } from '../services/contract/avro/codec';
+import { indicatorInputSchema } from '../services/contract/indicator';
 import type { Category, Platform, Severity } from '../services/contract/model';
+import { signedBatch } from '../services/contract/record';
+import { buildPublishedEvents } from '../services/producer/ingest/build-events';
 import { KAFKA_SCRIPT, startLocalBroker, waitForBroker } from '../testkit/broker-provider';
 
 const run = promisify(execFile);
@@ -121,6 +127,34 @@ export function indicatorGenerator(seed: number): (n: number) => RawIndicator[] 
     }
     return out;
   };
+}
+
+/**
+ * Exactly what the producer writes for one request of `items` from `org`:
+ * validated, canonicalized, Avro-encoded, one batch signature, id headers,
+ * keyed by indicator key. `batch`: the items came as a list (false: a lone one).
+ */
+export function producerWrites(
+  items: RawIndicator[],
+  org: string,
+  codec: EventCodec,
+  signingKey: KeyObject,
+  batch = true,
+): Message[] {
+  const ctx = { org, submitter: `${org}-secops`, idempotencyKey: undefined };
+  const events = buildPublishedEvents(
+    items.map((i) => indicatorInputSchema.parse(i)),
+    ctx,
+    batch,
+  );
+  return signedBatch(events, codec, signingKey);
+}
+
+/** Events in a native webhook body, without parsing it: inside a JSON string every `"` is escaped. */
+export function eventsIn(body: string): number {
+  let n = 0;
+  for (let i = body.indexOf('"eventId":"'); i !== -1; i = body.indexOf('"eventId":"', i + 11)) n += 1;
+  return n;
 }
 
 // ---------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import { subscriptionState, summarizeDeadLetters, type ConsoleModel, type Subscr
  */
 export class Sampler {
   private readonly dlqEnds = new Map<string, number>();
+  /** DLQs with a read queued behind the running one. */
+  private readonly dlqQueued = new Set<string>();
   private dlqReading: Promise<void> = Promise.resolve();
 
   constructor(
@@ -82,8 +84,13 @@ export class Sampler {
     const end = ends.reduce((sum, p) => sum + Number(p.high), 0);
     if (this.dlqEnds.get(view.id) === end) return;
     this.dlqEnds.set(view.id, end);
-    if (end === 0) return;
-    this.dlqReading = this.dlqReading.then(() => this.readDeadLetters(view));
+    // One read queued per DLQ at most: it starts after the one running and reads up to the newest end.
+    if (end === 0 || this.dlqQueued.has(view.id)) return;
+    this.dlqQueued.add(view.id);
+    this.dlqReading = this.dlqReading.then(() => {
+      this.dlqQueued.delete(view.id);
+      return this.readDeadLetters(view);
+    });
   }
 
   private async readDeadLetters(view: SubscriptionView): Promise<void> {

@@ -53,6 +53,7 @@ export const DEFAULTS = {
   consoleSampleIntervalMs: 2000,
   consoleWindowMinutes: 10,
   consolePort: 8095,
+  taxiiPort: 8096,
 } as const;
 
 export const CLIENT_ID = 'threatrelay';

@@ -61,6 +61,28 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
   });
 }
 
+/**
+ * A transactional producer (idempotent, one request in flight). Beginning a
+ * transaction right after the previous commit is often answered
+ * CONCURRENT_TRANSACTIONS for a few ms; a short first retry keeps that from
+ * costing 200 ms.
+ */
+export function createTransactionalProducer(
+  kafka: Kafka,
+  transactionalId: string,
+  transactionTimeoutMs = 30_000,
+): Producer {
+  return kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    transactionalId,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    transactionTimeout: transactionTimeoutMs,
+    allowAutoTopicCreation: false,
+    retry: { retries: 6, initialRetryTime: 25, maxRetryTime: 2000 },
+  });
+}
+
 /** Creates the topics that do not exist yet; returns the ones it created. */
 export async function ensureTopics(
   admin: Admin,

@@ -202,7 +202,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   const connect = async (): Promise<void> => {
     await Promise.all([producer.connect(), admin.connect()]);
     // Initialized now: a transactional id the broker's ACLs refuse fails the start, not the first letter.
-    for (const w of writers) await w.connect();
+    await Promise.all(writers.map((w) => w.connect()));
     caughtUp = false;
     switches.clear();
     await withTimeout(

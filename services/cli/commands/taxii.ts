@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../../contract/definitions';
 import { createLogger } from '../../platform/logger';
 import { startTaxiiServer } from '../../subscriber/taxii/service';
 import { command, listenHost, runUntilSignal } from '../context';
@@ -13,7 +14,7 @@ export const taxii = command({
       config,
       org,
       logger: createLogger(`taxii-${org}`),
-      port: Number(values.port ?? 8095),
+      port: Number(values.port ?? DEFAULTS.taxiiPort),
       host: listenHost(),
     });
     await runUntilSignal(() => running.close());

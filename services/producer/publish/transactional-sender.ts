@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Partitioners, type Kafka, type Producer, type RecordMetadata, type TopicMessages } from 'kafkajs';
+import type { Kafka, Producer, RecordMetadata, TopicMessages } from 'kafkajs';
+import { createTransactionalProducer } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';
 
 /**
@@ -45,17 +46,11 @@ export class TransactionalSender {
   }
 
   private createProducer(transactionalId: string): Producer {
-    return this.options.kafka.producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
+    return createTransactionalProducer(
+      this.options.kafka,
       transactionalId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: this.options.transactionTimeoutMs ?? 30_000,
-      allowAutoTopicCreation: false,
-      // Beginning a transaction right after the previous commit is often answered
-      // CONCURRENT_TRANSACTIONS for a few ms; a short first retry keeps that from costing 200 ms.
-      retry: { retries: 6, initialRetryTime: 25, maxRetryTime: 2000 },
-    });
+      this.options.transactionTimeoutMs,
+    );
   }
 
   /** Producers in the pool: how many transactions can be in flight at once. */

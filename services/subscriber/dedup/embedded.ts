@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { openEnvironment as openLmdb } from '../../platform/lmdb';
 import { ThreatRelayError } from '../../contract/errors';
 import {
   decodeBatch,
@@ -48,8 +49,6 @@ import {
 const SWEEP = 4;
 const SWEEP_EVERY = 16;
 const DUPLICATE: DedupOutcome = { kind: 'duplicate' };
-/** The map is sized once: lmdb-js keeps earlier maps resident when it grows one. The file grows as used. */
-const MAP_BYTES = 2 ** 30;
 
 export interface EmbeddedDedupStoreOptions {
   /** The lmdb environment's directory; the stores of one process share it. */
@@ -76,7 +75,7 @@ function openEnvironment(path: string): RootDatabase {
     known.users += 1;
     return known.root;
   }
-  const root = open({ path, compression: false, mapSize: MAP_BYTES, maxDbs: MAX_TABLES });
+  const root = openLmdb(path, { maxDbs: MAX_TABLES });
   ENVIRONMENTS.set(path, { root, users: 1 });
   return root;
 }
@@ -155,7 +154,9 @@ export class EmbeddedDedupStore implements DedupStore {
       }
       if (latest > 0) this.batches.putSync(tag, encodeBatch(latest, mark.webhookId, mark.size));
     });
-    await this.root.flushed;
+    // Not waited to reach the disk: a committed transaction survives a crash of this process, which is
+    // what the mark is for; only an OS crash could lose it, and then the batch goes out again under a
+    // new webhook-id (at least once). Waiting would cost a disk flush per webhook batch before its POST.
   }
 
   async ping(): Promise<void> {

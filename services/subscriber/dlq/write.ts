@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Partitioners, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs';
+import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { HEADERS } from '../../contract/definitions';
 import type { ErrorCode } from '../../contract/errors';
 import type { Logger } from '../../platform/logger';
+import { createTransactionalProducer } from '../../platform/kafka';
 import type { SubscriberMetrics } from '../metrics';
 
 export interface DeadLetter {
@@ -131,15 +132,11 @@ export class TransactionalDeadLetterWriter implements CommittingDeadLetters {
   }
 
   private createProducer(): Producer {
-    return this.options.kafka.producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
-      transactionalId: this.transactionalId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: this.options.transactionTimeoutMs ?? 30_000,
-      allowAutoTopicCreation: false,
-      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
-    });
+    return createTransactionalProducer(
+      this.options.kafka,
+      this.transactionalId,
+      this.options.transactionTimeoutMs,
+    );
   }
 
   /** Connects and initializes the transactional id (so a missing ACL fails the start, not the first letter). */

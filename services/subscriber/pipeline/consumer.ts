@@ -308,12 +308,17 @@ export class SubscriptionConsumer {
       uncommitted = undefined;
     };
 
+    /** While a delivery waits to retry, what earlier batches delivered is committed first. */
+    const beat = async (): Promise<void> => {
+      if (uncommitted !== undefined) await commit(uncommitted, true);
+      await heartbeat();
+    };
+
     const flush = async (): Promise<boolean> => {
       if (pending.length === 0) return true;
       const deliverable = pending.filter((c): c is Deliverable => c.kind === 'deliver');
       const last = pending[pending.length - 1]!.message.offset;
-      const outcome =
-        deliverable.length > 0 ? await this.deliver(deliverable, position, heartbeat) : undefined;
+      const outcome = deliverable.length > 0 ? await this.deliver(deliverable, position, beat) : undefined;
       if (outcome?.kind === 'halted') return false;
       if (outcome) {
         this.deps.metrics.deliverySeconds.observe({ subscription: this.id }, (Date.now() - started) / 1000);
@@ -330,51 +335,56 @@ export class SubscriptionConsumer {
       return true;
     };
 
-    // Records are classified a chunk at a time: the dedup calls of a chunk are issued in offset
-    // order without waiting for each other, so the store applies them in order but makes them
-    // durable together (one disk flush per chunk, not one per record).
-    const chunkSize = Math.max(this.deps.subscription.batchSize, CLASSIFY_CHUNK);
-    const classified: Classified[] = [];
-    for (let i = 0; i < batch.messages.length && carryOn(); i += chunkSize) {
-      const chunk = batch.messages.slice(i, i + chunkSize);
-      const settled = await Promise.allSettled(chunk.map((m) => this.classify(m, position)));
-      for (const [j, result] of settled.entries()) {
-        if (result.status === 'fulfilled') {
-          classified.push(result.value);
+    // The walk through the batch: it returns early when delivery halts (stopping, 410) or a dedup outage
+    // outlasts the consumer; whatever it delivered before is committed below either way.
+    const walk = async (): Promise<void> => {
+      // Records are classified a chunk at a time: the dedup calls of a chunk are issued in offset
+      // order without waiting for each other, so the store applies them in order but makes them
+      // durable together (one disk flush per chunk, not one per record).
+      const chunkSize = Math.max(this.deps.subscription.batchSize, CLASSIFY_CHUNK);
+      const classified: Classified[] = [];
+      for (let i = 0; i < batch.messages.length && carryOn(); i += chunkSize) {
+        const chunk = batch.messages.slice(i, i + chunkSize);
+        const settled = await Promise.allSettled(chunk.map((m) => this.classify(m, position)));
+        for (const [j, result] of settled.entries()) {
+          if (result.status === 'fulfilled') {
+            classified.push(result.value);
+            continue;
+          }
+          const c = await this.classifyThroughOutage(chunk[j]!, position, result.reason, heartbeat, carryOn);
+          // Stopping mid-outage: nothing of this batch is committed; it is read again on the next start.
+          if (!c) return;
+          classified.push(c);
+        }
+      }
+
+      for (const c of classified) {
+        if (!carryOn()) break;
+        if (c.kind === 'dead') {
+          // Order matters: what came before is delivered before we move past this record.
+          if (!(await flush())) return;
+          const letter = { message: c.message, sourceTopic: topic, sourcePartition: partition, code: c.code };
+          await deadLetterAndCommit([{ ...letter, reason: c.reason }], c.message.offset, c.message.offset);
           continue;
         }
-        const c = await this.classifyThroughOutage(chunk[j]!, position, result.reason, heartbeat, carryOn);
-        // Stopping mid-outage: nothing of this batch is committed; it is read again on the next start.
-        if (!c) return;
-        classified.push(c);
+        if (c.kind === 'deliver') {
+          // A record already handed to a batch goes out in exactly that batch again (same members, same
+          // webhook-id); anything else closes the batch being regrouped, whole or not.
+          const sameBatch = c.batch !== undefined && c.batch.webhookId === regrouping?.webhookId;
+          if (!sameBatch && (regrouping !== undefined || c.batch !== undefined) && !(await flush())) return;
+          if (c.batch && !sameBatch) regrouping = c.batch;
+        }
+        pending.push(c);
+        if (c.kind === 'deliver') pendingDeliveries += 1;
+        const full = regrouping
+          ? pendingDeliveries >= regrouping.size
+          : pendingDeliveries >= this.deps.subscription.batchSize;
+        if (full && !(await flush())) return;
       }
-    }
-
-    for (const c of classified) {
-      if (!carryOn()) break;
-      if (c.kind === 'dead') {
-        // Order matters: what came before is delivered before we move past this record.
-        if (!(await flush())) return;
-        const letter = { message: c.message, sourceTopic: topic, sourcePartition: partition, code: c.code };
-        await deadLetterAndCommit([{ ...letter, reason: c.reason }], c.message.offset, c.message.offset);
-        continue;
-      }
-      if (c.kind === 'deliver') {
-        // A record already handed to a batch goes out in exactly that batch again (same members, same
-        // webhook-id); anything else closes the batch being regrouped, whole or not.
-        const sameBatch = c.batch !== undefined && c.batch.webhookId === regrouping?.webhookId;
-        if (!sameBatch && (regrouping !== undefined || c.batch !== undefined) && !(await flush())) return;
-        if (c.batch && !sameBatch) regrouping = c.batch;
-      }
-      pending.push(c);
-      if (c.kind === 'deliver') pendingDeliveries += 1;
-      const full = regrouping
-        ? pendingDeliveries >= regrouping.size
-        : pendingDeliveries >= this.deps.subscription.batchSize;
-      if (full && !(await flush())) return;
-    }
-    if (this.disabled) return;
-    if (!(await flush())) return;
+      if (this.disabled) return;
+      await flush();
+    };
+    await walk();
     if (uncommitted !== undefined) await commit(uncommitted, true);
   }
 }

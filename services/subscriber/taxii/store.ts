@@ -1,4 +1,5 @@
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { openEnvironment } from '../../platform/lmdb';
 import { ThreatRelayError } from '../../contract/errors';
 
 /**
@@ -23,8 +24,10 @@ import { ThreatRelayError } from '../../contract/errors';
  * `producedAt`), and `expire(cutoff)` drops those older than the cutoff, a
  * bounded number per call. A version several records bring (a source's
  * `identity`, a TLP `marking-definition`) takes the newest one's time, so it
- * stays as long as any record that carries it. What is left is what a store
- * rebuilt from the topics at that moment would hold. lmdb has no TTLs, so
+ * stays as long as any record that carries it. What is left are the objects
+ * and versions a store rebuilt from the topics at that moment would hold
+ * (only a version's `created` may still be that of an expired first version,
+ * where a rebuild would take the oldest kept one's). lmdb has no TTLs, so
  * the times are an index (`aging`) in time order.
  */
 
@@ -128,7 +131,7 @@ export class TaxiiStore {
   ) {}
 
   static open(path: string, now: () => number = Date.now): TaxiiStore {
-    const root = open({ path, compression: false });
+    const root = openEnvironment(path);
     const store = new TaxiiStore(
       root,
       root.openDB<EntryValue, EntryKey>({ name: 'entries' }),
