@@ -52,6 +52,7 @@ import { createDedupStore } from '../services/subscriber/dedup';
 import { signatureHeader, webhookIdFor } from '../services/subscriber/delivery/webhook';
 import { startSubscriber } from '../services/subscriber/service';
 import { toNative, type WebhookBody } from '../services/subscriber/pipeline/shape';
+import { forgetSharedChecks } from '../services/subscriber/pipeline/verify';
 import { closeSharedGuards } from '../services/subscriber/delivery/ssrf-guard';
 import { createTestNetwork, type TestNetwork, type TestSubscription } from '../testkit/network';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../testkit/receiver';
@@ -201,6 +202,8 @@ async function fanOut(
   const dedup = sub.dedup ? 'none' : 'embedded';
   const name = `subscriber, batchSize ${sub.batchSize}, dedup ${dedup}`;
   const from = to.requests.length;
+  // Each case reads the same records: it starts with the caches of a fresh process, not the last case's.
+  forgetSharedChecks();
   const startUs = usNow();
   const cpu = cpuMeter();
   const t0 = Date.now();

@@ -104,6 +104,12 @@ export class VerifiedRoots {
     if (this.nodes.size > this.capacity) this.nodes.delete(this.nodes.keys().next().value!);
   }
 
+  /** Forgets every verified node: a fresh process's state. */
+  clear(): void {
+    this.nodes.clear();
+    this.roots = 0;
+  }
+
   /** Roots whose signature this cache verified (a test and bench measure). */
   get size(): number {
     return this.roots;

@@ -127,7 +127,14 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       deadLetters,
       logger,
       metrics,
-      ...(dedup ? { dedup: dedup.port, dedupPing: dedup.ping, markBatch: dedup.markBatch } : {}),
+      ...(dedup
+        ? {
+            dedup: dedup.port,
+            dedupPing: dedup.ping,
+            markBatch: dedup.markBatch,
+            dedupDurable: dedup.durable,
+          }
+        : {}),
       groupLag: (groupId, topics) => groupLag(admin, groupId, topics),
       ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
       ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),

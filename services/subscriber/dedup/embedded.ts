@@ -132,11 +132,13 @@ export class EmbeddedDedupStore implements DedupStore {
     const position = positionDigest(input.position);
     // `transaction` runs the callback inside the write transaction without blocking the event loop on
     // the commit, so Kafka heartbeats keep flowing; callbacks still run one at a time.
-    const outcome = await this.root.transaction(() => this.recordInTransaction(input, position, now));
-    // A commit is visible before it is on disk; the consumer may act on an outcome only once it would
-    // survive a crash.
+    // The commit is visible before it is on disk, and survives a crash of this process: enough to act
+    // on (a POST). Before an offset moves past the record, the consumer waits for `durable`.
+    return this.root.transaction(() => this.recordInTransaction(input, position, now));
+  }
+
+  async durable(): Promise<void> {
     await this.root.flushed;
-    return outcome;
   }
 
   async markBatch(events: readonly Pick<DedupInput, 'org' | 'eventId'>[], mark: BatchMark): Promise<void> {
@@ -154,9 +156,9 @@ export class EmbeddedDedupStore implements DedupStore {
       }
       if (latest > 0) this.batches.putSync(tag, encodeBatch(latest, mark.webhookId, mark.size));
     });
-    // Not waited to reach the disk: a committed transaction survives a crash of this process, which is
-    // what the mark is for; only an OS crash could lose it, and then the batch goes out again under a
-    // new webhook-id (at least once). Waiting would cost a disk flush per webhook batch before its POST.
+    // Not waited to reach the disk (`durable` is, before the offset commit): a committed transaction
+    // survives a crash of this process, which is what the mark is for; only an OS crash before the
+    // flush could lose it, and then the batch goes out again under a new webhook-id (at least once).
   }
 
   async ping(): Promise<void> {

@@ -48,6 +48,8 @@ export function deliveryDecisionFor(outcome: DedupOutcome, corroborations: boole
 export interface OpenedDedup {
   port: DedupPort;
   markBatch: DedupStore['markBatch'];
+  /** Resolves once what was recorded so far survives a crash of the machine (DedupStore.durable). */
+  durable(): Promise<void>;
   /** Resolves when the store answers at all. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -105,6 +107,7 @@ export function openDedup(
   return {
     port,
     markBatch: (events, mark) => store.markBatch(events, mark),
+    durable: () => store.durable(),
     ping: () => store.ping(),
     close: () => store.close(),
   };

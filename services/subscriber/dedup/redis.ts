@@ -167,6 +167,9 @@ export class RedisDedupStore implements DedupStore {
     await this.client.dedupMark(keys.length, ...keys, `${mark.webhookId} ${mark.size}`);
   }
 
+  /** Redis answered each write once it held it; how durable that is, is the server's persistence setting. */
+  async durable(): Promise<void> {}
+
   async ping(): Promise<void> {
     await this.client.ping();
   }

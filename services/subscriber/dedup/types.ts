@@ -115,11 +115,20 @@ export interface DedupStore {
   /**
    * Atomic check-and-set for one event: no two callers, in this process or in
    * another instance of the group, see the same state. Resolves once the new
-   * state is committed: flushed to disk for `embedded`, in the server (as
-   * durable as its persistence settings) for `redis`. `now` (epoch ms) is for
-   * tests of expiry.
+   * state is committed: every later call sees it and it survives a crash of
+   * this process (`embedded`: an lmdb commit, not yet flushed to disk, see
+   * `durable`; `redis`: in the server, as durable as its persistence
+   * settings). `now` (epoch ms) is for tests of expiry.
    */
   record(input: DedupInput, now?: number): Promise<DedupOutcome>;
+  /**
+   * Resolves once everything recorded and marked so far would also survive a
+   * crash of the machine (`embedded`: lmdb's disk flush; `redis`: at once,
+   * the server's persistence decides). The consumer waits for it before it
+   * commits an offset past records, so one flush serves every record since
+   * the last commit instead of one per `record`.
+   */
+  durable(): Promise<void>;
   /**
    * Remembers which webhook batch these events are about to go out in, before
    * the POST: after a crash between the POST and the offset commit, a re-read

@@ -18,7 +18,7 @@ import type { SubscriptionConfig } from '../../platform/config/config';
 const PARTITIONS_AT_ONCE = 3;
 /** Within a partition batch, the group's offset is written at most this often (and when the batch ends). */
 const COMMIT_EVERY_MS = 1000;
-/** Records whose dedup calls are issued together and made durable with one flush. */
+/** Records whose dedup calls are issued together. */
 const CLASSIFY_CHUNK = 500;
 
 export interface SubscriptionConsumerDeps extends RecordChecks {
@@ -34,6 +34,8 @@ export interface SubscriptionConsumerDeps extends RecordChecks {
   dedupPing?: () => Promise<void>;
   /** Records each webhook batch in the dedup store before it is sent (see DedupStore.markBatch). */
   markBatch?: DedupStore['markBatch'];
+  /** Resolves once the dedup store's state survives a crash of the machine; awaited before each offset commit. */
+  dedupDurable?: () => Promise<void>;
   /** The group's lag as the broker sees it, so /metrics keeps showing it grow while the store is down. */
   groupLag?: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
   retryPolicy?: RetryPolicy;
@@ -279,6 +281,9 @@ export class SubscriptionConsumer {
       resolveOffset(offset);
       uncommitted = offset;
       if (!force && Date.now() - committedAt < COMMIT_EVERY_MS) return;
+      // What the dedup store decided for these records is on disk before the group moves past them
+      // (one flush per commit, not one per record).
+      await this.deps.dedupDurable?.();
       await commitOffsetsIfNecessary({
         topics: [{ topic, partitions: [{ partition, offset: (BigInt(offset) + 1n).toString() }] }],
       });
@@ -296,6 +301,7 @@ export class SubscriptionConsumer {
      * anything fails, nothing of it is visible: the error ends the batch, and the records are read again.
      */
     const deadLetterAndCommit = async (letters: DeadLetter[], from: string, last: string): Promise<void> => {
+      await this.deps.dedupDurable?.();
       await this.deps.deadLetters.writeAndCommit(
         letters,
         { groupId: this.groupId, topic, partition, offset: (BigInt(last) + 1n).toString() },
@@ -339,8 +345,8 @@ export class SubscriptionConsumer {
     // outlasts the consumer; whatever it delivered before is committed below either way.
     const walk = async (): Promise<void> => {
       // Records are classified a chunk at a time: the dedup calls of a chunk are issued in offset
-      // order without waiting for each other, so the store applies them in order but makes them
-      // durable together (one disk flush per chunk, not one per record).
+      // order without waiting for each other, so the store applies them in order, in few write
+      // transactions. They reach the disk before the offset commit that moves past them.
       const chunkSize = Math.max(this.deps.subscription.batchSize, CLASSIFY_CHUNK);
       const classified: Classified[] = [];
       for (let i = 0; i < batch.messages.length && carryOn(); i += chunkSize) {

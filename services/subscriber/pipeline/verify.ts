@@ -106,6 +106,11 @@ export class ReadRecords {
   get size(): number {
     return this.entries.size;
   }
+
+  /** Forgets every verdict: a fresh process's state. */
+  clear(): void {
+    this.entries.clear();
+  }
 }
 
 function sameBytes(a: KafkaMessage, b: KafkaMessage): boolean {
@@ -169,6 +174,17 @@ export function verifySigned(
 
 /** The process's verified batch roots: one cache for every subscription of the process. */
 const PROCESS_ROOTS = new VerifiedRoots();
+
+/**
+ * Empties the process-wide caches the subscriptions share (verdicts and
+ * verified roots), as in a process just started: benches that compare
+ * subscribers reading the same records one after another in one process call
+ * it between cases, so no case is measured on another's verified records.
+ */
+export function forgetSharedChecks(): void {
+  PROCESS_RECORDS.clear();
+  PROCESS_ROOTS.clear();
+}
 
 /**
  * A v2 record carries its transaction's Merkle proof and root signature; a
