@@ -204,6 +204,27 @@ export class SubscriptionConsumer {
     return deliverBatch(this.delivery, items, position, heartbeat);
   }
 
+  /** Classifies records in offset order, their dedup calls in flight together; undefined: stopping mid-outage. */
+  private async classifyChunk(
+    chunk: KafkaMessage[],
+    position: { topic: string; partition: number },
+    heartbeat: () => Promise<void>,
+    carryOn: () => boolean,
+  ): Promise<Classified[] | undefined> {
+    const settled = await Promise.allSettled(chunk.map((m) => this.classify(m, position)));
+    const classified: Classified[] = [];
+    for (const [j, result] of settled.entries()) {
+      if (result.status === 'fulfilled') {
+        classified.push(result.value);
+        continue;
+      }
+      const c = await this.classifyThroughOutage(chunk[j]!, position, result.reason, heartbeat, carryOn);
+      if (!c) return undefined;
+      classified.push(c);
+    }
+    return classified;
+  }
+
   /**
    * A record whose dedup call failed. While the store is down, it is retried
    * with backoff for as long as it takes, heartbeating, committing nothing,
@@ -341,51 +362,61 @@ export class SubscriptionConsumer {
       return true;
     };
 
+    /** One record's place in the walk: the webhook batch it joins, or a dead letter. False: stop the walk. */
+    const take = async (c: Classified): Promise<boolean> => {
+      if (c.kind === 'dead') {
+        // Order matters: what came before is delivered before we move past this record.
+        if (!(await flush())) return false;
+        const letter = { message: c.message, sourceTopic: topic, sourcePartition: partition, code: c.code };
+        await deadLetterAndCommit([{ ...letter, reason: c.reason }], c.message.offset, c.message.offset);
+        return true;
+      }
+      if (c.kind === 'deliver') {
+        // A record already handed to a batch goes out in exactly that batch again (same members, same
+        // webhook-id); anything else closes the batch being regrouped, whole or not.
+        const sameBatch = c.batch !== undefined && c.batch.webhookId === regrouping?.webhookId;
+        if (!sameBatch && (regrouping !== undefined || c.batch !== undefined) && !(await flush()))
+          return false;
+        if (c.batch && !sameBatch) regrouping = c.batch;
+      }
+      pending.push(c);
+      if (c.kind === 'deliver') pendingDeliveries += 1;
+      const full = regrouping
+        ? pendingDeliveries >= regrouping.size
+        : pendingDeliveries >= this.deps.subscription.batchSize;
+      return !full || flush();
+    };
+
     // The walk through the batch: it returns early when delivery halts (stopping, 410) or a dedup outage
     // outlasts the consumer; whatever it delivered before is committed below either way.
     const walk = async (): Promise<void> => {
       // Records are classified a chunk at a time: the dedup calls of a chunk are issued in offset
       // order without waiting for each other, so the store applies them in order, in few write
-      // transactions. They reach the disk before the offset commit that moves past them.
+      // transactions. They reach the disk before the offset commit that moves past them. The next
+      // chunk is classified while this one's webhook batches are out: the checks run while the POSTs
+      // wait on the endpoint. A chunk classified but not walked (the walk stopped) is read again and
+      // answered by the store as the repeat it is.
       const chunkSize = Math.max(this.deps.subscription.batchSize, CLASSIFY_CHUNK);
-      const classified: Classified[] = [];
-      for (let i = 0; i < batch.messages.length && carryOn(); i += chunkSize) {
+      const chunkAt = (i: number): Promise<Classified[] | undefined> | undefined => {
         const chunk = batch.messages.slice(i, i + chunkSize);
-        const settled = await Promise.allSettled(chunk.map((m) => this.classify(m, position)));
-        for (const [j, result] of settled.entries()) {
-          if (result.status === 'fulfilled') {
-            classified.push(result.value);
-            continue;
+        if (chunk.length === 0 || !carryOn()) return undefined;
+        const classified = this.classifyChunk(chunk, position, heartbeat, carryOn);
+        classified.catch(() => undefined); // awaited below unless the walk stops first
+        return classified;
+      };
+      let next = chunkAt(0);
+      for (let i = 0; next; i += chunkSize) {
+        const classified = await next;
+        // Stopping mid-outage: nothing of this chunk is committed; it is read again on the next start.
+        if (!classified) return;
+        next = chunkAt(i + chunkSize);
+        for (const c of classified) {
+          if (!carryOn()) {
+            next = undefined;
+            break;
           }
-          const c = await this.classifyThroughOutage(chunk[j]!, position, result.reason, heartbeat, carryOn);
-          // Stopping mid-outage: nothing of this batch is committed; it is read again on the next start.
-          if (!c) return;
-          classified.push(c);
+          if (!(await take(c))) return;
         }
-      }
-
-      for (const c of classified) {
-        if (!carryOn()) break;
-        if (c.kind === 'dead') {
-          // Order matters: what came before is delivered before we move past this record.
-          if (!(await flush())) return;
-          const letter = { message: c.message, sourceTopic: topic, sourcePartition: partition, code: c.code };
-          await deadLetterAndCommit([{ ...letter, reason: c.reason }], c.message.offset, c.message.offset);
-          continue;
-        }
-        if (c.kind === 'deliver') {
-          // A record already handed to a batch goes out in exactly that batch again (same members, same
-          // webhook-id); anything else closes the batch being regrouped, whole or not.
-          const sameBatch = c.batch !== undefined && c.batch.webhookId === regrouping?.webhookId;
-          if (!sameBatch && (regrouping !== undefined || c.batch !== undefined) && !(await flush())) return;
-          if (c.batch && !sameBatch) regrouping = c.batch;
-        }
-        pending.push(c);
-        if (c.kind === 'deliver') pendingDeliveries += 1;
-        const full = regrouping
-          ? pendingDeliveries >= regrouping.size
-          : pendingDeliveries >= this.deps.subscription.batchSize;
-        if (full && !(await flush())) return;
       }
       if (this.disabled) return;
       await flush();
