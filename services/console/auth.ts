@@ -1,5 +1,6 @@
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import { parseBasic } from '../platform/basic-auth';
 import type { ConsoleSettings } from '../platform/config/config';
 
 /**
@@ -40,16 +41,6 @@ export function verifyOperatorPassword(password: string, stored: string): boolea
 /** A new operator password: base64url of 18 random bytes. */
 export function newOperatorPassword(): string {
   return randomBytes(18).toString('base64url');
-}
-
-/** The username and password of an `Authorization: Basic …` header, or undefined. */
-export function parseBasic(header: string | undefined): { username: string; password: string } | undefined {
-  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
-  if (!m) return undefined;
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
 export const REALM = 'ThreatRelay console';

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { parseBasic } from '../../platform/basic-auth';
 import type { TaxiiReaderConfig } from '../../platform/config/config';
 
 /**
@@ -17,11 +18,10 @@ export function authenticate(
   let secret: string;
   if (scheme.toLowerCase() === 'bearer') secret = credentials;
   else if (scheme.toLowerCase() === 'basic') {
-    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 0) return undefined;
-    name = decoded.slice(0, colon);
-    secret = decoded.slice(colon + 1);
+    const basic = parseBasic(authorization);
+    if (!basic) return undefined;
+    name = basic.username;
+    secret = basic.password;
   } else return undefined;
   if (secret === '') return undefined;
   const hash = createHash('sha256').update(secret).digest();

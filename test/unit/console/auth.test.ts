@@ -3,7 +3,6 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import {
   hashOperatorPassword,
-  parseBasic,
   requireOperator,
   verifyOperatorPassword,
 } from '../../../services/console/auth';
@@ -26,14 +25,6 @@ describe('operator passwords', () => {
     expect(verifyOperatorPassword('', stored)).toBe(false);
     expect(verifyOperatorPassword('correct horse', 'sha256$abc')).toBe(false);
     expect(verifyOperatorPassword('correct horse', stored.replace(/\$16384\$/, '$3$'))).toBe(false);
-  });
-
-  it('reads a Basic header, with colons in the password, and nothing else', () => {
-    const header = `Basic ${Buffer.from('op:a:b').toString('base64')}`;
-    expect(parseBasic(header)).toEqual({ username: 'op', password: 'a:b' });
-    expect(parseBasic('Bearer abc')).toBeUndefined();
-    expect(parseBasic(`Basic ${Buffer.from('no-colon').toString('base64')}`)).toBeUndefined();
-    expect(parseBasic(undefined)).toBeUndefined();
   });
 });
 
