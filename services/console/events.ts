@@ -8,7 +8,7 @@ import { verifySigned } from '../subscriber/pipeline/verify';
 import { headerText } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
 import type { RateSeries } from './state';
-import { RECENT_EVENTS, type ConsoleModel, type RecentEvent } from './state';
+import { addRecentEvent, type ConsoleModel, type RecentEvent } from './state';
 
 /**
  * Follows the community and direct topics for the console: who publishes how
@@ -60,7 +60,7 @@ export function describeRecord(
 
 export class EventFollower {
   private consumer: Consumer | undefined;
-  /** eventIds seen lately, so copies on several direct topics count once; bounded. */
+  /** Events (scoped by source org) seen lately, so copies on several direct topics count once; bounded. */
   private readonly seen = new Set<string>();
 
   constructor(
@@ -104,14 +104,7 @@ export class EventFollower {
 
   private take(topic: string, message: KafkaMessage): void {
     const e = describeRecord(message, topic, this.names, this.codec, this.orgKeys);
-    const copy = this.model.events.find((x) => x.eventId === e.eventId);
-    if (copy) {
-      for (const r of e.recipients) if (!copy.recipients.includes(r)) copy.recipients.push(r);
-      return;
-    }
-    if (this.seen.has(e.eventId)) return;
-    this.seen.add(e.eventId);
-    if (this.seen.size > 10_000) this.seen.delete(this.seen.values().next().value!);
+    if (!addRecentEvent(this.model, this.seen, e)) return;
     // An unverified header names whatever its writer liked: counted together, so it cannot grow the map.
     const producer = e.verified ? e.sourceOrg : '(unverified)';
     let series = this.model.producers.get(producer);
@@ -120,9 +113,7 @@ export class EventFollower {
       this.model.producers.set(producer, series);
     }
     series.add(1, Number(message.timestamp));
-    this.model.events.push(e);
-    if (this.model.events.length > RECENT_EVENTS) this.model.events.shift();
-    this.logger.debug({ eventId: e.eventId, topic }, 'console saw an event');
+    this.logger.debug({ eventId: e.eventId, sourceOrg: e.sourceOrg, topic }, 'console saw an event');
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { IndicatorType, Tlp } from '../contract/model';
+import { eventScope } from '../subscriber/dedup/types';
 
 /**
  * What the console knows, kept in memory and rebuilt from Kafka at every
@@ -109,7 +110,7 @@ export interface ConsoleModel {
   startedAt: number;
   orgs: { id: string; name: string; kind: string; roles: string[]; maxTlp: string }[];
   subscriptions: Map<string, SubscriptionView>;
-  /** Events per source org (distinct eventIds: a record copied to several direct topics counts once). */
+  /** Events per source org (distinct events: a record copied to several direct topics counts once). */
   producers: Map<string, RateSeries>;
   /** Newest last, at most `RECENT_EVENTS`. */
   events: RecentEvent[];
@@ -117,6 +118,45 @@ export interface ConsoleModel {
 }
 
 export const RECENT_EVENTS = 50;
+
+/** Most event scopes `addRecentEvent` remembers, the oldest forgotten first. */
+export const SEEN_EVENTS = 10_000;
+
+/**
+ * What makes two records the same event: its eventId within its source org,
+ * as everywhere else on the bus, so one org cannot shadow another's event by
+ * reusing its eventId. A record that does not verify is kept apart from every
+ * verified one: the org its header names is only what its writer claimed.
+ */
+export function recentEventScope(e: Pick<RecentEvent, 'eventId' | 'sourceOrg' | 'verified'>): string {
+  const scope = eventScope({ org: e.sourceOrg, eventId: e.eventId });
+  return e.verified ? scope : `(unverified) ${scope}`;
+}
+
+/**
+ * Adds `e` to the recent events unless it is another copy of one seen lately
+ * (the same event on several direct topics): a copy still on the list adds
+ * its recipients to it. `seen` holds the scopes seen lately, at most
+ * `SEEN_EVENTS`. Returns whether `e` was new.
+ */
+export function addRecentEvent(
+  model: Pick<ConsoleModel, 'events'>,
+  seen: Set<string>,
+  e: RecentEvent,
+): boolean {
+  const scope = recentEventScope(e);
+  const copy = model.events.find((x) => recentEventScope(x) === scope);
+  if (copy) {
+    for (const r of e.recipients) if (!copy.recipients.includes(r)) copy.recipients.push(r);
+    return false;
+  }
+  if (seen.has(scope)) return false;
+  seen.add(scope);
+  if (seen.size > SEEN_EVENTS) seen.delete(seen.values().next().value!);
+  model.events.push(e);
+  if (model.events.length > RECENT_EVENTS) model.events.shift();
+  return true;
+}
 
 export function emptyDeadLetters(): DeadLetterSummary {
   return { count: 0, byCode: [], latest: [] };

@@ -1,7 +1,9 @@
 import { esc, renderPage, renderSections, sparkline } from '../../../services/console/render';
 import {
+  addRecentEvent,
   emptyDeadLetters,
   RateSeries,
+  type RecentEvent,
   subscriptionState,
   summarizeDeadLetters,
   type ConsoleModel,
@@ -18,6 +20,50 @@ describe('RateSeries', () => {
     s.add(9, 11_000); // older than the window now: ignored
     expect(s.points(15_000)).toEqual([0, 5, 0, 0]);
     expect(s.points(60_000)).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe('addRecentEvent', () => {
+  const event = (sourceOrg: string, extra: Partial<RecentEvent> = {}): RecentEvent => ({
+    eventId: '0195f3a4-1c2d-7e8f-9a0b-1c2d3e4f5a6b',
+    kind: 'published',
+    type: 'domain',
+    category: 'phishing',
+    sourceOrg,
+    tlp: 'red',
+    recipients: [],
+    producedAt: '2026-01-01T00:00:00Z',
+    verified: true,
+    ...extra,
+  });
+
+  it("lists two orgs' events with the same eventId both: an eventId is scoped by its source org", () => {
+    const model = { events: [] as RecentEvent[] };
+    const seen = new Set<string>();
+    expect(addRecentEvent(model, seen, event('google'))).toBe(true);
+    expect(addRecentEvent(model, seen, event('twitter'))).toBe(true);
+    expect(model.events.map((e) => e.sourceOrg)).toEqual(['google', 'twitter']);
+  });
+
+  it("counts one org's copies on several direct topics once, merging their recipients", () => {
+    const model = { events: [] as RecentEvent[] };
+    const seen = new Set<string>();
+    expect(addRecentEvent(model, seen, event('google', { recipients: ['fbi'] }))).toBe(true);
+    expect(addRecentEvent(model, seen, event('google', { recipients: ['dhs'] }))).toBe(false);
+    expect(model.events).toHaveLength(1);
+    expect(model.events[0]!.recipients).toEqual(['fbi', 'dhs']);
+    // Gone from the list but seen lately: still a copy.
+    model.events.length = 0;
+    expect(addRecentEvent(model, seen, event('google', { recipients: ['odni'] }))).toBe(false);
+    expect(model.events).toHaveLength(0);
+  });
+
+  it('keeps a record that does not verify apart from the verified event it claims to be', () => {
+    const model = { events: [] as RecentEvent[] };
+    const seen = new Set<string>();
+    expect(addRecentEvent(model, seen, event('google', { verified: false, kind: 'unreadable' }))).toBe(true);
+    expect(addRecentEvent(model, seen, event('google'))).toBe(true);
+    expect(model.events.map((e) => e.verified)).toEqual([false, true]);
   });
 });
 
