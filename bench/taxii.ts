@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULTS } from '../services/contract/definitions';
 import { apiKeyHash } from '../services/platform/config/config';
 import { createLogger } from '../services/platform/logger';
 import { taxiiApp } from '../services/subscriber/taxii/app';
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
       store,
       collections,
       readers: [{ name: 'bench-taxii', org: 'bench', sha256: apiKeyHash(secret) }],
+      authFailures: { authFailuresPerMinute: DEFAULTS.authFailuresPerMinute },
       defaultPageSize: 100,
       maxPageSize: PAGE,
       logger: createLogger('bench', 'silent'),

@@ -4,6 +4,7 @@ import { isThreatRelayError, ThreatRelayError } from '../contract/errors';
 import type { ConsoleSettings } from '../platform/config/config';
 import { errorBody, errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
 import type { Logger } from '../platform/logger';
+import type { AuthFailureBudget } from '../platform/rate-limit';
 import { SCRIPT, STYLE } from './assets';
 import { requireOperator } from './auth';
 
@@ -13,7 +14,7 @@ import { requireOperator } from './auth';
  */
 
 export interface ConsoleRoutes {
-  settings: Pick<ConsoleSettings, 'operators'>;
+  settings: Pick<ConsoleSettings, 'operators'> & AuthFailureBudget;
   page(): string;
   /** Every section, for a client that just connected. */
   sections(): Record<string, string>;

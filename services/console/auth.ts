@@ -2,6 +2,7 @@ import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { parseBasic } from '../platform/basic-auth';
 import type { ConsoleSettings } from '../platform/config/config';
+import { AuthFailureThrottle, type AuthFailureBudget } from '../platform/rate-limit';
 
 /**
  * Operator sign-in: HTTP Basic against `console.operators` in the config,
@@ -49,10 +50,18 @@ export const REALM = 'ThreatRelay console';
  * 401 with a Basic challenge unless the request carries an operator's
  * credentials. A header that verified once is remembered in this process's
  * memory, so the event stream and every page load do not each pay for scrypt.
+ * Failures are counted per client address (`authFailuresPerMinute`, `authFailureBurst`): an
+ * address over its budget is handed `TR_RATE_LIMITED` (429 with Retry-After)
+ * before its credentials are looked at.
  */
-export function requireOperator(settings: Pick<ConsoleSettings, 'operators'>): RequestHandler {
+export function requireOperator(
+  settings: Pick<ConsoleSettings, 'operators'> & AuthFailureBudget,
+): RequestHandler {
   const verified = new Set<string>();
+  const throttle = new AuthFailureThrottle(settings);
   return (req, res, next) => {
+    const refused = throttle.refusal(req);
+    if (refused) return next(refused);
     const header = req.headers.authorization;
     if (header && verified.has(header)) return next();
     const given = parseBasic(header);
@@ -61,6 +70,7 @@ export function requireOperator(settings: Pick<ConsoleSettings, 'operators'>): R
       if (verified.size < 1000) verified.add(header!);
       return next();
     }
+    throttle.failed(req);
     res
       .status(401)
       .set('WWW-Authenticate', `Basic realm="${REALM}", charset="UTF-8"`)

@@ -87,6 +87,7 @@ describe('operator console in a browser', () => {
       ...net.config,
       console: {
         operators: [{ username: OPERATOR.username, passwordHash: hashOperatorPassword(OPERATOR.password) }],
+        authFailuresPerMinute: net.config.console.authFailuresPerMinute,
         sampleIntervalMs: 500,
         windowMinutes: 10,
       },

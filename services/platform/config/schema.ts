@@ -193,6 +193,20 @@ const subscriptionSchema = z.strictObject({
     .default({ ...DEFAULTS.retry }),
 });
 
+/**
+ * Failed authentications per client address, the same fields for the producer's API keys, the
+ * console's operators and the TAXII servers' readers (a token bucket per address, per process):
+ * an address may fail `authFailureBurst` times at once and regains `authFailuresPerMinute` a
+ * minute; with none left, every request from it is answered 429 with Retry-After, without its
+ * credentials being checked, until a failure is regained. A success gives nothing back.
+ */
+const authFailureFields = {
+  /** Failures an address regains per minute. Default 30. */
+  authFailuresPerMinute: z.number().int().min(1).default(DEFAULTS.authFailuresPerMinute),
+  /** Failures an address may make at once. Default `authFailuresPerMinute`. */
+  authFailureBurst: z.number().int().min(1).optional(),
+};
+
 const producerSettingsSchema = z.strictObject({
   /** Largest request body accepted. Default 1 MiB. */
   bodyLimitBytes: z
@@ -205,12 +219,8 @@ const producerSettingsSchema = z.strictObject({
   maxBatchItems: z.number().int().min(1).max(100_000).default(DEFAULTS.maxBatchItems),
   /** Requests per minute per API key (token bucket, per producer instance). Default 600. */
   rateLimitPerMinute: z.number().int().min(1).default(DEFAULTS.rateLimitPerMinute),
-  /**
-   * Failed authentications (a missing or unknown API key) one client address may make per minute
-   * (token bucket, per producer instance); past that every request from the address is answered
-   * 429 with Retry-After until the bucket refills. Default 30.
-   */
-  authFailuresPerMinute: z.number().int().min(1).default(DEFAULTS.authFailuresPerMinute),
+  /** Failed authentications (a missing or unknown API key) per client address: see `authFailureFields`. */
+  ...authFailureFields,
   /** How long a request waits for Kafka before answering 503. Default 10 s. */
   produceTimeoutMs: z.number().int().min(100).max(120_000).default(DEFAULTS.produceTimeoutMs),
   /**
@@ -250,6 +260,8 @@ const taxiiReaderSchema = z.strictObject({
 const taxiiSettingsSchema = z.strictObject({
   /** Who may pull each org's TAXII 2.1 collections. Default none (no org's TAXII server can start). */
   readers: z.array(taxiiReaderSchema).default([]),
+  /** Failed authentications (missing or wrong reader credentials) per client address: see `authFailureFields`. */
+  ...authFailureFields,
   /** Most objects one page holds: a larger `limit` is lowered to it. Default 1,000. */
   maxPageSize: z.number().int().min(1).max(10_000).default(DEFAULTS.taxiiMaxPageSize),
   /** Objects in a page when the request gives no `limit`. Default 100. */
@@ -283,6 +295,8 @@ const consoleSettingsSchema = z.strictObject({
       }),
     )
     .default([]),
+  /** Failed sign-ins (missing or wrong operator credentials) per client address: see `authFailureFields`. */
+  ...authFailureFields,
   /** How often the console reads offsets, group states and DLQ ends from Kafka, in ms. Default 2 s. */
   sampleIntervalMs: z.number().int().min(250).max(60_000).default(DEFAULTS.consoleSampleIntervalMs),
   /** How far back its charts and recent events reach, in minutes. Default 10. */
@@ -310,12 +324,14 @@ export const configSchema = z.strictObject({
   /** The TAXII 2.1 servers (`threatrelay taxii --org ID`): reader credentials and paging. */
   taxii: taxiiSettingsSchema.default({
     readers: [],
+    authFailuresPerMinute: DEFAULTS.authFailuresPerMinute,
     maxPageSize: DEFAULTS.taxiiMaxPageSize,
     defaultPageSize: DEFAULTS.taxiiDefaultPageSize,
     windowDays: DEFAULTS.retentionDays,
   }),
   console: consoleSettingsSchema.default({
     operators: [],
+    authFailuresPerMinute: DEFAULTS.authFailuresPerMinute,
     sampleIntervalMs: DEFAULTS.consoleSampleIntervalMs,
     windowMinutes: DEFAULTS.consoleWindowMinutes,
   }),

@@ -15,7 +15,7 @@ import { IdempotencyCache } from '../publish/idempotency';
 import { jsonDigest } from '../ingest/json-digest';
 import { buildPublishedEvents, buildRevokedEvents, type PublishContext } from '../ingest/build-events';
 import type { Publisher, Receipt } from '../publish/publisher';
-import { RateLimiter } from './rate-limit';
+import { AuthFailureThrottle, RateLimiter } from '../../platform/rate-limit';
 import { checkIdempotencyKey } from './headers';
 import { jsonBody } from '../../platform/json-body';
 
@@ -67,27 +67,20 @@ function authenticate(
   config: Config,
   org: string,
   scope: 'publish' | 'revoke',
-  limits: { perKey: RateLimiter; failures: RateLimiter },
+  limits: { perKey: RateLimiter; failures: AuthFailureThrottle },
 ): RequestHandler {
   // Only hashes are in memory; a lookup by hash needs no constant-time compare of the key.
   const byHash = new Map(config.apiKeys.filter((k) => k.org === org).map((k) => [k.sha256, k]));
   return (req: AuthedRequest, _res, next) => {
-    const address = req.socket.remoteAddress ?? 'unknown';
-    const blocked = limits.failures.wait(address);
-    if (blocked > 0) {
-      next(
-        new ThreatRelayError(
-          'TR_RATE_LIMITED',
-          `too many failed authentications from ${address}; retry in ${blocked} s`,
-          { retryAfterSeconds: blocked },
-        ),
-      );
+    const refused = limits.failures.refusal(req);
+    if (refused) {
+      next(refused);
       return;
     }
     const key = presentedKey(req);
     const found = key ? byHash.get(apiKeyHash(key)) : undefined;
     if (!found) {
-      limits.failures.take(address);
+      limits.failures.failed(req);
       next(
         new ThreatRelayError(
           'TR_UNAUTHENTICATED',
@@ -279,7 +272,7 @@ export function createApp(deps: ProducerAppDeps): Express {
   const settings = config.producer;
   const limits = {
     perKey: new RateLimiter(settings.rateLimitPerMinute),
-    failures: new RateLimiter(settings.authFailuresPerMinute),
+    failures: new AuthFailureThrottle(settings),
   };
   const orgIds = new Set(config.orgs.map((o) => o.id));
   const idempotency = new IdempotencyCache<Receipt[]>({

@@ -7,6 +7,7 @@ import express, {
 } from 'express';
 import type { TaxiiReaderConfig } from '../../platform/config/config';
 import type { Logger } from '../../platform/logger';
+import { AuthFailureThrottle, type AuthFailureBudget } from '../../platform/rate-limit';
 import { authenticate } from './auth';
 import { collectionResource, STIX_MEDIA_TYPE, type Collection } from './collections';
 import {
@@ -39,6 +40,8 @@ export interface TaxiiAppOptions {
   store: TaxiiStore;
   collections: Collection[];
   readers: readonly TaxiiReaderConfig[];
+  /** Failed authentications one client address may make before it is answered 429. */
+  authFailures: AuthFailureBudget;
   defaultPageSize: number;
   maxPageSize: number;
   logger: Logger;
@@ -117,10 +120,22 @@ export function taxiiRouter(options: TaxiiAppOptions): Router {
   const { store, logger } = options;
   const byId = new Map(options.collections.map((c) => [c.id, c]));
   const router = Router({ strict: false });
+  const throttle = new AuthFailureThrottle(options.authFailures);
 
   router.use([DISCOVERY_PATH, API_ROOT_PATH], (req, _res, next) => {
+    // An address that failed too often is refused before its credentials are looked at.
+    const refused = throttle.refusal(req);
+    if (refused) {
+      next(
+        new TaxiiProblem(429, 'Too many requests', refused.message, {
+          'Retry-After': String(refused.retryAfterSeconds),
+        }),
+      );
+      return;
+    }
     const reader = authenticate(options.readers, req.headers.authorization);
     if (!reader) {
+      throttle.failed(req);
       next(
         new TaxiiProblem(401, 'Unauthorized', 'missing or wrong credentials (HTTP Basic or Bearer)', {
           'WWW-Authenticate': `Basic realm="threatrelay-taxii-${options.org}", Bearer`,

@@ -119,6 +119,7 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
       store,
       collections,
       readers,
+      authFailures: config.taxii,
       defaultPageSize: config.taxii.defaultPageSize,
       maxPageSize: config.taxii.maxPageSize,
       logger: log,

@@ -7,6 +7,8 @@ import {
   verifyOperatorPassword,
 } from '../../../services/console/auth';
 import { OPERATOR_PASSWORD_HASH } from '../../../services/platform/config/config';
+import { errorMiddleware } from '../../../services/platform/http';
+import { createLogger } from '../../../services/platform/logger';
 
 describe('operator passwords', () => {
   it('stores scrypt of the password with its salt, recomputable with node:crypto directly', () => {
@@ -29,17 +31,29 @@ describe('operator passwords', () => {
 });
 
 describe('requireOperator', () => {
-  it('answers 401 with a Basic challenge unless an operator signs in', async () => {
+  const passwordHash = hashOperatorPassword('s3cret');
+
+  /** An app behind requireOperator, listening; `as` sends Basic credentials, `close` stops it. */
+  async function serve(authFailuresPerMinute: number) {
     const app = express();
-    app.use(
-      requireOperator({ operators: [{ username: 'op', passwordHash: hashOperatorPassword('s3cret') }] }),
-    );
+    app.use(requireOperator({ operators: [{ username: 'op', passwordHash }], authFailuresPerMinute }));
     app.get('/', (_req, res) => void res.send('in'));
+    app.use(errorMiddleware(createLogger('test', 'silent')));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    const as = (user: string, pw: string) =>
-      fetch(url, { headers: { authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}` } });
+    return {
+      url,
+      as: (user: string, pw: string) =>
+        fetch(url, {
+          headers: { authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}` },
+        }),
+      close: () => new Promise((r) => server.close(r)),
+    };
+  }
+
+  it('answers 401 with a Basic challenge unless an operator signs in', async () => {
+    const { url, as, close } = await serve(30);
     try {
       const none = await fetch(url);
       expect(none.status).toBe(401);
@@ -49,7 +63,22 @@ describe('requireOperator', () => {
       const ok = await as('op', 's3cret');
       expect([ok.status, await ok.text()]).toEqual([200, 'in']);
     } finally {
-      server.close();
+      await close();
+    }
+  });
+
+  it('answers 429 with Retry-After once an address failed too often, even to credentials that verified before', async () => {
+    const { url, as, close } = await serve(3);
+    try {
+      expect((await as('op', 's3cret')).status).toBe(200);
+      const failures = [await fetch(url), await as('op', 'wrong'), await as('nobody', 'x')];
+      expect(failures.map((r) => r.status)).toEqual([401, 401, 401]);
+      const throttled = await as('op', 's3cret');
+      expect(throttled.status).toBe(429);
+      expect(Number(throttled.headers.get('retry-after'))).toBe(20);
+      expect(((await throttled.json()) as { error: { code: string } }).error.code).toBe('TR_RATE_LIMITED');
+    } finally {
+      await close();
     }
   });
 });

@@ -116,6 +116,24 @@ describe('config', () => {
     );
   });
 
+  it('gives the producer, the TAXII servers and the console the same failed-authentication budget fields', () => {
+    const defaults = parseConfig(base(), { DHS_SECRET: SECRET });
+    for (const section of [defaults.producer, defaults.taxii, defaults.console]) {
+      expect([section.authFailuresPerMinute, section.authFailureBurst]).toEqual([30, undefined]);
+    }
+    const budget = { authFailuresPerMinute: 6, authFailureBurst: 2 };
+    const set = parseConfig(
+      { ...base(), producer: budget, taxii: budget, console: budget },
+      { DHS_SECRET: SECRET },
+    );
+    expect([set.producer, set.taxii, set.console]).toEqual(
+      [1, 2, 3].map(() => expect.objectContaining(budget)),
+    );
+    expect(problemsOf({ ...base(), console: { authFailureBurst: 0 } })).toEqual([
+      'console.authFailureBurst: Too small: expected number to be >=1',
+    ]);
+  });
+
   it('refuses unknown fields instead of ignoring a typo', () => {
     const raw = { ...base(), subscriptons: [] };
     expect(problemsOf(raw).join('\n')).toMatch(/subscriptons/);
