@@ -15,9 +15,14 @@
  *     timing: a plain idempotent producer's `sendBatch`, and one kafkajs
  *     transaction per batch as the API does per request.
  * Then it times each CPU step of a 500-indicator request without Kafka or
- * HTTP, to show where the API's time goes. Each case has a warm-up and is
- * bounded by a count and by `seconds`; everything started here, broker
- * included, is stopped on the way out, on error and on Ctrl-C too.
+ * HTTP, to show where the API's time goes. Before the first case, every
+ * path (API singles and batches, raw transactions and sends) runs for
+ * SETTLE_SECONDS on indicators of its own, so the broker's JVM and this
+ * process's V8 have compiled their hot paths: a fresh broker spends several
+ * times the CPU per request for its first seconds of traffic, and whichever
+ * case ran first used to pay for it alone. Each case then has its own
+ * warm-up and is bounded by a count and by `seconds`; everything started
+ * here, broker included, is stopped on the way out, on error and on Ctrl-C too.
  * Prints markdown tables for BENCHMARKS.md.
  */
 import os from 'node:os';
@@ -47,6 +52,8 @@ const SECONDS = Number(
   /^--seconds=(.+)$/.exec(process.argv.find((a) => a.startsWith('--seconds=')) ?? '')?.[1] ?? 5,
 );
 const WARMUP_SECONDS = 1;
+/** Traffic on every path before the first measured case (see the header). */
+const SETTLE_SECONDS = 20;
 const SINGLE_POOL = 2_000;
 const BATCH_POOL = 60_000;
 const BATCH = 500;
@@ -58,6 +65,8 @@ const bench = createBenchRun('ingest', HARD_LIMIT_MS);
 
 /** Realistic, distinct API inputs, the same on every run (see bench/support.ts). */
 const generate = indicatorGenerator(20261126);
+/** Indicators of the settling traffic only: no measured unit is among them. */
+const generateSettling = indicatorGenerator(20261127);
 
 // ---------------------------------------------------------------------------
 // Measuring
@@ -81,6 +90,39 @@ interface Result {
 /** CPU seconds the local broker used so far (utime + stime of its JVM), when we run it. */
 let brokerCpuSeconds: () => number | undefined = () => undefined;
 
+interface Phase {
+  indicators: number;
+  requests: number;
+  seconds: number;
+  latencies: number[];
+}
+
+/** Runs `work(0)`, `work(1)`, … with `concurrency` in flight until `maxUnits` units or `seconds`. */
+async function runUnits(
+  seconds: number,
+  concurrency: number,
+  maxUnits: number,
+  work: (index: number) => Promise<number>,
+): Promise<Phase> {
+  const started = process.hrtime.bigint();
+  const budget = BigInt(Math.round(seconds * 1e9));
+  const latencies: number[] = [];
+  let index = 0;
+  let indicators = 0;
+  const worker = async (): Promise<void> => {
+    while (!bench.aborted && index < maxUnits && process.hrtime.bigint() - started < budget) {
+      const t0 = process.hrtime.bigint();
+      // Awaited first: `indicators += await …` would read the sum before the await and lose updates.
+      const carried = await work(index++);
+      indicators += carried;
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  return { indicators, requests: latencies.length, seconds: elapsed, latencies };
+}
+
 /**
  * Runs `work(k)` with `concurrency` in flight: a warm-up of WARMUP_SECONDS on
  * units taken from the end of the pool (k = maxUnits - 1, maxUnits - 2, ...),
@@ -94,28 +136,8 @@ async function measure(
   maxUnits: number,
   work: (k: number) => Promise<number>,
 ): Promise<Result> {
-  const phase = async (
-    seconds: number,
-    k: (index: number) => number,
-  ): Promise<{ indicators: number; requests: number; seconds: number; latencies: number[] }> => {
-    const started = process.hrtime.bigint();
-    const budget = BigInt(Math.round(seconds * 1e9));
-    const latencies: number[] = [];
-    let index = 0;
-    let indicators = 0;
-    const worker = async (): Promise<void> => {
-      while (!bench.aborted && index < maxUnits && process.hrtime.bigint() - started < budget) {
-        const t0 = process.hrtime.bigint();
-        // Awaited first: `indicators += await …` would read the sum before the await and lose updates.
-        const carried = await work(k(index++));
-        indicators += carried;
-        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-    return { indicators, requests: latencies.length, seconds: elapsed, latencies };
-  };
+  const phase = (seconds: number, k: (index: number) => number): Promise<Phase> =>
+    runUnits(seconds, concurrency, maxUnits, (index) => work(k(index)));
   await phase(WARMUP_SECONDS, (i) => maxUnits - 1 - i);
   const cpu0 = process.cpuUsage();
   const broker0 = brokerCpuSeconds();
@@ -193,19 +215,7 @@ async function main(): Promise<void> {
     }
     return expected;
   };
-  const results: Result[] = [];
-  console.error(`ingest bench: measuring (${WARMUP_SECONDS} s warm-up, then up to ${SECONDS} s per case)`);
-  const apiSingle = (name: string, c: number): Promise<Result> =>
-    measure(name, c, SINGLE_POOL, (k) => post(singleBodies[k]!, 1));
-  const apiBatch = (name: string, c: number): Promise<Result> =>
-    measure(name, c, batches.length, (k) => post(batchBodies[k]!, BATCH));
-  results.push(await apiSingle('API, 1 indicator/request, sequential', 1));
-  results.push(await apiSingle('API, 1 indicator/request, 8 in flight', 8));
-  results.push(await apiSingle('API, 1 indicator/request, 64 in flight', 64));
-  results.push(await apiBatch(`API, ${BATCH}/request, sequential`, 1));
-  results.push(await apiBatch(`API, ${BATCH}/request, 4 in flight`, 4));
-
-  // Raw kafkajs cases: the same client settings as the producer's.
+  // Raw kafkajs clients: the same client settings as the producer's.
   const kafka: Kafka = createKafka(network.config.kafka, network.logger, 'threatrelay-bench-raw');
   const connect = async (p: Producer, what: string): Promise<Producer> => {
     bench.defer(what, () => p.disconnect());
@@ -253,6 +263,64 @@ async function main(): Promise<void> {
     }
   };
 
+  // Settling: every path, on indicators of its own, before the first measured case.
+  const settleSingles = generateSettling(1_000);
+  const settleBatchItems = generateSettling(5 * BATCH);
+  const settleBatches: RawIndicator[][] = [];
+  for (let i = 0; i < settleBatchItems.length; i += BATCH)
+    settleBatches.push(settleBatchItems.slice(i, i + BATCH));
+  const settleSingleBodies = settleSingles.map((i) => JSON.stringify(i));
+  const settleBatchBodies = settleBatches.map((b) => JSON.stringify(b));
+  const settleRawSingles = settleSingles.map((s) => producerWrites([s], ORG, codec, signingKey, false));
+  const settleRawBatches = settleBatches.map((b) => producerWrites(b, ORG, codec, signingKey));
+  const settling: [string, number, number, (i: number) => Promise<number>][] = [
+    ['API singles, sequential', 5, 1, (i) => post(settleSingleBodies[i % settleSingles.length]!, 1)],
+    ['API singles, 8 in flight', 5, 8, (i) => post(settleSingleBodies[i % settleSingles.length]!, 1)],
+    ['API batches, sequential', 3, 1, (i) => post(settleBatchBodies[i % settleBatches.length]!, BATCH)],
+    [
+      'raw transactions per record',
+      3,
+      1,
+      (i) => withPooled((p) => inTransaction(p, settleRawSingles[i % settleSingles.length]!)),
+    ],
+    [
+      'raw transactions per batch',
+      2,
+      1,
+      (i) => withPooled((p) => inTransaction(p, settleRawBatches[i % settleBatches.length]!)),
+    ],
+    [
+      'raw sendBatch',
+      1,
+      1,
+      async (i) => {
+        const messages = settleRawBatches[i % settleBatches.length]!;
+        await plain.sendBatch({ topicMessages: [{ topic, messages }], acks: -1 });
+        return messages.length;
+      },
+    ],
+  ];
+  const shares = settling.reduce((sum, [, share]) => sum + share, 0);
+  console.error(`ingest bench: settling the broker and this process (${SETTLE_SECONDS} s on every path)`);
+  for (const [what, share, concurrency, work] of settling) {
+    const settled = await runUnits((SETTLE_SECONDS * share) / shares, concurrency, Infinity, work);
+    if (bench.aborted) throw new Error('aborted');
+    console.error(`  ${what}: ${settled.requests} in ${settled.seconds.toFixed(1)} s`);
+  }
+
+  const results: Result[] = [];
+  console.error(`ingest bench: measuring (${WARMUP_SECONDS} s warm-up, then up to ${SECONDS} s per case)`);
+  const apiSingle = (name: string, c: number): Promise<Result> =>
+    measure(name, c, SINGLE_POOL, (k) => post(singleBodies[k]!, 1));
+  const apiBatch = (name: string, c: number): Promise<Result> =>
+    measure(name, c, batches.length, (k) => post(batchBodies[k]!, BATCH));
+  results.push(await apiSingle('API, 1 indicator/request, sequential', 1));
+  results.push(await apiSingle('API, 1 indicator/request, 8 in flight', 8));
+  results.push(await apiSingle('API, 1 indicator/request, 64 in flight', 64));
+  results.push(await apiBatch(`API, ${BATCH}/request, sequential`, 1));
+  results.push(await apiBatch(`API, ${BATCH}/request, 4 in flight`, 4));
+
+  // Raw kafkajs cases.
   results.push(
     await measure(
       `raw sendBatch (idempotent), ${BATCH}/batch, sequential`,
@@ -377,7 +445,7 @@ async function main(): Promise<void> {
   const cores = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(2));
 
   console.log(
-    `ingest bench: ${SECONDS} s per case after ${WARMUP_SECONDS} s warm-up; ${SINGLE_POOL} single and ${BATCH_POOL} batched distinct indicators`,
+    `ingest bench: ${SETTLE_SECONDS} s of traffic on every path first, then ${SECONDS} s per case after ${WARMUP_SECONDS} s warm-up; ${SINGLE_POOL} single and ${BATCH_POOL} batched distinct indicators`,
   );
   console.log(
     `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${brokerDescription}`,
