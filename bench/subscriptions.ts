@@ -7,7 +7,9 @@
  * Starts a local Kafka broker (or uses KAFKA_BROKERS), publishes `records`
  * distinct TLP:GREEN indicators through the producer API (500 per request),
  * then for each N in `counts` starts ONE subscriber process (a child, so its
- * CPU, RSS and heap are its own) holding N fresh subscriptions of one org
+ * CPU, RSS and heap are its own), warms it up with a subscription of its own
+ * that reads every record (not measured; its cached verdicts and roots are
+ * then forgotten), and starts in it N fresh subscriptions of one org
  * (batchSize 100, embedded dedup, each its own consumer group from the
  * beginning, each its own webhook path), and waits until every path holds
  * every indicator. The receiver runs in this process and only counts events.
@@ -31,6 +33,7 @@ import { startProducer } from '../services/producer/service';
 import type { Config } from '../services/platform/config/config';
 import { createLogger } from '../services/platform/logger';
 import { startSubscriber } from '../services/subscriber/service';
+import { forgetSharedChecks } from '../services/subscriber/pipeline/verify';
 import { createTestNetwork, type TestNetwork } from '../testkit/network';
 import { eventsIn, createBenchRun, fmt, indicatorGenerator, writeResults, type BenchBroker } from './support';
 import { publishRaw } from './publish-raw';
@@ -57,7 +60,12 @@ interface ChildStart {
   subscriptions: string[];
 }
 
-type ToChild = { type: 'start'; start: ChildStart } | { type: 'measure'; gc: boolean } | { type: 'stop' };
+type ToChild =
+  | { type: 'warm'; start: ChildStart }
+  | { type: 'cool' }
+  | { type: 'start'; start: ChildStart }
+  | { type: 'measure'; gc: boolean }
+  | { type: 'stop' };
 
 interface Sample {
   rss: number;
@@ -68,7 +76,11 @@ interface Sample {
 }
 
 type FromChild =
-  { type: 'started'; before: Sample } | { type: 'sample'; sample: Sample } | { type: 'stopped' };
+  | { type: 'started'; before: Sample }
+  | { type: 'sample'; sample: Sample }
+  | { type: 'stopped' }
+  | { type: 'warming' }
+  | { type: 'cooled' };
 
 function sample(): Sample {
   const m = process.memoryUsage();
@@ -122,9 +134,27 @@ async function writeProfile(): Promise<void> {
 function child(): void {
   const send = (m: FromChild): void => void process.send!(m);
   let stop: (() => Promise<void>) | undefined;
+  let stopWarm: (() => Promise<void>) | undefined;
   process.on('message', (m: ToChild) => {
     void (async () => {
-      if (m.type === 'start') {
+      if (m.type === 'warm') {
+        // A subscription of its own reads every record before the measured ones start, so they are
+        // not measured while V8 still compiles their paths; its verdicts and roots are then forgotten.
+        const config = JSON.parse(readFileSync(m.start.configFile, 'utf8')) as Config;
+        const warm = await startSubscriber({
+          config,
+          org: SUBSCRIBER,
+          subscriptions: m.start.subscriptions,
+          logger: createLogger('bench', 'silent'),
+          dataDir: m.start.dataDir,
+        });
+        stopWarm = () => warm.close();
+        send({ type: 'warming' });
+      } else if (m.type === 'cool') {
+        await stopWarm?.();
+        forgetSharedChecks();
+        send({ type: 'cooled' });
+      } else if (m.type === 'start') {
         const config = JSON.parse(readFileSync(m.start.configFile, 'utf8')) as Config;
         if (process.argv.includes('--smaps')) await startProfile();
         const before = sample();
@@ -260,6 +290,9 @@ const sum = (samples: Sample[]): Sample => ({
   cpuSeconds: samples.reduce((t, x) => t + x.cpuSeconds, 0),
 });
 
+/** Warm-up subscriptions used so far: one per child process, `warm-01`, `warm-02`, … */
+let warmed = 0;
+
 /** `ids` split over `processes` subscriber processes (one per core when 2); memory and CPU are their sums. */
 async function runCase(
   bench: ReturnType<typeof createBenchRun>,
@@ -282,6 +315,19 @@ async function runCase(
   const paths = ids.map((id) => `/${id}`);
   const delivered = (): number => paths.reduce((total, p) => total + (to.counts.get(p) ?? 0), 0);
   const target = perSubscription * ids.length;
+  const warmIds = handles.map(() => `warm-${String((warmed += 1)).padStart(2, '0')}`);
+  await Promise.all(
+    handles.map((h, i) =>
+      h.ask({ type: 'warm', start: { configFile, dataDir: net.dataDir, subscriptions: [warmIds[i]!] } }),
+    ),
+  );
+  const w0 = Date.now();
+  while (warmIds.some((id) => (to.counts.get(`/${id}`) ?? 0) < perSubscription)) {
+    if (Date.now() - w0 > CASE_LIMIT_MS || bench.aborted)
+      throw new Error(`N=${ids.length}: the warm-up did not end`);
+    await sleep(50);
+  }
+  await Promise.all(handles.map((h) => h.ask({ type: 'cool' })));
   to.firstAt = 0;
   const t0 = Date.now();
   const started = await Promise.all(
@@ -359,6 +405,12 @@ async function main(bench: ReturnType<typeof createBenchRun>, broker: BenchBroke
       const id = `p2-s${String(i).padStart(2, '0')}`;
       subs.push({ id, org: SUBSCRIBER, url: `${to.url}/${id}`, batchSize: 100 });
     }
+  }
+  // One warm-up subscription per child process of the cases below.
+  const children = COUNTS.length + (TWO_PROCESSES ? 2 : 0);
+  for (let i = 1; i <= children; i++) {
+    const id = `warm-${String(i).padStart(2, '0')}`;
+    subs.push({ id, org: SUBSCRIBER, url: `${to.url}/${id}`, batchSize: 100 });
   }
   if (BACKLOG > 0) subs.push({ id: 'backlog', org: SUBSCRIBER, url: `${to.url}/backlog`, batchSize: 100 });
   const net = await createTestNetwork([{ id: PUBLISHER }, { id: SUBSCRIBER, kind: 'government' }], subs, {
