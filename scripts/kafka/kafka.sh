@@ -242,11 +242,18 @@ cmd_start() {
   fi
   if port_open "$port"; then die "port $port on 127.0.0.1 is already in use"; fi
   prepare
+  # A restart on kept data (--keep-data) appends to the log: what the broker did
+  # before it was stopped or killed is what a post-mortem needs.
+  if [ "$keep" = 1 ] && [ -f "$dir/broker.log" ]; then
+    echo "===== kafka.sh: broker restarted on its data at $(date -u +%Y-%m-%dT%H:%M:%SZ) =====" >>"$dir/broker.log"
+  else
+    : >"$dir/broker.log"
+  fi
   # setsid: the broker outlives this script and ignores the caller's Ctrl-C;
   # `kafka.sh stop` ends it.
   setsid nohup java -Xms256m -Xmx768m -XX:+UseSerialGC -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$here/log4j2.properties" \
-    -cp "$libs/*" kafka.Kafka "$dir/server.properties" >"$dir/broker.log" 2>&1 </dev/null &
+    -cp "$libs/*" kafka.Kafka "$dir/server.properties" >>"$dir/broker.log" 2>&1 </dev/null &
   echo $! >"$dir/broker.pid"
   echo "$advertise:$port" >"$dir/bootstrap"
   local i mode=PLAINTEXT

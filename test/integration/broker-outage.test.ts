@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RunningProducer } from '../../services/producer/service';
 import { HEADERS } from '../../services/contract/definitions';
 import { kafkaNames } from '../../services/contract/names';
@@ -92,6 +94,11 @@ describe('producer while the broker is down', () => {
       90_000,
       1000,
     );
+    // A restart on the same data appends to the broker log: the killed broker's lines stay for a post-mortem.
+    const log = readFileSync(join(broker.dir, 'broker.log'), 'utf8');
+    const restarts = log.match(/===== kafka\.sh: broker restarted on its data/g)?.length ?? 0;
+    expect(restarts).toBeGreaterThanOrEqual(1);
+    expect(log.match(/Kafka Server started/g)?.length).toBe(restarts + 1);
     const records = await net.readAll(kafkaNames(net.prefix).community('green'), {
       atLeast: 500,
       quietMs: 3000,
