@@ -122,6 +122,69 @@ export async function ensureTopics(
   }
 }
 
+export interface PartitionMarks {
+  topic: string;
+  partition: number;
+  /** The last stable offset: a read_committed consumer reads no further (the first open transaction's start). */
+  lastStable: string;
+  high: string;
+}
+
+/**
+ * Each partition's last stable offset and high watermark. kafkajs has no public
+ * call for both: its admin lists offsets with the protocol's default isolation,
+ * read_committed, so `fetchTopicOffsets(...).high` is the last stable offset
+ * (and `groupLag` counts up to it). This asks through two cluster clients of
+ * `kafka`'s own (same brokers, TLS, SASL), one listing offsets read_committed
+ * and one read_uncommitted. They are kafkajs's internal client: kafkajs is
+ * pinned, and test/integration/hanging-transactions.test.ts checks both
+ * against a broker.
+ */
+export async function partitionMarks(kafka: Kafka, topics: string[]): Promise<PartitionMarks[]> {
+  const create = Object.getOwnPropertySymbols(kafka).find(
+    (s) => s.description === 'private:Kafka:createCluster',
+  );
+  const factory = create && (kafka as unknown as Record<symbol, unknown>)[create];
+  if (typeof factory !== 'function')
+    throw new Error('this kafkajs version offers no offset lookup by isolation level');
+  const cluster = (isolationLevel: 0 | 1) =>
+    (factory as (o: object) => IsolatedCluster)({ isolationLevel, allowAutoTopicCreation: false });
+  const committed = cluster(1);
+  const uncommitted = cluster(0);
+  await Promise.all([committed.connect(), uncommitted.connect()]);
+  try {
+    const out: PartitionMarks[] = [];
+    for (const topic of topics) {
+      await committed.addTargetTopic(topic);
+      await uncommitted.addTargetTopic(topic);
+      const partitions = committed
+        .findTopicPartitionMetadata(topic)
+        .map((p) => ({ partition: p.partitionId }));
+      const request = [{ topic, fromBeginning: false, partitions }];
+      const [stable] = await committed.fetchTopicsOffset(request);
+      const [high] = await uncommitted.fetchTopicsOffset(request);
+      for (const { partition, offset } of stable?.partitions ?? []) {
+        const h = high?.partitions.find((m) => m.partition === partition);
+        if (h) out.push({ topic, partition, lastStable: offset, high: h.offset });
+      }
+    }
+    return out;
+  } finally {
+    await Promise.all([committed.disconnect(), uncommitted.disconnect()]);
+  }
+}
+
+/** The part of kafkajs's internal cluster client `partitionMarks` uses. */
+interface IsolatedCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  findTopicPartitionMetadata(topic: string): { partitionId: number }[];
+  fetchTopicsOffset(
+    topics: { topic: string; fromBeginning: boolean; partitions: { partition: number }[] }[],
+  ): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
+}
+
 /** Readiness is a real broker round trip, not an open socket. */
 export async function brokerRoundTrip(admin: Admin): Promise<{ clusterId: string; brokers: number }> {
   const cluster = await admin.describeCluster();
