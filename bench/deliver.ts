@@ -44,7 +44,7 @@ import { request } from 'undici';
 import type { KeyObject } from 'node:crypto';
 import { decodeBatchProof, VerifiedRoots } from '../services/contract/batch-signature';
 import { kafkaNames } from '../services/contract/names';
-import { startProducer, type RunningProducer } from '../services/producer/service';
+import type { RunningProducer } from '../services/producer/service';
 import { loadEventCodec } from '../services/contract/avro/codec';
 import { HEADERS } from '../services/contract/definitions';
 import { createIdempotentProducer, createKafka, ensureTopics } from '../services/platform/kafka';
@@ -459,13 +459,7 @@ async function startNetwork(subscriptions: (url: string) => TestSubscription[]):
     { producer: PRODUCER_SETTINGS },
   );
   bench.defer(`network ${net.prefix}`, () => net.close());
-  const producer = await startProducer({
-    config: net.config,
-    org: PUBLISHER,
-    signingKeyPem: net.signingKeys[PUBLISHER]!,
-    port: 0,
-    logger: net.logger,
-  });
+  const producer = await net.startProducer(PUBLISHER);
   bench.defer(`producer of ${net.prefix}`, () => producer.close());
   return { network: net, producer, to };
 }

@@ -29,7 +29,6 @@ import type { AddressInfo } from 'node:net';
 import { loadavg as osLoadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector';
-import { startProducer } from '../services/producer/service';
 import type { Config } from '../services/platform/config/config';
 import { createLogger } from '../services/platform/logger';
 import { startSubscriber } from '../services/subscriber/service';
@@ -421,13 +420,7 @@ async function main(bench: ReturnType<typeof createBenchRun>, broker: BenchBroke
   writeFileSync(configFile, JSON.stringify(net.config), { mode: 0o600 });
 
   console.error(`subscriptions bench: ${broker.description}; publishing ${RECORDS} indicators…`);
-  const producer = await startProducer({
-    config: net.config,
-    org: PUBLISHER,
-    signingKeyPem: net.signingKeys[PUBLISHER]!,
-    port: 0,
-    logger: net.logger,
-  });
+  const producer = await net.startProducer(PUBLISHER);
   const keys = new Set<string>();
   const all = indicatorGenerator(20261127)(RECORDS);
   for (let i = 0; i < all.length; i += API_BATCH) {
