@@ -20,6 +20,8 @@ const PARTITIONS_AT_ONCE = 3;
 const COMMIT_EVERY_MS = 1000;
 /** Records whose dedup calls are issued together. */
 const CLASSIFY_CHUNK = 500;
+/** Consecutive dead records written in one dead-letter transaction at most. */
+const DEAD_LETTERS_AT_ONCE = 100;
 
 export interface SubscriptionConsumerDeps extends RecordChecks {
   kafka: Kafka;
@@ -362,15 +364,31 @@ export class SubscriptionConsumer {
       return true;
     };
 
+    /** Consecutive records to dead-letter, written with the commit past them in one transaction. */
+    let dead: DeadLetter[] = [];
+    const flushDead = async (): Promise<void> => {
+      if (dead.length === 0) return;
+      const run = dead;
+      dead = [];
+      await deadLetterAndCommit(run, run[0]!.message.offset, run[run.length - 1]!.message.offset);
+    };
+
     /** One record's place in the walk: the webhook batch it joins, or a dead letter. False: stop the walk. */
     const take = async (c: Classified): Promise<boolean> => {
       if (c.kind === 'dead') {
         // Order matters: what came before is delivered before we move past this record.
         if (!(await flush())) return false;
-        const letter = { message: c.message, sourceTopic: topic, sourcePartition: partition, code: c.code };
-        await deadLetterAndCommit([{ ...letter, reason: c.reason }], c.message.offset, c.message.offset);
+        dead.push({
+          message: c.message,
+          sourceTopic: topic,
+          sourcePartition: partition,
+          code: c.code,
+          reason: c.reason,
+        });
+        if (dead.length >= DEAD_LETTERS_AT_ONCE) await flushDead();
         return true;
       }
+      await flushDead();
       if (c.kind === 'deliver') {
         // A record already handed to a batch goes out in exactly that batch again (same members, same
         // webhook-id); anything else closes the batch being regrouped, whole or not.
@@ -397,29 +415,37 @@ export class SubscriptionConsumer {
       // wait on the endpoint. A chunk classified but not walked (the walk stopped) is read again and
       // answered by the store as the repeat it is.
       const chunkSize = Math.max(this.deps.subscription.batchSize, CLASSIFY_CHUNK);
+      let walking = true;
+      const classifying = (): boolean => walking && carryOn();
       const chunkAt = (i: number): Promise<Classified[] | undefined> | undefined => {
         const chunk = batch.messages.slice(i, i + chunkSize);
         if (chunk.length === 0 || !carryOn()) return undefined;
-        const classified = this.classifyChunk(chunk, position, heartbeat, carryOn);
-        classified.catch(() => undefined); // awaited below unless the walk stops first
+        const classified = this.classifyChunk(chunk, position, heartbeat, classifying);
+        classified.catch(() => undefined); // awaited below, or at the end of the walk
         return classified;
       };
       let next = chunkAt(0);
-      for (let i = 0; next; i += chunkSize) {
-        const classified = await next;
-        // Stopping mid-outage: nothing of this chunk is committed; it is read again on the next start.
-        if (!classified) return;
-        next = chunkAt(i + chunkSize);
-        for (const c of classified) {
-          if (!carryOn()) {
-            next = undefined;
-            break;
+      try {
+        chunks: for (let i = 0; next; i += chunkSize) {
+          const classified = await next;
+          next = undefined;
+          // Stopping mid-outage: nothing of this chunk is committed; it is read again on the next start.
+          if (!classified) return;
+          next = chunkAt(i + chunkSize);
+          for (const c of classified) {
+            if (!carryOn()) break chunks;
+            if (!(await take(c))) return;
           }
-          if (!(await take(c))) return;
         }
+        if (this.disabled) return;
+        await flushDead();
+        await flush();
+      } finally {
+        // A chunk classified ahead is not left running past the batch (its dedup calls against a store
+        // that may be closing): it stops waiting out an outage and its calls in flight end.
+        walking = false;
+        await next?.catch(() => undefined);
       }
-      if (this.disabled) return;
-      await flush();
     };
     await walk();
     if (uncommitted !== undefined) await commit(uncommitted, true);
