@@ -180,15 +180,19 @@ export class TaxiiStore {
     this.assertOpen();
     const added = await this.root.transaction(() => {
       let count = 0;
+      // Versions brought again, with the newest time: renewed once after the loop, not once per record
+      // (every record of an org brings its identity and its TLP marking again).
+      const renewals = new Map<string, { collection: string; position: number; at: number }>();
       for (const { eventKey, additions, at = now() } of events) {
         const collections = [...new Set(additions.map((a) => a.collection))];
         if (collections.some((c) => this.meta.doesExist(['event', c, eventKey]))) continue;
-        for (const a of additions) count += this.addVersion(a, versioner, now, at);
+        for (const a of additions) count += this.addVersion(a, versioner, now, at, renewals);
         for (const c of collections) {
           this.meta.putSync(['event', c, eventKey], at);
           this.aging.putSync([at, 'e', c, eventKey], true);
         }
       }
+      for (const r of renewals.values()) this.renew(r.collection, r.position, r.at);
       if (position) this.meta.putSync(['offset', position.topic, position.partition], position.next);
       return count;
     });
@@ -197,7 +201,13 @@ export class TaxiiStore {
     return added;
   }
 
-  private addVersion(a: Addition, versioner: Versioner, now: () => number, at: number): number {
+  private addVersion(
+    a: Addition,
+    versioner: Versioner,
+    now: () => number,
+    at: number,
+    renewals: Map<string, { collection: string; position: number; at: number }>,
+  ): number {
     const id = String(a.object.id);
     const head = this.heads.get([a.collection, id]);
     const previous = head ? this.entryJson(a.collection, head.last.position) : undefined;
@@ -205,7 +215,10 @@ export class TaxiiStore {
     const version = versionOf(object);
     const held = this.versions.get([a.collection, id, version]);
     if (held !== undefined) {
-      this.renew(a.collection, held, at);
+      const key = `${a.collection}\u0000${held}`;
+      const known = renewals.get(key);
+      if (!known) renewals.set(key, { collection: a.collection, position: held, at });
+      else if (at > known.at) known.at = at;
       return 0;
     }
     const last = (this.meta.get(['seq', a.collection]) as number | undefined) ?? 0;
