@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { partitionMarks, type PartitionMarks } from '../platform/kafka';
+import { partitionMarks, TRANSACTION_TIMEOUT_MS, type PartitionMarks } from '../platform/kafka';
 
 /**
  * Finds hanging transactions on the bus's topics: a partition whose last
@@ -14,8 +14,8 @@ import { partitionMarks, type PartitionMarks } from '../platform/kafka';
  * it: `abortCommand`.
  */
 
-/** Longer than the 30 s transaction timeout every ThreatRelay transactional producer uses. */
-export const HANGING_AFTER_MS = 40_000;
+/** Longer than the transaction timeout every ThreatRelay transactional producer uses (30 s). */
+export const HANGING_AFTER_MS = TRANSACTION_TIMEOUT_MS + 10_000;
 
 /** Partitions with a transaction open now: their last stable offset is below the high watermark. */
 export async function openTransactions(kafka: Kafka, topics: string[]): Promise<PartitionMarks[]> {

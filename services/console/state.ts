@@ -145,12 +145,12 @@ export function addRecentEvent(
   e: RecentEvent,
 ): boolean {
   const scope = recentEventScope(e);
-  const copy = model.events.find((x) => recentEventScope(x) === scope);
-  if (copy) {
-    for (const r of e.recipients) if (!copy.recipients.includes(r)) copy.recipients.push(r);
+  if (seen.has(scope)) {
+    // Every event on the list is among those seen (the list is shorter and drops its oldest first).
+    const copy = model.events.find((x) => recentEventScope(x) === scope);
+    if (copy) for (const r of e.recipients) if (!copy.recipients.includes(r)) copy.recipients.push(r);
     return false;
   }
-  if (seen.has(scope)) return false;
   seen.add(scope);
   if (seen.size > SEEN_EVENTS) seen.delete(seen.values().next().value!);
   model.events.push(e);

@@ -67,10 +67,13 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
  * CONCURRENT_TRANSACTIONS for a few ms; a short first retry keeps that from
  * costing 200 ms.
  */
+/** How long a ThreatRelay transactional producer may keep a transaction open before the broker aborts it. */
+export const TRANSACTION_TIMEOUT_MS = 30_000;
+
 export function createTransactionalProducer(
   kafka: Kafka,
   transactionalId: string,
-  transactionTimeoutMs = 30_000,
+  transactionTimeoutMs = TRANSACTION_TIMEOUT_MS,
 ): Producer {
   return kafka.producer({
     createPartitioner: Partitioners.DefaultPartitioner,

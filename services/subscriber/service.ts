@@ -309,6 +309,8 @@ function pause(ms: number, signal?: AbortSignal): Promise<boolean> {
       signal?.removeEventListener('abort', onAbort);
       resolve(true);
     }, ms);
+    // A bound raced against other work must not keep the process alive once that work is done.
+    timer.unref();
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

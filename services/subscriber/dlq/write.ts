@@ -213,7 +213,10 @@ export class TransactionalDeadLetterWriter implements CommittingDeadLetters {
     reportWritten(letters, subscriptionId, metrics, log);
   }
 
+  /** Waits for the transaction under way and a reconnect after a failed one, then disconnects. */
   async close(): Promise<void> {
+    await this.turn;
+    await this.connecting?.catch(() => undefined);
     await this.producer.disconnect().catch(() => undefined);
   }
 }
