@@ -5,7 +5,7 @@ import { HEADERS } from '../contract/definitions';
 import { identityOf, routeOf } from '../contract/model';
 import { COMMUNITY_TLPS, type KafkaNames } from '../contract/names';
 import { verifySigned } from '../subscriber/pipeline/verify';
-import { headerText } from '../platform/kafka';
+import { headerText, recordTime } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
 import type { RateSeries } from './state';
 import { addRecentEvent, type ConsoleModel, type RecentEvent } from './state';
@@ -38,7 +38,7 @@ export function describeRecord(
       sourceOrg,
       tlp: null,
       recipients: [],
-      producedAt: new Date(Number(message.timestamp)).toISOString(),
+      producedAt: recordTime(message) ?? '',
       verified: false,
     };
   }
@@ -112,7 +112,9 @@ export class EventFollower {
       series = this.series();
       this.model.producers.set(producer, series);
     }
-    series.add(1, Number(message.timestamp));
+    // The record's timestamp is its writer's word: one from the future would slide the chart's window past every real count.
+    const at = Number(message.timestamp);
+    series.add(1, Number.isFinite(at) && at <= Date.now() ? at : Date.now());
     this.logger.debug({ eventId: e.eventId, sourceOrg: e.sourceOrg, topic }, 'console saw an event');
   }
 

@@ -21,6 +21,8 @@ export const HEADERS = {
   dlqPartition: 'threatrelay-dlq-source-partition',
   dlqOffset: 'threatrelay-dlq-source-offset',
   dlqAt: 'threatrelay-dlq-at',
+  /** Headers of the original that had a null value, comma-separated: kafkajs cannot write those again. */
+  dlqNullHeaders: 'threatrelay-dlq-null-headers',
 } as const;
 
 export const DEFAULTS = {

@@ -194,21 +194,83 @@ export async function brokerRoundTrip(admin: Admin): Promise<{ clusterId: string
   return { clusterId: cluster.clusterId, brokers: cluster.brokers.length };
 }
 
-/** The first value of a record header as text, or undefined. */
-/** A header's raw bytes; undefined when absent or given more than once (which copy would be meant?). */
-export function headerBytes(message: KafkaMessage, name: string): Buffer | undefined {
-  const v = message.headers?.[name];
-  if (Array.isArray(v)) return v.length === 1 ? toBuffer(v[0]) : undefined;
-  return toBuffer(v);
+/**
+ * What a record carries under one header name. Kafka allows a header to be
+ * absent, present with a null value (length -1: the Java client and
+ * librdkafka write them, kafkajs reads them as `null`), present once, or
+ * present several times; a reader must be able to tell them apart without
+ * throwing, because any member can write any of them.
+ */
+export type HeaderRead =
+  | { kind: 'absent' }
+  | { kind: 'null' }
+  | { kind: 'one'; bytes: Buffer }
+  | { kind: 'repeated'; count: number };
+
+type HeaderValue = Buffer | string | null | undefined;
+
+/** The one reader of record headers: never throws, whatever the record holds. */
+export function readHeader(message: Pick<KafkaMessage, 'headers'>, name: string): HeaderRead {
+  const headers = message.headers as Record<string, HeaderValue | HeaderValue[]> | null | undefined;
+  if (headers === null || typeof headers !== 'object' || !Object.hasOwn(headers, name))
+    return { kind: 'absent' };
+  const v = headers[name];
+  if (Array.isArray(v)) {
+    if (v.length === 0) return { kind: 'absent' };
+    if (v.length > 1) return { kind: 'repeated', count: v.length };
+    return one(v[0]);
+  }
+  return one(v);
 }
 
-function toBuffer(v: Buffer | string | undefined): Buffer | undefined {
-  return v === undefined ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(v);
+function one(v: unknown): HeaderRead {
+  if (v === undefined) return { kind: 'absent' };
+  if (v === null) return { kind: 'null' };
+  if (Buffer.isBuffer(v)) return { kind: 'one', bytes: v };
+  if (typeof v === 'string') return { kind: 'one', bytes: Buffer.from(v) };
+  return { kind: 'null' };
 }
 
-export function headerText(message: KafkaMessage, name: string): string | undefined {
-  const v = message.headers?.[name];
-  return (Array.isArray(v) ? v[0] : v)?.toString();
+/** A header's raw bytes; undefined when absent, null-valued or given more than once (which copy would be meant?). */
+export function headerBytes(message: Pick<KafkaMessage, 'headers'>, name: string): Buffer | undefined {
+  const read = readHeader(message, name);
+  return read.kind === 'one' ? read.bytes : undefined;
+}
+
+/** A header's value as UTF-8 text, on the same terms as `headerBytes`. */
+export function headerText(message: Pick<KafkaMessage, 'headers'>, name: string): string | undefined {
+  return headerBytes(message, name)?.toString('utf8');
+}
+
+/**
+ * A record's headers as kafkajs can write them again (a dead letter keeps
+ * its original's): kafkajs cannot write a null header value, so those are
+ * left out and named in `nulls` for the caller to record.
+ */
+export function writableHeaders(message: Pick<KafkaMessage, 'headers'>): {
+  headers: Record<string, Buffer | string | (Buffer | string)[]>;
+  nulls: string[];
+} {
+  const headers: Record<string, Buffer | string | (Buffer | string)[]> = {};
+  const nulls: string[] = [];
+  const source = message.headers as Record<string, HeaderValue | HeaderValue[]> | null | undefined;
+  if (source === null || typeof source !== 'object') return { headers, nulls };
+  for (const [name, value] of Object.entries(source)) {
+    const values = (Array.isArray(value) ? value : [value]).filter(
+      (v): v is Buffer | string => Buffer.isBuffer(v) || typeof v === 'string',
+    );
+    if (values.length === 0) nulls.push(name);
+    else headers[name] = values.length === 1 ? values[0]! : values;
+    if (values.length > 0 && Array.isArray(value) && values.length < value.length) nulls.push(name);
+  }
+  return { headers, nulls };
+}
+
+/** A Kafka record timestamp as an ISO string, or undefined when it is not a representable time. */
+export function recordTime(message: Pick<KafkaMessage, 'timestamp'>): string | undefined {
+  const ms = Number(message.timestamp);
+  const date = new Date(ms);
+  return Number.isFinite(date.getTime()) ? date.toISOString() : undefined;
 }
 
 /** Rejects with `onTimeout()` when `promise` has not settled within `ms`. */

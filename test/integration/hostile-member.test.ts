@@ -1,21 +1,25 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
 import { loadEventCodec } from '../../services/contract/avro/codec';
 import { indicatorInputSchema } from '../../services/contract/indicator';
 import type { ThreatEvent } from '../../services/contract/model';
+import { HEADERS } from '../../services/contract/definitions';
 import { kafkaNames } from '../../services/contract/names';
 import { signedRecord } from '../../services/contract/record';
 import { generateSigningKeyPair, loadPrivateKey } from '../../services/contract/signing';
 import { provision } from '../../services/admin/provision';
 import { apiKeyHash, newApiKey, parseConfig, type Config } from '../../services/platform/config/config';
-import { createKafka } from '../../services/platform/kafka';
+import { createKafka, headerText } from '../../services/platform/kafka';
 import { createLogger } from '../../services/platform/logger';
 import { buildPublishedEvents, deterministicEventId } from '../../services/producer/ingest/build-events';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
 import { readDeadLetters } from '../../services/subscriber/dlq/read';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
 import type { NativeEvent, WebhookBody } from '../../services/subscriber/pipeline/shape';
-import { startLocalBroker, type LocalBroker } from '../../testkit/broker-provider';
+import { KAFKA_SCRIPT, startLocalBroker, type LocalBroker } from '../../testkit/broker-provider';
 import { startReceiver, type Receiver } from '../../testkit/receiver';
 import { waitFor } from '../../testkit/wait-for';
 
@@ -35,6 +39,7 @@ const env: Record<string, string> = {
   FBI_SUBSCRIBER_PW: randomBytes(12).toString('base64url'),
 };
 const DAY = 86_400_000;
+const run = promisify(execFile);
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 describe('a hostile member cannot suppress, stall or mislabel another org', () => {
@@ -281,5 +286,61 @@ describe('a hostile member cannot suppress, stall or mislabel another org', () =
       return l.length >= attacks.length ? l : undefined;
     });
     expect(letters.map((l) => l.code).sort()).toEqual(attacks.map(([code]) => code).sort());
+  });
+  it('dead-letters records whose headers have null values, and the partition moves on', async () => {
+    // kafkajs cannot write a null header value; Kafka's own Java client can, as any member's principal.
+    const { stdout: libs } = await run('bash', [KAFKA_SCRIPT, 'fetch']);
+    const topic = kafkaNames(config.kafka.topicPrefix).community('clear');
+    const before = (await readDeadLetters(config, 'fbi-all', createLogger('dlq', 'silent'))).length;
+    const { stdout } = await run(
+      'java',
+      [
+        '-cp',
+        `${libs.trim()}/*`,
+        join(__dirname, '../fixtures/NullHeaderWriter.java'),
+        broker.bootstrap,
+        'twitter-producer',
+        env.TWITTER_PRODUCER_PW!,
+        topic,
+        // Unsigned, naming google, its batch signature null: the stall the first round missed.
+        `${HEADERS.sourceOrg}=google,${HEADERS.batchSignature}`,
+        `${HEADERS.sourceOrg},${HEADERS.signature}=c2ln`,
+        `${HEADERS.sourceOrg}=google,${HEADERS.signature}`,
+        `${HEADERS.sourceOrg}=google,${HEADERS.sourceOrg}`,
+      ],
+      { timeout: 60_000 },
+    );
+    expect(stdout.trim()).toBe('sent 4');
+
+    const honest = await publishAsGoogle([
+      { type: 'domain', value: 'after-null-headers.example.com', category: 'phishing', tlp: 'clear' },
+      { type: 'domain', value: 'after-null-headers.example.net', category: 'phishing', tlp: 'clear' },
+    ]);
+    const ids = honest.map((r) => r.eventId);
+    await waitFor(
+      'google events behind the null headers',
+      () => (ids.every((id) => delivered().some((e) => e.eventId === id)) ? true : undefined),
+      30_000,
+    );
+    for (const id of ids) expect(delivered().filter((e) => e.eventId === id)).toHaveLength(1);
+
+    const letters = await waitFor('the null-header dead letters', async () => {
+      const l = await readDeadLetters(config, 'fbi-all', createLogger('dlq', 'silent'));
+      return l.length >= before + 4 ? l.slice(before) : undefined;
+    });
+    expect(letters.map((l) => l.code)).toEqual(Array(4).fill('TR_SIGNATURE_INVALID'));
+    expect(letters.map((l) => l.reason)).toEqual([
+      `the ${HEADERS.batchSignature} header has a null value`,
+      `the ${HEADERS.sourceOrg} header has a null value`,
+      `the ${HEADERS.signature} header has a null value`,
+      `the ${HEADERS.sourceOrg} header appears 2 times`,
+    ]);
+    // The dead letter keeps what it can of the original and names the headers it could not write again.
+    expect(letters.slice(0, 3).map((l) => headerText(l.message, HEADERS.dlqNullHeaders))).toEqual([
+      HEADERS.batchSignature,
+      HEADERS.sourceOrg,
+      HEADERS.signature,
+    ]);
+    expect(headerText(letters[0]!.message, HEADERS.sourceOrg)).toBe('google');
   });
 });

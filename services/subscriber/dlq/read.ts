@@ -3,7 +3,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { HEADERS } from '../../contract/definitions';
 import { kafkaNames } from '../../contract/names';
 import type { Config } from '../../platform/config/config';
-import { createKafka, headerText } from '../../platform/kafka';
+import { createKafka, headerText, recordTime } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';
 
 /** A dead letter as the operator sees it: why, when, and where it came from. */
@@ -64,7 +64,7 @@ export async function readDeadLetters(
               for (const m of batch.messages) {
                 entries.push({
                   offset: m.offset,
-                  at: headerText(m, HEADERS.dlqAt) ?? new Date(Number(m.timestamp)).toISOString(),
+                  at: headerText(m, HEADERS.dlqAt) ?? recordTime(m) ?? '',
                   code: headerText(m, HEADERS.dlqCode) ?? 'unknown',
                   reason: headerText(m, HEADERS.dlqReason) ?? '',
                   source: {

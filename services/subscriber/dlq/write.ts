@@ -3,7 +3,7 @@ import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { HEADERS } from '../../contract/definitions';
 import type { ErrorCode } from '../../contract/errors';
 import type { Logger } from '../../platform/logger';
-import { createTransactionalProducer } from '../../platform/kafka';
+import { createTransactionalProducer, writableHeaders } from '../../platform/kafka';
 import type { SubscriberMetrics } from '../metrics';
 
 export interface DeadLetter {
@@ -25,11 +25,13 @@ export interface SourceCommit {
 
 /** The DLQ record of a dead letter: the original key, value and headers, byte for byte, plus why and where from. */
 function dlqMessage(l: DeadLetter): Message {
+  const { headers, nulls } = writableHeaders(l.message);
   return {
     key: l.message.key,
     value: l.message.value,
     headers: {
-      ...l.message.headers,
+      ...headers,
+      ...(nulls.length > 0 ? { [HEADERS.dlqNullHeaders]: nulls.join(',') } : {}),
       [HEADERS.dlqCode]: l.code,
       [HEADERS.dlqReason]: l.reason,
       [HEADERS.dlqTopic]: l.sourceTopic,

@@ -9,7 +9,7 @@ import { identityKey } from '../../contract/identity';
 import { identityOf, routeOf, type ThreatEvent } from '../../contract/model';
 import { verifyValue } from '../../contract/signing';
 import type { OrgConfig, SubscriberSettings, SubscriptionConfig } from '../../platform/config/config';
-import { headerBytes, headerText } from '../../platform/kafka';
+import { headerBytes, headerText, readHeader, type HeaderRead } from '../../platform/kafka';
 import { entitlementProblem } from './entitlement';
 
 /** What a reader needs to decide whether a record is what it claims and meant for it. */
@@ -143,12 +143,11 @@ export function verifySigned(
 ): Verdict {
   const value = message.value;
   if (!value) return reject('TR_CODEC_MALFORMED', 'record has no value');
-  // Which of two signatures or source orgs would count is anybody's guess: a record carrying one twice is refused.
-  for (const name of [HEADERS.sourceOrg, HEADERS.signature]) {
-    const v = message.headers?.[name];
-    if (Array.isArray(v) && v.length > 1) {
-      return reject('TR_SIGNATURE_INVALID', `the ${name} header appears ${v.length} times`);
-    }
+  // Every header a member wrote is read without trusting its shape: absent,
+  // null-valued, binary or repeated, each is an answer, never an exception.
+  for (const name of [HEADERS.sourceOrg, HEADERS.signature, HEADERS.batchSignature]) {
+    const problem = headerProblem(readHeader(message, name), name);
+    if (problem) return reject('TR_SIGNATURE_INVALID', problem);
   }
   const sourceOrg = headerText(message, HEADERS.sourceOrg);
   if (!sourceOrg) return reject('TR_SIGNATURE_INVALID', 'record is not signed');
@@ -170,6 +169,13 @@ export function verifySigned(
     );
   }
   return { ok: true, event };
+}
+
+/** Why a signature-bearing header cannot be read as one value, if it cannot. */
+function headerProblem(read: HeaderRead, name: string): string | undefined {
+  if (read.kind === 'repeated') return `the ${name} header appears ${read.count} times`;
+  if (read.kind === 'null') return `the ${name} header has a null value`;
+  return undefined;
 }
 
 /** The process's verified batch roots: one cache for every subscription of the process. */
@@ -199,10 +205,9 @@ function signatureProblem(
   org: string,
   key: KeyObject,
 ): string | undefined {
-  const batch = message.headers?.[HEADERS.batchSignature];
-  if (batch !== undefined) {
-    const bytes = headerBytes(message, HEADERS.batchSignature);
-    const proof = bytes && decodeBatchProof(bytes);
+  const batch = headerBytes(message, HEADERS.batchSignature);
+  if (batch) {
+    const proof = decodeBatchProof(batch);
     if (!proof) return 'the batch signature header is malformed';
     const roots = checks.verifiedRoots ?? PROCESS_ROOTS;
     return roots.verify(org, key, value, proof)
@@ -210,7 +215,7 @@ function signatureProblem(
       : `the record's Merkle proof does not lead to a root ${org} signed`;
   }
   const signature = headerText(message, HEADERS.signature);
-  if (!signature || Array.isArray(message.headers?.[HEADERS.signature])) return 'record is not signed';
+  if (!signature) return 'record is not signed';
   return verifyValue(value, signature, key) ? undefined : `signature does not verify for ${org}`;
 }
 

@@ -173,7 +173,7 @@ describe('verifyRecord: batch signatures (v2)', () => {
     );
     const doubled = { ...m, headers: { ...m.headers, [HEADERS.batchSignature]: [proofOf(m), proofOf(m)] } };
     expect(reasonOf(doubled as unknown as KafkaMessage)).toBe(
-      'TR_SIGNATURE_INVALID: the batch signature header is malformed',
+      `TR_SIGNATURE_INVALID: the ${HEADERS.batchSignature} header appears 2 times`,
     );
   });
 
@@ -393,4 +393,17 @@ describe('verifyRecord: checks shared by the subscriptions of a process (ReadRec
     check(1);
     expect(checked).toBe(5);
   });
+});
+
+describe('verifyRecord: headers a member may write but kafkajs never does', () => {
+  const withHeaders = (m: KafkaMessage, headers: Record<string, unknown>): KafkaMessage =>
+    ({ ...m, headers: { ...m.headers, ...headers } }) as unknown as KafkaMessage;
+
+  it.each([HEADERS.batchSignature, HEADERS.signature, HEADERS.sourceOrg])(
+    'refuses a null %s header with a verdict instead of throwing',
+    (name) => {
+      const m = withHeaders(message(published()), { [name]: null });
+      expect(reasonOf(m)).toBe(`TR_SIGNATURE_INVALID: the ${name} header has a null value`);
+    },
+  );
 });
