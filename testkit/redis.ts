@@ -37,7 +37,7 @@ export interface StartRedisOptions {
   /** A fixed port, e.g. to start a server again where a stopped one was; default a free one. */
   port?: number;
   /**
-   * Persist to this folder with an append-only file fsynced on every write, as README asks of a
+   * Persist to this folder with an append-only file fsynced on every write, as docs/operating.md asks of a
    * dedup store's Redis; a server started again on the same folder has every key. The caller owns
    * the folder (`stop()` leaves it). Default: a temp folder, nothing persisted, removed by `stop()`.
    */

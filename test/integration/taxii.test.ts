@@ -63,7 +63,7 @@ describe('TAXII 2.1 server', () => {
   const publish = async (items: Record<string, unknown>[]): Promise<void> => {
     for (let i = 0; i < items.length; i += 1000) {
       // A 503 (Kafka slow to acknowledge on a busy machine) is retried with the same Idempotency-Key,
-      // as the README tells clients to: the retry produces the same events.
+      // as docs/publishing.md tells clients to: the retry produces the same events.
       const idempotencyKey = randomUUID();
       let status = 0;
       for (let attempt = 0; attempt < 5 && status !== 202; attempt++) {

@@ -6,7 +6,8 @@
  * dead-lettered with a reason. Pure: no Kafka, no HTTP, so the rules are
  * unit-tested on their own (test/unit/soak/ledger.test.ts).
  *
- * Expectations follow README's entitlement and dedup rules, written out here
+ * Expectations follow the entitlement and dedup rules of docs/trust-model.md and
+ * docs/receiving.md, written out here
  * independently of the subscriber's code:
  * - entitled: community TLPs (clear < green < amber) up to the org's maxTlp;
  *   amber+strict and red only when the org is a named recipient;

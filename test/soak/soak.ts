@@ -49,7 +49,7 @@ export interface SoakOptions {
   /** The whole run, faults and drain included, must end by then or it fails with the table so far. */
   deadlineMs: number;
   seed: number;
-  /** How long the receiver is down (README's fault: 60 s). */
+  /** How long the receiver is down (RELIABILITY.md's fault: 60 s). */
   receiverDownMs: number;
   /** How long the STIX receiver answers 500, and then 429 with Retry-After. */
   failingMs: number;

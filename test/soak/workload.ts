@@ -3,7 +3,7 @@ import type { AcceptedEvent, Tlp } from './ledger';
 
 /**
  * What the soak's producers publish, and the client that publishes it the
- * way README tells a client to: one Idempotency-Key per request, and after a
+ * way docs/publishing.md tells a client to: one Idempotency-Key per request, and after a
  * 503, a 429, a connection error or an answer that never came, the same
  * request again with the same key until a 202.
  */

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { ERROR_CODES, ERROR_DOCS, ThreatRelayError } from '../../../services/contract/errors';
 
 describe('error codes', () => {
-  it('documents every code in ERROR_DOCS and in the README', () => {
-    const readme = readFileSync(join(__dirname, '../../../README.md'), 'utf8');
+  it('documents every code in ERROR_DOCS and in docs/errors.md', () => {
+    const table = readFileSync(join(__dirname, '../../../docs/errors.md'), 'utf8');
     for (const code of ERROR_CODES) {
       expect(ERROR_DOCS[code].summary.length).toBeGreaterThan(10);
-      // The README's table gives the same HTTP status, or a dash for codes no API answers with.
-      expect(readme).toContain(`| \`${code}\` | ${ERROR_DOCS[code].httpStatus ?? '—'} |`);
+      // The documented table gives the same HTTP status, or a dash for codes no API answers with.
+      expect(table).toContain(`| \`${code}\` | ${ERROR_DOCS[code].httpStatus ?? '—'} |`);
     }
     expect(Object.keys(ERROR_DOCS).sort()).toEqual([...ERROR_CODES].sort());
   });
