@@ -3,8 +3,7 @@ import { communityLevels, type KafkaNames } from '../contract/names';
 import type { Config } from '../platform/config/config';
 import { groupLag } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
-import type { SubscriptionSwitch } from '../subscriber/control';
-import { readDeadLetters } from '../subscriber/dlq/read';
+import { readDeadLetters, type SubscriptionSwitch } from '../subscriber';
 import { subscriptionState, summarizeDeadLetters, type ConsoleModel, type SubscriptionView } from './state';
 
 /**

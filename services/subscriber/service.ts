@@ -18,7 +18,7 @@ import type { Logger } from '../platform/logger';
 import { orgPublicKeys } from '../contract/signing';
 import { kafkaNames } from '../contract/names';
 import { SubscriptionConsumer } from './pipeline/consumer';
-import { freshnessFor } from './pipeline/verify';
+import { freshnessFor } from './pipeline/freshness';
 import { openDedup } from './dedup/port';
 import { ControlListener, writeSwitch } from './control';
 import { TransactionalDeadLetterWriter } from './dlq/write';

@@ -9,7 +9,7 @@ import type { Logger } from '../../platform/logger';
 import { createSubscriberMetrics } from '../metrics';
 import type { Deliverable } from '../pipeline/classify';
 import { SubscriptionConsumer } from '../pipeline/consumer';
-import { freshnessFor } from '../pipeline/verify';
+import { freshnessFor } from '../pipeline/freshness';
 import { readDeadLetters } from './read';
 import { DeadLetterWriter } from './write';
 

@@ -10,7 +10,7 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-policy
 import type { CommittingDeadLetters, DeadLetter } from '../dlq/write';
 import type { SubscriberMetrics } from '../metrics';
 import { classify, type Classified, type ClassifyDeps, type Deliverable } from './classify';
-import type { RecordChecks } from './verify';
+import type { RecordChecks } from '../../contract/record-read';
 import { waitWithHeartbeats } from './wait';
 import type { SubscriptionConfig } from '../../platform/config/config';
 

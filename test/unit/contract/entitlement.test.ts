@@ -1,8 +1,8 @@
-import type { OrgConfig } from '../../../../services/platform/config/config';
-import { communityLevels } from '../../../../services/contract/names';
-import { entitlementProblem } from '../../../../services/subscriber/pipeline/entitlement';
-import { passesFilter } from '../../../../services/subscriber/pipeline/filter';
-import type { Indicator, ThreatEvent, Tlp } from '../../../../services/contract/model';
+import type { OrgConfig } from '../../../services/platform/config/config';
+import { communityLevels } from '../../../services/contract/names';
+import { entitlementProblem } from '../../../services/contract/entitlement';
+import { passesFilter } from '../../../services/subscriber/pipeline/filter';
+import type { Indicator, ThreatEvent, Tlp } from '../../../services/contract/model';
 
 const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber' };
 const greenOnly: OrgConfig = { id: 'smallco', name: 'Small Co', kind: 'company', maxTlp: 'green' };

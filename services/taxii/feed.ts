@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { communityLevels, type KafkaNames } from '../../contract/names';
-import type { Logger } from '../../platform/logger';
-import { verifyRecord, type RecordChecks } from '../pipeline/verify';
+import { communityLevels, type KafkaNames } from '../contract/names';
+import type { Logger } from '../platform/logger';
+import { verifyRecord, type RecordChecks } from '../contract/record-read';
 import { additionsOf, eventKeyOf, nextVersion } from './objects';
 import type { Addition, TaxiiStore } from './store';
 
