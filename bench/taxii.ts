@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULTS } from '../services/contract/definitions';
+import { DEFAULTS } from '../services/platform/config/defaults';
 import { apiKeyHash } from '../services/platform/config/config';
 import { createLogger } from '../services/platform/logger';
 import { taxiiApp } from '../services/taxii/app';

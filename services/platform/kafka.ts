@@ -3,6 +3,7 @@ import {
   Partitioners,
   logLevel,
   type Admin,
+  type Consumer,
   type KafkaConfig,
   type KafkaMessage,
   type LogEntry,
@@ -283,4 +284,44 @@ export async function groupLag(admin: Admin, groupId: string, topics: string[]):
     }
   }
   return out;
+}
+
+/** How a long-lived consumer comes back after kafkajs gave up on it. */
+export interface CrashRestart {
+  /** Names the consumer in the log: `<what> crashed; restarting in 5 s`. */
+  what: string;
+  logger: Logger;
+  /** Whether the crashed consumer is still the one its owner runs (an older one's crash is ignored). */
+  isCurrent(): boolean;
+  /** The owner forgets the crashed consumer; it is disconnected. */
+  forget(): void;
+  /** Whether a restart is still wanted when the pause ends (not stopped or disabled meanwhile). */
+  wanted(): boolean;
+  restart(): Promise<void>;
+  /** What to add to the log line for this error, e.g. a hint at its likely cause. */
+  details?(error: Error): Record<string, unknown>;
+}
+
+/**
+ * kafkajs gives up on a consumer after an error it does not retry itself (a
+ * bug in handling a batch, a write the broker refused): a long-lived consumer
+ * starts again after a pause rather than stop for good.
+ */
+export function restartAfterCrash(consumer: Consumer, restart: CrashRestart): void {
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart || !restart.isCurrent()) return;
+    restart.logger.error(
+      { err: payload.error, ...restart.details?.(payload.error) },
+      `${restart.what} crashed; restarting in 5 s`,
+    );
+    restart.forget();
+    void consumer.disconnect().catch(() => undefined);
+    setTimeout(() => {
+      if (restart.wanted()) {
+        restart
+          .restart()
+          .catch((err: unknown) => restart.logger.error({ err }, `${restart.what} restart failed`));
+      }
+    }, 5000).unref();
+  });
 }

@@ -6,7 +6,7 @@ import { loadEventCodec } from '../contract/avro/codec';
 import { ThreatRelayError } from '../contract/errors';
 import { kafkaNames } from '../contract/names';
 import { orgPublicKeys } from '../contract/signing';
-import type { Config } from '../platform/config/config';
+import { orgById, type Config } from '../platform/config/config';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
 import { brokerRoundTrip, checkOwnUser, createKafka, withTimeout } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
@@ -44,7 +44,7 @@ export interface RunningTaxiiServer {
 /** One org's TAXII 2.1 server: its feed from Kafka into lmdb, and the HTTP API over it. */
 export async function startTaxiiServer(options: TaxiiServerOptions): Promise<RunningTaxiiServer> {
   const { config, org: orgId, logger } = options;
-  const org = config.orgs.find((o) => o.id === orgId);
+  const org = orgById(config, orgId);
   if (!org) throw new ThreatRelayError('TR_CONFIG', `org "${orgId}" is not in the config`);
   const readers = config.taxii.readers.filter((r) => r.org === orgId);
   if (readers.length === 0) {

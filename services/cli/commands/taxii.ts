@@ -1,4 +1,4 @@
-import { DEFAULTS } from '../../contract/definitions';
+import { DEFAULTS } from '../../platform/config/defaults';
 import { createLogger } from '../../platform/logger';
 import { startTaxiiServer } from '../../taxii/service';
 import { command, listenHost, runUntilSignal } from '../context';

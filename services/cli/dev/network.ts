@@ -5,7 +5,7 @@ import { startConsole } from '../../console/service';
 import { startProducer } from '../../producer/service';
 import { startDemoReceiver, type RunningReceiver } from '../../receiver/receiver';
 import { loadConfig, type Config } from '../../platform/config/config';
-import { DEFAULTS } from '../../contract/definitions';
+import { DEFAULTS } from '../../platform/config/defaults';
 import { createKafka } from '../../platform/kafka';
 import { createLogger, type Logger } from '../../platform/logger';
 import { repoRoot } from '../../platform/paths';
