@@ -1,8 +1,7 @@
 import type { OrgConfig } from '../../../services/platform/config/config';
 import { communityLevels } from '../../../services/contract/names';
 import { entitlementProblem } from '../../../services/contract/entitlement';
-import { passesFilter } from '../../../services/subscriber/pipeline/filter';
-import type { Indicator, ThreatEvent, Tlp } from '../../../services/contract/model';
+import type { Tlp } from '../../../services/contract/model';
 
 const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber' };
 const greenOnly: OrgConfig = { id: 'smallco', name: 'Small Co', kind: 'company', maxTlp: 'green' };
@@ -25,55 +24,5 @@ describe('entitlement', () => {
     expect(entitlementProblem(greenOnly, 'amber', [])).toMatch(/up to tlp green/);
     expect(communityLevels(greenOnly)).toEqual(['clear', 'green']);
     expect(communityLevels(fbi)).toEqual(['clear', 'green', 'amber']);
-  });
-});
-
-function event(overrides: Partial<Indicator> = {}): ThreatEvent {
-  return {
-    eventId: 'e1',
-    schemaVersion: 2,
-    producedAt: '2026-11-03T00:00:00.000Z',
-    source: { org: 'facebook', submitter: 'fb' },
-    canonicalizationVersion: 1,
-    payload: {
-      kind: 'IndicatorPublished',
-      key: 'k',
-      indicator: {
-        type: 'domain',
-        value: 'example.com',
-        platform: null,
-        category: 'disinformation',
-        tlp: 'green',
-        recipients: [],
-        confidence: 60,
-        severity: 'medium',
-        validFrom: '2026-11-03T00:00:00.000Z',
-        validUntil: null,
-        threatActor: null,
-        campaign: null,
-        tags: ['election'],
-        description: null,
-        references: [],
-        firstSeen: null,
-        ...overrides,
-      },
-    },
-  };
-}
-
-describe('subscription filter', () => {
-  it.each([
-    [{}, true],
-    [{ types: ['url'] }, false],
-    [{ types: ['domain'] }, true],
-    [{ categories: ['phishing'] }, false],
-    [{ minConfidence: 61 }, false],
-    [{ minConfidence: 60 }, true],
-    [{ tags: ['malware', 'election'] }, true],
-    [{ tags: ['malware'] }, false],
-    [{ sourceOrgs: ['google'] }, false],
-    [{ sourceOrgs: ['facebook'] }, true],
-  ] as const)('filter %j passes: %s', (filter, expected) => {
-    expect(passesFilter(filter as never, event())).toBe(expected);
   });
 });
