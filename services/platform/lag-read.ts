@@ -63,12 +63,14 @@ export class GroupReader {
     for (const { topic, partitions } of commits) {
       const lows = new Map((await this.admin.fetchTopicOffsets(topic)).map((m) => [m.partition, m.low]));
       await this.committed.addTargetTopic(topic);
-      const readings = partitions.map(async ({ partition, offset, metadata }) => {
+      // One partition after another: kafkajs opens a broker's fetch connection on first use, and
+      // fetches started together before it is open would each open one (and all but one would leak).
+      for (const { partition, offset, metadata } of partitions) {
         const low = lows.get(partition) ?? '0';
         const committed = BigInt(offset) >= 0n ? offset : undefined;
         const from = committed !== undefined && BigInt(committed) > BigInt(low) ? committed : low;
         const fetched = await this.fetch(this.committed, topic, partition, from, MAX_BYTES);
-        return {
+        out.push({
           topic,
           partition,
           committed,
@@ -77,9 +79,8 @@ export class GroupReader {
           high: fetched.highWatermark,
           waiting: countWaiting(fetched, BigInt(from), BigInt(fetched.lastStableOffset)),
           lastDeliveryAt: deliveredAtOf(metadata),
-        };
-      });
-      out.push(...(await Promise.all(readings)));
+        });
+      }
     }
     return out;
   }
