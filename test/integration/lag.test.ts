@@ -10,6 +10,7 @@ import type { Config } from '../../services/platform/config/config';
 import { createTransactionalProducer, ensureTopics } from '../../services/platform/kafka';
 import type { RunningProducer } from '../../services/producer/service';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
+import { startTaxiiServer } from '../../services/subscriber/taxii/service';
 import { createTestNetwork, type TestNetwork } from '../../testkit/network';
 import { startReceiver, type Receiver } from '../../testkit/receiver';
 import { waitFor } from '../../testkit/wait-for';
@@ -48,6 +49,7 @@ describe('lag, stalls and hanging transactions', () => {
           retry: { initialDelayMs: 100, maxDelayMs: 500, maxElapsedMs: 3_600_000 },
         },
       ],
+      { taxiiReaders: ['dhs'] },
     );
     config = {
       ...net.config,
@@ -96,12 +98,16 @@ describe('lag, stalls and hanging transactions', () => {
       .filter((r) => r.status === 200)
       .reduce((n, r) => n + (JSON.parse(r.body) as { events: unknown[] }).events.length, 0);
 
-  /** One gauge of the subscription per partition (`topic/partition`), from the subscriber's /metrics. */
-  const gauge = async (name: string): Promise<Map<string, { value: number; line: string }>> => {
-    const text = await (await fetch(`${subscriber.url}/metrics`)).text();
+  /** One gauge per partition (`topic/partition`) from a /metrics: the subscription's, or another series'. */
+  const gauge = async (
+    name: string,
+    url = subscriber.url!,
+    label = `subscription="${SUB}"`,
+  ): Promise<Map<string, { value: number; line: string }>> => {
+    const text = await (await fetch(`${url}/metrics`)).text();
     const out = new Map<string, { value: number; line: string }>();
     for (const line of text.split('\n')) {
-      if (!line.startsWith(`${name}{`) || !line.includes(`subscription="${SUB}"`)) continue;
+      if (!line.startsWith(`${name}{`) || !line.includes(label)) continue;
       const topic = /topic="([^"]+)"/.exec(line)![1];
       const partition = /partition="([^"]+)"/.exec(line)![1];
       out.set(`${topic}/${partition}`, { value: Number(line.split(' ').pop()), line });
@@ -161,6 +167,23 @@ describe('lag, stalls and hanging transactions', () => {
     expect(cli.stdout).toMatch(
       /^behind 0; oldest waiting 0 s; stalled partitions 0; hanging transactions 0;/m,
     );
+
+    // dhs's TAXII feed reads the same topics and reports by the same definition.
+    const taxii = await startTaxiiServer({
+      config,
+      org: 'dhs',
+      logger: net.logger,
+      port: 0,
+      dataDir: net.dataDir,
+    });
+    try {
+      await waitFor('the TAXII feed at 0 behind on every partition, past the markers', async () => {
+        const lag = await gauge('threatrelay_consumer_lag', taxii.url, 'feed="dhs"');
+        return lag.size === byPartition.size && [...lag.values()].every((g) => g.value === 0);
+      });
+    } finally {
+      await taxii.close();
+    }
   }, 120_000);
 
   it('shows behind and the oldest waiting age grow and sets stalled since while the receiver is down', async () => {
