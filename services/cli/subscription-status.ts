@@ -22,10 +22,11 @@ export async function subscriptionStatus(config: Config, id: string, watchSecond
   const org = config.orgs.find((o) => o.id === sub.org)!;
   const names = kafkaNames(config.kafka.topicPrefix);
   const topics = [...communityLevels(org).map((l) => names.community(l)), names.direct(org.id)];
-  const kafka = createKafka(config.kafka, createLogger('status', process.env.LOG_LEVEL ?? 'warn'));
+  const logger = createLogger('status', process.env.LOG_LEVEL ?? 'warn');
+  const kafka = createKafka(config.kafka, logger);
   const admin = kafka.admin();
   await admin.connect();
-  const reader = new GroupReader(kafka, admin);
+  const reader = new GroupReader(kafka, admin, logger);
   try {
     const group = names.subscriptionGroup(id);
     const progress = new GroupProgress(reader, group, topics, watchSettings(config.monitoring));

@@ -126,7 +126,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     );
     stops.push(() => events.stop());
     await events.start();
-    const reader = new GroupReader(kafka, admin);
+    const reader = new GroupReader(kafka, admin, logger);
     stops.push(() => reader.close());
     const sampler = new Sampler(config, names, admin, reader, model, switches, logger);
     stops.push(() => sampler.settled());

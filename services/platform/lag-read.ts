@@ -8,6 +8,7 @@ import {
   type IsolatedCluster,
 } from './kafka';
 import { deliveredAtOf, type PartitionReading } from './lag';
+import type { Logger } from './logger';
 
 /**
  * Reads what `lag.ts` needs from the broker. kafkajs's admin lists offsets
@@ -32,8 +33,9 @@ export class GroupReader {
   private readonly transactionalIds = new Map<string, string>();
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly admin: Admin,
+    private readonly logger?: Logger,
   ) {
     this.committed = internalCluster(kafka, READ_COMMITTED);
     this.uncommitted = internalCluster(kafka, READ_UNCOMMITTED);
@@ -61,15 +63,28 @@ export class GroupReader {
     const commits = await this.admin.fetchOffsets({ groupId, topics });
     const out: PartitionReading[] = [];
     for (const { topic, partitions } of commits) {
-      const lows = new Map((await this.admin.fetchTopicOffsets(topic)).map((m) => [m.partition, m.low]));
+      // kafkajs's admin lists offsets read_committed: its `high` is the last stable offset.
+      const marks = new Map((await this.admin.fetchTopicOffsets(topic)).map((m) => [m.partition, m]));
       await this.committed.addTargetTopic(topic);
       // One partition after another: kafkajs opens a broker's fetch connection on first use, and
       // fetches started together before it is open would each open one (and all but one would leak).
       for (const { partition, offset, metadata } of partitions) {
-        const low = lows.get(partition) ?? '0';
+        const low = marks.get(partition)?.low ?? '0';
         const committed = BigInt(offset) >= 0n ? offset : undefined;
         const from = committed !== undefined && BigInt(committed) > BigInt(low) ? committed : low;
-        const fetched = await this.fetch(this.committed, topic, partition, from, MAX_BYTES);
+        const fetched = await this.fetch(
+          this.committed,
+          READ_COMMITTED,
+          topic,
+          partition,
+          from,
+          MAX_BYTES,
+        ).catch((err: unknown) => {
+          // Records kafkajs cannot decode (a hostile batch) must not blind the reader: counted by offsets.
+          this.logger?.warn({ err, topic, partition, from }, 'reading records failed; counting offsets');
+          const stable = marks.get(partition)?.high ?? from;
+          return { lastStableOffset: stable, highWatermark: stable, abortedTransactions: [], messages: [] };
+        });
         out.push({
           topic,
           partition,
@@ -89,7 +104,7 @@ export class GroupReader {
   async openProducer(topic: string, partition: number, offset: string): Promise<string | undefined> {
     await this.connect();
     await this.uncommitted.addTargetTopic(topic);
-    const fetched = await this.fetch(this.uncommitted, topic, partition, offset, 64 * 1024);
+    const fetched = await this.fetch(this.uncommitted, READ_UNCOMMITTED, topic, partition, offset, 64 * 1024);
     const first = fetched.messages.find((m) => BigInt(m.offset) >= BigInt(offset));
     return first?.batchContext.inTransaction ? first.batchContext.producerId : undefined;
   }
@@ -102,39 +117,56 @@ export class GroupReader {
   async transactionalIdOf(producerId: string): Promise<string | undefined> {
     const known = this.transactionalIds.get(producerId);
     if (known) return known;
-    await this.connect();
-    await this.uncommitted.addTargetTopic(TRANSACTION_STATE_TOPIC);
-    const partitions = this.uncommitted.findTopicPartitionMetadata(TRANSACTION_STATE_TOPIC);
-    const [lows] = await this.uncommitted.fetchTopicsOffset([
-      {
-        topic: TRANSACTION_STATE_TOPIC,
-        fromBeginning: true,
-        partitions: partitions.map((p) => ({ partition: p.partitionId })),
-      },
-    ]);
-    for (const { partition, offset } of lows?.partitions ?? []) {
-      for (let from = offset, rounds = 0; rounds < 20; rounds += 1) {
-        const fetched = await this.fetch(
-          this.uncommitted,
-          TRANSACTION_STATE_TOPIC,
-          partition,
-          from,
-          MAX_BYTES,
-        );
-        const last = fetched.messages.at(-1);
-        for (const m of fetched.messages) {
-          const entry = transactionStateEntry(m);
-          if (entry) this.transactionalIds.set(entry.producerId, entry.transactionalId);
-        }
-        if (!last || BigInt(last.offset) + 1n >= BigInt(fetched.highWatermark)) break;
-        from = (BigInt(last.offset) + 1n).toString();
+    // A client of its own: a principal refused the topic keeps the refusal out of the other clients' metadata.
+    const cluster = internalCluster(this.kafka, READ_UNCOMMITTED);
+    await cluster.connect();
+    try {
+      await cluster.addTargetTopic(TRANSACTION_STATE_TOPIC);
+      const partitions = cluster.findTopicPartitionMetadata(TRANSACTION_STATE_TOPIC);
+      const [lows] = await cluster.fetchTopicsOffset([
+        {
+          topic: TRANSACTION_STATE_TOPIC,
+          fromBeginning: true,
+          partitions: partitions.map((p) => ({ partition: p.partitionId })),
+        },
+      ]);
+      for (const { partition, offset } of lows?.partitions ?? []) {
+        await this.readTransactionState(cluster, partition, offset);
       }
+    } finally {
+      await cluster.disconnect();
     }
     return this.transactionalIds.get(producerId);
   }
 
+  /** One partition of `__transaction_state`, a bounded number of fetches, into `transactionalIds`. */
+  private async readTransactionState(
+    cluster: IsolatedCluster,
+    partition: number,
+    from: string,
+  ): Promise<void> {
+    for (let rounds = 0; rounds < 20; rounds += 1) {
+      const fetched = await this.fetch(
+        cluster,
+        READ_UNCOMMITTED,
+        TRANSACTION_STATE_TOPIC,
+        partition,
+        from,
+        MAX_BYTES,
+      );
+      for (const m of fetched.messages) {
+        const entry = transactionStateEntry(m);
+        if (entry) this.transactionalIds.set(entry.producerId, entry.transactionalId);
+      }
+      const last = fetched.messages.at(-1);
+      if (!last || BigInt(last.offset) + 1n >= BigInt(fetched.highWatermark)) return;
+      from = (BigInt(last.offset) + 1n).toString();
+    }
+  }
+
   private async fetch(
     cluster: IsolatedCluster,
+    isolationLevel: 0 | 1,
     topic: string,
     partition: number,
     fetchOffset: string,
@@ -146,7 +178,7 @@ export class GroupReader {
     const broker = await cluster.findBroker({ nodeId });
     const { responses } = await broker.fetch({
       replicaId: -1,
-      isolationLevel: cluster === this.committed ? READ_COMMITTED : READ_UNCOMMITTED,
+      isolationLevel,
       maxWaitTime: 0,
       minBytes: 0,
       maxBytes,

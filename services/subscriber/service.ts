@@ -106,7 +106,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   const dataDir = options.dataDir ?? process.env.THREATRELAY_DATA_DIR ?? join(process.cwd(), 'data');
   const consumers = new Map<string, SubscriptionConsumer>();
   // Lag, stalls and hanging transactions per subscription, the one definition (platform/lag.ts), into /metrics.
-  const reader = new GroupReader(kafka, admin);
+  const reader = new GroupReader(kafka, admin, logger);
   const progressMetrics = new ProgressMetrics(metrics.registry, 'subscription');
   const watched: ConstructorParameters<typeof ProgressMonitor>[0] = [];
   const monitor = new ProgressMonitor(watched, config.monitoring.sampleIntervalMs, logger);

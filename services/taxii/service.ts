@@ -111,7 +111,7 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
     onExpired: (n) => expired.inc(n),
   });
   // The feed's lag and stalls, as every reader of the bus defines them (platform/lag.ts), on /metrics.
-  const reader = new GroupReader(kafka, admin);
+  const reader = new GroupReader(kafka, admin, log);
   const progressMetrics = new ProgressMetrics(registry, 'feed');
   const progress = new GroupProgress(
     reader,
