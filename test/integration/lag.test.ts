@@ -10,7 +10,7 @@ import type { Config } from '../../services/platform/config/config';
 import { createTransactionalProducer, ensureTopics } from '../../services/platform/kafka';
 import type { RunningProducer } from '../../services/producer/service';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
-import { startTaxiiServer } from '../../services/subscriber/taxii/service';
+import { startTaxiiServer } from '../../services/taxii/service';
 import { createTestNetwork, type TestNetwork } from '../../testkit/network';
 import { startReceiver, type Receiver } from '../../testkit/receiver';
 import { waitFor } from '../../testkit/wait-for';
