@@ -16,6 +16,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       name: { type: 'string' },
       since: { type: 'string' },
       until: { type: 'string' },
+      letter: { type: 'string' },
+      'force-trust-failure': { type: 'boolean' },
       reason: { type: 'string' },
       watch: { type: 'string' },
       subscription: { type: 'string', multiple: true },

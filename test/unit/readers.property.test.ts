@@ -92,7 +92,7 @@ describe('readers on any message a member can write', () => {
   it('dlq list reads any record of a DLQ topic as an entry', () => {
     fc.assert(
       fc.property(messages, (message: KafkaMessage) => {
-        const entry = deadLetterEntry(message);
+        const entry = deadLetterEntry(message, 0);
         for (const field of [entry.at, entry.code, entry.source.topic, entry.source.offset])
           expect(typeof field).toBe('string');
         expect(typeof entry.source.partition).toBe('number');
