@@ -6,7 +6,7 @@ import { errorBody, errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../
 import type { Logger } from '../platform/logger';
 import type { AuthFailureBudget } from '../platform/rate-limit';
 import { SCRIPT, STYLE } from './assets';
-import type { ReplaySummary } from '../subscriber/dlq/replay';
+import type { ReplaySummary } from '../subscriber';
 import { requireOperator } from './auth';
 
 /**

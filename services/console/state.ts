@@ -1,4 +1,4 @@
-import { replayClassOf } from '../subscriber/dlq/policy';
+import { replayClassOf } from '../subscriber';
 import type { IndicatorType, Tlp } from '../contract/model';
 import type { PartitionStatus } from '../platform/lag';
 import { eventScope } from '../contract/identity';
