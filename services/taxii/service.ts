@@ -139,6 +139,7 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
       authFailures: config.taxii,
       defaultPageSize: config.taxii.defaultPageSize,
       maxPageSize: config.taxii.maxPageSize,
+      ...(config.taxii.publicUrl ? { publicUrl: config.taxii.publicUrl } : {}),
       logger: log,
       onServed: (n) => served.inc(n),
     });

@@ -267,6 +267,13 @@ const taxiiSettingsSchema = z.strictObject({
   /** Objects in a page when the request gives no `limit`. Default 100. */
   defaultPageSize: z.number().int().min(1).max(10_000).default(DEFAULTS.taxiiDefaultPageSize),
   /**
+   * The TAXII servers' public base URL (`https://taxii.example.org`), as readers reach them
+   * through their TLS proxy: discovery names the API root under it. Default none: discovery
+   * names the API root by its path alone, which TAXII 2.1 allows. Never taken from the request's
+   * `Host` header, which the client chooses.
+   */
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /**
    * Records produced longer ago than this many days are refused as stale (`TR_STALE`), like a
    * subscription's dedup window. Default 30, the topics' default retention.
    */
