@@ -12,9 +12,11 @@ import { CATEGORIES, INDICATOR_TYPES } from '../../contract/model';
 
 /**
  * What a Kafka user is for: publishing an org's events, consuming what the org is entitled to for its
- * subscriptions, or reading the same into the org's TAXII server (`threatrelay taxii`).
+ * subscriptions, reading the same into the org's TAXII server (`threatrelay taxii`), or reading what
+ * the operator console shows (`console`; its `org` is the operating org, the grants are the same
+ * whatever it is).
  */
-export const KAFKA_ROLES = ['producer', 'subscriber', 'taxii'] as const;
+export const KAFKA_ROLES = ['producer', 'subscriber', 'taxii', 'console'] as const;
 export type KafkaRole = (typeof KAFKA_ROLES)[number];
 
 /** A whole value that is one environment variable reference. */

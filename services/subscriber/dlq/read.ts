@@ -64,6 +64,8 @@ export async function readDeadLetters(
   config: Config,
   subscriptionId: string,
   logger: Logger,
+  /** The prefix of the reader's throwaway group: the console reads under its own (its ACLs grant no other). */
+  options: { groupPrefix?: string } = {},
 ): Promise<DeadLetterEntry[]> {
   const topic = kafkaNames(config.kafka.topicPrefix).dlq(subscriptionId);
   const kafka = createKafka(config.kafka, logger, 'threatrelay-dlq');
@@ -78,7 +80,7 @@ export async function readDeadLetters(
     const marks = new Set<string>();
     if (pending.size === 0) return entries;
     const consumer = kafka.consumer({
-      groupId: `${config.kafka.topicPrefix}.dlq-reader.${randomBytes(6).toString('hex')}`,
+      groupId: `${options.groupPrefix ?? `${config.kafka.topicPrefix}.dlq-reader.`}${randomBytes(6).toString('hex')}`,
     });
     await consumer.connect();
     try {
