@@ -18,6 +18,7 @@ import type { Publisher, Receipt } from '../publish/publisher';
 import { AuthFailureThrottle, RateLimiter } from '../../platform/rate-limit';
 import { checkIdempotencyKey } from './headers';
 import { jsonBody } from '../../platform/json-body';
+import { buildMispRoute } from './misp';
 
 /**
  * The publishing API a company's security team talks to. `createApp` only
@@ -46,6 +47,7 @@ export const ROUTES: Record<string, string[]> = {
   '/v1/indicators': ['POST'],
   '/v1/indicators/revoke': ['POST'],
   '/v1/stix': ['POST'],
+  '/v1/misp/events': ['POST'],
   '/openapi.json': ['GET'],
   ...OPS_ROUTES,
 };
@@ -317,7 +319,7 @@ export function createApp(deps: ProducerAppDeps): Express {
    */
   const publishRoute =
     (
-      build: (body: unknown, ctx: PublishContext) => Built,
+      build: (body: unknown, ctx: PublishContext, query: Request['query']) => Built,
       rejectedTypes: (body: unknown) => string[] = bodyTypeLabels,
     ): RequestHandler =>
     async (req: AuthedRequest, res) => {
@@ -328,7 +330,7 @@ export function createApp(deps: ProducerAppDeps): Express {
       };
       let built: Built;
       try {
-        built = build(req.body, ctx);
+        built = build(req.body, ctx, req.query);
       } catch (err) {
         const reason = reasonLabel(isThreatRelayError(err) ? err.code : 'TR_INTERNAL');
         for (const type of rejectedTypes(req.body)) metrics.rejected.inc({ org, type, reason });
@@ -343,7 +345,8 @@ export function createApp(deps: ProducerAppDeps): Express {
             idempotency.run(
               `${req.path}\n${req.apiKey!.sha256}`,
               ctx.idempotencyKey,
-              jsonDigest(req.body),
+              // The query is part of the request: the same body with other options is another request.
+              jsonDigest(Object.keys(req.query).length > 0 ? { body: req.body, query: req.query } : req.body),
               publish,
             )
       ).catch((err: unknown) => {
@@ -400,6 +403,33 @@ export function createApp(deps: ProducerAppDeps): Express {
         metrics.rejected.inc({ org, type: typeLabel(r.indicatorType), reason: reasonLabel(r.code) }),
       ),
       // The builder counts each refused object itself.
+      () => [],
+    ),
+  );
+
+  /**
+   * One MISP event (docs/misp.md): each attribute that maps is published,
+   * all in one transaction; each other one is listed with why it was
+   * skipped. Only an event of which nothing maps is a 400.
+   */
+  app.post(
+    '/v1/misp/events',
+    authenticate(config, org, 'publish', limits),
+    checkIdempotencyKey(),
+    requireJson(),
+    json,
+    publishRoute(
+      buildMispRoute(
+        orgIds,
+        settings.maxBatchItems,
+        config.orgs.find((o) => o.id === org)?.mispDefaultCategory ?? 'other',
+        (s) =>
+          metrics.rejected.inc({
+            org,
+            type: typeLabel(undefined),
+            reason: reasonLabel(s.code ?? 'TR_VALIDATION'),
+          }),
+      ),
       () => [],
     ),
   );
