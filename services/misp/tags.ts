@@ -76,10 +76,13 @@ function categoryOfTag(tag: string): Category | undefined {
   return (CATEGORIES as readonly string[]).includes(label) ? (label as Category) : undefined;
 }
 
-/** MISP attribute categories that say malware; the others say nothing about harm. */
+/**
+ * MISP attribute categories that say malware. The others say nothing about
+ * harm; `Payload delivery` neither: it holds phishing senders and lure URLs
+ * as much as droppers.
+ */
 export const MISP_CATEGORIES: Readonly<Record<string, Category>> = {
   'Antivirus detection': 'malware',
-  'Payload delivery': 'malware',
   'Artifacts dropped': 'malware',
   'Payload installation': 'malware',
   'Persistence mechanism': 'malware',
