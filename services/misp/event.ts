@@ -54,9 +54,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function integer(value: unknown, path: string, problems: Problems): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  const n = typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value;
   if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return n;
-  problems.push({ path, message: 'must be a non-negative integer (MISP writes it as a number or a string)' });
+  problems.push({
+    path,
+    message: 'must be a non-negative integer: a number, or a string of at most 15 digits',
+  });
   return undefined;
 }
 

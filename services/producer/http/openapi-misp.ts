@@ -10,10 +10,11 @@ import { MISP_QUERY } from './misp';
 
 const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
+/** Up to 2^53 - 1 as a number, up to 15 digits as a string: what reads as an exact integer. */
 const looseInteger = {
   anyOf: [
-    { type: 'integer', minimum: 0 },
-    { type: 'string', pattern: '^[0-9]+$' },
+    { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    { type: 'string', pattern: '^[0-9]{1,15}$' },
   ],
 };
 const looseBoolean = { anyOf: [{ type: 'boolean' }, { enum: [0, 1, '0', '1'] }, { type: 'null' }] };
