@@ -172,7 +172,10 @@ function mapAttribute(
   if (!a.toIds && ONLY_WHEN_TO_IDS.has(a.type) && !a.object) {
     return skip('reference', `${a.type} without to_ids is a reference of the event's indicators`);
   }
-  if (!a.toIds && (ONLY_WHEN_TO_IDS.has(a.type) || !options.includeNonIds)) {
+  if (!a.toIds && ONLY_WHEN_TO_IDS.has(a.type)) {
+    return skip('not-to-ids', `a ${a.type} is an indicator only when to_ids is true`);
+  }
+  if (!a.toIds && !options.includeNonIds) {
     return skip(
       'not-to-ids',
       'to_ids is false: the source does not mark it for detection (includeNonIds=true publishes it)',

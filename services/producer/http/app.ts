@@ -2,7 +2,7 @@ import express, { type Express, type Request, type RequestHandler } from 'expres
 import { pinoHttp } from 'pino-http';
 import type { z } from 'zod';
 import type { ApiKeyConfig, Config } from '../../platform/config/config';
-import { apiKeyHash, zodDetails } from '../../platform/config/config';
+import { apiKeyHash, orgById, zodDetails } from '../../platform/config/config';
 import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../../contract/errors';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter, requireJson } from '../../platform/http';
 import { indicatorInputSchema, revocationInputSchema } from '../../contract/indicator';
@@ -407,11 +407,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     ),
   );
 
-  /**
-   * One MISP event (docs/misp.md): each attribute that maps is published,
-   * all in one transaction; each other one is listed with why it was
-   * skipped. Only an event of which nothing maps is a 400.
-   */
+  /** One MISP event (docs/misp.md): what maps in one transaction, the rest listed; nothing maps: 400. */
   app.post(
     '/v1/misp/events',
     authenticate(config, org, 'publish', limits),
@@ -422,7 +418,8 @@ export function createApp(deps: ProducerAppDeps): Express {
       buildMispRoute(
         orgIds,
         settings.maxBatchItems,
-        config.orgs.find((o) => o.id === org)?.mispDefaultCategory ?? 'other',
+        orgById(config, org)?.mispDefaultCategory ?? 'other',
+        // A refused attribute has no indicator type to count under.
         (s) =>
           metrics.rejected.inc({
             org,

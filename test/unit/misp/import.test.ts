@@ -298,6 +298,22 @@ describe('to_ids', () => {
     ]);
     expect(result.skipped[0]).toMatchObject({ why: 'reference' });
   });
+
+  it('never publishes a link inside an object without to_ids, even when asked for non-IDS attributes', () => {
+    const object = {
+      name: 'microblog',
+      uuid: uuid(),
+      Attribute: [
+        attribute('link', 'https://example.org/post/1', { object_relation: 'link', to_ids: false }),
+      ],
+    };
+    const result = map(event([], { Object: [object] }), { includeNonIds: true });
+    expect(result.indicators).toEqual([]);
+    expect(result.skipped[0]).toMatchObject({
+      why: 'not-to-ids',
+      reason: 'a link is an indicator only when to_ids is true',
+    });
+  });
 });
 
 describe('category', () => {
