@@ -8,6 +8,7 @@ import { apiKeyHash, parseConfig, type Config } from '../services/platform/confi
 import { createLogger, type Logger } from '../services/platform/logger';
 import { provisionTopics } from '../services/admin/provision';
 import { generateSigningKeyPair } from '../services/contract/signing';
+import type { Category } from '../services/contract/model';
 import { waitFor } from './wait-for';
 
 /**
@@ -21,6 +22,8 @@ export interface TestOrg {
   id: string;
   kind?: 'company' | 'government';
   maxTlp?: 'clear' | 'green' | 'amber';
+  /** The category of MISP imports nothing else names; default none (`other`). */
+  mispDefaultCategory?: Category;
 }
 
 export interface TestSubscription {
@@ -110,6 +113,7 @@ export async function createTestNetwork(
       kind: o.kind ?? 'company',
       publicKey: pair.publicKey,
       maxTlp: o.maxTlp ?? 'amber',
+      ...(o.mispDefaultCategory ? { mispDefaultCategory: o.mispDefaultCategory } : {}),
     };
   });
   const rawKeys = orgs.map((o) => ({

@@ -30,6 +30,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       'api-key-file': { type: 'string' },
       'batch-size': { type: 'string', default: '500' },
       format: { type: 'string' },
+      recipients: { type: 'string' },
+      'include-non-ids': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -104,6 +104,11 @@ const orgSchema = z.strictObject({
     .optional(),
   /** The most restrictive community TLP this org may read. Default `amber`. */
   maxTlp: z.enum(['clear', 'green', 'amber']).default('amber'),
+  /**
+   * The category of an indicator imported from MISP when no tag and no MISP
+   * category names one (docs/misp.md). Default `other`.
+   */
+  mispDefaultCategory: z.enum(CATEGORIES).optional(),
 });
 
 const apiKeySchema = z.strictObject({

@@ -2,7 +2,7 @@ import express, { type Express, type Request, type RequestHandler } from 'expres
 import { pinoHttp } from 'pino-http';
 import type { z } from 'zod';
 import type { ApiKeyConfig, Config } from '../../platform/config/config';
-import { apiKeyHash, zodDetails } from '../../platform/config/config';
+import { apiKeyHash, orgById, zodDetails } from '../../platform/config/config';
 import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../../contract/errors';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter, requireJson } from '../../platform/http';
 import { indicatorInputSchema, revocationInputSchema } from '../../contract/indicator';
@@ -18,6 +18,7 @@ import type { Publisher, Receipt } from '../publish/publisher';
 import { AuthFailureThrottle, RateLimiter } from '../../platform/rate-limit';
 import { checkIdempotencyKey } from './headers';
 import { jsonBody } from '../../platform/json-body';
+import { buildMispRoute } from './misp';
 
 /**
  * The publishing API a company's security team talks to. `createApp` only
@@ -46,6 +47,7 @@ export const ROUTES: Record<string, string[]> = {
   '/v1/indicators': ['POST'],
   '/v1/indicators/revoke': ['POST'],
   '/v1/stix': ['POST'],
+  '/v1/misp/events': ['POST'],
   '/openapi.json': ['GET'],
   ...OPS_ROUTES,
 };
@@ -317,7 +319,7 @@ export function createApp(deps: ProducerAppDeps): Express {
    */
   const publishRoute =
     (
-      build: (body: unknown, ctx: PublishContext) => Built,
+      build: (body: unknown, ctx: PublishContext, query: Request['query']) => Built,
       rejectedTypes: (body: unknown) => string[] = bodyTypeLabels,
     ): RequestHandler =>
     async (req: AuthedRequest, res) => {
@@ -328,7 +330,7 @@ export function createApp(deps: ProducerAppDeps): Express {
       };
       let built: Built;
       try {
-        built = build(req.body, ctx);
+        built = build(req.body, ctx, req.query);
       } catch (err) {
         const reason = reasonLabel(isThreatRelayError(err) ? err.code : 'TR_INTERNAL');
         for (const type of rejectedTypes(req.body)) metrics.rejected.inc({ org, type, reason });
@@ -342,7 +344,13 @@ export function createApp(deps: ProducerAppDeps): Express {
           : // Scoped by org and route, as eventIds are (build-events.ts): another key of the org
             // sending the same Idempotency-Key and body is a retry of the same request, whose
             // eventIds are already on the bus; published again, every subscriber would drop them.
-            idempotency.run(`${req.path}\n${org}`, ctx.idempotencyKey, jsonDigest(req.body), publish)
+            idempotency.run(
+              `${req.path}\n${org}`,
+              ctx.idempotencyKey,
+              // The query is part of the request: the same body with other options is another request.
+              jsonDigest(Object.keys(req.query).length > 0 ? { body: req.body, query: req.query } : req.body),
+              publish,
+            )
       ).catch((err: unknown) => {
         const reason = reasonLabel(isThreatRelayError(err) ? err.code : 'TR_INTERNAL');
         for (const e of events) metrics.rejected.inc({ org, type: eventType(e), reason });
@@ -397,6 +405,30 @@ export function createApp(deps: ProducerAppDeps): Express {
         metrics.rejected.inc({ org, type: typeLabel(r.indicatorType), reason: reasonLabel(r.code) }),
       ),
       // The builder counts each refused object itself.
+      () => [],
+    ),
+  );
+
+  /** One MISP event (docs/misp.md): what maps in one transaction, the rest listed; nothing maps: 400. */
+  app.post(
+    '/v1/misp/events',
+    authenticate(config, org, 'publish', limits),
+    checkIdempotencyKey(),
+    requireJson(),
+    json,
+    publishRoute(
+      buildMispRoute(
+        orgIds,
+        settings.maxBatchItems,
+        orgById(config, org)?.mispDefaultCategory ?? 'other',
+        // A refused attribute has no indicator type to count under.
+        (s) =>
+          metrics.rejected.inc({
+            org,
+            type: typeLabel(undefined),
+            reason: reasonLabel(s.code ?? 'TR_VALIDATION'),
+          }),
+      ),
       () => [],
     ),
   );
