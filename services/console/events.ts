@@ -1,4 +1,5 @@
-import { randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import type { OrgKeys } from '../contract/keyring';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { EventCodec } from '../contract/avro/codec';
 import { HEADERS } from '../contract/definitions';
@@ -25,7 +26,7 @@ export function describeRecord(
   topic: string,
   names: KafkaNames,
   codec: EventCodec,
-  orgKeys: ReadonlyMap<string, KeyObject>,
+  orgKeys: OrgKeys,
 ): RecentEvent {
   const sourceOrg = headerText(message, HEADERS.sourceOrg) ?? '(none)';
   const verdict = verifySigned({ codec, orgKeys }, message);
@@ -69,7 +70,7 @@ export class EventFollower {
     private readonly orgIds: string[],
     private readonly names: KafkaNames,
     private readonly codec: EventCodec,
-    private readonly orgKeys: ReadonlyMap<string, KeyObject>,
+    private readonly orgKeys: OrgKeys,
     private readonly model: ConsoleModel,
     private readonly series: () => RateSeries,
     private readonly windowMs: number,

@@ -15,7 +15,7 @@ import {
   withTimeout,
 } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
-import { orgPublicKeys } from '../contract/signing';
+import { orgPublicKeys } from '../contract/keyring';
 import { kafkaNames } from '../contract/names';
 import { SubscriptionConsumer } from './pipeline/consumer';
 import { freshnessFor } from './pipeline/verify';

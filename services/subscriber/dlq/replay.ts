@@ -2,7 +2,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { loadEventCodec } from '../../contract/avro/codec';
 import { ThreatRelayError } from '../../contract/errors';
 import { kafkaNames } from '../../contract/names';
-import { orgPublicKeys } from '../../contract/signing';
+import { orgPublicKeys } from '../../contract/keyring';
 import type { Config } from '../../platform/config/config';
 import { createIdempotentProducer, createKafka } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';
