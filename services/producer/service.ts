@@ -5,7 +5,7 @@ import type { Config } from '../platform/config/config';
 import { ThreatRelayError } from '../contract/errors';
 import { brokerRoundTrip, checkOwnUser, createKafka, withTimeout } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
-import { signerFor } from '../contract/keyring';
+import { signerFor, signerProblem } from '../contract/keyring';
 import { loadPrivateKey } from '../contract/signing';
 import { kafkaNames } from '../contract/names';
 import { createApp } from './http/app';
@@ -58,6 +58,9 @@ export async function startProducer(options: ProducerOptions): Promise<RunningPr
     observeGroup: (requests) => metrics.transactionRequests.observe(requests),
   });
   const ready = async (): Promise<void> => {
+    // A key past its notAfter or revokedAt signs nothing: say so before requests fail.
+    const ended = signerProblem(signer, [Date.now()]);
+    if (ended) throw new Error(`cannot sign: ${ended}`);
     await withTimeout(brokerRoundTrip(admin), 3000, () => new Error('no answer from Kafka within 3 s'));
   };
   let shuttingDown = false;

@@ -189,4 +189,31 @@ describe('rotating an org signing key on a running network', () => {
     // The first 20 were signed before the revocation; the last is the thief's.
     expect(old.map((m) => verifySigned({ codec, orgKeys }, m).ok)).toEqual([...Array(20).fill(true), false]);
   });
+
+  it('stops a producer whose key ended from signing: /readyz says so, a request is refused and nothing is written', async () => {
+    const entry = net.config.orgs.find((o) => o.id === 'facebook')!.keys[0]!;
+    const notAfter = Date.now() + 2000;
+    const ending: Config = {
+      ...net.config,
+      orgs: net.config.orgs.map((o) =>
+        o.id === 'facebook' ? { ...o, keys: [{ ...entry, notAfter: new Date(notAfter).toISOString() }] } : o,
+      ),
+    };
+    await producer!.close();
+    await startFacebook(ending, net.signingKeys.facebook!);
+    expect((await fetch(`${producer!.url}/readyz`)).status).toBe(200);
+    await waitFor('the key to end', () => Date.now() > notAfter);
+    expect((await fetch(`${producer!.url}/readyz`)).status).toBe(503);
+    const written = await net.highWatermarks([topic()]);
+    const res = await fetch(`${producer!.url}/v1/indicators`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${net.apiKeys.facebook}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'domain', value: 'too-late.example.com', category: 'spam', tlp: 'green' }),
+    });
+    expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([
+      500,
+      'TR_CONFIG',
+    ]);
+    expect(await net.highWatermarks([topic()])).toBe(written);
+  });
 });
