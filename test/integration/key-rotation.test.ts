@@ -17,7 +17,7 @@ import { loadConfig, type Config } from '../../services/platform/config/config';
 import { buildPublishedEvents } from '../../services/producer/ingest/build-events';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
 import { readDeadLetters } from '../../services/subscriber/dlq/read';
-import { verifySigned } from '../../services/subscriber/pipeline/verify';
+import { verifySigned } from '../../services/contract/record-read';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
 import { createTestNetwork, type TestNetwork } from '../../testkit/network';
 import { startReceiver, type Receiver } from '../../testkit/receiver';

@@ -1,7 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
-import { DEFAULTS } from '../../contract/definitions';
 import { derivedKeyId, KEY_ID } from '../../contract/keyring';
+import { DEFAULTS } from './defaults';
 import { CATEGORIES, INDICATOR_TYPES } from '../../contract/model';
 
 /**

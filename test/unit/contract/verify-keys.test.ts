@@ -1,17 +1,17 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
-import { loadEventCodec } from '../../../../services/contract/avro/codec';
-import { VerifiedRoots } from '../../../../services/contract/batch-signature';
+import { loadEventCodec } from '../../../services/contract/avro/codec';
+import { VerifiedRoots } from '../../../services/contract/batch-signature';
 import {
   orgPublicKeys,
   signingKeyOf,
   type Signer,
   type SigningKeyEntry,
-} from '../../../../services/contract/keyring';
-import type { ThreatEvent } from '../../../../services/contract/model';
-import { signedBatch, signedRecord } from '../../../../services/contract/record';
-import { generateSigningKeyPair, loadPrivateKey } from '../../../../services/contract/signing';
-import { verifySigned } from '../../../../services/subscriber/pipeline/verify';
+} from '../../../services/contract/keyring';
+import type { ThreatEvent } from '../../../services/contract/model';
+import { signedBatch, signedRecord } from '../../../services/contract/record';
+import { generateSigningKeyPair, loadPrivateKey } from '../../../services/contract/signing';
+import { verifySigned } from '../../../services/contract/record-read';
 
 /**
  * What a reader accepts from an org that rotated its key and revoked the old

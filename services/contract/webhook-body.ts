@@ -1,6 +1,4 @@
-import type { ThreatEvent } from '../../contract/model';
-import type { SubscriptionConfig } from '../../platform/config/config';
-import { toStixBundle } from '../../stix/export';
+import type { ThreatEvent } from './model';
 
 /** The event types a receiver sees. */
 export type DeliveryKind = 'indicator.published' | 'indicator.corroborated' | 'indicator.revoked';
@@ -21,6 +19,7 @@ export interface NativeEvent {
   remainingSources?: string[];
 }
 
+/** The JSON body of one `native` webhook request. */
 export interface WebhookBody {
   subscription: string;
   events: NativeEvent[];
@@ -47,25 +46,4 @@ export function toNative(event: ThreatEvent, as?: NativeEvent['type'], sources?:
     revocation,
     ...(sources ? { remainingSources: sources } : {}),
   };
-}
-
-/** The JSON body of one webhook request: native events, or one STIX 2.1 bundle whose id is the webhook id. */
-export function webhookBody(
-  subscription: Pick<SubscriptionConfig, 'id' | 'format'>,
-  items: readonly { event: ThreatEvent; as: DeliveryKind; sources?: string[] | undefined }[],
-  webhookId: string,
-): string {
-  if (subscription.format === 'stix21') {
-    return JSON.stringify(
-      toStixBundle(
-        items.map((i) => i.event),
-        webhookId,
-      ),
-    );
-  }
-  const body: WebhookBody = {
-    subscription: subscription.id,
-    events: items.map((i) => toNative(i.event, i.as, i.sources)),
-  };
-  return JSON.stringify(body);
 }
