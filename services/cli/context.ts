@@ -24,6 +24,11 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       profile: { type: 'string', multiple: true },
       sasl: { type: 'boolean' },
       'signing-key-file': { type: 'string', default: env.THREATRELAY_SIGNING_KEY_FILE },
+      // keys rotate / revoke: where the new private key goes, how long the old one overlaps, which key, from when.
+      out: { type: 'string' },
+      'overlap-days': { type: 'string' },
+      'key-id': { type: 'string' },
+      at: { type: 'string' },
       url: { type: 'string', default: env.THREATRELAY_URL ?? 'http://127.0.0.1:8081' },
       // Only to refuse it with the reason: keys are read from the environment, a file or stdin.
       'api-key': { type: 'string' },

@@ -1,4 +1,5 @@
-import { randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import type { OrgKeys } from '../contract/keyring';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { EventCodec } from '../contract/avro/codec';
 import { HEADERS } from '../contract/definitions';
@@ -27,7 +28,7 @@ export function describeRecord(
   topic: string,
   names: KafkaNames,
   codec: EventCodec,
-  orgKeys: ReadonlyMap<string, KeyObject>,
+  orgKeys: OrgKeys,
 ): RecentEvent {
   const sourceOrg = shaped(headerText(message, HEADERS.sourceOrg), ORG_ID_PATTERN) ?? '(none)';
   const verdict = verifySigned({ codec, orgKeys }, message);
@@ -80,7 +81,7 @@ export class EventFollower {
     private readonly orgIds: string[],
     private readonly names: KafkaNames,
     private readonly codec: EventCodec,
-    private readonly orgKeys: ReadonlyMap<string, KeyObject>,
+    private readonly orgKeys: OrgKeys,
     private readonly model: ConsoleModel,
     private readonly series: () => RateSeries,
     private readonly windowMs: number,

@@ -5,6 +5,7 @@ import type { Config } from '../platform/config/config';
 import { ThreatRelayError } from '../contract/errors';
 import { brokerRoundTrip, checkOwnUser, createKafka, withTimeout } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
+import { signerFor, signerProblem } from '../contract/keyring';
 import { loadPrivateKey } from '../contract/signing';
 import { kafkaNames } from '../contract/names';
 import { createApp } from './http/app';
@@ -30,11 +31,10 @@ export interface RunningProducer {
 /** Builds and starts one org's producer: Kafka clients, the publisher and the HTTP server. */
 export async function startProducer(options: ProducerOptions): Promise<RunningProducer> {
   const { config, org, logger } = options;
-  if (!config.orgs.some((o) => o.id === org)) {
-    throw new ThreatRelayError('TR_CONFIG', `org "${org}" is not in the config`);
-  }
+  const orgConfig = config.orgs.find((o) => o.id === org);
+  if (!orgConfig) throw new ThreatRelayError('TR_CONFIG', `org "${org}" is not in the config`);
   checkOwnUser(config, org, 'producer');
-  const signingKey = loadPrivateKey(options.signingKeyPem);
+  const signer = signerFor(orgConfig, loadPrivateKey(options.signingKeyPem));
   const kafka = createKafka(config.kafka, logger, `threatrelay-producer-${org}`);
   const sender = new TransactionalSender({
     kafka,
@@ -48,7 +48,7 @@ export async function startProducer(options: ProducerOptions): Promise<RunningPr
     sender,
     admin,
     codec: loadEventCodec(),
-    signingKey,
+    signer,
     topics: kafkaNames(config.kafka.topicPrefix),
     logger,
     produceTimeoutMs: config.producer.produceTimeoutMs,
@@ -58,6 +58,9 @@ export async function startProducer(options: ProducerOptions): Promise<RunningPr
     observeGroup: (requests) => metrics.transactionRequests.observe(requests),
   });
   const ready = async (): Promise<void> => {
+    // A key past its notAfter or revokedAt signs nothing: say so before requests fail.
+    const ended = signerProblem(signer, [Date.now()]);
+    if (ended) throw new Error(`cannot sign: ${ended}`);
     await withTimeout(brokerRoundTrip(admin), 3000, () => new Error('no answer from Kafka within 3 s'));
   };
   let shuttingDown = false;
@@ -75,7 +78,7 @@ export async function startProducer(options: ProducerOptions): Promise<RunningPr
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
-  logger.info({ url, org }, 'producer listening');
+  logger.info({ url, org, keyId: signer.key.id }, 'producer listening');
   return {
     url,
     async close() {

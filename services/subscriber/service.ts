@@ -17,7 +17,7 @@ import { backoffDelay, type Backoff } from '../platform/backoff';
 import type { Logger } from '../platform/logger';
 import { GroupProgress, ProgressMetrics, ProgressMonitor, watchSettings } from '../platform/lag-monitor';
 import { GroupReader } from '../platform/lag-read';
-import { orgPublicKeys } from '../contract/signing';
+import { orgPublicKeys } from '../contract/keyring';
 import { kafkaNames } from '../contract/names';
 import { SubscriptionConsumer } from './pipeline/consumer';
 import { freshnessFor } from './pipeline/freshness';

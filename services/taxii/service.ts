@@ -5,7 +5,7 @@ import { Counter } from 'prom-client';
 import { loadEventCodec } from '../contract/avro/codec';
 import { ThreatRelayError } from '../contract/errors';
 import { kafkaNames } from '../contract/names';
-import { orgPublicKeys } from '../contract/signing';
+import { orgPublicKeys } from '../contract/keyring';
 import { orgById, type Config } from '../platform/config/config';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
 import { brokerRoundTrip, checkOwnUser, createKafka, withTimeout } from '../platform/kafka';

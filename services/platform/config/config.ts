@@ -60,6 +60,11 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
   for (const dup of duplicates(config.orgs.map((o) => o.id))) {
     problems.push({ path: 'orgs', message: `duplicate org id "${dup}"` });
   }
+  config.orgs.forEach((o, i) => {
+    for (const dup of duplicates(o.keys.map((k) => k.id))) {
+      problems.push({ path: `orgs.${i}.keys`, message: `duplicate key id "${dup}"` });
+    }
+  });
   for (const dup of duplicates(config.subscriptions.map((s) => s.id))) {
     problems.push({ path: 'subscriptions', message: `duplicate subscription id "${dup}"` });
   }
@@ -99,10 +104,10 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
   users.forEach((u, i) => {
     const org = orgById(config, u.org);
     if (!org) problems.push({ path: `kafka.users.${i}.org`, message: `unknown org "${u.org}"` });
-    else if (u.role === 'producer' && !org.publicKey) {
+    else if (u.role === 'producer' && org.keys.length === 0) {
       problems.push({
         path: `kafka.users.${i}.role`,
-        message: `org "${u.org}" has no publicKey, so nothing it published could be verified`,
+        message: `org "${u.org}" has no publicKey (or keys), so nothing it published could be verified`,
       });
     }
   });

@@ -1,5 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
+import { derivedKeyId, KEY_ID } from '../../contract/keyring';
 import { DEFAULTS } from './defaults';
 import { CATEGORIES, INDICATOR_TYPES } from '../../contract/model';
 
@@ -93,23 +94,74 @@ const kafkaSchema = z.strictObject({
     .default([]),
 });
 
-const orgSchema = z.strictObject({
-  id,
-  name: z.string().min(1).max(200),
-  kind: z.enum(['company', 'government']),
-  /** Raw 32-byte Ed25519 public key, base64. Subscribers verify this org's records with it. */
-  publicKey: z
-    .string()
-    .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be a base64 raw 32-byte Ed25519 public key')
-    .optional(),
-  /** The most restrictive community TLP this org may read. Default `amber`. */
-  maxTlp: z.enum(['clear', 'green', 'amber']).default('amber'),
-  /**
-   * The category of an indicator imported from MISP when no tag and no MISP
-   * category names one (docs/misp.md). Default `other`.
-   */
-  mispDefaultCategory: z.enum(CATEGORIES).optional(),
-});
+const publicKeySchema = z
+  .string()
+  .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be a base64 raw 32-byte Ed25519 public key');
+
+/** An instant in a key's validity: ISO-8601 with a time zone (`2026-12-08T02:00:00Z`). */
+const instant = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with a time zone' });
+
+/**
+ * One of an org's signing keys and when it may sign (docs/key-rotation.md). A
+ * reader accepts a record signed with it only when the record's `producedAt`
+ * is at or after `notBefore`, before `notAfter`, and before `revokedAt`.
+ */
+const signingKeySchema = z
+  .strictObject({
+    /**
+     * What records name (1-64 of A-Z, a-z, 0-9, `.`, `_`, `-`). Default: derived from the key, the
+     * first 16 hex digits of SHA-256 of its 32 raw bytes.
+     */
+    id: z.string().regex(KEY_ID, 'must be 1-64 chars of A-Z, a-z, 0-9, ., _ or -').optional(),
+    /** Raw 32-byte Ed25519 public key, base64. */
+    publicKey: publicKeySchema,
+    /** From when the key may sign. Default: open (any time before `notAfter`). */
+    notBefore: instant.optional(),
+    /** Until when (exclusive) the key may sign; `keys rotate` sets it after the overlap. Default: open. */
+    notAfter: instant.optional(),
+    /**
+     * When the key was compromised: records produced from then on are refused even inside the
+     * interval. Default: never revoked.
+     */
+    revokedAt: instant.optional(),
+  })
+  .refine((k) => !k.notBefore || !k.notAfter || Date.parse(k.notBefore) < Date.parse(k.notAfter), {
+    message: 'must be after notBefore',
+    path: ['notAfter'],
+  });
+
+const orgSchema = z
+  .strictObject({
+    id,
+    name: z.string().min(1).max(200),
+    kind: z.enum(['company', 'government']),
+    /**
+     * The single-key form: raw 32-byte Ed25519 public key, base64. It stands for one entry of
+     * `keys` with the derived id and an open validity. Give `publicKey` or `keys`, not both.
+     */
+    publicKey: publicKeySchema.optional(),
+    /** The org's signing keys (several while rotating). Default none: the org cannot publish. */
+    keys: z.array(signingKeySchema).optional(),
+    /** The most restrictive community TLP this org may read. Default `amber`. */
+    maxTlp: z.enum(['clear', 'green', 'amber']).default('amber'),
+    /**
+     * The category of an indicator imported from MISP when no tag and no MISP
+     * category names one (docs/misp.md). Default `other`.
+     */
+    mispDefaultCategory: z.enum(CATEGORIES).optional(),
+  })
+  .refine((o) => o.publicKey === undefined || o.keys === undefined, {
+    message: 'give publicKey (one key) or keys, not both',
+    path: ['keys'],
+  })
+  // One shape for every reader: `keys`, each with its id.
+  .transform(({ publicKey, keys, ...org }) => ({
+    ...org,
+    keys: (keys ?? (publicKey === undefined ? [] : [{ publicKey }])).map((k) => ({
+      ...k,
+      id: k.id ?? derivedKeyId(k.publicKey),
+    })),
+  }));
 
 const apiKeySchema = z.strictObject({
   /** Shown in logs and `source.submitter`: the team the key belongs to. */

@@ -4,7 +4,7 @@ import { loadEventCodec } from '../../contract/avro/codec';
 import { HEADERS } from '../../contract/definitions';
 import { ThreatRelayError } from '../../contract/errors';
 import { kafkaNames } from '../../contract/names';
-import { orgPublicKeys } from '../../contract/signing';
+import { orgPublicKeys } from '../../contract/keyring';
 import { orgById, type Config } from '../../platform/config/config';
 import { createIdempotentProducer, createKafka } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';

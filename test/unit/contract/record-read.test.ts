@@ -6,11 +6,8 @@ import type { Indicator, ThreatEvent } from '../../../services/contract/model';
 import { signedBatch, signedRecord } from '../../../services/contract/record';
 import { VerifiedRoots } from '../../../services/contract/batch-signature';
 import { HEADERS } from '../../../services/contract/definitions';
-import {
-  generateSigningKeyPair,
-  loadPrivateKey,
-  publicKeyFromBase64,
-} from '../../../services/contract/signing';
+import { orgPublicKeys, signingKeyOf } from '../../../services/contract/keyring';
+import { generateSigningKeyPair, loadPrivateKey } from '../../../services/contract/signing';
 import type { OrgConfig } from '../../../services/platform/config/config';
 import { ReadRecords, verifyRecord, type RecordChecks } from '../../../services/contract/record-read';
 
@@ -22,14 +19,15 @@ import { ReadRecords, verifyRecord, type RecordChecks } from '../../../services/
 const codec = loadEventCodec();
 const twitter = generateSigningKeyPair();
 const google = generateSigningKeyPair();
-const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber' };
+const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber', keys: [] };
+const TWITTER_KEY = { id: 'twitter-2026', publicKey: twitter.publicKey };
 const DAY = 86_400_000;
 const checks: RecordChecks = {
   codec,
   org: fbi,
-  orgKeys: new Map([
-    ['twitter', publicKeyFromBase64(twitter.publicKey)],
-    ['google', publicKeyFromBase64(google.publicKey)],
+  orgKeys: orgPublicKeys([
+    { id: 'twitter', keys: [TWITTER_KEY] },
+    { id: 'google', keys: [{ id: 'google-2026', publicKey: google.publicKey }] },
   ]),
   freshness: { maxAgeMs: 30 * DAY, maxSkewMs: 300_000 },
 };
@@ -95,8 +93,10 @@ function withPayload(event: ThreatEvent, change: (e: ThreatEvent) => void): Thre
   return copy;
 }
 
+/** Signed as twitter's key `twitter-2026`, with `signer`'s private key (a forger's, when not twitter's). */
 function batchMessages(events: ThreatEvent[], signer = twitter.privateKeyPem): KafkaMessage[] {
-  return signedBatch(events, codec, loadPrivateKey(signer)).map(
+  const as = { org: 'twitter', key: signingKeyOf(TWITTER_KEY), privateKey: loadPrivateKey(signer) };
+  return signedBatch(events, codec, as).map(
     (r) =>
       ({
         key: Buffer.from(r.key),
@@ -150,7 +150,7 @@ describe('verifyRecord: batch signatures (v2)', () => {
   it('dead-letters a valid path under a root whose signature is bad', () => {
     const m = batchMessages(five())[1]!;
     const proof = Buffer.from(proofOf(m));
-    proof[proof.length - 1] ^= 0x80;
+    proof[proof.length - TWITTER_KEY.id.length - 1] ^= 0x80; // the signature's last byte, before the key id
     expect(reasonOf(withProof(m, proof))).toMatch(/^TR_SIGNATURE_INVALID/);
   });
 
@@ -341,7 +341,7 @@ describe('verifyRecord: checks shared by the subscriptions of a process (ReadRec
     expect(counting(m).ok).toBe(true);
     expect(counting({ ...m } as KafkaMessage).ok).toBe(true);
     expect(checked).toBe(1);
-    const company: OrgConfig = { id: 'acme', name: 'Acme', kind: 'company', maxTlp: 'green' };
+    const company: OrgConfig = { id: 'acme', name: 'Acme', kind: 'company', maxTlp: 'green', keys: [] };
     expect(verifyRecord({ ...checks, readRecords: shared, org: company }, m, { position: at })).toMatchObject(
       {
         ok: false,

@@ -20,7 +20,10 @@ import { publishedFull, publishedMinimal } from '../../fixtures/threat-events';
  */
 const SECRET = 'taxii-secret-of-fbi-reader';
 const auth = { authorization: `Bearer ${SECRET}`, accept: 'application/taxii+json;version=2.1' };
-const collections = collectionsOf({ id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber' }, 'tr');
+const collections = collectionsOf(
+  { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber', keys: [] },
+  'tr',
+);
 const idOf = (name: string): string => collections.find((c) => c.name === name)!.id;
 
 function withIndicator(base: ThreatEvent, change: Partial<Indicator>): ThreatEvent {
