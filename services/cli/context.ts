@@ -27,6 +27,11 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       'api-key-file': { type: 'string' },
       'batch-size': { type: 'string', default: '500' },
       format: { type: 'string' },
+      // warninglists: the value's type, the snapshot folder, the lists an import keeps, its commit.
+      type: { type: 'string' },
+      snapshot: { type: 'string' },
+      list: { type: 'string', multiple: true },
+      commit: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
