@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { ThreatRelayError } from '../contract/errors';
 import { loadWarninglists, type WarninglistIndex } from '../contract/warninglists';
 import { bundledWarninglistsDir } from './paths';
 
@@ -18,4 +19,15 @@ export function openWarninglists(dir: string = bundledWarninglistsDir()): Warnin
     loaded.set(key, index);
   }
   return index;
+}
+
+/** Refuses a config naming lists the snapshot does not hold: a typo would otherwise block or drop nothing. */
+export function checkWarninglistIds(
+  index: WarninglistIndex,
+  uses: { path: string; ids: readonly string[] }[],
+): void {
+  const unknown = uses.flatMap(({ path, ids }) =>
+    ids.flatMap((id, i) => (index.has(id) ? [] : [`${path}.${i}: no warninglist "${id}" in the snapshot`])),
+  );
+  if (unknown.length > 0) throw new ThreatRelayError('TR_CONFIG', unknown.join('; '));
 }

@@ -18,6 +18,7 @@ import type { Logger } from '../platform/logger';
 import { orgPublicKeys } from '../contract/signing';
 import { kafkaNames } from '../contract/names';
 import { SubscriptionConsumer } from './pipeline/consumer';
+import { checkWarninglistIds, openWarninglists } from '../platform/warninglists';
 import { freshnessFor } from './pipeline/verify';
 import { openDedup } from './dedup/port';
 import { ControlListener, writeSwitch } from './control';
@@ -91,6 +92,16 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     throw new ThreatRelayError('TR_CONFIG', `org "${orgId}" has no subscriptions to run`);
   }
   checkOwnUser(config, orgId, 'subscriber');
+  // Before Kafka: the reader's own snapshot, and every list a subscription drops must be in it.
+  const warninglists = openWarninglists(config.warninglists.dir);
+  checkWarninglistIds(
+    warninglists,
+    config.subscriptions.flatMap((s, i) =>
+      subscriptions.includes(s)
+        ? [{ path: `subscriptions.${i}.filter.warninglists.drop`, ids: s.filter.warninglists?.drop ?? [] }]
+        : [],
+    ),
+  );
   const orgKeys = orgPublicKeys(config.orgs);
   const codec = loadEventCodec();
   const topics = kafkaNames(config.kafka.topicPrefix);
@@ -136,6 +147,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
           }
         : {}),
       groupLag: (groupId, topics) => groupLag(admin, groupId, topics),
+      warninglists,
       ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
       ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
       onGone: async (reason) => {

@@ -38,6 +38,7 @@ export class WarninglistIndex {
   private readonly cidrs = new CidrIndex<Ref>();
   private readonly substrings: Ref[] = [];
   private readonly regexes: { ref: Ref; pattern: RegExp }[] = [];
+  private versionsById: Map<string, number> | undefined;
 
   /**
    * Builds the index; an entry that cannot be used (a CIDR that does not
@@ -86,7 +87,8 @@ export class WarninglistIndex {
 
   /** The version of each list loaded, by id: what `mergeWarnings` checks a record's claims against. */
   get versions(): ReadonlyMap<string, number> {
-    return new Map([...this.byId.values()].map((l) => [l.id, l.version]));
+    this.versionsById ??= new Map([...this.byId.values()].map((l) => [l.id, l.version]));
+    return this.versionsById;
   }
 
   has(id: string): boolean {

@@ -12,6 +12,7 @@ import { SubscriptionConsumer } from '../pipeline/consumer';
 import { freshnessFor } from '../pipeline/verify';
 import { readDeadLetters } from './read';
 import { DeadLetterWriter } from './write';
+import { openWarninglists } from '../../platform/warninglists';
 
 export interface ReplayOptions {
   since?: string;
@@ -116,6 +117,7 @@ export async function replayDeadLetters(
       },
       logger,
       metrics,
+      warninglists: openWarninglists(config.warninglists.dir),
       onGone: async () => undefined,
     });
     const letters = entries.map((e) => ({

@@ -13,6 +13,7 @@ import { classify, type Classified, type ClassifyDeps, type Deliverable } from '
 import type { RecordChecks } from './verify';
 import { waitWithHeartbeats } from './wait';
 import type { SubscriptionConfig } from '../../platform/config/config';
+import type { WarninglistIndex } from '../../contract/warninglists';
 
 /** Partition batches a subscription works on at once. */
 const PARTITIONS_AT_ONCE = 3;
@@ -32,6 +33,8 @@ export interface SubscriptionConsumerDeps extends RecordChecks {
   logger: Logger;
   metrics: SubscriberMetrics;
   dedup?: DedupPort;
+  /** The reader's own warninglists (see classify.ts). */
+  warninglists?: WarninglistIndex;
   /** Resolves when the dedup store answers at all: tells an outage from one record it keeps failing. */
   dedupPing?: () => Promise<void>;
   /** Records each webhook batch in the dedup store before it is sent (see DedupStore.markBatch). */

@@ -1,6 +1,7 @@
 import type { ThreatEvent } from '../../contract/model';
 import type { SubscriptionConfig } from '../../platform/config/config';
 import { toStixBundle } from '../../stix/export';
+import type { Warning } from '../../contract/warninglists';
 
 /** The event types a receiver sees. */
 export type DeliveryKind = 'indicator.published' | 'indicator.corroborated' | 'indicator.revoked';
@@ -26,7 +27,16 @@ export interface WebhookBody {
   events: NativeEvent[];
 }
 
-export function toNative(event: ThreatEvent, as?: NativeEvent['type'], sources?: string[]): NativeEvent {
+/**
+ * The native JSON of one event. `warnings` (the reader's, see warnings.ts)
+ * go in `indicator.warnings`, in place of whatever the record claimed.
+ */
+export function toNative(
+  event: ThreatEvent,
+  as?: NativeEvent['type'],
+  sources?: string[],
+  warnings?: Warning[],
+): NativeEvent {
   const base = { eventId: event.eventId, source: event.source, producedAt: event.producedAt };
   const p = event.payload;
   if (p.kind === 'IndicatorPublished') {
@@ -35,7 +45,7 @@ export function toNative(event: ThreatEvent, as?: NativeEvent['type'], sources?:
       type,
       key: p.key,
       ...base,
-      indicator: { ...p.indicator },
+      indicator: { ...p.indicator, ...(warnings ? { warnings } : {}) },
       ...(sources ? { sources, sourceCount: sources.length } : {}),
     };
   }
@@ -52,7 +62,12 @@ export function toNative(event: ThreatEvent, as?: NativeEvent['type'], sources?:
 /** The JSON body of one webhook request: native events, or one STIX 2.1 bundle whose id is the webhook id. */
 export function webhookBody(
   subscription: Pick<SubscriptionConfig, 'id' | 'format'>,
-  items: readonly { event: ThreatEvent; as: DeliveryKind; sources?: string[] | undefined }[],
+  items: readonly {
+    event: ThreatEvent;
+    as: DeliveryKind;
+    sources?: string[] | undefined;
+    warnings?: Warning[] | undefined;
+  }[],
   webhookId: string,
 ): string {
   if (subscription.format === 'stix21') {
@@ -60,12 +75,13 @@ export function webhookBody(
       toStixBundle(
         items.map((i) => i.event),
         webhookId,
+        items.map((i) => i.warnings),
       ),
     );
   }
   const body: WebhookBody = {
     subscription: subscription.id,
-    events: items.map((i) => toNative(i.event, i.as, i.sources)),
+    events: items.map((i) => toNative(i.event, i.as, i.sources, i.warnings)),
   };
   return JSON.stringify(body);
 }
