@@ -21,6 +21,8 @@ export interface TestOrg {
   id: string;
   kind?: 'company' | 'government';
   maxTlp?: 'clear' | 'green' | 'amber';
+  /** The org's producer policy for MISP warninglists (lists to reject, values never warned). */
+  warninglists?: { reject?: string[]; exceptions?: string[] };
 }
 
 export interface TestSubscription {
@@ -110,6 +112,7 @@ export async function createTestNetwork(
       kind: o.kind ?? 'company',
       publicKey: pair.publicKey,
       maxTlp: o.maxTlp ?? 'amber',
+      ...(o.warninglists ? { warninglists: o.warninglists } : {}),
     };
   });
   const rawKeys = orgs.map((o) => ({
