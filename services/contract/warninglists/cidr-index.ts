@@ -13,20 +13,30 @@ type Family = 4 | 6;
 interface FamilyIndex<T> {
   /** Prefix lengths present, ascending. */
   lengths: number[];
-  byLength: Map<number, Map<string, T[]>>;
+  byLength: Map<number, Map<string | number, T[]>>;
 }
 
-/** The address's bits as a string of '0' and '1' (32 or 128 of them). */
-export function addressBits(address: string): { family: Family; bits: string } {
+/**
+ * The key of an address's first `length` bits: for IPv4 a number (the
+ * address shifted right), for IPv6 a string of '0' and '1' (no 128-bit
+ * integers without BigInt, which is slower than a string slice).
+ */
+type Parsed = { family: 4; address: number; bits: 32 } | { family: 6; address: string; bits: 128 };
+
+function parseAddress(address: string): Parsed {
   if (address.includes(':')) {
-    return {
-      family: 6,
-      bits: parseIpv6(address.toLowerCase())
-        .map((g) => g.toString(2).padStart(16, '0'))
-        .join(''),
-    };
+    const bits = parseIpv6(address.toLowerCase())
+      .map((g) => g.toString(2).padStart(16, '0'))
+      .join('');
+    return { family: 6, address: bits, bits: 128 };
   }
-  return { family: 4, bits: parseIpv4(address).toString(2).padStart(32, '0') };
+  return { family: 4, address: parseIpv4(address), bits: 32 };
+}
+
+function keyOf(parsed: Parsed, length: number): string | number {
+  if (parsed.family === 6) return parsed.address.slice(0, length);
+  // `>>> 32` shifts by 0 in JavaScript: /0 has the one key 0.
+  return length === 0 ? 0 : parsed.address >>> (32 - length);
 }
 
 export class CidrIndex<T> {
@@ -45,15 +55,15 @@ export class CidrIndex<T> {
     const canonical = canonicalCidr(withPrefix);
     const slash = canonical.indexOf('/');
     const prefix = Number(canonical.slice(slash + 1));
-    const { family, bits } = addressBits(canonical.slice(0, slash));
-    const index = this.families[family];
+    const parsed = parseAddress(canonical.slice(0, slash));
+    const index = this.families[parsed.family];
     let keyed = index.byLength.get(prefix);
     if (!keyed) {
       keyed = new Map();
       index.byLength.set(prefix, keyed);
       index.lengths = [...index.byLength.keys()].sort((a, b) => a - b);
     }
-    const key = bits.slice(0, prefix);
+    const key = keyOf(parsed, prefix);
     const refs = keyed.get(key);
     if (refs) refs.push(ref);
     else keyed.set(key, [ref]);
@@ -66,17 +76,17 @@ export class CidrIndex<T> {
    * prefix length. An address that does not parse holds nothing.
    */
   lookup(address: string, visit: (refs: readonly T[], prefix: number) => void, prefix?: number): void {
-    let parsed;
+    let parsed: Parsed;
     try {
-      parsed = addressBits(address);
+      parsed = parseAddress(address);
     } catch {
       return;
     }
     const index = this.families[parsed.family];
-    const longest = prefix ?? parsed.bits.length;
+    const longest = prefix ?? parsed.bits;
     for (const length of index.lengths) {
       if (length > longest) break;
-      const refs = index.byLength.get(length)!.get(parsed.bits.slice(0, length));
+      const refs = index.byLength.get(length)!.get(keyOf(parsed, length));
       if (refs) visit(refs, length);
     }
   }

@@ -36,8 +36,11 @@ export class WarninglistIndex {
   private readonly exact = new Map<string, Ref[]>();
   private readonly hostnames = new Map<string, Ref[]>();
   private readonly cidrs = new CidrIndex<Ref>();
-  private readonly substrings: Ref[] = [];
-  private readonly regexes: { ref: Ref; pattern: RegExp }[] = [];
+  /** Substring and regex entries, by list: whether a list applies is asked once per lookup, not per entry. */
+  private readonly scanned = new Map<
+    LoadedList,
+    { substrings: Ref[]; regexes: { ref: Ref; pattern: RegExp }[] }
+  >();
   private versionsById: Map<string, number> | undefined;
 
   /**
@@ -109,26 +112,35 @@ export class WarninglistIndex {
         push(this.exact, entry.toLowerCase(), { list, entry });
         return;
       case 'substring':
-        this.substrings.push({ list, entry: entry.toLowerCase() });
+        this.scannedOf(list).substrings.push({ list, entry: entry.toLowerCase() });
         return;
       case 'regex':
-        this.regexes.push({ ref: { list, entry }, pattern: compileMispRegex(entry) });
+        this.scannedOf(list).regexes.push({ ref: { list, entry }, pattern: compileMispRegex(entry) });
         return;
     }
   }
 
+  private scannedOf(list: LoadedList): { substrings: Ref[]; regexes: { ref: Ref; pattern: RegExp }[] } {
+    let lists = this.scanned.get(list);
+    if (!lists) {
+      lists = { substrings: [], regexes: [] };
+      this.scanned.set(list, lists);
+    }
+    return lists;
+  }
+
   /** Every list the canonical `value` of `type` is on, once per list, with the entry that matched. */
   match(type: IndicatorType, value: string): WarninglistMatch[] {
-    const found = new Map<string, WarninglistMatch>();
+    const found: WarninglistMatch[] = [];
     for (const probe of probesOf(type, value)) {
       const note = (ref: Ref): void => {
-        if (found.has(ref.list.id) || !applies(ref.list, probe)) return;
+        if (!applies(ref.list, probe) || found.some((m) => m.list === ref.list.id)) return;
         const { id, title, version, type: listType } = ref.list;
-        found.set(id, { list: id, version, title, type: listType, entry: ref.entry, on: probe.on });
+        found.push({ list: id, version, title, type: listType, entry: ref.entry, on: probe.on });
       };
       this.lookup(probe, note);
     }
-    return [...found.values()].sort((a, b) => a.list.localeCompare(b.list));
+    return found.length > 1 ? found.sort((a, b) => (a.list < b.list ? -1 : 1)) : found;
   }
 
   /** What a receipt and a record carry: `{list, version}` of every matching list, by list id. */
@@ -145,10 +157,17 @@ export class WarninglistIndex {
       }
     }
     if (probe.kind === 'ip') this.cidrs.lookup(probe.value, (refs) => refs.forEach(note), probe.prefix);
-    for (const ref of this.substrings) if (lower.includes(ref.entry)) note(ref);
-    for (const { ref, pattern } of this.regexes) {
-      pattern.lastIndex = 0;
-      if (pattern.test(probe.value)) note(ref);
+    // Scanned entries are tested only for lists that speak of this probe: a phone list's
+    // patterns never run on a domain.
+    for (const [list, { substrings, regexes }] of this.scanned) {
+      if (!applies(list, probe)) continue;
+      const hit =
+        substrings.find((ref) => lower.includes(ref.entry)) ??
+        regexes.find(({ pattern }) => {
+          pattern.lastIndex = 0;
+          return pattern.test(probe.value);
+        })?.ref;
+      if (hit) note(hit);
     }
   }
 }

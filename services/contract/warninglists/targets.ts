@@ -91,11 +91,21 @@ export function probesOf(type: IndicatorType, value: string): Probe[] {
   return [];
 }
 
+/**
+ * The host of a canonical URL, read off its text: `scheme://[userinfo@]host[:port]/…`.
+ * The canonicalizer wrote it, so a full WHATWG parse (several microseconds) would
+ * only find the same thing.
+ */
 function hostOf(url: string): string | undefined {
-  try {
-    const host = new URL(url).hostname;
-    return host === '' ? undefined : host;
-  } catch {
-    return undefined;
+  const start = url.indexOf('://');
+  if (start < 0) return undefined;
+  let end = url.length;
+  for (const stop of ['/', '?', '#']) {
+    const at = url.indexOf(stop, start + 3);
+    if (at >= 0 && at < end) end = at;
   }
+  const authority = url.slice(url.lastIndexOf('@', end) + 1 || start + 3, end);
+  const hostEnd = authority.startsWith('[') ? authority.indexOf(']') + 1 : authority.lastIndexOf(':');
+  const host = hostEnd > 0 ? authority.slice(0, hostEnd) : authority;
+  return host === '' ? undefined : host.toLowerCase();
 }
