@@ -17,24 +17,83 @@ interface FamilyIndex<T> {
 }
 
 /**
- * The key of an address's first `length` bits: for IPv4 a number (the
- * address shifted right), for IPv6 a string of '0' and '1' (no 128-bit
- * integers without BigInt, which is slower than a string slice).
+ * An address read for keying: IPv4 as a number, IPv6 as 32 hex digits (no
+ * 128-bit integers without BigInt, which is slower than slicing a string).
  */
 type Parsed = { family: 4; address: number; bits: 32 } | { family: 6; address: string; bits: 128 };
 
+/**
+ * Canonical values (what the canonicalizer writes and the index is asked
+ * about) are read with a quick scan; anything else goes through the strict
+ * parsers, which name what is wrong.
+ */
 function parseAddress(address: string): Parsed {
   if (address.includes(':')) {
-    const bits = parseIpv6(address.toLowerCase())
-      .map((g) => g.toString(2).padStart(16, '0'))
-      .join('');
-    return { family: 6, address: bits, bits: 128 };
+    const hex = quickIpv6Hex(address) ?? parseIpv6(address.toLowerCase()).map(hex4).join('');
+    return { family: 6, address: hex, bits: 128 };
   }
-  return { family: 4, address: parseIpv4(address), bits: 32 };
+  return { family: 4, address: quickIpv4(address) ?? parseIpv4(address), bits: 32 };
 }
 
+function hex4(group: number): string {
+  return group.toString(16).padStart(4, '0');
+}
+
+function quickIpv4(text: string): number | undefined {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || part > 255) return undefined;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots += 1;
+    } else if (c >= 48 && c <= 57 && digits < 3 && !(digits === 1 && part === 0)) {
+      part = part * 10 + (c - 48);
+      digits += 1;
+    } else {
+      return undefined;
+    }
+  }
+  return dots === 3 && digits > 0 && part <= 255 ? value * 256 + part : undefined;
+}
+
+const HEX_GROUP = /^[0-9a-f]{1,4}$/;
+
+/** RFC 5952 text without an embedded IPv4 tail, as 32 hex digits; undefined for anything else. */
+function quickIpv6Hex(text: string): string | undefined {
+  if (text.includes('.')) return undefined;
+  const halves = text.toLowerCase().split('::');
+  if (halves.length > 2) return undefined;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves[1] ? halves[1].split(':') : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  let hex = '';
+  for (const group of head) {
+    if (!HEX_GROUP.test(group)) return undefined;
+    hex += group.padStart(4, '0');
+  }
+  hex += '0000'.repeat(halves.length === 2 ? missing : 0);
+  for (const group of tail) {
+    if (!HEX_GROUP.test(group)) return undefined;
+    hex += group.padStart(4, '0');
+  }
+  return hex;
+}
+
+/** The key of an address's first `length` bits. */
 function keyOf(parsed: Parsed, length: number): string | number {
-  if (parsed.family === 6) return parsed.address.slice(0, length);
+  if (parsed.family === 6) {
+    const whole = length >> 2;
+    const rest = length & 3;
+    if (rest === 0) return parsed.address.slice(0, whole);
+    return `${parsed.address.slice(0, whole)}/${parseInt(parsed.address[whole]!, 16) >> (4 - rest)}`;
+  }
   // `>>> 32` shifts by 0 in JavaScript: /0 has the one key 0.
   return length === 0 ? 0 : parsed.address >>> (32 - length);
 }

@@ -31,16 +31,29 @@ interface Ref {
   entry: string;
 }
 
+/**
+ * A list's substring entries become one alternation, built when first
+ * needed (the regular expression engine looks for all of them in one pass,
+ * which beats a loop of `includes`); regex entries stay one pattern each.
+ */
+interface Scanned {
+  substrings: string[];
+  anyOf?: RegExp;
+  regexes: { entry: string; pattern: RegExp }[];
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
 export class WarninglistIndex {
   private readonly byId = new Map<string, LoadedList>();
   private readonly exact = new Map<string, Ref[]>();
   private readonly hostnames = new Map<string, Ref[]>();
   private readonly cidrs = new CidrIndex<Ref>();
   /** Substring and regex entries, by list: whether a list applies is asked once per lookup, not per entry. */
-  private readonly scanned = new Map<
-    LoadedList,
-    { substrings: Ref[]; regexes: { ref: Ref; pattern: RegExp }[] }
-  >();
+  private readonly scanned = new Map<LoadedList, Scanned>();
+  private readonly scannedByProbe = new Map<string, [LoadedList, Scanned][]>();
   private versionsById: Map<string, number> | undefined;
 
   /**
@@ -112,15 +125,15 @@ export class WarninglistIndex {
         push(this.exact, entry.toLowerCase(), { list, entry });
         return;
       case 'substring':
-        this.scannedOf(list).substrings.push({ list, entry: entry.toLowerCase() });
+        this.scannedOf(list).substrings.push(entry.toLowerCase());
         return;
       case 'regex':
-        this.scannedOf(list).regexes.push({ ref: { list, entry }, pattern: compileMispRegex(entry) });
+        this.scannedOf(list).regexes.push({ entry, pattern: compileMispRegex(entry) });
         return;
     }
   }
 
-  private scannedOf(list: LoadedList): { substrings: Ref[]; regexes: { ref: Ref; pattern: RegExp }[] } {
+  private scannedOf(list: LoadedList): Scanned {
     let lists = this.scanned.get(list);
     if (!lists) {
       lists = { substrings: [], regexes: [] };
@@ -148,6 +161,17 @@ export class WarninglistIndex {
     return this.match(type, value).map(({ list, version }) => ({ list, version }));
   }
 
+  /** The scanned lists that apply to a kind of probe, worked out once per kind. */
+  private scannedFor(probe: Probe): readonly [LoadedList, Scanned][] {
+    const key = `${probe.on}:${probe.kind}`;
+    let lists = this.scannedByProbe.get(key);
+    if (!lists) {
+      lists = [...this.scanned].filter(([list]) => applies(list, probe));
+      this.scannedByProbe.set(key, lists);
+    }
+    return lists;
+  }
+
   private lookup(probe: Probe, note: (ref: Ref) => void): void {
     const lower = probe.value.toLowerCase();
     for (const ref of this.exact.get(lower) ?? []) note(ref);
@@ -159,17 +183,26 @@ export class WarninglistIndex {
     if (probe.kind === 'ip') this.cidrs.lookup(probe.value, (refs) => refs.forEach(note), probe.prefix);
     // Scanned entries are tested only for lists that speak of this probe: a phone list's
     // patterns never run on a domain.
-    for (const [list, { substrings, regexes }] of this.scanned) {
-      if (!applies(list, probe)) continue;
-      const hit =
-        substrings.find((ref) => lower.includes(ref.entry)) ??
-        regexes.find(({ pattern }) => {
-          pattern.lastIndex = 0;
-          return pattern.test(probe.value);
-        })?.ref;
-      if (hit) note(hit);
+    for (const [list, scanned] of this.scannedFor(probe)) {
+      const hit = substringHit(scanned, lower) ?? regexHit(scanned, probe.value);
+      if (hit !== undefined) note({ list, entry: hit });
     }
   }
+}
+
+/** The substring entry `lower` contains, if any. */
+function substringHit(scanned: Scanned, lower: string): string | undefined {
+  if (scanned.substrings.length === 0) return undefined;
+  scanned.anyOf ??= new RegExp(scanned.substrings.map(escapeRegExp).join('|'));
+  return scanned.anyOf.exec(lower)?.[0];
+}
+
+/** The regex entry `value` matches, if any. */
+function regexHit(scanned: Scanned, value: string): string | undefined {
+  return scanned.regexes.find(({ pattern }) => {
+    pattern.lastIndex = 0;
+    return pattern.test(value);
+  })?.entry;
 }
 
 function push(map: Map<string, Ref[]>, key: string, ref: Ref): void {

@@ -97,6 +97,15 @@ describe('cidr lists', () => {
     expect(lists('ipv6', 'fe80::1:2')).toEqual(['private']);
   });
 
+  it('hold an IPv6 block whose prefix ends inside a hex digit to exactly its bits', () => {
+    expect(lists('ipv6', 'febf::1')).toEqual(['private']);
+    expect(lists('ipv6', 'fec0::1')).toEqual([]);
+  });
+
+  it('read an IPv6 address with an embedded IPv4 tail', () => {
+    expect(lists('ipv6', 'fe80::10.0.0.1')).toEqual(['private']);
+  });
+
   it('read a bare address as a single-address block', () => {
     expect(lists('ipv4', '8.8.8.8')).toEqual(['resolvers']);
     expect(lists('ipv4', '8.8.8.9')).toEqual([]);
@@ -117,6 +126,10 @@ describe('cidr lists', () => {
 describe('substring lists', () => {
   it('match a value that contains an entry', () => {
     expect(lists('domain', 'app.any.run')).toEqual(['sandboxes']);
+  });
+
+  it('read entries literally, not as patterns', () => {
+    expect(lists('domain', 'anyxrun.example')).toEqual([]);
   });
 
   it('match a URL whose text contains an entry', () => {
