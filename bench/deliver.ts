@@ -52,8 +52,8 @@ import { loadPrivateKey, publicKeyFromBase64, signValue, verifyValue } from '../
 import { createDedupStore } from '../services/subscriber/dedup';
 import { signatureHeader, webhookIdFor } from '../services/subscriber/delivery/webhook';
 import { startSubscriber } from '../services/subscriber/service';
-import { toNative, type WebhookBody } from '../services/subscriber/pipeline/shape';
-import { forgetSharedChecks } from '../services/subscriber/pipeline/verify';
+import { toNative, type WebhookBody } from '../services/contract/webhook-body';
+import { forgetSharedChecks } from '../services/contract/record-read';
 import { closeSharedGuards } from '../services/subscriber/delivery/ssrf-guard';
 import { createTestNetwork, type TestNetwork, type TestSubscription } from '../testkit/network';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../testkit/receiver';

@@ -1,5 +1,5 @@
-import type { Config } from '../platform/config/config';
-import { COMMUNITY_TLPS, communityLevels, kafkaNames } from '../contract/names';
+import { orgById, type Config } from '../platform/config/config';
+import { COMMUNITY_TLPS, kafkaNames } from '../contract/names';
 
 /**
  * Who may do what on the brokers: the ACLs `threatrelay provision` keeps for
@@ -59,9 +59,8 @@ export function aclsOf(config: Config): AclBinding[] {
       add('TRANSACTIONAL_ID', topics.transactionalIdPrefix(user.org), 'WRITE', 'PREFIXED');
       continue;
     }
-    const org = config.orgs.find((o) => o.id === user.org)!;
-    for (const tlp of communityLevels(org)) add('TOPIC', topics.community(tlp), 'READ');
-    add('TOPIC', topics.direct(org.id), 'READ');
+    const org = orgById(config, user.org)!;
+    for (const topic of topics.readBy(org)) add('TOPIC', topic, 'READ');
     if (user.role === 'taxii') {
       add('GROUP', topics.taxiiGroup(org.id), 'READ');
       continue;

@@ -1,10 +1,9 @@
 import type { Admin } from 'kafkajs';
-import { communityLevels, type KafkaNames } from '../contract/names';
-import type { Config } from '../platform/config/config';
+import type { KafkaNames } from '../contract/names';
+import { orgById, type Config } from '../platform/config/config';
 import { groupLag } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
-import type { SubscriptionSwitch } from '../subscriber/control';
-import { readDeadLetters } from '../subscriber/dlq/read';
+import { readDeadLetters, type SubscriptionSwitch } from '../subscriber';
 import { subscriptionState, summarizeDeadLetters, type ConsoleModel, type SubscriptionView } from './state';
 
 /**
@@ -59,8 +58,7 @@ export class Sampler {
   }
 
   private sourceTopics(view: SubscriptionView): string[] {
-    const org = this.config.orgs.find((o) => o.id === view.org)!;
-    return [...communityLevels(org).map((l) => this.names.community(l)), this.names.direct(org.id)];
+    return this.names.readBy(orgById(this.config, view.org)!);
   }
 
   private async sampleOffsets(view: SubscriptionView, now: number): Promise<void> {

@@ -1,5 +1,5 @@
 import type { IndicatorType, Tlp } from '../contract/model';
-import { eventScope } from '../subscriber/dedup/types';
+import { eventScope } from '../contract/identity';
 
 /**
  * What the console knows, kept in memory and rebuilt from Kafka at every

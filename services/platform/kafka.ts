@@ -3,6 +3,7 @@ import {
   Partitioners,
   logLevel,
   type Admin,
+  type Consumer,
   type KafkaConfig,
   type KafkaMessage,
   type LogEntry,
@@ -10,6 +11,7 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import type { Config, KafkaRole } from './config/config';
+import type { HeaderValue } from '../contract/headers';
 import { ThreatRelayError } from '../contract/errors';
 import { CLIENT_ID } from '../contract/definitions';
 import type { Logger } from './logger';
@@ -195,54 +197,6 @@ export async function brokerRoundTrip(admin: Admin): Promise<{ clusterId: string
 }
 
 /**
- * What a record carries under one header name. Kafka allows a header to be
- * absent, present with a null value (length -1: the Java client and
- * librdkafka write them, kafkajs reads them as `null`), present once, or
- * present several times; a reader must be able to tell them apart without
- * throwing, because any member can write any of them.
- */
-export type HeaderRead =
-  | { kind: 'absent' }
-  | { kind: 'null' }
-  | { kind: 'one'; bytes: Buffer }
-  | { kind: 'repeated'; count: number };
-
-type HeaderValue = Buffer | string | null | undefined;
-
-/** The one reader of record headers: never throws, whatever the record holds. */
-export function readHeader(message: Pick<KafkaMessage, 'headers'>, name: string): HeaderRead {
-  const headers = message.headers as Record<string, HeaderValue | HeaderValue[]> | null | undefined;
-  if (headers === null || typeof headers !== 'object' || !Object.hasOwn(headers, name))
-    return { kind: 'absent' };
-  const v = headers[name];
-  if (Array.isArray(v)) {
-    if (v.length === 0) return { kind: 'absent' };
-    if (v.length > 1) return { kind: 'repeated', count: v.length };
-    return one(v[0]);
-  }
-  return one(v);
-}
-
-function one(v: unknown): HeaderRead {
-  if (v === undefined) return { kind: 'absent' };
-  if (v === null) return { kind: 'null' };
-  if (Buffer.isBuffer(v)) return { kind: 'one', bytes: v };
-  if (typeof v === 'string') return { kind: 'one', bytes: Buffer.from(v) };
-  return { kind: 'null' };
-}
-
-/** A header's raw bytes; undefined when absent, null-valued or given more than once (which copy would be meant?). */
-export function headerBytes(message: Pick<KafkaMessage, 'headers'>, name: string): Buffer | undefined {
-  const read = readHeader(message, name);
-  return read.kind === 'one' ? read.bytes : undefined;
-}
-
-/** A header's value as UTF-8 text, on the same terms as `headerBytes`. */
-export function headerText(message: Pick<KafkaMessage, 'headers'>, name: string): string | undefined {
-  return headerBytes(message, name)?.toString('utf8');
-}
-
-/**
  * A record's headers as kafkajs can write them again (a dead letter keeps
  * its original's): kafkajs cannot write a null header value, so those are
  * left out and named in `nulls` for the caller to record.
@@ -330,4 +284,44 @@ export async function groupLag(admin: Admin, groupId: string, topics: string[]):
     }
   }
   return out;
+}
+
+/** How a long-lived consumer comes back after kafkajs gave up on it. */
+export interface CrashRestart {
+  /** Names the consumer in the log: `<what> crashed; restarting in 5 s`. */
+  what: string;
+  logger: Logger;
+  /** Whether the crashed consumer is still the one its owner runs (an older one's crash is ignored). */
+  isCurrent(): boolean;
+  /** The owner forgets the crashed consumer; it is disconnected. */
+  forget(): void;
+  /** Whether a restart is still wanted when the pause ends (not stopped or disabled meanwhile). */
+  wanted(): boolean;
+  restart(): Promise<void>;
+  /** What to add to the log line for this error, e.g. a hint at its likely cause. */
+  details?(error: Error): Record<string, unknown>;
+}
+
+/**
+ * kafkajs gives up on a consumer after an error it does not retry itself (a
+ * bug in handling a batch, a write the broker refused): a long-lived consumer
+ * starts again after a pause rather than stop for good.
+ */
+export function restartAfterCrash(consumer: Consumer, restart: CrashRestart): void {
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart || !restart.isCurrent()) return;
+    restart.logger.error(
+      { err: payload.error, ...restart.details?.(payload.error) },
+      `${restart.what} crashed; restarting in 5 s`,
+    );
+    restart.forget();
+    void consumer.disconnect().catch(() => undefined);
+    setTimeout(() => {
+      if (restart.wanted()) {
+        restart
+          .restart()
+          .catch((err: unknown) => restart.logger.error({ err }, `${restart.what} restart failed`));
+      }
+    }, 5000).unref();
+  });
 }

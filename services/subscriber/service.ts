@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
 import { loadEventCodec } from '../contract/avro/codec';
-import type { Config } from '../platform/config/config';
+import { orgById, type Config } from '../platform/config/config';
 import { ThreatRelayError } from '../contract/errors';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
 import {
@@ -14,12 +14,13 @@ import {
   createKafka,
   withTimeout,
 } from '../platform/kafka';
+import { backoffDelay, type Backoff } from '../platform/backoff';
 import type { Logger } from '../platform/logger';
 import { orgPublicKeys } from '../contract/signing';
 import { kafkaNames } from '../contract/names';
 import { SubscriptionConsumer } from './pipeline/consumer';
 import { checkWarninglistIds, openWarninglists } from '../platform/warninglists';
-import { freshnessFor } from './pipeline/verify';
+import { freshnessFor } from './pipeline/freshness';
 import { openDedup } from './dedup/port';
 import { ControlListener, writeSwitch } from './control';
 import { TransactionalDeadLetterWriter } from './dlq/write';
@@ -41,7 +42,7 @@ export interface SubscriberOptions {
   /** The consumer groups' session timeout; default 30 s. */
   sessionTimeoutMs?: number;
   /** Waits between attempts to reach Kafka at start: doubling from `initialMs` to at most `maxMs`. Default 1 s to 30 s. */
-  connectBackoff?: { initialMs: number; maxMs: number };
+  connectBackoff?: Backoff;
   /**
    * Aborting it while the subscriber still waits for Kafka at start ends the wait: what was opened is
    * closed and `startSubscriber` rejects with `SubscriberStartAborted`.
@@ -83,7 +84,7 @@ export interface RunningSubscriber {
 /** Starts one consumer group per subscription of `org`, honoring the switches in the control topic. */
 export async function startSubscriber(options: SubscriberOptions): Promise<RunningSubscriber> {
   const { config, org: orgId, logger } = options;
-  const org = config.orgs.find((o) => o.id === orgId);
+  const org = orgById(config, orgId);
   if (!org) throw new ThreatRelayError('TR_CONFIG', `org "${orgId}" is not in the config`);
   const subscriptions = config.subscriptions.filter(
     (s) => s.org === orgId && (!options.subscriptions || options.subscriptions.includes(s.id)),
@@ -268,11 +269,8 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     logger.info({ org: orgId }, 'subscriber stopped while waiting for Kafka');
     throw new SubscriberStartAborted();
   };
-  for (
-    let attempt = 1, delayMs = backoff.initialMs;
-    ;
-    attempt++, delayMs = Math.min(delayMs * 2, backoff.maxMs)
-  ) {
+  for (let attempt = 1; ; attempt++) {
+    const delayMs = backoffDelay(backoff, attempt);
     const trying = connect().then(
       () => undefined,
       (err: unknown) => err ?? new Error('unknown failure'),

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { RunningProducer } from '../../services/producer/service';
-import { startTaxiiServer, type RunningTaxiiServer } from '../../services/subscriber/taxii/service';
+import { startTaxiiServer, type RunningTaxiiServer } from '../../services/taxii/service';
 import { createTestNetwork, randomSuffix, type TestNetwork } from '../../testkit/network';
 import { oraclePython, stixValidationErrors } from '../../testkit/stix-validator';
 import { waitFor } from '../../testkit/wait-for';

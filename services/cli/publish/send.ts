@@ -1,5 +1,6 @@
 import { uuidV5 } from '../../contract/ids';
 import { isThreatRelayError } from '../../contract/errors';
+import { backoffDelay } from '../../platform/backoff';
 import { parseRetryAfter } from '../../platform/http';
 import { contextObjectIds } from '../../stix/bundle';
 import { fail } from '../context';
@@ -50,6 +51,8 @@ type Answer =
   | { kind: 'invalid'; status: number; body: ErrorAnswer }
   | { kind: 'failed'; reason: string };
 
+/** Waits between tries of a request the producer may pass later, unless it says how long (Retry-After). */
+const RETRY_BACKOFF = { initialMs: 500, maxMs: 30_000 };
 /** Statuses the same request can pass later; everything else is final. */
 const RETRYABLE = new Set([429, 502, 503, 504]);
 /** Statuses that every batch would get: stop at the first instead of failing each line alike. */
@@ -102,7 +105,7 @@ async function post(s: Sender, route: string, body: unknown, firstLine: number):
     const a = await attempt(s, route, text, idempotencyKey);
     if ('answer' in a) return a.answer;
     if (n >= s.maxAttempts) return { kind: 'failed', reason: `${a.retry} (gave up after ${n} attempts)` };
-    await s.sleep(Math.min(s.maxRetryWaitMs, a.waitMs ?? Math.min(30_000, 500 * 2 ** (n - 1))));
+    await s.sleep(Math.min(s.maxRetryWaitMs, a.waitMs ?? backoffDelay(RETRY_BACKOFF, n)));
   }
 }
 

@@ -97,7 +97,7 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
     problems.push({ path: 'kafka.users', message: `duplicate Kafka username "${dup}"` });
   }
   users.forEach((u, i) => {
-    const org = config.orgs.find((o) => o.id === u.org);
+    const org = orgById(config, u.org);
     if (!org) problems.push({ path: `kafka.users.${i}.org`, message: `unknown org "${u.org}"` });
     else if (u.role === 'producer' && !org.publicKey) {
       problems.push({
@@ -285,6 +285,7 @@ export function newApiKey(org: string): string {
   return `trk_${org}_${randomBytes(24).toString('base64url')}`;
 }
 
-export function orgById(config: Config, orgId: string): OrgConfig | undefined {
+/** The org of that id in the config, if there is one. */
+export function orgById(config: Pick<Config, 'orgs'>, orgId: string): OrgConfig | undefined {
   return config.orgs.find((o) => o.id === orgId);
 }

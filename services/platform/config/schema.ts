@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
-import { DEFAULTS } from '../../contract/definitions';
+import { DEFAULTS } from './defaults';
 import { CATEGORIES, INDICATOR_TYPES } from '../../contract/model';
 
 /**

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Config, SubscriptionConfig } from '../../platform/config/config';
 import { isThreatRelayError, ThreatRelayError } from '../../contract/errors';
 import type { ThreatEvent } from '../../contract/model';
-import type { DeliveryKind } from '../pipeline/shape';
+import type { DeliveryKind } from '../../contract/webhook-body';
 import { createDedupStore, type BatchMark, type DedupOutcome, type DedupStore } from './';
 
 /** What the dedup store decided for one record; `deliver` says what, if anything, goes out. */

@@ -3,7 +3,8 @@ import type { KafkaMessage } from 'kafkajs';
 import { HEADERS } from '../../contract/definitions';
 import { kafkaNames } from '../../contract/names';
 import type { Config } from '../../platform/config/config';
-import { createKafka, headerText, recordTime } from '../../platform/kafka';
+import { headerText } from '../../contract/headers';
+import { createKafka, recordTime } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';
 
 /** A dead letter as the operator sees it: why, when, and where it came from. */

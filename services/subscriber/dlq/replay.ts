@@ -3,13 +3,13 @@ import { loadEventCodec } from '../../contract/avro/codec';
 import { ThreatRelayError } from '../../contract/errors';
 import { kafkaNames } from '../../contract/names';
 import { orgPublicKeys } from '../../contract/signing';
-import type { Config } from '../../platform/config/config';
+import { orgById, type Config } from '../../platform/config/config';
 import { createIdempotentProducer, createKafka } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';
 import { createSubscriberMetrics } from '../metrics';
 import type { Deliverable } from '../pipeline/classify';
 import { SubscriptionConsumer } from '../pipeline/consumer';
-import { freshnessFor } from '../pipeline/verify';
+import { freshnessFor } from '../pipeline/freshness';
 import { readDeadLetters } from './read';
 import { DeadLetterWriter } from './write';
 import { openWarninglists } from '../../platform/warninglists';
@@ -84,7 +84,7 @@ export async function replayDeadLetters(
   const subscription = config.subscriptions.find((s) => s.id === subscriptionId);
   if (!subscription)
     throw new ThreatRelayError('TR_CONFIG', `no subscription "${subscriptionId}" in the config`);
-  const org = config.orgs.find((o) => o.id === subscription.org)!;
+  const org = orgById(config, subscription.org)!;
   const entries = (await readDeadLetters(config, subscriptionId, logger)).filter(
     (e) => (!options.since || e.at >= options.since) && (!options.until || e.at <= options.until),
   );

@@ -6,8 +6,8 @@ import type { BatchMark } from '../dedup';
 import type { DedupPort } from '../dedup/port';
 import type { SubscriberMetrics } from '../metrics';
 import { passesFilter } from './filter';
-import type { DeliveryKind } from './shape';
-import { verifyRecord, type RecordChecks } from './verify';
+import type { DeliveryKind } from '../../contract/webhook-body';
+import { verifyRecord, type RecordChecks } from '../../contract/record-read';
 import type { Warning, WarninglistIndex } from '../../contract/warninglists';
 import { droppedBy, readerWarnings } from './warnings';
 

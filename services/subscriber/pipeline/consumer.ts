@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { isThreatRelayError } from '../../contract/errors';
-import { communityLevels, type KafkaNames } from '../../contract/names';
-import type { PartitionLag } from '../../platform/kafka';
+import type { KafkaNames } from '../../contract/names';
+import { restartAfterCrash, type PartitionLag } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';
 import type { BatchMark, DedupStore } from '../dedup';
 import type { DedupPort } from '../dedup/port';
@@ -10,11 +10,14 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-policy
 import type { CommittingDeadLetters, DeadLetter } from '../dlq/write';
 import type { SubscriberMetrics } from '../metrics';
 import { classify, type Classified, type ClassifyDeps, type Deliverable } from './classify';
-import type { RecordChecks } from './verify';
+import type { RecordChecks } from '../../contract/record-read';
 import { waitWithHeartbeats } from './wait';
+import { backoffDelay, type Backoff } from '../../platform/backoff';
 import type { SubscriptionConfig } from '../../platform/config/config';
 import type { WarninglistIndex } from '../../contract/warninglists';
 
+/** Waits between tries of a record while its dedup store is down. */
+const DEDUP_OUTAGE_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
 /** Partition batches a subscription works on at once. */
 const PARTITIONS_AT_ONCE = 3;
 /** Within a partition batch, the group's offset is written at most this often (and when the batch ends). */
@@ -94,8 +97,7 @@ export class SubscriptionConsumer {
 
   /** The topics this subscription's org may read: community levels it is entitled to, and its own direct topic. */
   sourceTopics(): string[] {
-    const { topics, org } = this.deps;
-    return [...communityLevels(org).map((l) => topics.community(l)), topics.direct(org.id)];
+    return this.deps.topics.readBy(this.deps.org);
   }
 
   get running(): boolean {
@@ -122,25 +124,20 @@ export class SubscriptionConsumer {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.groupJoins += 1;
     });
-    // kafkajs gives up on a consumer after an error it does not retry (a bug in shaping, a DLQ
-    // write refused by the broker): start again after a pause rather than stop for good.
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (payload.restart || this.consumer !== consumer) return;
+    restartAfterCrash(consumer, {
+      what: 'consumer',
+      logger: this.log,
+      isCurrent: () => this.consumer === consumer,
+      forget: () => (this.consumer = undefined),
+      wanted: () => !this.disabled && !this.stopRequested,
+      restart: () => this.start(),
       // kafkajs reports a group the broker's ACLs refuse (GROUP_AUTHORIZATION_FAILED) only as this.
-      const hint =
-        payload.error.name === 'KafkaJSGroupCoordinatorNotFound'
+      details: (error) =>
+        error.name === 'KafkaJSGroupCoordinatorNotFound'
           ? {
               hint: `with ACLs, this principal may lack READ on group ${this.groupId}: run threatrelay provision`,
             }
-          : {};
-      this.log.error({ err: payload.error, ...hint }, 'consumer crashed; restarting in 5 s');
-      this.consumer = undefined;
-      void consumer.disconnect().catch(() => undefined);
-      setTimeout(() => {
-        if (!this.disabled && !this.stopRequested) {
-          this.start().catch((err: unknown) => this.log.error({ err }, 'restart after crash failed'));
-        }
-      }, 5000).unref();
+          : {},
     });
     await consumer.connect();
     await consumer.subscribe({ topics: this.sourceTopics(), fromBeginning: true });
@@ -245,8 +242,8 @@ export class SubscriptionConsumer {
     carryOn: () => boolean,
   ): Promise<Classified | undefined> {
     let failuresWhileUp = 0;
-    let delayMs = 500;
-    for (let lastError = error; ; delayMs = Math.min(delayMs * 2, 30_000)) {
+    for (let lastError = error, attempt = 1; ; attempt++) {
+      const delayMs = backoffDelay(DEDUP_OUTAGE_BACKOFF, attempt);
       if (!isThreatRelayError(lastError, 'TR_DEDUP_UNAVAILABLE')) throw lastError;
       const storeUp = this.deps.dedupPing
         ? await this.deps.dedupPing().then(

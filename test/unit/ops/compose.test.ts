@@ -26,7 +26,7 @@ import {
   signValue,
   verifyValue,
 } from '../../../services/contract/signing';
-import { authenticate } from '../../../services/subscriber/taxii/auth';
+import { authenticate } from '../../../services/taxii/auth';
 import { argOf, containerEnv, scopeOf } from '../../../testkit/compose';
 import { oraclePython } from '../../../testkit/stix-validator';
 

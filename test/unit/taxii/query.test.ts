@@ -6,8 +6,8 @@ import {
   matches,
   parseObjectQuery,
   timestampMicros,
-} from '../../../../services/subscriber/taxii/query';
-import type { Head, StoredVersion } from '../../../../services/subscriber/taxii/store';
+} from '../../../services/taxii/query';
+import type { Head, StoredVersion } from '../../../services/taxii/store';
 
 const options = { defaultLimit: 100, maxLimit: 1000, defaultVersions: 'last' as const };
 

@@ -1,6 +1,6 @@
-import { uuidV5 } from '../../contract/ids';
-import { communityLevels, COMMUNITY_TLPS } from '../../contract/names';
-import type { OrgConfig } from '../../platform/config/config';
+import { uuidV5 } from '../contract/ids';
+import { communityLevels, COMMUNITY_TLPS } from '../contract/names';
+import type { OrgConfig } from '../platform/config/config';
 
 /**
  * The collections of one org's TAXII server: one per community level the org

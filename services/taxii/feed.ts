@@ -1,7 +1,8 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { communityLevels, type KafkaNames } from '../../contract/names';
-import type { Logger } from '../../platform/logger';
-import { verifyRecord, type RecordChecks } from '../pipeline/verify';
+import type { KafkaNames } from '../contract/names';
+import { restartAfterCrash } from '../platform/kafka';
+import type { Logger } from '../platform/logger';
+import { verifyRecord, type RecordChecks } from '../contract/record-read';
 import { additionsOf, eventKeyOf, nextVersion } from './objects';
 import type { Addition, TaxiiStore } from './store';
 
@@ -48,8 +49,7 @@ export class TaxiiFeed {
   }
 
   sourceTopics(): string[] {
-    const { topics, org } = this.deps;
-    return [...communityLevels(org).map((l) => topics.community(l)), topics.direct(org.id)];
+    return this.deps.topics.readBy(this.deps.org);
   }
 
   async start(): Promise<void> {
@@ -81,15 +81,13 @@ export class TaxiiFeed {
         }
       }
     });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (payload.restart || this.stopping || this.consumer !== consumer) return;
-      logger.error({ err: payload.error }, 'TAXII feed crashed; restarting in 5 s');
-      this.consumer = undefined;
-      void consumer.disconnect().catch(() => undefined);
-      setTimeout(() => {
-        if (!this.stopping)
-          this.start().catch((err: unknown) => logger.error({ err }, 'TAXII feed restart failed'));
-      }, 5000).unref();
+    restartAfterCrash(consumer, {
+      what: 'TAXII feed',
+      logger,
+      isCurrent: () => !this.stopping && this.consumer === consumer,
+      forget: () => (this.consumer = undefined),
+      wanted: () => !this.stopping,
+      restart: () => this.start(),
     });
     await consumer.connect();
     await consumer.subscribe({ topics: this.sourceTopics(), fromBeginning: true });

@@ -1,4 +1,4 @@
-import type { Logger } from '../../platform/logger';
+import type { Logger } from '../platform/logger';
 import type { TaxiiStore } from './store';
 
 /**

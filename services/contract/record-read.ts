@@ -1,16 +1,15 @@
 import type { KeyObject } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
-import type { EventCodec } from '../../contract/avro/codec';
-import { decodeBatchProof, VerifiedRoots } from '../../contract/batch-signature';
-import { canonicalize } from '../../contract/canonical';
-import { HEADERS } from '../../contract/definitions';
-import { isThreatRelayError, type ErrorCode } from '../../contract/errors';
-import { identityKey } from '../../contract/identity';
-import { identityOf, routeOf, type ThreatEvent } from '../../contract/model';
-import { verifyValue } from '../../contract/signing';
-import type { OrgConfig, SubscriberSettings, SubscriptionConfig } from '../../platform/config/config';
-import { headerBytes, headerText, readHeader, type HeaderRead } from '../../platform/kafka';
-import { entitlementProblem } from './entitlement';
+import type { EventCodec } from './avro/codec';
+import { decodeBatchProof, VerifiedRoots } from './batch-signature';
+import { canonicalize } from './canonical';
+import { HEADERS } from './definitions';
+import { entitlementProblem, type Reader } from './entitlement';
+import { isThreatRelayError, type ErrorCode } from './errors';
+import { headerBytes, headerText, readHeader, type HeaderRead } from './headers';
+import { identityKey } from './identity';
+import { identityOf, routeOf, type ThreatEvent } from './model';
+import { verifyValue } from './signing';
 
 /** What a reader needs to decide whether a record is what it claims and meant for it. */
 export interface RecordChecks {
@@ -18,7 +17,7 @@ export interface RecordChecks {
   /** Public keys of the publishing orgs, by org id. */
   orgKeys: ReadonlyMap<string, KeyObject>;
   /** The reading org: entitlement is checked against it. */
-  org: OrgConfig;
+  org: Reader;
   /** Verified batch roots; default one cache per process, shared by its subscriptions. */
   verifiedRoots?: VerifiedRoots;
   /** Records produced longer ago than `maxAgeMs` or more than `maxSkewMs` ahead are stale. */
@@ -261,15 +260,4 @@ function freshnessProblem(
     return `produced at ${event.producedAt}, more than ${limits.maxSkewMs / 1000} s in the future`;
   }
   return undefined;
-}
-
-/** A subscription's freshness limits: its dedup window, and the network's allowed clock skew. */
-export function freshnessFor(
-  settings: SubscriberSettings,
-  subscription: SubscriptionConfig,
-): RecordChecks['freshness'] {
-  return {
-    maxAgeMs: subscription.dedup.windowDays * 86_400_000,
-    maxSkewMs: settings.maxClockSkewSeconds * 1000,
-  };
 }

@@ -1,5 +1,5 @@
-import { routeOf, type ThreatEvent } from '../../contract/model';
-import { toStixBundle } from '../../stix/export';
+import { routeOf, type ThreatEvent } from '../contract/model';
+import { toStixBundle } from '../stix/export';
 import type { CollectionName } from './collections';
 import type { Addition } from './store';
 

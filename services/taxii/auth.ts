@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { parseBasic } from '../../platform/basic-auth';
-import type { TaxiiReaderConfig } from '../../platform/config/config';
+import { parseBasic } from '../platform/basic-auth';
+import type { TaxiiReaderConfig } from '../platform/config/config';
 
 /**
  * Reader credentials: HTTP Basic (`name:secret`) or Bearer (`secret`),

@@ -2,15 +2,15 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Counter } from 'prom-client';
-import { loadEventCodec } from '../../contract/avro/codec';
-import { ThreatRelayError } from '../../contract/errors';
-import { kafkaNames } from '../../contract/names';
-import { orgPublicKeys } from '../../contract/signing';
-import type { Config } from '../../platform/config/config';
-import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../../platform/http';
-import { brokerRoundTrip, checkOwnUser, createKafka, withTimeout } from '../../platform/kafka';
-import type { Logger } from '../../platform/logger';
-import { createRegistry } from '../../platform/metrics';
+import { loadEventCodec } from '../contract/avro/codec';
+import { ThreatRelayError } from '../contract/errors';
+import { kafkaNames } from '../contract/names';
+import { orgPublicKeys } from '../contract/signing';
+import { orgById, type Config } from '../platform/config/config';
+import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
+import { brokerRoundTrip, checkOwnUser, createKafka, withTimeout } from '../platform/kafka';
+import type { Logger } from '../platform/logger';
+import { createRegistry } from '../platform/metrics';
 import { taxiiApp, API_ROOT_PATH, DISCOVERY_PATH } from './app';
 import { collectionsOf, type Collection } from './collections';
 import { taxiiMaxAgeMs, TaxiiExpiry } from './expiry';
@@ -26,7 +26,7 @@ export interface TaxiiServerOptions {
   host?: string;
   /** The store lives in `<dataDir>/taxii/<org>`. Default `$THREATRELAY_DATA_DIR` or `./data`. */
   dataDir?: string;
-  /** Between two sweeps of what the topics no longer hold (services/subscriber/taxii/expiry.ts). Default 10 min. */
+  /** Between two sweeps of what the topics no longer hold (services/taxii/expiry.ts). Default 10 min. */
   expiryIntervalMs?: number;
 }
 
@@ -44,7 +44,7 @@ export interface RunningTaxiiServer {
 /** One org's TAXII 2.1 server: its feed from Kafka into lmdb, and the HTTP API over it. */
 export async function startTaxiiServer(options: TaxiiServerOptions): Promise<RunningTaxiiServer> {
   const { config, org: orgId, logger } = options;
-  const org = config.orgs.find((o) => o.id === orgId);
+  const org = orgById(config, orgId);
   if (!org) throw new ThreatRelayError('TR_CONFIG', `org "${orgId}" is not in the config`);
   const readers = config.taxii.readers.filter((r) => r.org === orgId);
   if (readers.length === 0) {

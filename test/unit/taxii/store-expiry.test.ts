@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import type { ThreatEvent } from '../../../../services/contract/model';
-import { TaxiiExpiry, taxiiMaxAgeMs } from '../../../../services/subscriber/taxii/expiry';
-import { additionsOf, eventKeyOf, nextVersion } from '../../../../services/subscriber/taxii/objects';
-import { TaxiiStore } from '../../../../services/subscriber/taxii/store';
-import { publishedMinimal } from '../../../fixtures/threat-events';
+import type { ThreatEvent } from '../../../services/contract/model';
+import { TaxiiExpiry, taxiiMaxAgeMs } from '../../../services/taxii/expiry';
+import { additionsOf, eventKeyOf, nextVersion } from '../../../services/taxii/objects';
+import { TaxiiStore } from '../../../services/taxii/store';
+import { publishedMinimal } from '../../fixtures/threat-events';
 
 /**
  * The TAXII store forgets what the topics no longer hold: a real lmdb in a

@@ -1,5 +1,11 @@
-import type { OrgConfig } from '../../platform/config/config';
-import { NAMED_RECIPIENT_TLPS, TLP_LEVELS, type Tlp } from '../../contract/model';
+import { NAMED_RECIPIENT_TLPS, TLP_LEVELS, type Tlp } from './model';
+import type { CommunityTlp } from './names';
+
+/** What entitlement needs to know of the reading org (an `OrgConfig` is one). */
+export interface Reader {
+  id: string;
+  maxTlp: CommunityTlp;
+}
 
 /**
  * Defense in depth behind the broker's ACLs: even a record that reached this
@@ -7,11 +13,7 @@ import { NAMED_RECIPIENT_TLPS, TLP_LEVELS, type Tlp } from '../../contract/model
  * and, for amber+strict and red, only if the org is a named recipient.
  * Returns the reason a record is refused, or undefined when it is entitled.
  */
-export function entitlementProblem(
-  org: OrgConfig,
-  tlp: Tlp,
-  recipients: readonly string[],
-): string | undefined {
+export function entitlementProblem(org: Reader, tlp: Tlp, recipients: readonly string[]): string | undefined {
   // The decoder refuses unknown levels already; here too, an unknown level is never entitled.
   if (!TLP_LEVELS.includes(tlp)) return `tlp ${JSON.stringify(tlp)} is not a TLP 2.0 level`;
   if (NAMED_RECIPIENT_TLPS.includes(tlp)) {

@@ -1,5 +1,5 @@
-import { apiKeyHash } from '../../../../services/platform/config/config';
-import { authenticate } from '../../../../services/subscriber/taxii/auth';
+import { apiKeyHash } from '../../../services/platform/config/config';
+import { authenticate } from '../../../services/taxii/auth';
 
 const readers = [
   { name: 'fbi-tip', org: 'fbi', sha256: apiKeyHash('trt_fbi_secret') },

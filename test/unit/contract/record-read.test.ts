@@ -1,22 +1,18 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
-import { loadEventCodec } from '../../../../services/contract/avro/codec';
-import type { ErrorCode } from '../../../../services/contract/errors';
-import type { Indicator, ThreatEvent } from '../../../../services/contract/model';
-import { signedBatch, signedRecord } from '../../../../services/contract/record';
-import { VerifiedRoots } from '../../../../services/contract/batch-signature';
-import { HEADERS } from '../../../../services/contract/definitions';
+import { loadEventCodec } from '../../../services/contract/avro/codec';
+import type { ErrorCode } from '../../../services/contract/errors';
+import type { Indicator, ThreatEvent } from '../../../services/contract/model';
+import { signedBatch, signedRecord } from '../../../services/contract/record';
+import { VerifiedRoots } from '../../../services/contract/batch-signature';
+import { HEADERS } from '../../../services/contract/definitions';
 import {
   generateSigningKeyPair,
   loadPrivateKey,
   publicKeyFromBase64,
-} from '../../../../services/contract/signing';
-import type { OrgConfig } from '../../../../services/platform/config/config';
-import {
-  ReadRecords,
-  verifyRecord,
-  type RecordChecks,
-} from '../../../../services/subscriber/pipeline/verify';
+} from '../../../services/contract/signing';
+import type { OrgConfig } from '../../../services/platform/config/config';
+import { ReadRecords, verifyRecord, type RecordChecks } from '../../../services/contract/record-read';
 
 /**
  * The reader's re-derivations, one rule per test, on records a hostile but

@@ -1,4 +1,4 @@
-import { nextVersion } from '../../../../services/subscriber/taxii/objects';
+import { nextVersion } from '../../../services/taxii/objects';
 
 const original = {
   type: 'indicator',

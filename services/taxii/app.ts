@@ -5,9 +5,9 @@ import express, {
   type RequestHandler,
   type Response,
 } from 'express';
-import type { TaxiiReaderConfig } from '../../platform/config/config';
-import type { Logger } from '../../platform/logger';
-import { AuthFailureThrottle, type AuthFailureBudget } from '../../platform/rate-limit';
+import type { TaxiiReaderConfig } from '../platform/config/config';
+import type { Logger } from '../platform/logger';
+import { AuthFailureThrottle, type AuthFailureBudget } from '../platform/rate-limit';
 import { authenticate } from './auth';
 import { collectionResource, STIX_MEDIA_TYPE, type Collection } from './collections';
 import {

@@ -1,7 +1,5 @@
-import type { ThreatEvent } from '../../contract/model';
-import type { SubscriptionConfig } from '../../platform/config/config';
-import { toStixBundle } from '../../stix/export';
-import type { Warning } from '../../contract/warninglists';
+import type { ThreatEvent } from './model';
+import type { Warning } from './warninglists';
 
 /** The event types a receiver sees. */
 export type DeliveryKind = 'indicator.published' | 'indicator.corroborated' | 'indicator.revoked';
@@ -22,6 +20,7 @@ export interface NativeEvent {
   remainingSources?: string[];
 }
 
+/** The JSON body of one `native` webhook request. */
 export interface WebhookBody {
   subscription: string;
   events: NativeEvent[];
@@ -57,31 +56,4 @@ export function toNative(
     revocation,
     ...(sources ? { remainingSources: sources } : {}),
   };
-}
-
-/** The JSON body of one webhook request: native events, or one STIX 2.1 bundle whose id is the webhook id. */
-export function webhookBody(
-  subscription: Pick<SubscriptionConfig, 'id' | 'format'>,
-  items: readonly {
-    event: ThreatEvent;
-    as: DeliveryKind;
-    sources?: string[] | undefined;
-    warnings?: Warning[] | undefined;
-  }[],
-  webhookId: string,
-): string {
-  if (subscription.format === 'stix21') {
-    return JSON.stringify(
-      toStixBundle(
-        items.map((i) => i.event),
-        webhookId,
-        items.map((i) => i.warnings),
-      ),
-    );
-  }
-  const body: WebhookBody = {
-    subscription: subscription.id,
-    events: items.map((i) => toNative(i.event, i.as, i.sources, i.warnings)),
-  };
-  return JSON.stringify(body);
 }

@@ -1,6 +1,6 @@
 import type { Database, RootDatabase } from 'lmdb';
-import { openEnvironment } from '../../platform/lmdb';
-import { ThreatRelayError } from '../../contract/errors';
+import { openEnvironment } from '../platform/lmdb';
+import { ThreatRelayError } from '../contract/errors';
 
 /**
  * The TAXII server's embedded store (lmdb): versioned STIX objects per
