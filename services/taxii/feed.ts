@@ -3,6 +3,8 @@ import type { KafkaNames } from '../contract/names';
 import { restartAfterCrash } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
 import { verifyRecord, type RecordChecks } from '../contract/record-read';
+import type { ThreatEvent } from '../contract/model';
+import { readerWarnings, type Warning, type WarninglistIndex } from '../contract/warninglists';
 import { additionsOf, eventKeyOf, nextVersion } from './objects';
 import type { Addition, TaxiiStore } from './store';
 
@@ -18,6 +20,8 @@ export interface TaxiiFeedDeps extends RecordChecks {
     where: { topic: string; partition: number; offset: string },
   ) => void;
   onAdded: (count: number) => void;
+  /** The reader's own warninglists: indicators are labelled with what they find. Absent: no labels. */
+  warninglists?: WarninglistIndex;
 }
 
 /**
@@ -43,6 +47,14 @@ export class TaxiiFeed {
   private consumer: Consumer | undefined;
   private stopping = false;
   readonly groupId: string;
+
+  private warningsOf(event: ThreatEvent): Warning[] | undefined {
+    const { warninglists } = this.deps;
+    const p = event.payload;
+    return warninglists && p.kind === 'IndicatorPublished'
+      ? readerWarnings(warninglists, p.indicator)
+      : undefined;
+  }
 
   constructor(private readonly deps: TaxiiFeedDeps) {
     this.groupId = deps.topics.taxiiGroup(deps.org.id);
@@ -115,7 +127,7 @@ export class TaxiiFeed {
       if (verdict.ok)
         events.push({
           eventKey: eventKeyOf(verdict.event),
-          additions: additionsOf(verdict.event),
+          additions: additionsOf(verdict.event, this.warningsOf(verdict.event)),
           // What the objects age from (TaxiiStore.expire): when the record was produced, as freshness checks.
           at: Date.parse(verdict.event.producedAt),
         });

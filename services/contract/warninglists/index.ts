@@ -19,3 +19,4 @@ export {
   type Snapshot,
 } from './snapshot';
 export { kindsOf, probesOf, type ValueKind } from './targets';
+export { readerWarnings } from './reader';

@@ -8,8 +8,8 @@ import type { SubscriberMetrics } from '../metrics';
 import { passesFilter } from './filter';
 import type { DeliveryKind } from '../../contract/webhook-body';
 import { verifyRecord, type RecordChecks } from '../../contract/record-read';
-import type { Warning, WarninglistIndex } from '../../contract/warninglists';
-import { droppedBy, readerWarnings } from './warnings';
+import { readerWarnings, type Warning, type WarninglistIndex } from '../../contract/warninglists';
+import { droppedBy } from './warnings';
 
 export type Classified =
   | {
