@@ -6,6 +6,7 @@ import { identityOf, routeOf } from '../contract/model';
 import { COMMUNITY_TLPS, type KafkaNames } from '../contract/names';
 import { verifySigned } from '../contract/record-read';
 import { headerText } from '../contract/headers';
+import { ORG_ID_PATTERN, UUID_PATTERN } from '../contract/well-formed';
 import { recordTime } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
 import type { RateSeries } from './state';
@@ -28,11 +29,11 @@ export function describeRecord(
   codec: EventCodec,
   orgKeys: ReadonlyMap<string, KeyObject>,
 ): RecentEvent {
-  const sourceOrg = headerText(message, HEADERS.sourceOrg) ?? '(none)';
+  const sourceOrg = shaped(headerText(message, HEADERS.sourceOrg), ORG_ID_PATTERN) ?? '(none)';
   const verdict = verifySigned({ codec, orgKeys }, message);
   if (!verdict.ok) {
     return {
-      eventId: headerText(message, HEADERS.eventId) ?? `${topic}@${message.offset}`,
+      eventId: shaped(headerText(message, HEADERS.eventId), UUID_PATTERN) ?? `${topic}@${message.offset}`,
       kind: 'unreadable',
       type: null,
       category: null,
@@ -57,6 +58,15 @@ export function describeRecord(
     producedAt: event.producedAt,
     verified: true,
   };
+}
+
+/**
+ * A header of a record that did not verify is its writer's word: shown only
+ * when it has the shape it claims, so a 300 KB or binary header cannot fill
+ * the page or the console's memory.
+ */
+function shaped(text: string | undefined, pattern: RegExp): string | undefined {
+  return text !== undefined && pattern.test(text) ? text : undefined;
 }
 
 export class EventFollower {

@@ -8,7 +8,6 @@ import { ThreatRelayError } from '../contract/errors';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
 import {
   brokerRoundTrip,
-  groupLag,
   checkOwnUser,
   createIdempotentProducer,
   createKafka,
@@ -16,6 +15,8 @@ import {
 } from '../platform/kafka';
 import { backoffDelay, type Backoff } from '../platform/backoff';
 import type { Logger } from '../platform/logger';
+import { GroupProgress, ProgressMetrics, ProgressMonitor, watchSettings } from '../platform/lag-monitor';
+import { GroupReader } from '../platform/lag-read';
 import { orgPublicKeys } from '../contract/signing';
 import { kafkaNames } from '../contract/names';
 import { SubscriptionConsumer } from './pipeline/consumer';
@@ -115,6 +116,15 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   const closers: (() => Promise<void>)[] = [];
   const dataDir = options.dataDir ?? process.env.THREATRELAY_DATA_DIR ?? join(process.cwd(), 'data');
   const consumers = new Map<string, SubscriptionConsumer>();
+  // Lag, stalls and hanging transactions per subscription, the one definition (platform/lag.ts), into /metrics.
+  const reader = new GroupReader(kafka, admin, logger);
+  const progressMetrics = new ProgressMetrics(metrics.registry, 'subscription');
+  const watched: ConstructorParameters<typeof ProgressMonitor>[0] = [];
+  const monitor = new ProgressMonitor(watched, config.monitoring.sampleIntervalMs, logger);
+  closers.push(async () => {
+    await monitor.stop();
+    await reader.close();
+  });
   for (const subscription of subscriptions) {
     const dedup = openDedup(config, subscription, dataDir);
     if (dedup) closers.push(() => dedup.close());
@@ -147,7 +157,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
             dedupDurable: dedup.durable,
           }
         : {}),
-      groupLag: (groupId, topics) => groupLag(admin, groupId, topics),
+      sampleProgress: () => monitor.sampleNow(),
       warninglists,
       ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
       ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
@@ -162,6 +172,15 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       },
     });
     consumers.set(subscription.id, consumer);
+    watched.push({
+      progress: new GroupProgress(
+        reader,
+        consumer.groupId,
+        consumer.sourceTopics(),
+        watchSettings(config.monitoring),
+      ),
+      report: (statuses) => progressMetrics.report(subscription.id, statuses),
+    });
   }
 
   const switches = new Map<string, boolean>();
@@ -295,6 +314,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     if (!(await pause(delayMs, signal))) await stopWaiting();
   }
   connected = true;
+  monitor.start();
 
   return {
     subscriptions: subscriptions.map((s) => s.id),

@@ -44,6 +44,8 @@ export interface TaxiiAppOptions {
   authFailures: AuthFailureBudget;
   defaultPageSize: number;
   maxPageSize: number;
+  /** The public base URL discovery names the API root under (config `taxii.publicUrl`); default the path alone. */
+  publicUrl?: string;
   logger: Logger;
   /** Called with the number of objects each page served. */
   onServed?: (count: number) => void;
@@ -122,6 +124,20 @@ export function taxiiRouter(options: TaxiiAppOptions): Router {
   const router = Router({ strict: false });
   const throttle = new AuthFailureThrottle(options.authFailures);
 
+  router.use([DISCOVERY_PATH, API_ROOT_PATH], (_req, res, next) => {
+    // Every answer, errors included: a browser never guesses another type than the one sent.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+
+  router.use(`${API_ROOT_PATH}collections/:collection/`, (req, res, next) => {
+    // The direct collection holds every amber+strict and TLP:RED object: no cache, shared or
+    // the browser's own, keeps a copy of any answer about it (errors and manifests included).
+    if (byId.get(String(req.params.collection))?.name === 'direct')
+      res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+
   router.use([DISCOVERY_PATH, API_ROOT_PATH], (req, _res, next) => {
     // An address that failed too often is refused before its credentials are looked at.
     const refused = throttle.refusal(req);
@@ -166,8 +182,10 @@ export function taxiiRouter(options: TaxiiAppOptions): Router {
   const page = (c: Collection, q: ObjectQuery) =>
     store.page(c.name, q.after, q.limit, (v) => matches(q, v, store.head(c.name, v.id)));
 
-  router.all(DISCOVERY_PATH, methods(['GET']), (req, res) => {
-    const root = `${req.protocol}://${req.get('host')}${API_ROOT_PATH}`;
+  // Never built from the request's Host header: a client (or anyone in front of the server) would
+  // choose where the discovery answer sends readers next.
+  const root = options.publicUrl ? new URL(API_ROOT_PATH, options.publicUrl).href : API_ROOT_PATH;
+  router.all(DISCOVERY_PATH, methods(['GET']), (_req, res) => {
     send(res, {
       title: `ThreatRelay TAXII for ${options.org}`,
       description: `What ${options.org} is entitled to on the ThreatRelay bus, as STIX 2.1.`,

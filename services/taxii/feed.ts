@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { KafkaNames } from '../contract/names';
 import { restartAfterCrash } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
@@ -24,6 +24,36 @@ export interface TaxiiFeedDeps extends RecordChecks {
   warninglists?: WarninglistIndex;
 }
 
+/** What one record adds to the store. */
+export interface FeedEntry {
+  eventKey: string;
+  additions: Addition[];
+  /** What the objects age from (TaxiiStore.expire): when the record was produced, as freshness checks. */
+  at: number;
+}
+
+/**
+ * One record as the feed takes it: the subscriber's checks, then its STIX
+ * objects. Any record is an entry or a refusal with a code, never an
+ * exception, which would restart the feed's consumer at the same offset.
+ */
+export function readFeedRecord(
+  checks: RecordChecks & { warninglists?: WarninglistIndex | undefined },
+  message: KafkaMessage,
+): { ok: true; entry: FeedEntry } | { ok: false; code: string; reason: string } {
+  const verdict = verifyRecord(checks, message);
+  if (!verdict.ok) return verdict;
+  const { event } = verdict;
+  const additions = additionsOf(event, feedWarnings(checks.warninglists, event));
+  return { ok: true, entry: { eventKey: eventKeyOf(event), additions, at: Date.parse(event.producedAt) } };
+}
+
+/** The reader's own warnings for a published indicator; none without a snapshot. */
+function feedWarnings(index: WarninglistIndex | undefined, event: ThreatEvent): Warning[] | undefined {
+  const p = event.payload;
+  return index && p.kind === 'IndicatorPublished' ? readerWarnings(index, p.indicator) : undefined;
+}
+
 /**
  * The org's TAXII feed: one consumer group (`<prefix>.taxii.<org>`) over the
  * topics the org may read, every record through the subscriber's own checks
@@ -47,14 +77,6 @@ export class TaxiiFeed {
   private consumer: Consumer | undefined;
   private stopping = false;
   readonly groupId: string;
-
-  private warningsOf(event: ThreatEvent): Warning[] | undefined {
-    const { warninglists } = this.deps;
-    const p = event.payload;
-    return warninglists && p.kind === 'IndicatorPublished'
-      ? readerWarnings(warninglists, p.indicator)
-      : undefined;
-  }
 
   constructor(private readonly deps: TaxiiFeedDeps) {
     this.groupId = deps.topics.taxiiGroup(deps.org.id);
@@ -121,17 +143,11 @@ export class TaxiiFeed {
     isStale,
   }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
-    const events: { eventKey: string; additions: Addition[]; at: number }[] = [];
+    const events: FeedEntry[] = [];
     for (const message of batch.messages) {
-      const verdict = verifyRecord(this.deps, message);
-      if (verdict.ok)
-        events.push({
-          eventKey: eventKeyOf(verdict.event),
-          additions: additionsOf(verdict.event, this.warningsOf(verdict.event)),
-          // What the objects age from (TaxiiStore.expire): when the record was produced, as freshness checks.
-          at: Date.parse(verdict.event.producedAt),
-        });
-      else this.deps.onRefused(verdict.code, verdict.reason, { topic, partition, offset: message.offset });
+      const read = readFeedRecord(this.deps, message);
+      if (read.ok) events.push(read.entry);
+      else this.deps.onRefused(read.code, read.reason, { topic, partition, offset: message.offset });
     }
     if (!isRunning() || isStale()) return;
     const last = batch.messages.at(-1);

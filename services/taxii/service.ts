@@ -9,6 +9,8 @@ import { orgPublicKeys } from '../contract/signing';
 import { orgById, type Config } from '../platform/config/config';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
 import { brokerRoundTrip, checkOwnUser, createKafka, withTimeout } from '../platform/kafka';
+import { GroupProgress, ProgressMetrics, ProgressMonitor, watchSettings } from '../platform/lag-monitor';
+import { GroupReader } from '../platform/lag-read';
 import type { Logger } from '../platform/logger';
 import { createRegistry } from '../platform/metrics';
 import { taxiiApp, API_ROOT_PATH, DISCOVERY_PATH } from './app';
@@ -110,12 +112,27 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
     logger: log,
     onExpired: (n) => expired.inc(n),
   });
+  // The feed's lag and stalls, as every reader of the bus defines them (platform/lag.ts), on /metrics.
+  const reader = new GroupReader(kafka, admin, log);
+  const progressMetrics = new ProgressMetrics(registry, 'feed');
+  const progress = new GroupProgress(
+    reader,
+    feed.groupId,
+    feed.sourceTopics(),
+    watchSettings(config.monitoring),
+  );
+  const monitor = new ProgressMonitor(
+    [{ progress, report: (statuses) => progressMetrics.report(orgId, statuses) }],
+    config.monitoring.sampleIntervalMs,
+    log,
+  );
   let server: Server | undefined;
   try {
     await admin.connect();
     // First what a rebuild would no longer hold (a store that was stopped a while), then the feed.
     expiry.start();
     await feed.start();
+    monitor.start();
     const app = taxiiApp({
       org: orgId,
       store,
@@ -124,6 +141,7 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
       authFailures: config.taxii,
       defaultPageSize: config.taxii.defaultPageSize,
       maxPageSize: config.taxii.maxPageSize,
+      ...(config.taxii.publicUrl ? { publicUrl: config.taxii.publicUrl } : {}),
       logger: log,
       onServed: (n) => served.inc(n),
     });
@@ -142,6 +160,8 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
       const s = app.listen(options.port, host, () => resolve(s)).once('error', reject);
     });
   } catch (err) {
+    await monitor.stop();
+    await reader.close().catch(() => undefined);
     await expiry.stop();
     await feed.stop().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
@@ -165,6 +185,8 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
       await closed;
       // The feed finishes the batch in hand: its objects and offsets are on disk before it leaves.
       await feed.stop();
+      await monitor.stop();
+      await reader.close();
       await expiry.stop();
       await admin.disconnect();
       await store.close();

@@ -12,9 +12,11 @@ import { CATEGORIES, INDICATOR_TYPES } from '../../contract/model';
 
 /**
  * What a Kafka user is for: publishing an org's events, consuming what the org is entitled to for its
- * subscriptions, or reading the same into the org's TAXII server (`threatrelay taxii`).
+ * subscriptions, reading the same into the org's TAXII server (`threatrelay taxii`), or reading what
+ * the operator console shows (`console`; its `org` is the operating org, the grants are the same
+ * whatever it is).
  */
-export const KAFKA_ROLES = ['producer', 'subscriber', 'taxii'] as const;
+export const KAFKA_ROLES = ['producer', 'subscriber', 'taxii', 'console'] as const;
 export type KafkaRole = (typeof KAFKA_ROLES)[number];
 
 /** A whole value that is one environment variable reference. */
@@ -290,6 +292,13 @@ const taxiiSettingsSchema = z.strictObject({
   /** Objects in a page when the request gives no `limit`. Default 100. */
   defaultPageSize: z.number().int().min(1).max(10_000).default(DEFAULTS.taxiiDefaultPageSize),
   /**
+   * The TAXII servers' public base URL (`https://taxii.example.org`), as readers reach them
+   * through their TLS proxy: discovery names the API root under it. Default none: discovery
+   * names the API root by its path alone, which TAXII 2.1 allows. Never taken from the request's
+   * `Host` header, which the client chooses.
+   */
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /**
    * Records produced longer ago than this many days are refused as stale (`TR_STALE`), like a
    * subscription's dedup window. Default 30, the topics' default retention.
    */
@@ -326,6 +335,22 @@ const consoleSettingsSchema = z.strictObject({
   windowMinutes: z.number().int().min(1).max(120).default(DEFAULTS.consoleWindowMinutes),
 });
 
+const monitoringSettingsSchema = z.strictObject({
+  /**
+   * A partition is stalled when records wait and its committed offset has not moved for this many
+   * seconds (subscribers' and TAXII servers' /metrics, the console, `threatrelay subscription
+   * status`). Default 60.
+   */
+  stalledAfterSeconds: z.number().int().min(1).max(86_400).default(DEFAULTS.stalledAfterSeconds),
+  /**
+   * An open transaction holding a partition at the same offset this many seconds is reported as
+   * hanging. Default 40: longer than the 30 s transaction timeout of every producer of the bus.
+   */
+  hangingAfterSeconds: z.number().int().min(1).max(86_400).default(DEFAULTS.hangingAfterSeconds),
+  /** How often subscribers and TAXII servers read their groups' progress into /metrics, in ms. Default 5 s. */
+  sampleIntervalMs: z.number().int().min(250).max(300_000).default(DEFAULTS.progressSampleIntervalMs),
+});
+
 export const configSchema = z.strictObject({
   kafka: kafkaSchema.default({
     topicPrefix: DEFAULTS.topicPrefix,
@@ -358,6 +383,12 @@ export const configSchema = z.strictObject({
     sampleIntervalMs: DEFAULTS.consoleSampleIntervalMs,
     windowMinutes: DEFAULTS.consoleWindowMinutes,
   }),
+  /** Lag, stalls and hanging transactions: docs/monitoring.md. */
+  monitoring: monitoringSettingsSchema.default({
+    stalledAfterSeconds: DEFAULTS.stalledAfterSeconds,
+    hangingAfterSeconds: DEFAULTS.hangingAfterSeconds,
+    sampleIntervalMs: DEFAULTS.progressSampleIntervalMs,
+  }),
   orgs: z.array(orgSchema).min(1),
   apiKeys: z.array(apiKeySchema).default([]),
   subscriptions: z.array(subscriptionSchema).default([]),
@@ -379,3 +410,4 @@ export type SubscriberSettings = z.infer<typeof subscriberSettingsSchema>;
 export type TaxiiSettings = z.infer<typeof taxiiSettingsSchema>;
 export type TaxiiReaderConfig = z.infer<typeof taxiiReaderSchema>;
 export type ConsoleSettings = z.infer<typeof consoleSettingsSchema>;
+export type MonitoringSettings = z.infer<typeof monitoringSettingsSchema>;

@@ -1,7 +1,8 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { isThreatRelayError } from '../../contract/errors';
 import type { KafkaNames } from '../../contract/names';
-import { restartAfterCrash, type PartitionLag } from '../../platform/kafka';
+import { restartAfterCrash } from '../../platform/kafka';
+import { commitMetadata, offsetWithMetadata } from '../../platform/lag';
 import type { Logger } from '../../platform/logger';
 import type { BatchMark, DedupStore } from '../dedup';
 import type { DedupPort } from '../dedup/port';
@@ -44,8 +45,8 @@ export interface SubscriptionConsumerDeps extends RecordChecks {
   markBatch?: DedupStore['markBatch'];
   /** Resolves once the dedup store's state survives a crash of the machine; awaited before each offset commit. */
   dedupDurable?: () => Promise<void>;
-  /** The group's lag as the broker sees it, so /metrics keeps showing it grow while the store is down. */
-  groupLag?: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
+  /** Samples the group's progress (platform/lag.ts) now, so /metrics keeps showing lag grow while the store is down. */
+  sampleProgress?: () => Promise<void>;
   retryPolicy?: RetryPolicy;
   /** The group's session timeout; default 30 s (tests shorten it to see a member fenced). */
   sessionTimeoutMs?: number;
@@ -78,6 +79,8 @@ export class SubscriptionConsumer {
   readonly groupId: string;
   private readonly classifyDeps: ClassifyDeps;
   private readonly delivery: BatchDeliveryDeps;
+  /** When a webhook batch of each partition was last accepted: written with every offset commit. */
+  private readonly deliveredAt = new Map<string, number>();
 
   constructor(private readonly deps: SubscriptionConsumerDeps) {
     this.id = deps.subscription.id;
@@ -271,10 +274,7 @@ export class SubscriptionConsumer {
   }
 
   private async reportLag(): Promise<void> {
-    const lags = await this.deps.groupLag?.(this.groupId, this.sourceTopics()).catch(() => undefined);
-    for (const { topic, partition, lag } of lags ?? []) {
-      this.deps.metrics.lag.set({ subscription: this.id, topic, partition: String(partition) }, lag);
-    }
+    await this.deps.sampleProgress?.().catch(() => undefined);
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
@@ -282,10 +282,7 @@ export class SubscriptionConsumer {
     const { topic, partition } = batch;
     const position = { topic, partition };
     if (this.disabled) return;
-    this.deps.metrics.lag.set(
-      { subscription: this.id, topic, partition: String(partition) },
-      Number(batch.offsetLag()),
-    );
+    const metadata = (): string | null => commitMetadata(this.deliveredAt.get(`${topic}/${partition}`));
     const carryOn = (): boolean => isRunning() && !isStale() && !this.disabled;
     let pending: Classified[] = [];
     let pendingDeliveries = 0;
@@ -308,7 +305,12 @@ export class SubscriptionConsumer {
       // (one flush per commit, not one per record).
       await this.deps.dedupDurable?.();
       await commitOffsetsIfNecessary({
-        topics: [{ topic, partitions: [{ partition, offset: (BigInt(offset) + 1n).toString() }] }],
+        topics: [
+          {
+            topic,
+            partitions: [offsetWithMetadata(partition, (BigInt(offset) + 1n).toString(), metadata())],
+          },
+        ],
       });
       committedAt = Date.now();
       uncommitted = undefined;
@@ -327,9 +329,17 @@ export class SubscriptionConsumer {
       await this.deps.dedupDurable?.();
       await this.deps.deadLetters.writeAndCommit(
         letters,
-        { groupId: this.groupId, topic, partition, offset: (BigInt(last) + 1n).toString() },
+        {
+          groupId: this.groupId,
+          topic,
+          partition,
+          offset: (BigInt(last) + 1n).toString(),
+          metadata: metadata(),
+        },
         async () => {
-          await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: from }] }] });
+          await commitOffsetsIfNecessary({
+            topics: [{ topic, partitions: [offsetWithMetadata(partition, from, metadata())] }],
+          });
         },
       );
       resolveOffset(last);
@@ -349,6 +359,7 @@ export class SubscriptionConsumer {
       const last = pending[pending.length - 1]!.message.offset;
       const outcome = deliverable.length > 0 ? await this.deliver(deliverable, position, beat) : undefined;
       if (outcome?.kind === 'halted') return false;
+      if (outcome?.kind === 'delivered') this.deliveredAt.set(`${topic}/${partition}`, Date.now());
       if (outcome) {
         this.deps.metrics.deliverySeconds.observe({ subscription: this.id }, (Date.now() - started) / 1000);
       }
