@@ -24,6 +24,8 @@ export interface TestOrg {
   maxTlp?: 'clear' | 'green' | 'amber';
   /** The category of MISP imports nothing else names; default none (`other`). */
   mispDefaultCategory?: Category;
+  /** The org's producer policy for MISP warninglists (lists to reject, values never warned). */
+  warninglists?: { reject?: string[]; exceptions?: string[] };
 }
 
 export interface TestSubscription {
@@ -114,6 +116,7 @@ export async function createTestNetwork(
       publicKey: pair.publicKey,
       maxTlp: o.maxTlp ?? 'amber',
       ...(o.mispDefaultCategory ? { mispDefaultCategory: o.mispDefaultCategory } : {}),
+      ...(o.warninglists ? { warninglists: o.warninglists } : {}),
     };
   });
   const rawKeys = orgs.map((o) => ({

@@ -37,6 +37,11 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       format: { type: 'string' },
       recipients: { type: 'string' },
       'include-non-ids': { type: 'boolean' },
+      // warninglists: the value's type, the snapshot folder, the lists an import keeps, its commit.
+      type: { type: 'string' },
+      snapshot: { type: 'string' },
+      list: { type: 'string', multiple: true },
+      commit: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -9,6 +9,7 @@ import { signerFor, signerProblem } from '../contract/keyring';
 import { loadPrivateKey } from '../contract/signing';
 import { kafkaNames } from '../contract/names';
 import { createApp } from './http/app';
+import { checkWarninglistIds, openWarninglists } from '../platform/warninglists';
 import { createProducerMetrics } from './metrics';
 import { Publisher } from './publish/publisher';
 import { TransactionalSender } from './publish/transactional-sender';
@@ -34,6 +35,12 @@ export async function startProducer(options: ProducerOptions): Promise<RunningPr
   const orgConfig = config.orgs.find((o) => o.id === org);
   if (!orgConfig) throw new ThreatRelayError('TR_CONFIG', `org "${org}" is not in the config`);
   checkOwnUser(config, org, 'producer');
+  // Before Kafka: a snapshot that cannot be read, or a rejected list it lacks, stops the start.
+  const warninglists = openWarninglists(config.warninglists.dir);
+  const orgIndex = config.orgs.indexOf(orgConfig);
+  checkWarninglistIds(warninglists, [
+    { path: `orgs.${orgIndex}.warninglists.reject`, ids: orgConfig.warninglists?.reject ?? [] },
+  ]);
   const signer = signerFor(orgConfig, loadPrivateKey(options.signingKeyPem));
   const kafka = createKafka(config.kafka, logger, `threatrelay-producer-${org}`);
   const sender = new TransactionalSender({
@@ -72,6 +79,7 @@ export async function startProducer(options: ProducerOptions): Promise<RunningPr
     metrics,
     ready,
     isShuttingDown: () => shuttingDown,
+    warninglists,
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(options.port, options.host ?? '127.0.0.1', () => resolve(s));

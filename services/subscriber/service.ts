@@ -20,6 +20,7 @@ import { GroupReader } from '../platform/lag-read';
 import { orgPublicKeys } from '../contract/keyring';
 import { kafkaNames } from '../contract/names';
 import { SubscriptionConsumer } from './pipeline/consumer';
+import { checkWarninglistIds, openWarninglists } from '../platform/warninglists';
 import { freshnessFor } from './pipeline/freshness';
 import { openDedup } from './dedup/port';
 import { ControlListener, writeSwitch } from './control';
@@ -93,6 +94,16 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     throw new ThreatRelayError('TR_CONFIG', `org "${orgId}" has no subscriptions to run`);
   }
   checkOwnUser(config, orgId, 'subscriber');
+  // Before Kafka: the reader's own snapshot, and every list a subscription drops must be in it.
+  const warninglists = openWarninglists(config.warninglists.dir);
+  checkWarninglistIds(
+    warninglists,
+    config.subscriptions.flatMap((s, i) =>
+      subscriptions.includes(s)
+        ? [{ path: `subscriptions.${i}.filter.warninglists.drop`, ids: s.filter.warninglists?.drop ?? [] }]
+        : [],
+    ),
+  );
   const orgKeys = orgPublicKeys(config.orgs);
   const codec = loadEventCodec();
   const topics = kafkaNames(config.kafka.topicPrefix);
@@ -147,6 +158,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
           }
         : {}),
       sampleProgress: () => monitor.sampleNow(),
+      warninglists,
       ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
       ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
       onGone: async (reason) => {

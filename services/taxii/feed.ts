@@ -3,6 +3,8 @@ import type { KafkaNames } from '../contract/names';
 import { restartAfterCrash } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
 import { verifyRecord, type RecordChecks } from '../contract/record-read';
+import type { ThreatEvent } from '../contract/model';
+import { readerWarnings, type Warning, type WarninglistIndex } from '../contract/warninglists';
 import { additionsOf, eventKeyOf, nextVersion } from './objects';
 import type { Addition, TaxiiStore } from './store';
 
@@ -18,6 +20,8 @@ export interface TaxiiFeedDeps extends RecordChecks {
     where: { topic: string; partition: number; offset: string },
   ) => void;
   onAdded: (count: number) => void;
+  /** The reader's own warninglists: indicators are labelled with what they find. Absent: no labels. */
+  warninglists?: WarninglistIndex;
 }
 
 /** What one record adds to the store. */
@@ -34,16 +38,20 @@ export interface FeedEntry {
  * exception, which would restart the feed's consumer at the same offset.
  */
 export function readFeedRecord(
-  checks: RecordChecks,
+  checks: RecordChecks & { warninglists?: WarninglistIndex | undefined },
   message: KafkaMessage,
 ): { ok: true; entry: FeedEntry } | { ok: false; code: string; reason: string } {
   const verdict = verifyRecord(checks, message);
   if (!verdict.ok) return verdict;
   const { event } = verdict;
-  return {
-    ok: true,
-    entry: { eventKey: eventKeyOf(event), additions: additionsOf(event), at: Date.parse(event.producedAt) },
-  };
+  const additions = additionsOf(event, feedWarnings(checks.warninglists, event));
+  return { ok: true, entry: { eventKey: eventKeyOf(event), additions, at: Date.parse(event.producedAt) } };
+}
+
+/** The reader's own warnings for a published indicator; none without a snapshot. */
+function feedWarnings(index: WarninglistIndex | undefined, event: ThreatEvent): Warning[] | undefined {
+  const p = event.payload;
+  return index && p.kind === 'IndicatorPublished' ? readerWarnings(index, p.indicator) : undefined;
 }
 
 /**

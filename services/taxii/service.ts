@@ -18,6 +18,7 @@ import { collectionsOf, type Collection } from './collections';
 import { taxiiMaxAgeMs, TaxiiExpiry } from './expiry';
 import { TaxiiFeed } from './feed';
 import { TaxiiStore } from './store';
+import { openWarninglists } from '../platform/warninglists';
 
 export interface TaxiiServerOptions {
   config: Config;
@@ -102,6 +103,7 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
       log.warn({ code, reason, ...where }, 'TAXII feed refused a record');
     },
     onAdded: (n) => added.inc(n),
+    warninglists: openWarninglists(config.warninglists.dir),
   });
   const expiry = new TaxiiExpiry({
     store,

@@ -94,6 +94,11 @@ const kafkaSchema = z.strictObject({
     .default([]),
 });
 
+/** A warninglist's id: its folder name in MISP/misp-warninglists and its file name in the snapshot. */
+const warninglistId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be a warninglist id, like rfc1918 or url-shortener');
+
 const publicKeySchema = z
   .string()
   .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be a base64 raw 32-byte Ed25519 public key');
@@ -149,6 +154,18 @@ const orgSchema = z
      * category names one (docs/misp.md). Default `other`.
      */
     mispDefaultCategory: z.enum(CATEGORIES).optional(),
+    /**
+     * What this org's producer does with an indicator on a MISP warninglist (docs/warninglists.md).
+     * Default: inform only (every receipt lists its item's warnings), reject none, no exceptions.
+     */
+    warninglists: z
+      .strictObject({
+        /** Lists (ids from the snapshot's manifest) whose match refuses the request with a 400 naming the item and list. Default none. */
+        reject: z.array(warninglistId).default([]),
+        /** Values never warned about or refused (compared with the canonical value, ignoring case). Default none. */
+        exceptions: z.array(z.string().min(1).max(2048)).default([]),
+      })
+      .optional(),
   })
   .refine((o) => o.publicKey === undefined || o.keys === undefined, {
     message: 'give publicKey (one key) or keys, not both',
@@ -182,6 +199,12 @@ const filterSchema = z
     minConfidence: z.number().int().min(0).max(100).optional(),
     tags: z.array(z.string().min(1)).optional(),
     sourceOrgs: z.array(id).optional(),
+    /**
+     * Indicators on any of `drop` (warninglist ids, as the reader's own snapshot finds them) are not
+     * delivered; each is counted in `threatrelay_filtered_total` with reason `warninglist:<id>`.
+     * Default none: warnings are delivered with the event, nothing is dropped.
+     */
+    warninglists: z.strictObject({ drop: z.array(warninglistId).min(1) }).optional(),
   })
   .default({});
 
@@ -426,6 +449,13 @@ export const configSchema = z.strictObject({
   orgs: z.array(orgSchema).min(1),
   apiKeys: z.array(apiKeySchema).default([]),
   subscriptions: z.array(subscriptionSchema).default([]),
+  /** The MISP warninglists every producer and reader of this network loads. */
+  warninglists: z
+    .strictObject({
+      /** A snapshot folder (`manifest.json` and the lists); default the snapshot the bus ships, `config/warninglists/`. */
+      dir: z.string().min(1).optional(),
+    })
+    .default({}),
 });
 
 export type Config = z.infer<typeof configSchema> & { kafka: { brokers: string[] } };

@@ -19,6 +19,9 @@ import { AuthFailureThrottle, RateLimiter } from '../../platform/rate-limit';
 import { checkIdempotencyKey } from './headers';
 import { jsonBody } from '../../platform/json-body';
 import { buildMispRoute } from './misp';
+import type { Warning, WarninglistIndex } from '../../contract/warninglists';
+import { openWarninglists } from '../../platform/warninglists';
+import { refuseRejected, warninglistPolicy, warningsOf } from '../ingest/warnings';
 
 /**
  * The publishing API a company's security team talks to. `createApp` only
@@ -36,6 +39,8 @@ export interface ProducerAppDeps {
   ready: () => Promise<void>;
   /** Set once shutdown began: /readyz answers 503 so load balancers stop sending. */
   isShuttingDown?: () => boolean;
+  /** The warninglists items are checked against; default the config's snapshot. */
+  warninglists?: WarninglistIndex;
 }
 
 interface AuthedRequest extends Request {
@@ -200,9 +205,20 @@ function bodyTypeLabels(body: unknown): string[] {
 /** What a route made of a request body. */
 interface Built {
   events: ThreatEvent[];
+  /** Where event `index`'s value is in the body, for a refusal that names the item. */
+  valuePath: (index: number) => string;
   /** The 202 body for the receipts; `{ accepted, receipts }` when not given. */
-  answer?: (receipts: Receipt[]) => Record<string, unknown>;
+  answer?: (receipts: WarnedReceipt[]) => Record<string, unknown>;
 }
+
+/** A receipt with its item's warninglist matches (absent for revocations). */
+type WarnedReceipt = Receipt & { warnings?: Warning[] };
+
+/** `3.value` in a batch, `value` for a lone item. */
+const itemValuePath =
+  (batch: boolean) =>
+  (index: number): string =>
+    batch ? `${index}.value` : 'value';
 
 /**
  * The events of a STIX bundle's indicators that map and name only orgs of
@@ -259,6 +275,7 @@ function buildStixEvents(
         stixCtx,
         true,
       ),
+      valuePath: (index) => `objects.${accepted[index]!.index}.pattern`,
       answer: (receipts) => ({
         accepted: receipts.length,
         receipts: receipts.map((r) => ({ ...r, index: accepted[r.index]!.index, id: accepted[r.index]!.id })),
@@ -277,6 +294,10 @@ export function createApp(deps: ProducerAppDeps): Express {
     failures: new AuthFailureThrottle(settings),
   };
   const orgIds = new Set(config.orgs.map((o) => o.id));
+  const policy = warninglistPolicy(
+    deps.warninglists ?? openWarninglists(config.warninglists.dir),
+    orgById(config, org) ?? { id: org, name: org, kind: 'company', maxTlp: 'amber', keys: [] },
+  );
   const idempotency = new IdempotencyCache<Receipt[]>({
     maxBytes: settings.idempotencyCacheBytes,
     sizeOf: (receipts) => Buffer.byteLength(JSON.stringify(receipts)),
@@ -329,8 +350,11 @@ export function createApp(deps: ProducerAppDeps): Express {
         idempotencyKey: req.get('Idempotency-Key') ?? undefined,
       };
       let built: Built;
+      let warnings: (Warning[] | undefined)[];
       try {
         built = build(req.body, ctx, req.query);
+        warnings = warningsOf(policy, built.events);
+        refuseRejected(policy, warnings, built.valuePath);
       } catch (err) {
         const reason = reasonLabel(isThreatRelayError(err) ? err.code : 'TR_INTERNAL');
         for (const type of rejectedTypes(req.body)) metrics.rejected.inc({ org, type, reason });
@@ -338,7 +362,7 @@ export function createApp(deps: ProducerAppDeps): Express {
       }
       const { events } = built;
       const publish = (): Promise<Receipt[]> => publisher.publish(events);
-      const receipts = await (
+      const committed = await (
         ctx.idempotencyKey === undefined
           ? publish()
           : // Scoped by org and route, as eventIds are (build-events.ts): another key of the org
@@ -356,6 +380,10 @@ export function createApp(deps: ProducerAppDeps): Express {
         for (const e of events) metrics.rejected.inc({ org, type: eventType(e), reason });
         throw err;
       });
+      const receipts: WarnedReceipt[] = committed.map((r) => {
+        const found = warnings[r.index];
+        return found ? { ...r, warnings: found } : r;
+      });
       for (const e of events) metrics.accepted.inc({ org, type: eventType(e) });
       req.log.info({ accepted: receipts.length, idempotencyKey: ctx.idempotencyKey }, 'accepted');
       res.status(202).json(built.answer?.(receipts) ?? { accepted: receipts.length, receipts });
@@ -370,7 +398,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     publishRoute((body, ctx) => {
       const { items, batch } = parseItems(indicatorInputSchema, body, settings.maxBatchItems);
       checkRecipients(items, orgIds, batch);
-      return { events: buildPublishedEvents(items, ctx, batch) };
+      return { events: buildPublishedEvents(items, ctx, batch), valuePath: itemValuePath(batch) };
     }),
   );
 
@@ -383,7 +411,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     publishRoute((body, ctx) => {
       const { items, batch } = parseItems(revocationInputSchema, body, settings.maxBatchItems);
       checkRecipients(items, orgIds, batch);
-      return { events: buildRevokedEvents(items, ctx, batch) };
+      return { events: buildRevokedEvents(items, ctx, batch), valuePath: itemValuePath(batch) };
     }),
   );
 

@@ -53,6 +53,8 @@ export function mispOptions(query: Request['query'], orgIds: Set<string>): MispO
 
 interface BuiltMisp {
   events: ThreatEvent[];
+  /** Where the value of event `index` came from in the MISP event: warninglist refusals name it. */
+  valuePath: (index: number) => string;
   answer: (receipts: Receipt[]) => Record<string, unknown>;
 }
 
@@ -94,6 +96,7 @@ export function buildMispRoute(
     const events = buildMispEvents(mapped.indicators, ctx);
     return {
       events,
+      valuePath: (index) => `${mapped.indicators[index]!.path}.value`,
       answer: (receipts) => ({
         accepted: receipts.length,
         event: mapped.eventUuid ?? null,

@@ -72,6 +72,16 @@ const receiptSchema = {
               },
             },
           },
+          warnings: {
+            type: 'array',
+            description:
+              "The MISP warninglists (ids and versions of the producer's snapshot) the indicator is on; empty when none. Absent for revocations.",
+            items: {
+              type: 'object',
+              required: ['list', 'version'],
+              properties: { list: { type: 'string' }, version: { type: 'integer' } },
+            },
+          },
         },
       },
     },

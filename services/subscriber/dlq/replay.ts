@@ -16,6 +16,7 @@ import { openDedup } from '../dedup/port';
 import { replayClassOf } from './policy';
 import { letterId, readDeadLetters, type DeadLetterEntry } from './read';
 import { DeadLetterWriter } from './write';
+import { openWarninglists } from '../../platform/warninglists';
 
 export interface ReplayOptions {
   since?: string;
@@ -186,6 +187,7 @@ export async function replayDeadLetters(
       },
       logger,
       metrics,
+      warninglists: openWarninglists(config.warninglists.dir),
       onGone: async () => undefined,
       ...(dedup ? { dedup: dedup.port, dedupPing: dedup.ping } : {}),
     });

@@ -15,6 +15,7 @@ import type { RecordChecks } from '../../contract/record-read';
 import { waitWithHeartbeats } from './wait';
 import { backoffDelay, type Backoff } from '../../platform/backoff';
 import type { SubscriptionConfig } from '../../platform/config/config';
+import type { WarninglistIndex } from '../../contract/warninglists';
 
 /** Waits between tries of a record while its dedup store is down. */
 const DEDUP_OUTAGE_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
@@ -36,6 +37,8 @@ export interface SubscriptionConsumerDeps extends RecordChecks {
   logger: Logger;
   metrics: SubscriberMetrics;
   dedup?: DedupPort;
+  /** The reader's own warninglists (see classify.ts). */
+  warninglists?: WarninglistIndex;
   /** Resolves when the dedup store answers at all: tells an outage from one record it keeps failing. */
   dedupPing?: () => Promise<void>;
   /** Records each webhook batch in the dedup store before it is sent (see DedupStore.markBatch). */
