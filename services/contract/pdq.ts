@@ -1,0 +1,121 @@
+/**
+ * PDQ (Meta's 256-bit perceptual image hash) on the bus: the rules a report's
+ * hash, `quality` and `variants` follow, checked the same way by the producer
+ * API and by every reader, and the Hamming distance the matcher compares by.
+ * The thresholds are Meta's reference ones (facebook/ThreatExchange,
+ * `pdq/README.md`): two hashes within 31 bits of 256 match; a hash of quality
+ * below 50 is not worth matching.
+ */
+import type { ErrorDetail } from './errors';
+
+/** Hashes within this many bits of 256 are the same picture (Meta's reference threshold). */
+export const PDQ_MATCH_DISTANCE = 31;
+/** An org's default floor: a report of lower quality is refused. */
+export const PDQ_DEFAULT_MIN_QUALITY = 50;
+/** The dihedral transforms of an image besides itself: 3 rotations and 4 flips. */
+export const MAX_PDQ_VARIANTS = 7;
+export const PDQ_BITS = 256;
+/** 64 hex characters; the bus carries them lowercase. */
+export const PDQ_HEX_LENGTH = 64;
+
+const CANONICAL_PDQ = /^[0-9a-f]{64}$/;
+const ALL_ZERO = '0'.repeat(PDQ_HEX_LENGTH);
+const ALL_ONE = 'f'.repeat(PDQ_HEX_LENGTH);
+
+/**
+ * Why `hex` is not a usable canonical PDQ hash, or null. All-zero and
+ * all-one hashes are what a hasher gives a blank or flat image: they would
+ * match every other degenerate picture, so they are refused, not matched.
+ */
+export function pdqHashProblem(hex: string): string | null {
+  if (!CANONICAL_PDQ.test(hex)) {
+    return /^[0-9a-fA-F]*$/.test(hex)
+      ? hex.length === PDQ_HEX_LENGTH
+        ? 'must be lowercase hex'
+        : `must be ${PDQ_HEX_LENGTH} hex characters; got ${hex.length}`
+      : `must be ${PDQ_HEX_LENGTH} hex characters; found a non-hex character`;
+  }
+  if (hex === ALL_ZERO) return 'is degenerate: every bit is 0';
+  if (hex === ALL_ONE) return 'is degenerate: every bit is 1';
+  return null;
+}
+
+/** The PDQ fields of an indicator, as the API and the record both hold them. */
+export interface PdqFields {
+  type: string;
+  /** The canonical value (the hash itself for `pdq`). */
+  value: string;
+  quality: number | null;
+  variants: readonly string[];
+}
+
+/**
+ * Every way `fields` breaks the PDQ rules, by path under `at` (empty for the
+ * API's own paths). The org's quality floor is not here: it depends on who
+ * publishes, so the producer and the readers apply it where they know the org.
+ */
+export function pdqProblems(fields: PdqFields, at: string): ErrorDetail[] {
+  const path = (field: string): string => (at ? `${at}.${field}` : field);
+  const out: ErrorDetail[] = [];
+  if (fields.type !== 'pdq') {
+    if (fields.quality !== null) {
+      out.push({ path: path('quality'), message: `is only allowed for type pdq, not ${fields.type}` });
+    }
+    if (fields.variants.length > 0) {
+      out.push({ path: path('variants'), message: `are only allowed for type pdq, not ${fields.type}` });
+    }
+    return out;
+  }
+  const hashProblem = pdqHashProblem(fields.value);
+  if (hashProblem) out.push({ path: path('value'), message: hashProblem });
+  const q = fields.quality;
+  if (q !== null && !(Number.isInteger(q) && q >= 0 && q <= 100)) {
+    out.push({ path: path('quality'), message: 'must be an integer from 0 to 100' });
+  }
+  if (fields.variants.length > MAX_PDQ_VARIANTS) {
+    out.push({
+      path: path('variants'),
+      message: `must be at most ${MAX_PDQ_VARIANTS} (the dihedral transforms); got ${fields.variants.length}`,
+    });
+  }
+  const seen = new Map<string, number>();
+  fields.variants.forEach((variant, i) => {
+    const where = path(`variants.${i}`);
+    const problem = pdqHashProblem(variant);
+    if (problem) out.push({ path: where, message: problem });
+    else if (variant === fields.value) out.push({ path: where, message: 'equals the hash itself' });
+    const twin = seen.get(variant);
+    if (twin !== undefined) out.push({ path: where, message: `repeats variants.${twin}` });
+    else seen.set(variant, i);
+  });
+  return out;
+}
+
+/** Why `quality` is below `floor`, or null: the org's own floor, refused at the API and by readers. */
+export function pdqQualityProblem(quality: number | null, floor: number): string | null {
+  if (quality === null || quality >= floor) return null;
+  return `is ${quality}, below this org's floor of ${floor} (pdq.minQuality)`;
+}
+
+/** Population count of a 32-bit word (SWAR; V8 keeps every step in int32). */
+export function popcount32(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  v = (v + (v >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(v, 0x01010101) >>> 24;
+}
+
+/** Parses a canonical PDQ hash into 8 words at `out[offset..offset+8)`. */
+export function pdqWords(hex: string, out: Uint32Array = new Uint32Array(8), offset = 0): Uint32Array {
+  for (let i = 0; i < 8; i++) out[offset + i] = parseInt(hex.slice(i * 8, i * 8 + 8), 16) >>> 0;
+  return out;
+}
+
+/** Hamming distance of two canonical PDQ hashes, 0 to 256. */
+export function pdqDistance(a: string, b: string): number {
+  const x = pdqWords(a);
+  const y = pdqWords(b);
+  let d = 0;
+  for (let i = 0; i < 8; i++) d += popcount32(x[i] ^ y[i]);
+  return d;
+}
