@@ -5,22 +5,37 @@
  * so at least one slice differs by at most floor(r / 16) bits (pigeonhole).
  * A query therefore probes, in each slice's table, every 16-bit value within
  * that radius of its own slice, and verifies each candidate by its full
- * Hamming distance: the answers are exactly a linear scan's. Where the
- * radius makes probing dearer than scanning (r >= 32 on small indexes, or
- * large r anywhere) it scans.
+ * Hamming distance: the answers are exactly a linear scan's. Where probing
+ * would cost more than scanning (a large r, or few hashes) it scans.
  *
- * Memory is typed arrays, not objects per hash: 8 words of hash, 16 chain
- * links, the ref id, the ref chain link and a query stamp per entry
- * (108 bytes), plus one 4 MiB table of bucket heads.
+ * A probe is bound by memory latency, so the layout keeps it sequential:
+ * entries compacted at the last `compact()` sit in per-slice buckets stored
+ * contiguously (CSR); entries added since sit in linked buckets, and a
+ * compaction folds them in once they are an eighth of the whole (amortized
+ * O(1) per add). Removal marks entries dead; compaction drops them.
+ * Everything is typed arrays, not objects per hash: 8 words of hash, 16
+ * bucket ids, the ref id and the ref's chain link per entry (104 bytes),
+ * plus two 4 MiB tables of bucket heads and offsets.
  */
 import { ThreatRelayError } from '../../contract/errors';
 import { popcount32 } from '../../contract/pdq';
+import {
+  BUCKETS,
+  buildSliceTables,
+  formatHash,
+  MASKS,
+  MASKS_WITHIN,
+  NONE,
+  parseHash,
+  SLICES,
+  sliceOf,
+  WORDS,
+  type SliceTables,
+} from './slices';
 
-const WORDS = 8;
-const SLICES = 16;
-const BUCKETS = 1 << 16;
-const NONE = -1;
 const CANONICAL = /^[0-9a-f]{64}$/;
+/** Below this many recent or dead entries a compaction is not worth its cost. */
+const MIN_COMPACTION = 4096;
 
 /** One answer: a ref with a stored hash within the distance asked, and the nearest such distance. */
 export interface NearDuplicate<R> {
@@ -36,61 +51,51 @@ export interface PdqIndexRow<R> {
 
 export type ProbeStrategy = 'auto' | 'probe' | 'scan';
 
-/** Every 16-bit mask, ordered by popcount; `MASKS_WITHIN[s]` of them have at most s bits set. */
-const { MASKS, MASKS_WITHIN } = (() => {
-  const byBits: number[][] = Array.from({ length: 17 }, () => []);
-  for (let m = 0; m < BUCKETS; m++) byBits[popcount32(m)].push(m);
-  const masks = new Uint16Array(BUCKETS);
-  const within = new Int32Array(17);
-  let at = 0;
-  byBits.forEach((list, bits) => {
-    masks.set(list, at);
-    at += list.length;
-    within[bits] = at;
-  });
-  return { MASKS: masks, MASKS_WITHIN: within };
-})();
-
-/** Slice `k` (0..15) of the hash whose words start at `o`. */
-function sliceOf(words: Uint32Array, o: number, k: number): number {
-  return (words[o + (k >>> 1)] >>> ((k & 1) << 4)) & 0xffff;
+function checkHash(hash: string): void {
+  if (!CANONICAL.test(hash)) {
+    throw new ThreatRelayError('TR_INTERNAL', `PDQ index: ${JSON.stringify(hash)} is not 64 lowercase hex`);
+  }
 }
 
 export class PdqIndex<R> {
   private capacity: number;
   private words: Uint32Array;
-  /** Ref id of each entry, or NONE for a free slot. */
+  /** Ref id of each entry, or NONE once removed. */
   private refOf: Int32Array;
-  /** Per entry and slice: the next entry in the same bucket. */
-  private next: Int32Array;
   /** Per entry: the next entry of the same ref. */
   private refNext: Int32Array;
-  /** Per entry: the last query that verified it, so a hash found in two slices is verified once. */
-  private stamp: Int32Array;
-  private readonly heads = new Int32Array(SLICES * BUCKETS).fill(NONE);
   private highWater = 0;
   private live = 0;
-  private epoch = 0;
-  private freeEntries: number[] = [];
+  private dead = 0;
+  /** Entries [0, tables.count) as of the last compaction. */
+  private tables: SliceTables = buildSliceTables(new Uint32Array(0), 0);
+  /** Entries added since, in linked buckets: heads per slice and bucket, links per (entry - tables.count, slice). */
+  private readonly heads = new Int32Array(SLICES * BUCKETS).fill(NONE);
+  private links = new Int32Array(SLICES * 64);
   private readonly refs: (R | undefined)[] = [];
   private readonly refIds = new Map<R, number>();
   private refHead = new Int32Array(16).fill(NONE);
   private freeRefs: number[] = [];
-  private readonly query8 = new Uint32Array(WORDS);
+  private readonly scratch = new Uint32Array(WORDS);
+  /** Set while `fromRows` loads: one compaction at the end instead of many on the way. */
+  private bulk = false;
+  /** Candidates of one query, gathered before verifying so their memory reads overlap. */
+  private candidates = new Int32Array(4096);
 
   constructor(initialCapacity = 1024) {
     this.capacity = Math.max(16, initialCapacity);
     this.words = new Uint32Array(this.capacity * WORDS);
-    this.refOf = new Int32Array(this.capacity).fill(NONE);
-    this.next = new Int32Array(this.capacity * SLICES);
+    this.refOf = new Int32Array(this.capacity);
     this.refNext = new Int32Array(this.capacity);
-    this.stamp = new Int32Array(this.capacity);
   }
 
-  /** Rebuilds an index from stored rows (the dedup store's), in their order. */
+  /** Rebuilds an index from stored rows (the dedup store's), in their order, compacted for querying. */
   static fromRows<R>(rows: Iterable<PdqIndexRow<R>>, initialCapacity?: number): PdqIndex<R> {
     const index = new PdqIndex<R>(initialCapacity);
+    index.bulk = true;
     for (const row of rows) index.add(row.hash, row.ref);
+    index.bulk = false;
+    index.compact();
     return index;
   }
 
@@ -104,10 +109,11 @@ export class PdqIndex<R> {
     return this.refIds.size;
   }
 
-  /** Bytes held in typed arrays (the per-hash arrays at their current capacity, and the bucket heads). */
+  /** Bytes held in typed arrays. */
   get typedBytes(): number {
-    const perEntry = this.words.byteLength + this.refOf.byteLength + this.next.byteLength;
-    return perEntry + this.refNext.byteLength + this.stamp.byteLength + this.heads.byteLength;
+    const { offsets, ids } = this.tables;
+    const entries = this.words.byteLength + this.refOf.byteLength + this.refNext.byteLength;
+    return entries + offsets.byteLength + ids.byteLength + this.heads.byteLength + this.links.byteLength;
   }
 
   /**
@@ -116,25 +122,33 @@ export class PdqIndex<R> {
    * nearest hash. Adding a pair already stored changes nothing.
    */
   add(hash: string, ref: R): void {
-    if (!CANONICAL.test(hash)) {
-      throw new ThreatRelayError('TR_INTERNAL', `PDQ index: ${JSON.stringify(hash)} is not 64 lowercase hex`);
-    }
+    checkHash(hash);
+    const words = this.scratch;
+    parseHash(hash, words);
     let refId = this.refIds.get(ref);
-    const words = this.query8;
-    for (let i = 0; i < WORDS; i++) words[i] = parseInt(hash.slice(i * 8, i * 8 + 8), 16) >>> 0;
     if (refId !== undefined && this.holds(refId, words)) return;
     if (refId === undefined) refId = this.newRef(ref);
-    const e = this.newEntry();
+    if (this.highWater === this.capacity) this.grow();
+    const e = this.highWater++;
     this.words.set(words, e * WORDS);
     this.refOf[e] = refId;
     this.refNext[e] = this.refHead[refId];
     this.refHead[refId] = e;
+    this.live++;
+    // A bulk load is compacted at its end: no buckets to link now.
+    if (this.bulk) return;
+    const recent = e - this.tables.count;
+    if ((recent + 1) * SLICES > this.links.length) {
+      const grown = new Int32Array(this.links.length * 2);
+      grown.set(this.links);
+      this.links = grown;
+    }
     for (let k = 0; k < SLICES; k++) {
       const b = k * BUCKETS + sliceOf(this.words, e * WORDS, k);
-      this.next[e * SLICES + k] = this.heads[b];
+      this.links[recent * SLICES + k] = this.heads[b];
       this.heads[b] = e;
     }
-    this.live++;
+    if (recent + 1 >= Math.max(MIN_COMPACTION, this.tables.count >>> 3)) this.compact();
   }
 
   /** Forgets every hash of `ref` (its anchor and its variants); returns how many. */
@@ -142,19 +156,17 @@ export class PdqIndex<R> {
     const refId = this.refIds.get(ref);
     if (refId === undefined) return 0;
     let removed = 0;
-    for (let e = this.refHead[refId]; e !== NONE;) {
-      const following = this.refNext[e];
-      this.unlink(e);
+    for (let e = this.refHead[refId]; e !== NONE; e = this.refNext[e]) {
       this.refOf[e] = NONE;
-      this.freeEntries.push(e);
       removed++;
-      e = following;
     }
     this.live -= removed;
+    this.dead += removed;
     this.refHead[refId] = NONE;
     this.refs[refId] = undefined;
     this.refIds.delete(ref);
     this.freeRefs.push(refId);
+    if (this.dead >= Math.max(MIN_COMPACTION, this.live >>> 2)) this.compact();
     return removed;
   }
 
@@ -165,20 +177,18 @@ export class PdqIndex<R> {
    * (tests and benches); `auto` picks the cheaper.
    */
   query(hash: string, maxDistance: number, strategy: ProbeStrategy = 'auto'): NearDuplicate<R>[] {
-    if (!CANONICAL.test(hash)) {
-      throw new ThreatRelayError('TR_INTERNAL', `PDQ index: ${JSON.stringify(hash)} is not 64 lowercase hex`);
-    }
+    checkHash(hash);
     if (!Number.isInteger(maxDistance) || maxDistance < 0) {
       throw new ThreatRelayError(
         'TR_INTERNAL',
         `PDQ index: maxDistance ${maxDistance} is not a whole number >= 0`,
       );
     }
-    const q = this.query8;
-    for (let i = 0; i < WORDS; i++) q[i] = parseInt(hash.slice(i * 8, i * 8 + 8), 16) >>> 0;
+    const q = new Uint32Array(WORDS);
+    parseHash(hash, q);
     const r = Math.min(maxDistance, 256);
-    const best = new Map<number, number>();
     const radius = Math.min(r >>> 4, SLICES);
+    const best = new Map<number, number>();
     const probe = strategy === 'probe' || (strategy === 'auto' && this.probingIsCheaper(radius));
     if (probe) this.probe(q, r, radius, best);
     else this.scan(q, r, best);
@@ -192,60 +202,142 @@ export class PdqIndex<R> {
   *rows(): IterableIterator<PdqIndexRow<R>> {
     for (let e = 0; e < this.highWater; e++) {
       const refId = this.refOf[e];
-      if (refId === NONE) continue;
-      let hash = '';
-      for (let i = 0; i < WORDS; i++) hash += this.words[e * WORDS + i].toString(16).padStart(8, '0');
-      yield { hash, ref: this.refs[refId] as R };
+      if (refId !== NONE) yield { hash: formatHash(this.words, e * WORDS), ref: this.refs[refId] as R };
     }
   }
 
-  /** Probes cost ~16 buckets per mask; scanning costs one distance per entry. */
+  /**
+   * Drops removed entries and moves every entry into the contiguous buckets.
+   * Runs by itself as entries are added and removed; call it after a bulk
+   * load to query at full speed at once.
+   */
+  compact(): void {
+    const n = this.live;
+    const capacity = Math.max(16, n + (n >>> 2));
+    const words = new Uint32Array(capacity * WORDS);
+    const refOf = new Int32Array(capacity);
+    let j = 0;
+    for (let e = 0; e < this.highWater; e++) {
+      if (this.refOf[e] === NONE) continue;
+      words.set(this.words.subarray(e * WORDS, e * WORDS + WORDS), j * WORDS);
+      refOf[j++] = this.refOf[e];
+    }
+    this.words = words;
+    this.refOf = refOf;
+    this.refNext = new Int32Array(capacity);
+    this.refHead.fill(NONE);
+    for (let e = 0; e < n; e++) {
+      this.refNext[e] = this.refHead[refOf[e]];
+      this.refHead[refOf[e]] = e;
+    }
+    this.capacity = capacity;
+    this.highWater = n;
+    this.dead = 0;
+    this.tables = buildSliceTables(words, n);
+    this.heads.fill(NONE);
+    this.links = new Int32Array(SLICES * 64);
+  }
+
+  /** A probe costs a bucket per mask per slice; a scan one distance per entry. */
   private probingIsCheaper(radius: number): boolean {
     const probes = SLICES * MASKS_WITHIN[radius];
-    const perBucket = 1 + this.live / BUCKETS;
-    return probes * perBucket * 2 < this.live;
+    return probes * (1 + this.live / BUCKETS) * 2 < this.live;
   }
 
   private probe(q: Uint32Array, r: number, radius: number, best: Map<number, number>): void {
-    const stamp = this.nextEpoch();
+    const { count, offsets, ids } = this.tables;
     const masks = MASKS_WITHIN[radius];
+    const anyRecent = this.highWater > count;
     for (let k = 0; k < SLICES; k++) {
       const own = (q[k >>> 1] >>> ((k & 1) << 4)) & 0xffff;
-      const base = k * BUCKETS;
+      const at = k * (BUCKETS + 1);
+      const base = k * count;
+      let found = 0;
       for (let m = 0; m < masks; m++) {
-        for (let e = this.heads[base + (own ^ MASKS[m])]; e !== NONE; e = this.next[e * SLICES + k]) {
-          if (this.stamp[e] === stamp) continue;
-          this.stamp[e] = stamp;
-          this.consider(e, q, r, best);
-        }
+        const v = own ^ MASKS[m];
+        const start = base + offsets[at + v];
+        const end = base + offsets[at + v + 1];
+        if (found + end - start > this.candidates.length) this.widenCandidates(found + end - start);
+        const candidates = this.candidates;
+        for (let i = start; i < end; i++) candidates[found++] = ids[i];
+        if (anyRecent) found = this.gatherRecent(k, v, found);
       }
+      this.verify(this.candidates, found, k, q, r, radius, best);
     }
+  }
+
+  /** Appends the entries added since the last compaction in bucket `v` of slice `k`. */
+  private gatherRecent(k: number, v: number, found: number): number {
+    const count = this.tables.count;
+    let at = found;
+    for (let e = this.heads[k * BUCKETS + v]; e !== NONE; e = this.links[(e - count) * SLICES + k]) {
+      if (at === this.candidates.length) this.widenCandidates(at + 1);
+      this.candidates[at++] = e;
+    }
+    return at;
+  }
+
+  private widenCandidates(atLeast: number): void {
+    const grown = new Int32Array(Math.max(atLeast, this.candidates.length * 2));
+    grown.set(this.candidates);
+    this.candidates = grown;
   }
 
   private scan(q: Uint32Array, r: number, best: Map<number, number>): void {
-    for (let e = 0; e < this.highWater; e++) if (this.refOf[e] !== NONE) this.consider(e, q, r, best);
+    const all = new Int32Array(this.highWater);
+    for (let e = 0; e < all.length; e++) all[e] = e;
+    this.verify(all, all.length, -1, q, r, 0, best);
   }
 
-  private consider(e: number, q: Uint32Array, r: number, best: Map<number, number>): void {
+  /**
+   * Verifies the first `n` entries of `candidates`, found through slice `k`,
+   * by full distance, four words first. The loop only reads: the candidates'
+   * memory reads overlap, which is what a probe's time is spent on.
+   */
+  private verify(
+    candidates: Int32Array,
+    n: number,
+    k: number,
+    q: Uint32Array,
+    r: number,
+    radius: number,
+    best: Map<number, number>,
+  ): void {
     const w = this.words;
+    const [q0, q1, q2, q3, q4, q5, q6, q7] = q;
+    for (let i = 0; i < n; i++) {
+      const o = candidates[i] * WORDS;
+      let d = popcount32(w[o] ^ q0) + popcount32(w[o + 1] ^ q1);
+      d += popcount32(w[o + 2] ^ q2) + popcount32(w[o + 3] ^ q3);
+      if (d > r) continue;
+      d += popcount32(w[o + 4] ^ q4) + popcount32(w[o + 5] ^ q5);
+      d += popcount32(w[o + 6] ^ q6) + popcount32(w[o + 7] ^ q7);
+      if (d <= r) this.record(candidates[i], d, k, q, radius, best);
+    }
+  }
+
+  /**
+   * Records a match. Found through slice `k`, it counts only if no earlier
+   * slice is within `radius` too: every entry is then recorded through exactly
+   * one slice, with no per-query marks on entries.
+   */
+  private record(
+    e: number,
+    d: number,
+    k: number,
+    q: Uint32Array,
+    radius: number,
+    best: Map<number, number>,
+  ): void {
     const o = e * WORDS;
-    let d = popcount32(w[o] ^ q[0]) + popcount32(w[o + 1] ^ q[1]);
-    d += popcount32(w[o + 2] ^ q[2]) + popcount32(w[o + 3] ^ q[3]);
-    if (d > r) return;
-    d += popcount32(w[o + 4] ^ q[4]) + popcount32(w[o + 5] ^ q[5]);
-    d += popcount32(w[o + 6] ^ q[6]) + popcount32(w[o + 7] ^ q[7]);
-    if (d > r) return;
+    for (let j = 0; j < k; j++) {
+      const x = (this.words[o + (j >>> 1)] ^ q[j >>> 1]) >>> ((j & 1) << 4);
+      if (popcount32(x & 0xffff) <= radius) return;
+    }
     const refId = this.refOf[e];
+    if (refId === NONE) return;
     const seen = best.get(refId);
     if (seen === undefined || d < seen) best.set(refId, d);
-  }
-
-  private nextEpoch(): number {
-    if (this.epoch === 0x7fffffff) {
-      this.stamp.fill(0);
-      this.epoch = 0;
-    }
-    return ++this.epoch;
   }
 
   private holds(refId: number, words: Uint32Array): boolean {
@@ -255,19 +347,6 @@ export class PdqIndex<R> {
       if (same) return true;
     }
     return false;
-  }
-
-  private unlink(e: number): void {
-    for (let k = 0; k < SLICES; k++) {
-      const b = k * BUCKETS + sliceOf(this.words, e * WORDS, k);
-      if (this.heads[b] === e) {
-        this.heads[b] = this.next[e * SLICES + k];
-        continue;
-      }
-      let prev = this.heads[b];
-      while (this.next[prev * SLICES + k] !== e) prev = this.next[prev * SLICES + k];
-      this.next[prev * SLICES + k] = this.next[e * SLICES + k];
-    }
   }
 
   private newRef(ref: R): number {
@@ -284,27 +363,17 @@ export class PdqIndex<R> {
     return id;
   }
 
-  private newEntry(): number {
-    const reused = this.freeEntries.pop();
-    if (reused !== undefined) return reused;
-    if (this.highWater === this.capacity) this.grow();
-    return this.highWater++;
-  }
-
   private grow(): void {
     const capacity = this.capacity * 2;
-    const widen = <T extends Int32Array | Uint32Array>(old: T, make: (n: number) => T, per: number): T => {
-      const grown = make(capacity * per);
-      grown.set(old);
-      return grown;
-    };
-    this.words = widen(this.words, (n) => new Uint32Array(n), WORDS);
-    this.next = widen(this.next, (n) => new Int32Array(n), SLICES);
-    this.refNext = widen(this.refNext, (n) => new Int32Array(n), 1);
-    this.stamp = widen(this.stamp, (n) => new Int32Array(n), 1);
-    const refOf = new Int32Array(capacity).fill(NONE);
+    const words = new Uint32Array(capacity * WORDS);
+    words.set(this.words);
+    const refOf = new Int32Array(capacity);
     refOf.set(this.refOf);
+    const refNext = new Int32Array(capacity);
+    refNext.set(this.refNext);
+    this.words = words;
     this.refOf = refOf;
+    this.refNext = refNext;
     this.capacity = capacity;
   }
 }

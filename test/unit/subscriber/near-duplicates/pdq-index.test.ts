@@ -232,6 +232,39 @@ describe('PdqIndex against a brute-force scan', () => {
     );
   });
 
+  it('stays exact with compacted, recently added and removed entries mixed', () => {
+    const r = prng(13);
+    const rows = random.slice(0, 1500);
+    const index = build(rows);
+    const added = queries.slice(0, 40).map((q, i) => ({ hash: flip(q, i % 20, r), ref: `new${i}` }));
+    for (const row of added) index.add(row.hash, row.ref);
+    for (let i = 0; i < 1500; i += 3) index.remove(`r${i}`);
+    index.remove('new5');
+    const model = [...rows, ...added].filter(
+      (row) => row.ref !== 'new5' && !(row.ref.startsWith('r') && Number(row.ref.slice(1)) % 3 === 0),
+    );
+    for (const q of queries) {
+      expect(sorted(index.query(q, 31, 'probe'))).toEqual(sorted(bruteForce(model, q, 31)));
+    }
+    index.compact();
+    for (const q of queries) {
+      expect(sorted(index.query(q, 31, 'probe'))).toEqual(sorted(bruteForce(model, q, 31)));
+    }
+    expect(index.size).toBe(model.length);
+  });
+
+  it('compacts by itself as adds and removes pile up, keeping every entry', () => {
+    const index = new PdqIndex<string>(16);
+    const rows = random.concat(
+      random.slice(0, 2500).map((row) => ({ hash: flip(row.hash, 7, rand), ref: `v${row.ref}` })),
+    );
+    for (const row of rows) index.add(row.hash, row.ref);
+    for (let i = 0; i < 2500; i++) index.remove(`vr${i}`);
+    expect(index.size).toBe(random.length);
+    expect(sorted(index.query(random[42].hash, 31))).toEqual(sorted(bruteForce(random, random[42].hash, 31)));
+    expect([...index.rows()]).toEqual(random);
+  });
+
   it('rebuilds from its rows with the same answers', () => {
     const rebuilt = PdqIndex.fromRows(randomIndex.rows());
     for (const q of queries.slice(0, 30)) expect(rebuilt.query(q, 31)).toEqual(randomIndex.query(q, 31));
