@@ -21,6 +21,8 @@ export interface TestOrg {
   id: string;
   kind?: 'company' | 'government';
   maxTlp?: 'clear' | 'green' | 'amber';
+  /** The org's `pdq` settings; the config's default when absent. */
+  pdq?: { minQuality: number };
 }
 
 export interface TestSubscription {
@@ -110,6 +112,7 @@ export async function createTestNetwork(
       kind: o.kind ?? 'company',
       publicKey: pair.publicKey,
       maxTlp: o.maxTlp ?? 'amber',
+      ...(o.pdq ? { pdq: o.pdq } : {}),
     };
   });
   const rawKeys = orgs.map((o) => ({

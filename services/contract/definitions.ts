@@ -44,6 +44,8 @@ export const DEFAULTS = {
   webhookTimeoutMs: 10_000,
   webhookBatchSize: 100,
   dedupWindowDays: 30,
+  /** An org's floor for a pdq report's quality (Meta's reference: discard below 50). */
+  pdqMinQuality: 50,
   /** How far a record's producedAt may lie in the future before it counts as stale. */
   maxClockSkewSeconds: 300,
   /** TAXII: most objects per page, and the page size when a request names none. */

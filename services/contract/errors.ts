@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'TR_CODEC_MALFORMED',
   'TR_SIGNATURE_INVALID',
   'TR_RECORD_INVALID',
+  'TR_PDQ_INVALID',
   'TR_VALUE_NOT_CANONICAL',
   'TR_KEY_MISMATCH',
   'TR_STALE',
@@ -115,6 +116,11 @@ export const ERROR_DOCS: Record<ErrorCode, ErrorDoc> = {
   TR_SIGNATURE_INVALID: {
     canRetry: false,
     summary: "A record's Ed25519 signature is missing or does not verify against its source org's key.",
+  },
+  TR_PDQ_INVALID: {
+    canRetry: false,
+    summary:
+      "A pdq record breaks the PDQ rules: a degenerate hash, more than 7 variants, a variant that is not a hash, equals the hash or repeats, quality outside 0-100 or below its source org's floor, or quality/variants on another type (dead-lettered).",
   },
   TR_RECORD_INVALID: {
     canRetry: false,

@@ -6,12 +6,13 @@
  * `pdq/README.md`): two hashes within 31 bits of 256 match; a hash of quality
  * below 50 is not worth matching.
  */
+import { DEFAULTS } from './definitions';
 import type { ErrorDetail } from './errors';
 
 /** Hashes within this many bits of 256 are the same picture (Meta's reference threshold). */
 export const PDQ_MATCH_DISTANCE = 31;
 /** An org's default floor: a report of lower quality is refused. */
-export const PDQ_DEFAULT_MIN_QUALITY = 50;
+export const PDQ_DEFAULT_MIN_QUALITY = DEFAULTS.pdqMinQuality;
 /** The dihedral transforms of an image besides itself: 3 rotations and 4 flips. */
 export const MAX_PDQ_VARIANTS = 7;
 export const PDQ_BITS = 256;
@@ -51,37 +52,65 @@ export interface PdqFields {
 
 /**
  * Every way `fields` breaks the PDQ rules, by path under `at` (empty for the
- * API's own paths). The org's quality floor is not here: it depends on who
- * publishes, so the producer and the readers apply it where they know the org.
+ * API's own paths): what readers check. The org's quality floor is not here:
+ * it depends on who publishes, so the producer and the readers apply it
+ * where they know the org.
  */
 export function pdqProblems(fields: PdqFields, at: string): ErrorDetail[] {
-  const path = (field: string): string => (at ? `${at}.${field}` : field);
+  return [...pdqShapeProblems(fields, at), ...pdqRuleProblems(fields, at)];
+}
+
+const under = (at: string, field: string): string => (at ? `${at}.${field}` : field);
+
+/** Shapes: hex hashes of the right length, quality 0-100, at most 7 variants (the API's schema checks these itself). */
+export function pdqShapeProblems(fields: PdqFields, at: string): ErrorDetail[] {
+  if (fields.type !== 'pdq') return [];
   const out: ErrorDetail[] = [];
-  if (fields.type !== 'pdq') {
-    if (fields.quality !== null) {
-      out.push({ path: path('quality'), message: `is only allowed for type pdq, not ${fields.type}` });
-    }
-    if (fields.variants.length > 0) {
-      out.push({ path: path('variants'), message: `are only allowed for type pdq, not ${fields.type}` });
-    }
-    return out;
-  }
-  const hashProblem = pdqHashProblem(fields.value);
-  if (hashProblem) out.push({ path: path('value'), message: hashProblem });
   const q = fields.quality;
   if (q !== null && !(Number.isInteger(q) && q >= 0 && q <= 100)) {
-    out.push({ path: path('quality'), message: 'must be an integer from 0 to 100' });
+    out.push({ path: under(at, 'quality'), message: 'must be an integer from 0 to 100' });
   }
   if (fields.variants.length > MAX_PDQ_VARIANTS) {
     out.push({
-      path: path('variants'),
+      path: under(at, 'variants'),
       message: `must be at most ${MAX_PDQ_VARIANTS} (the dihedral transforms); got ${fields.variants.length}`,
     });
   }
+  const hashes = [
+    ['value', fields.value] as const,
+    ...fields.variants.map((v, i) => [`variants.${i}`, v] as const),
+  ];
+  for (const [path, hash] of hashes) {
+    if (!CANONICAL_PDQ.test(hash)) out.push({ path: under(at, path), message: pdqHashProblem(hash)! });
+  }
+  return out;
+}
+
+/**
+ * Rules past the shapes: quality and variants only on pdq, no degenerate
+ * hash, no variant equal to the hash or repeated. Hashes of a bad shape are
+ * left to `pdqShapeProblems`.
+ */
+export function pdqRuleProblems(fields: PdqFields, at: string): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  if (fields.type !== 'pdq') {
+    if (fields.quality !== null) {
+      out.push({ path: under(at, 'quality'), message: `is only allowed for type pdq, not ${fields.type}` });
+    }
+    if (fields.variants.length > 0) {
+      out.push({ path: under(at, 'variants'), message: `are only allowed for type pdq, not ${fields.type}` });
+    }
+    return out;
+  }
+  const degenerate = (hash: string): string | null =>
+    CANONICAL_PDQ.test(hash) ? pdqHashProblem(hash) : null;
+  const valueProblem = degenerate(fields.value);
+  if (valueProblem) out.push({ path: under(at, 'value'), message: valueProblem });
   const seen = new Map<string, number>();
   fields.variants.forEach((variant, i) => {
-    const where = path(`variants.${i}`);
-    const problem = pdqHashProblem(variant);
+    if (!CANONICAL_PDQ.test(variant)) return;
+    const where = under(at, `variants.${i}`);
+    const problem = degenerate(variant);
     if (problem) out.push({ path: where, message: problem });
     else if (variant === fields.value) out.push({ path: where, message: 'equals the hash itself' });
     const twin = seen.get(variant);
@@ -91,10 +120,10 @@ export function pdqProblems(fields: PdqFields, at: string): ErrorDetail[] {
   return out;
 }
 
-/** Why `quality` is below `floor`, or null: the org's own floor, refused at the API and by readers. */
-export function pdqQualityProblem(quality: number | null, floor: number): string | null {
+/** Why `quality` is below `org`'s `floor`, or null: refused at the API and by readers. */
+export function pdqQualityProblem(quality: number | null, floor: number, org: string): string | null {
   if (quality === null || quality >= floor) return null;
-  return `is ${quality}, below this org's floor of ${floor} (pdq.minQuality)`;
+  return `is ${quality}, below ${org}'s floor of ${floor} (pdq.minQuality)`;
 }
 
 /** Population count of a 32-bit word (SWAR; V8 keeps every step in int32). */

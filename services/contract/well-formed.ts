@@ -1,4 +1,5 @@
 import { ThreatRelayError, type ErrorDetail } from './errors';
+import { pdqProblems } from './pdq';
 import {
   CATEGORIES,
   INDICATOR_TYPES,
@@ -106,20 +107,30 @@ export function eventProblems(event: ThreatEvent): ErrorDetail[] {
       const v = i[field];
       check(v === null || v.length <= MAX.text, `${at}.${field}`, `must be at most ${MAX.text} characters`);
     }
+    out.push(...pdqProblems(i, at));
   } else {
     check(p.reason.length <= MAX.text, 'payload.reason', `must be at most ${MAX.text} characters`);
   }
   return out;
 }
 
-/** Throws TR_RECORD_INVALID naming every problem; what the decoder runs on each record it reads. */
+/**
+ * Throws naming every problem; what the decoder runs on each record it reads.
+ * TR_PDQ_INVALID when only the PDQ rules are broken (the record is otherwise
+ * sound, the report is not), TR_RECORD_INVALID otherwise.
+ */
 export function assertWellFormed(event: ThreatEvent): ThreatEvent {
   const problems = eventProblems(event);
   if (problems.length > 0) {
     const list = problems.map((d) => `${d.path} ${d.message}`).join('; ');
-    throw new ThreatRelayError('TR_RECORD_INVALID', `record is not well-formed: ${list}`, {
-      details: problems,
-    });
+    const p = event.payload;
+    const pdqOnly =
+      p.kind === 'IndicatorPublished' && pdqProblems(p.indicator, '').length === problems.length;
+    throw new ThreatRelayError(
+      pdqOnly ? 'TR_PDQ_INVALID' : 'TR_RECORD_INVALID',
+      `record is not well-formed: ${list}`,
+      { details: problems },
+    );
   }
   return event;
 }

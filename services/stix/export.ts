@@ -136,6 +136,9 @@ function indicatorObject(event: ThreatEvent): Record<string, unknown> {
     object_marking_refs: [TLP2_MARKING_IDS[ind.tlp]],
     x_threatrelay_category: ind.category,
     x_threatrelay_severity: ind.severity,
+    // STIX has no property for a perceptual hash's quality or its dihedral hashes: custom ones.
+    ...(ind.quality !== null ? { x_threatrelay_pdq_quality: ind.quality } : {}),
+    ...(ind.variants.length ? { x_threatrelay_pdq_variants: ind.variants } : {}),
   };
 }
 

@@ -18,6 +18,7 @@ import type { Publisher, Receipt } from '../publish/publisher';
 import { AuthFailureThrottle, RateLimiter } from '../../platform/rate-limit';
 import { checkIdempotencyKey } from './headers';
 import { jsonBody } from '../../platform/json-body';
+import { PDQ_DEFAULT_MIN_QUALITY, pdqQualityProblem } from '../../contract/pdq';
 
 /**
  * The publishing API a company's security team talks to. `createApp` only
@@ -172,6 +173,28 @@ function recipientProblems(
   );
 }
 
+/** A pdq item below the publishing org's quality floor: the same 400 as any invalid field. */
+function checkPdqQuality(
+  items: { quality?: number | undefined }[],
+  floor: number,
+  org: string,
+  batch: boolean,
+): void {
+  const problems = items.flatMap((item, index) => {
+    const problem = pdqQualityProblem(item.quality ?? null, floor, org);
+    return problem ? [{ path: `${batch ? `${index}.` : ''}quality`, message: problem }] : [];
+  });
+  if (problems.length > 0) {
+    throw new ThreatRelayError(
+      'TR_VALIDATION',
+      `the request body is invalid: ${problems.length} problem(s)`,
+      {
+        details: problems,
+      },
+    );
+  }
+}
+
 function checkRecipients(
   items: { recipients?: string[] | undefined }[],
   orgIds: Set<string>,
@@ -275,6 +298,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     failures: new AuthFailureThrottle(settings),
   };
   const orgIds = new Set(config.orgs.map((o) => o.id));
+  const pdqFloor = config.orgs.find((o) => o.id === org)?.pdq.minQuality ?? PDQ_DEFAULT_MIN_QUALITY;
   const idempotency = new IdempotencyCache<Receipt[]>({
     maxBytes: settings.idempotencyCacheBytes,
     sizeOf: (receipts) => Buffer.byteLength(JSON.stringify(receipts)),
@@ -365,6 +389,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     publishRoute((body, ctx) => {
       const { items, batch } = parseItems(indicatorInputSchema, body, settings.maxBatchItems);
       checkRecipients(items, orgIds, batch);
+      checkPdqQuality(items, pdqFloor, org, batch);
       return { events: buildPublishedEvents(items, ctx, batch) };
     }),
   );

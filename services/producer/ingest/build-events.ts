@@ -107,8 +107,9 @@ export function buildPublishedEvents(
       description: input.description ?? null,
       references: input.references,
       firstSeen: isoOrNull(input.firstSeen),
-      quality: null,
-      variants: [],
+      quality: input.quality ?? null,
+      // Canonical like the value: the API takes either case.
+      variants: (input.variants ?? []).map((v) => v.toLowerCase()),
       warnings: [],
     };
     const key = identityKey(CANONICALIZATION_VERSION, input.type, platform, value);

@@ -7,6 +7,7 @@ import { HEADERS } from '../../contract/definitions';
 import { isThreatRelayError, type ErrorCode } from '../../contract/errors';
 import { identityKey } from '../../contract/identity';
 import { identityOf, routeOf, type ThreatEvent } from '../../contract/model';
+import { PDQ_DEFAULT_MIN_QUALITY, pdqQualityProblem } from '../../contract/pdq';
 import { verifyValue } from '../../contract/signing';
 import type { OrgConfig, SubscriberSettings, SubscriptionConfig } from '../../platform/config/config';
 import { headerBytes, headerText, readHeader, type HeaderRead } from '../../platform/kafka';
@@ -19,6 +20,8 @@ export interface RecordChecks {
   orgKeys: ReadonlyMap<string, KeyObject>;
   /** The reading org: entitlement is checked against it. */
   org: OrgConfig;
+  /** Each publishing org's `pdq.minQuality`, by org id; an org not listed has the default, 50. */
+  pdqFloors?: ReadonlyMap<string, number>;
   /** Verified batch roots; default one cache per process, shared by its subscriptions. */
   verifiedRoots?: VerifiedRoots;
   /** Records produced longer ago than `maxAgeMs` or more than `maxSkewMs` ahead are stale. */
@@ -69,7 +72,19 @@ export function verifyRecord(
 function readProblem(checks: RecordChecks, message: KafkaMessage): Verdict {
   const signed = verifySigned(checks, message);
   if (!signed.ok) return signed;
-  return identityProblem(signed.event) ?? signed;
+  return identityProblem(signed.event) ?? qualityProblem(checks, signed.event) ?? signed;
+}
+
+/**
+ * A pdq report below its own org's quality floor: the producer refuses it,
+ * so a record that has one comes from a producer that did not check.
+ */
+function qualityProblem(checks: RecordChecks, event: ThreatEvent): Verdict | undefined {
+  if (event.payload.kind !== 'IndicatorPublished') return undefined;
+  const org = event.source.org;
+  const floor = checks.pdqFloors?.get(org) ?? PDQ_DEFAULT_MIN_QUALITY;
+  const problem = pdqQualityProblem(event.payload.indicator.quality, floor, org);
+  return problem ? reject('TR_PDQ_INVALID', `payload.indicator.quality ${problem}`) : undefined;
 }
 
 const SHARED_HEADERS = [HEADERS.sourceOrg, HEADERS.signature, HEADERS.batchSignature] as const;

@@ -4,8 +4,20 @@ import { entitlementProblem } from '../../../../services/subscriber/pipeline/ent
 import { passesFilter } from '../../../../services/subscriber/pipeline/filter';
 import type { Indicator, ThreatEvent, Tlp } from '../../../../services/contract/model';
 
-const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber' };
-const greenOnly: OrgConfig = { id: 'smallco', name: 'Small Co', kind: 'company', maxTlp: 'green' };
+const fbi: OrgConfig = {
+  id: 'fbi',
+  name: 'FBI',
+  kind: 'government',
+  maxTlp: 'amber',
+  pdq: { minQuality: 50 },
+};
+const greenOnly: OrgConfig = {
+  id: 'smallco',
+  name: 'Small Co',
+  kind: 'company',
+  maxTlp: 'green',
+  pdq: { minQuality: 50 },
+};
 
 describe('entitlement', () => {
   it('lets a named recipient read red and amber+strict, and nobody else', () => {

@@ -26,7 +26,13 @@ import {
 const codec = loadEventCodec();
 const twitter = generateSigningKeyPair();
 const google = generateSigningKeyPair();
-const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber' };
+const fbi: OrgConfig = {
+  id: 'fbi',
+  name: 'FBI',
+  kind: 'government',
+  maxTlp: 'amber',
+  pdq: { minQuality: 50 },
+};
 const DAY = 86_400_000;
 const checks: RecordChecks = {
   codec,
@@ -348,7 +354,13 @@ describe('verifyRecord: checks shared by the subscriptions of a process (ReadRec
     expect(counting(m).ok).toBe(true);
     expect(counting({ ...m } as KafkaMessage).ok).toBe(true);
     expect(checked).toBe(1);
-    const company: OrgConfig = { id: 'acme', name: 'Acme', kind: 'company', maxTlp: 'green' };
+    const company: OrgConfig = {
+      id: 'acme',
+      name: 'Acme',
+      kind: 'company',
+      maxTlp: 'green',
+      pdq: { minQuality: 50 },
+    };
     expect(verifyRecord({ ...checks, readRecords: shared, org: company }, m, { position: at })).toMatchObject(
       {
         ok: false,
