@@ -15,7 +15,6 @@ export const PDQ_MATCH_DISTANCE = 31;
 export const PDQ_DEFAULT_MIN_QUALITY = DEFAULTS.pdqMinQuality;
 /** The dihedral transforms of an image besides itself: 3 rotations and 4 flips. */
 export const MAX_PDQ_VARIANTS = 7;
-export const PDQ_BITS = 256;
 /** 64 hex characters; the bus carries them lowercase. */
 export const PDQ_HEX_LENGTH = 64;
 
@@ -134,17 +133,11 @@ export function popcount32(x: number): number {
   return Math.imul(v, 0x01010101) >>> 24;
 }
 
-/** Parses a canonical PDQ hash into 8 words at `out[offset..offset+8)`. */
-export function pdqWords(hex: string, out: Uint32Array = new Uint32Array(8), offset = 0): Uint32Array {
-  for (let i = 0; i < 8; i++) out[offset + i] = parseInt(hex.slice(i * 8, i * 8 + 8), 16) >>> 0;
-  return out;
-}
-
-/** Hamming distance of two canonical PDQ hashes, 0 to 256. */
+/** Hamming distance of two canonical PDQ hashes, 0 to 256 (what `PDQ_MATCH_DISTANCE` bounds). */
 export function pdqDistance(a: string, b: string): number {
-  const x = pdqWords(a);
-  const y = pdqWords(b);
   let d = 0;
-  for (let i = 0; i < 8; i++) d += popcount32(x[i] ^ y[i]);
+  for (let i = 0; i < PDQ_HEX_LENGTH; i += 8) {
+    d += popcount32(parseInt(a.slice(i, i + 8), 16) ^ parseInt(b.slice(i, i + 8), 16));
+  }
   return d;
 }
