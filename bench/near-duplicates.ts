@@ -116,6 +116,7 @@ function main(): void {
     for (let e = 0; e < HASHES; e++) yield { hash: hex(stored, e * 8), ref: e };
   }
   const index = PdqIndex.fromRows(rows(), HASHES);
+  console.log('  index built');
   const buildSeconds = Number(process.hrtime.bigint() - t) / 1e9;
   const heapAfter = process.memoryUsage();
   const typedPerHash = index.typedBytes / HASHES;
@@ -137,6 +138,7 @@ function main(): void {
     scanSeconds += Number(process.hrtime.bigint() - t) / 1e9;
     if (!sameAnswers(answers[q], scan)) mismatches++;
     if (scan.size > 0) matched++;
+    if ((q + 1) % 1000 === 0) console.log(`  scanned ${q + 1}/${QUERIES} queries`);
   }
   const ratio = scanSeconds / indexSeconds;
   const race = popcountRace(stored);
