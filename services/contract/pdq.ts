@@ -6,13 +6,12 @@
  * `pdq/README.md`): two hashes within 31 bits of 256 match; a hash of quality
  * below 50 is not worth matching.
  */
-import { DEFAULTS } from './definitions';
 import type { ErrorDetail } from './errors';
 
 /** Hashes within this many bits of 256 are the same picture (Meta's reference threshold). */
 export const PDQ_MATCH_DISTANCE = 31;
 /** An org's default floor: a report of lower quality is refused. */
-export const PDQ_DEFAULT_MIN_QUALITY = DEFAULTS.pdqMinQuality;
+export const PDQ_DEFAULT_MIN_QUALITY = 50;
 /** The dihedral transforms of an image besides itself: 3 rotations and 4 flips. */
 export const MAX_PDQ_VARIANTS = 7;
 /** 64 hex characters; the bus carries them lowercase. */

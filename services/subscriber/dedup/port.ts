@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { Config, SubscriptionConfig } from '../../platform/config/config';
 import { isThreatRelayError, ThreatRelayError } from '../../contract/errors';
-import type { ThreatEvent } from '../../contract/model';
-import type { DeliveryKind } from '../pipeline/shape';
+import { routeOf, type ThreatEvent } from '../../contract/model';
+import type { DeliveryKind } from '../../contract/webhook-body';
 import { createDedupStore, type BatchMark, type DedupOutcome, type DedupStore } from './';
 
 /** What the dedup store decided for one record; `deliver` says what, if anything, goes out. */
@@ -87,6 +87,7 @@ export function openDedup(
         key: p.key,
         org: event.source.org,
         kind: p.kind === 'IndicatorPublished' ? 'published' : 'revoked',
+        tlp: routeOf(p).tlp,
         position,
         validUntil:
           p.kind === 'IndicatorPublished' && p.indicator.validUntil

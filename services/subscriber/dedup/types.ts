@@ -1,4 +1,5 @@
 import { ThreatRelayError } from '../../contract/errors';
+import type { Tlp } from '../../contract/model';
 import { ORG_ID_PATTERN, UUID_PATTERN } from '../../contract/well-formed';
 
 /**
@@ -78,6 +79,12 @@ export interface DedupInput {
   org: string;
   kind: 'published' | 'revoked';
   /**
+   * The TLP of the report (a revocation carries its original's): an event
+   * names other orgs' reports only when they were no more restricted than it
+   * (rules.ts, `revealedOrgs`).
+   */
+  tlp: Tlp;
+  /**
    * Where this copy of the event was read, the same string every time the same
    * record is read again, e.g. `topic/partition/offset`. Opaque to the store.
    */
@@ -87,11 +94,6 @@ export interface DedupInput {
    * the earlier of this and the dedup window. Ignored for revocations.
    */
   validUntil?: number | null;
-}
-
-/** Where a store keeps an event's outcome: scoped by its source org. */
-export function eventScope(input: Pick<DedupInput, 'org' | 'eventId'>): string {
-  return `${input.org}/${input.eventId}`;
 }
 
 /**
