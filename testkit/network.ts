@@ -26,6 +26,8 @@ export interface TestOrg {
   mispDefaultCategory?: Category;
   /** The org's producer policy for MISP warninglists (lists to reject, values never warned). */
   warninglists?: { reject?: string[]; exceptions?: string[] };
+  /** The org's `pdq` settings; the config's default when absent. */
+  pdq?: { minQuality: number };
 }
 
 export interface TestSubscription {
@@ -117,6 +119,7 @@ export async function createTestNetwork(
       maxTlp: o.maxTlp ?? 'amber',
       ...(o.mispDefaultCategory ? { mispDefaultCategory: o.mispDefaultCategory } : {}),
       ...(o.warninglists ? { warninglists: o.warninglists } : {}),
+      ...(o.pdq ? { pdq: o.pdq } : {}),
     };
   });
   const rawKeys = orgs.map((o) => ({

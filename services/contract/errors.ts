@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'TR_SIGNATURE_INVALID',
   'TR_RECORD_INVALID',
   'TR_RECORD_OUT_OF_BOUNDS',
+  'TR_PDQ_INVALID',
   'TR_VALUE_NOT_CANONICAL',
   'TR_KEY_MISMATCH',
   'TR_STALE',
@@ -117,6 +118,11 @@ export const ERROR_DOCS: Record<ErrorCode, ErrorDoc> = {
     canRetry: false,
     summary:
       "A record's Ed25519 signature is missing or does not verify against its source org's keys, or the key that signed it was not valid at the record's producedAt (before notBefore, at or after notAfter or revokedAt).",
+  },
+  TR_PDQ_INVALID: {
+    canRetry: false,
+    summary:
+      "A pdq record breaks the PDQ rules: a degenerate hash, more than 7 variants, a variant that is not a hash, equals the hash or repeats, quality outside 0-100 or below its source org's floor, or quality/variants on another type (dead-lettered).",
   },
   TR_RECORD_INVALID: {
     canRetry: false,

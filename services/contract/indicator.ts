@@ -9,6 +9,7 @@ import {
   TLP_LEVELS,
 } from './model';
 import { BOUNDS, referenceSchema } from './bounds';
+import { MAX_PDQ_VARIANTS, pdqRuleProblems } from './pdq';
 
 /**
  * The API shape of an indicator, as a company's security team posts it. Built
@@ -44,8 +45,22 @@ export const indicatorInputSchema = z
     tags: z.array(shortText(BOUNDS.tag)).max(BOUNDS.tags).default([]),
     description: shortText(BOUNDS.description).optional(),
     references: z.array(referenceSchema).max(BOUNDS.references).default([]),
+    /** For `pdq`: the hasher's quality score; below the org's `pdq.minQuality` (default 50) it is refused. */
+    quality: z.number().int().min(0).max(100).optional(),
+    /** For `pdq`: up to 7 PDQ hashes of the same image rotated and flipped (the dihedral hashes). */
+    variants: z
+      .array(z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a PDQ hash: 64 hex characters'))
+      .max(MAX_PDQ_VARIANTS, `must be at most ${MAX_PDQ_VARIANTS} (the dihedral transforms of an image)`)
+      .optional(),
   })
   .superRefine((ind, ctx) => {
+    for (const problem of inputPdqProblems(ind)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: problem.path.split('.').map(pathSegment),
+        message: problem.message,
+      });
+    }
     const needsRecipients = NAMED_RECIPIENT_TLPS.includes(ind.tlp);
     if (needsRecipients && !ind.recipients) {
       ctx.addIssue({ code: 'custom', path: ['recipients'], message: `required for tlp ${ind.tlp}` });
@@ -77,6 +92,30 @@ export const indicatorInputSchema = z
   });
 
 export type IndicatorInput = z.infer<typeof indicatorInputSchema>;
+
+const pathSegment = (s: string): string | number => (/^\d+$/.test(s) ? Number(s) : s);
+
+/**
+ * The PDQ rules the schema's shapes leave, on an API item, hashes compared
+ * canonical (lowercase): the value's own shape is the canonicalizer's to
+ * judge (TR_INVALID_VALUE), the variants' and quality's the schema's.
+ */
+function inputPdqProblems(ind: {
+  type: string;
+  value: string;
+  quality?: number | undefined;
+  variants?: string[] | undefined;
+}): { path: string; message: string }[] {
+  return pdqRuleProblems(
+    {
+      type: ind.type,
+      value: ind.value.toLowerCase(),
+      quality: ind.quality ?? null,
+      variants: (ind.variants ?? []).map((v) => v.toLowerCase()),
+    },
+    '',
+  );
+}
 
 /**
  * `POST /v1/indicators/revoke`: withdraw an indicator this org published,

@@ -1,5 +1,6 @@
 import { BOUNDS, referenceProblem } from './bounds';
 import { ThreatRelayError, type ErrorDetail } from './errors';
+import { pdqProblems } from './pdq';
 import {
   CATEGORIES,
   INDICATOR_TYPES,
@@ -85,6 +86,7 @@ export function eventProblems(event: ThreatEvent): ErrorDetail[] {
       'must be 0 to 100',
     );
     check(i.validUntil === null || i.validUntil > i.validFrom, `${at}.validUntil`, 'must be after validFrom');
+    out.push(...pdqProblems(i, at));
   }
   return out;
 }
@@ -131,12 +133,22 @@ export function boundProblems(event: ThreatEvent): ErrorDetail[] {
 
 /**
  * What the decoder runs on each record it reads. Throws TR_RECORD_INVALID
- * naming every shape problem, or, for a well-shaped record, TR_RECORD_OUT_OF_BOUNDS
- * naming every bound exceeded.
+ * naming every shape problem (TR_PDQ_INVALID when only the PDQ rules are
+ * broken: the record is sound, the report is not), or, for a well-shaped
+ * record, TR_RECORD_OUT_OF_BOUNDS naming every bound exceeded.
  */
 export function assertWellFormed(event: ThreatEvent): ThreatEvent {
   const problems = eventProblems(event);
-  if (problems.length > 0) throw notWellFormed('TR_RECORD_INVALID', 'record is not well-formed', problems);
+  if (problems.length > 0) {
+    const p = event.payload;
+    const pdqOnly =
+      p.kind === 'IndicatorPublished' && pdqProblems(p.indicator, '').length === problems.length;
+    throw notWellFormed(
+      pdqOnly ? 'TR_PDQ_INVALID' : 'TR_RECORD_INVALID',
+      'record is not well-formed',
+      problems,
+    );
+  }
   const outside = boundProblems(event);
   if (outside.length > 0) throw notWellFormed('TR_RECORD_OUT_OF_BOUNDS', 'record is out of bounds', outside);
   return event;
@@ -154,7 +166,7 @@ export function assertRecordSize(bytes: Buffer): void {
 }
 
 function notWellFormed(
-  code: 'TR_RECORD_INVALID' | 'TR_RECORD_OUT_OF_BOUNDS',
+  code: 'TR_RECORD_INVALID' | 'TR_PDQ_INVALID' | 'TR_RECORD_OUT_OF_BOUNDS',
   what: string,
   details: ErrorDetail[],
 ): ThreatRelayError {

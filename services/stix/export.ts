@@ -144,6 +144,9 @@ function indicatorObject(
     object_marking_refs: [TLP2_MARKING_IDS[ind.tlp]],
     x_threatrelay_category: ind.category,
     x_threatrelay_severity: ind.severity,
+    // STIX has no property for a perceptual hash's quality or its dihedral hashes: custom ones.
+    ...(ind.quality !== null ? { x_threatrelay_pdq_quality: ind.quality } : {}),
+    ...(ind.variants.length ? { x_threatrelay_pdq_variants: ind.variants } : {}),
     ...(warnings.length
       ? { x_threatrelay_warnings: warnings.map((w) => ({ list: w.list, version: w.version })) }
       : {}),

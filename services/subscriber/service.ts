@@ -105,6 +105,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     ),
   );
   const orgKeys = orgPublicKeys(config.orgs);
+  const pdqFloors = new Map(config.orgs.map((o) => [o.id, o.pdq.minQuality]));
   const codec = loadEventCodec();
   const topics = kafkaNames(config.kafka.topicPrefix);
   const metrics = createSubscriberMetrics(orgId);
@@ -144,6 +145,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       org,
       codec,
       orgKeys,
+      pdqFloors,
       freshness: freshnessFor(config.subscriber, subscription),
       topics,
       deadLetters,

@@ -94,6 +94,7 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
     codec: loadEventCodec(),
     orgKeys: orgPublicKeys(config.orgs),
     org,
+    pdqFloors: new Map(config.orgs.map((o) => [o.id, o.pdq.minQuality])),
     freshness: {
       maxAgeMs: config.taxii.windowDays * 86_400_000,
       maxSkewMs: config.subscriber.maxClockSkewSeconds * 1000,

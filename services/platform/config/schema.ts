@@ -149,6 +149,16 @@ const orgSchema = z
     keys: z.array(signingKeySchema).optional(),
     /** The most restrictive community TLP this org may read. Default `amber`. */
     maxTlp: z.enum(['clear', 'green', 'amber']).default('amber'),
+    /** How this org's PDQ image hashes are held. Default `{ minQuality: 50 }`. */
+    pdq: z
+      .strictObject({
+        /**
+         * The lowest `quality` (0-100) a `pdq` report of this org may carry: lower is refused at the
+         * API and dead-lettered by readers. Default 50, Meta's reference floor.
+         */
+        minQuality: z.number().int().min(0).max(100).default(DEFAULTS.pdqMinQuality),
+      })
+      .default({ minQuality: DEFAULTS.pdqMinQuality }),
     /**
      * The category of an indicator imported from MISP when no tag and no MISP
      * category names one (docs/misp.md). Default `other`.

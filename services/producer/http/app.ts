@@ -18,10 +18,11 @@ import type { Publisher, Receipt } from '../publish/publisher';
 import { AuthFailureThrottle, RateLimiter } from '../../platform/rate-limit';
 import { checkIdempotencyKey } from './headers';
 import { jsonBody } from '../../platform/json-body';
+import { PDQ_DEFAULT_MIN_QUALITY, pdqQualityProblem } from '../../contract/pdq';
 import { buildMispRoute } from './misp';
 import type { Warning, WarninglistIndex } from '../../contract/warninglists';
 import { openWarninglists } from '../../platform/warninglists';
-import { refuseRejected, warninglistPolicy, warningsOf } from '../ingest/warnings';
+import { attachRecordWarnings, refuseRejected, warninglistPolicy, warningsOf } from '../ingest/warnings';
 
 /**
  * The publishing API a company's security team talks to. `createApp` only
@@ -179,6 +180,28 @@ function recipientProblems(
   );
 }
 
+/** A pdq item below the publishing org's quality floor: the same 400 as any invalid field. */
+function checkPdqQuality(
+  items: { quality?: number | undefined }[],
+  floor: number,
+  org: string,
+  batch: boolean,
+): void {
+  const problems = items.flatMap((item, index) => {
+    const problem = pdqQualityProblem(item.quality ?? null, floor, org);
+    return problem ? [{ path: `${batch ? `${index}.` : ''}quality`, message: problem }] : [];
+  });
+  if (problems.length > 0) {
+    throw new ThreatRelayError(
+      'TR_VALIDATION',
+      `the request body is invalid: ${problems.length} problem(s)`,
+      {
+        details: problems,
+      },
+    );
+  }
+}
+
 function checkRecipients(
   items: { recipients?: string[] | undefined }[],
   orgIds: Set<string>,
@@ -294,9 +317,17 @@ export function createApp(deps: ProducerAppDeps): Express {
     failures: new AuthFailureThrottle(settings),
   };
   const orgIds = new Set(config.orgs.map((o) => o.id));
+  const pdqFloor = orgById(config, org)?.pdq.minQuality ?? PDQ_DEFAULT_MIN_QUALITY;
   const policy = warninglistPolicy(
     deps.warninglists ?? openWarninglists(config.warninglists.dir),
-    orgById(config, org) ?? { id: org, name: org, kind: 'company', maxTlp: 'amber', keys: [] },
+    orgById(config, org) ?? {
+      id: org,
+      name: org,
+      kind: 'company',
+      maxTlp: 'amber',
+      keys: [],
+      pdq: { minQuality: PDQ_DEFAULT_MIN_QUALITY },
+    },
   );
   const idempotency = new IdempotencyCache<Receipt[]>({
     maxBytes: settings.idempotencyCacheBytes,
@@ -355,6 +386,10 @@ export function createApp(deps: ProducerAppDeps): Express {
         built = build(req.body, ctx, req.query);
         warnings = warningsOf(policy, built.events);
         refuseRejected(policy, warnings, built.valuePath);
+        attachRecordWarnings(
+          built.events.map((e) => e.payload),
+          warnings,
+        );
       } catch (err) {
         const reason = reasonLabel(isThreatRelayError(err) ? err.code : 'TR_INTERNAL');
         for (const type of rejectedTypes(req.body)) metrics.rejected.inc({ org, type, reason });
@@ -398,6 +433,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     publishRoute((body, ctx) => {
       const { items, batch } = parseItems(indicatorInputSchema, body, settings.maxBatchItems);
       checkRecipients(items, orgIds, batch);
+      checkPdqQuality(items, pdqFloor, org, batch);
       return { events: buildPublishedEvents(items, ctx, batch), valuePath: itemValuePath(batch) };
     }),
   );

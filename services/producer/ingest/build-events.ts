@@ -116,6 +116,10 @@ export function buildPublishedEvents(
       description: input.description ?? null,
       references: input.references,
       firstSeen: isoOrNull(input.firstSeen),
+      quality: input.quality ?? null,
+      // Canonical like the value: the API takes either case.
+      variants: (input.variants ?? []).map((v) => v.toLowerCase()),
+      warnings: [],
     };
     const key = identityKey(CANONICALIZATION_VERSION, input.type, platform, value);
     return envelope(ctx, now, eventIdFor(ctx, index, 'publish', input), {

@@ -179,6 +179,7 @@ export async function replayDeadLetters(
       codec: loadEventCodec(),
       freshness: freshnessFor(config.subscriber, subscription),
       orgKeys: orgPublicKeys(config.orgs),
+      pdqFloors: new Map(config.orgs.map((o) => [o.id, o.pdq.minQuality])),
       topics,
       // A replay consumes no group: it never commits offsets, so never dead-letters through them.
       deadLetters: {

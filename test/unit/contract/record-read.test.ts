@@ -19,7 +19,14 @@ import { ReadRecords, verifyRecord, type RecordChecks } from '../../../services/
 const codec = loadEventCodec();
 const twitter = generateSigningKeyPair();
 const google = generateSigningKeyPair();
-const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber', keys: [] };
+const fbi: OrgConfig = {
+  id: 'fbi',
+  name: 'FBI',
+  kind: 'government',
+  maxTlp: 'amber',
+  keys: [],
+  pdq: { minQuality: 50 },
+};
 const TWITTER_KEY = { id: 'twitter-2026', publicKey: twitter.publicKey };
 const DAY = 86_400_000;
 const checks: RecordChecks = {
@@ -52,6 +59,9 @@ function published(overrides: Partial<Indicator> = {}, event: Partial<ThreatEven
     description: null,
     references: [],
     firstSeen: null,
+    quality: null,
+    variants: [],
+    warnings: [],
     ...overrides,
   };
   const key =
@@ -341,7 +351,14 @@ describe('verifyRecord: checks shared by the subscriptions of a process (ReadRec
     expect(counting(m).ok).toBe(true);
     expect(counting({ ...m } as KafkaMessage).ok).toBe(true);
     expect(checked).toBe(1);
-    const company: OrgConfig = { id: 'acme', name: 'Acme', kind: 'company', maxTlp: 'green', keys: [] };
+    const company: OrgConfig = {
+      id: 'acme',
+      name: 'Acme',
+      kind: 'company',
+      maxTlp: 'green',
+      keys: [],
+      pdq: { minQuality: 50 },
+    };
     expect(verifyRecord({ ...checks, readRecords: shared, org: company }, m, { position: at })).toMatchObject(
       {
         ok: false,

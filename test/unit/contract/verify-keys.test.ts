@@ -67,6 +67,9 @@ function event(producedAt: number): ThreatEvent {
         description: null,
         references: [],
         firstSeen: null,
+        quality: null,
+        variants: [],
+        warnings: [],
       },
     },
   };

@@ -2,6 +2,7 @@ import type { Indicator, IndicatorType, ThreatEvent } from '../../../services/co
 import { stixIndicatorId, stixPattern, toStixBundle } from '../../../services/stix/export';
 import { TLP2_MARKING_IDS } from '../../../services/stix/markings';
 import { oraclePython, stixValidationErrors } from '../../../testkit/stix-validator';
+import { JAVA } from '../../fixtures/pdq-reference';
 
 function published(
   type: IndicatorType,
@@ -37,11 +38,18 @@ function published(
         description: 'seen pushing fake polling-place changes',
         references: ['https://transparency.example.com/report/42'],
         firstSeen: null,
+        quality: null,
+        variants: [],
+        warnings: [],
         ...extra,
       },
     },
   };
 }
+
+/** The reference bridge photo and its 90-degree rotation (facebook/ThreatExchange, pdq/java/README.md). */
+const PDQ = JAVA['bridge-1-original'];
+const PDQ_ROTATED = JAVA['bridge-2-rotate-90'];
 
 const CASES: [IndicatorType, string, Partial<Indicator>, string][] = [
   ['domain', 'vote-count-live.com', {}, "[domain-name:value = 'vote-count-live.com']"],
@@ -59,11 +67,34 @@ const CASES: [IndicatorType, string, Partial<Indicator>, string][] = [
   ],
   ['asn', 'AS64500', {}, '[autonomous-system:number = 64500]'],
   ['pdq', 'f'.repeat(64), { category: 'manipulated_media' }, `[file:hashes.PDQ = '${'f'.repeat(64)}']`],
+  [
+    'pdq',
+    PDQ,
+    { category: 'manipulated_media', quality: 100, variants: [PDQ_ROTATED] },
+    `[file:hashes.PDQ = '${PDQ}']`,
+  ],
 ];
 
 describe('STIX 2.1 export', () => {
   it.each(CASES)('maps %s to its pattern', (type, value, extra, pattern) => {
     expect(stixPattern(type, value, extra.platform ?? null)).toBe(pattern);
+  });
+
+  it('carries a pdq report’s quality and variants as custom properties', () => {
+    const bundle = toStixBundle(
+      [published('pdq', PDQ, { category: 'manipulated_media', quality: 87, variants: [PDQ_ROTATED] })],
+      'pdq',
+    );
+    const indicator = bundle.objects.find((o) => o.type === 'indicator')!;
+    expect(indicator.x_threatrelay_pdq_quality).toBe(87);
+    expect(indicator.x_threatrelay_pdq_variants).toEqual([PDQ_ROTATED]);
+  });
+
+  it('leaves the pdq properties out when a report has neither', () => {
+    const indicator = toStixBundle([published('domain', 'a.example')], 'd').objects.find(
+      (o) => o.type === 'indicator',
+    )!;
+    expect(Object.keys(indicator).filter((k) => k.startsWith('x_threatrelay_pdq'))).toEqual([]);
   });
 
   it('marks each indicator with its TLP 2.0 marking and includes that definition and the source identity', () => {
