@@ -88,6 +88,18 @@ export interface Indicator {
   references: string[];
   /** When the source first observed it (schema v2; null from v1 writers). */
   firstSeen: string | null;
+  /** For `pdq`: the hasher's quality score, 0 to 100 (schema v3; null when not given or from older writers). */
+  quality: number | null;
+  /** For `pdq`: up to 7 dihedral PDQ hashes of the same image, canonical lowercase hex (schema v3). */
+  variants: string[];
+  /** Warninglists the value is on, as the producer found them (schema v3). */
+  warnings: IndicatorWarning[];
+}
+
+/** A warninglist that holds an indicator's value, and the version of the list that matched. */
+export interface IndicatorWarning {
+  list: string;
+  version: number;
 }
 
 export interface Source {

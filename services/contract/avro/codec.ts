@@ -54,8 +54,8 @@ export interface EventCodec {
   readonly newest: SchemaVersion;
   /**
    * Writes `event` with the newest schema (or `options.version`), setting
-   * `schemaVersion` to it. Fields the chosen schema lacks (`firstSeen` in v1)
-   * are not written.
+   * `schemaVersion` to it. Fields the chosen schema lacks (`firstSeen` in v1;
+   * `quality`, `variants`, `warnings` before v3) are not written.
    */
   encode(event: ThreatEvent, options?: EncodeOptions): Buffer;
   /** Reads a record written with any known version, resolved to the newest. */
@@ -97,7 +97,13 @@ interface AvroEnvelope {
 }
 interface AvroPublished {
   key: string;
-  indicator: Omit<Indicator, 'firstSeen'> & { firstSeen?: string | null };
+  /** Fields newer than the reader's schema are absent (v1 has no `firstSeen`, v1 and v2 no `quality`, `variants`, `warnings`). */
+  indicator: Omit<Indicator, 'firstSeen' | 'quality' | 'variants' | 'warnings'> & {
+    firstSeen?: string | null;
+    quality?: number | null;
+    variants?: string[];
+    warnings?: { list: string; version: number }[];
+  };
 }
 type AvroRevoked = Omit<IndicatorRevoked, 'kind'>;
 
@@ -147,6 +153,10 @@ function fromAvro(avro: AvroEnvelope): ThreatEvent {
         references: i.references,
         // A reader schema without the field (v1) leaves it undefined; the model says null.
         firstSeen: i.firstSeen ?? null,
+        quality: i.quality ?? null,
+        variants: i.variants ?? [],
+        // Plain objects, not avsc's Warning record instances.
+        warnings: (i.warnings ?? []).map((w) => ({ list: w.list, version: w.version })),
       },
     };
   } else if (revoked !== undefined) {

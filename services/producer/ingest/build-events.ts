@@ -107,6 +107,9 @@ export function buildPublishedEvents(
       description: input.description ?? null,
       references: input.references,
       firstSeen: isoOrNull(input.firstSeen),
+      quality: null,
+      variants: [],
+      warnings: [],
     };
     const key = identityKey(CANONICALIZATION_VERSION, input.type, platform, value);
     return envelope(ctx, now, eventIdFor(ctx, index, 'publish', input), {

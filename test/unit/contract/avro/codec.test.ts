@@ -17,7 +17,8 @@ import {
   publishedFull,
   publishedMinimal,
   revoked,
-  withoutFirstSeen,
+  asVersion,
+  publishedPdq,
 } from '../../../fixtures/threat-events';
 
 const SCHEMAS = path.resolve(__dirname, '../../../../schemas');
@@ -52,8 +53,8 @@ afterAll(() => {
 
 describe('loadEventCodec', () => {
   it('loads every version in schemas/, oldest first, the newest last', () => {
-    expect(codec.versions.map((v) => v.version)).toEqual([1, 2]);
-    expect(codec.newest.version).toBe(2);
+    expect(codec.versions.map((v) => v.version)).toEqual([1, 2, 3]);
+    expect(codec.newest.version).toBe(3);
   });
 
   it('finds schemas/ above the module when no directory is given', () => {
@@ -93,7 +94,7 @@ describe('round trip', () => {
 
   it('writes schemaVersion as the version it encodes with', () => {
     const event: ThreatEvent = { ...publishedMinimal, schemaVersion: 1 };
-    expect(codec.decode(codec.encode(event)).schemaVersion).toBe(2);
+    expect(codec.decode(codec.encode(event)).schemaVersion).toBe(3);
   });
 
   it('normalizes a timestamp without milliseconds to the model form', () => {
@@ -109,8 +110,8 @@ describe('single-object header', () => {
     expect(bytes.subarray(2, SINGLE_OBJECT_HEADER_LENGTH)).toEqual(
       crc64Avro(codec.newest.parsingCanonicalForm),
     );
-    // Pinned: v2 is published, so its fingerprint can never change (fastavro agrees, see codec.oracle.test.ts).
-    expect(bytes.subarray(2, SINGLE_OBJECT_HEADER_LENGTH).toString('hex')).toBe('f830bb2677bdcd61');
+    // Pinned: v3 is published, so its fingerprint can never change (fastavro agrees, see codec.oracle.test.ts).
+    expect(bytes.subarray(2, SINGLE_OBJECT_HEADER_LENGTH).toString('hex')).toBe('4f05085a978082c7');
   });
 
   it('carries the fingerprint of the older schema it was asked to write with', () => {
@@ -161,7 +162,7 @@ describe('decode errors', () => {
 
   it('rejects trailing bytes after the record', () => {
     const padded = Buffer.concat([good, Buffer.from([0, 0, 0])]);
-    expectCode(() => codec.decode(padded), 'TR_CODEC_MALFORMED', /^3 trailing bytes after the v2 record/);
+    expectCode(() => codec.decode(padded), 'TR_CODEC_MALFORMED', /^3 trailing bytes after the v3 record/);
   });
 
   it('rejects an unknown fingerprint, naming it in hex', () => {
@@ -187,11 +188,11 @@ describe('decode errors', () => {
   });
 
   it('wraps an out-of-range union branch with the avsc error as cause', () => {
-    // A minimal hand-made v2 body: eventId "", schemaVersion 0, producedAt 0,
+    // A minimal hand-made v3 body: eventId "", schemaVersion 0, producedAt 0,
     // source {"", ""}, canonicalizationVersion 0, then payload branch 5.
     const body = Buffer.from([0, 0, 0, 0, 0, 0, 10]);
     const bytes = Buffer.concat([good.subarray(0, SINGLE_OBJECT_HEADER_LENGTH), body]);
-    const err = expectCode(() => codec.decode(bytes), 'TR_CODEC_MALFORMED', /does not decode with schema v2/);
+    const err = expectCode(() => codec.decode(bytes), 'TR_CODEC_MALFORMED', /does not decode with schema v3/);
     expect(err.cause).toBeInstanceOf(Error);
     expect((err.cause as Error).message).toMatch(/invalid union index/);
   });
@@ -225,14 +226,38 @@ describe('encode errors', () => {
 });
 
 describe('schema resolution', () => {
-  it('reads a v1 record with the v2 reader, firstSeen null', () => {
+  it('reads a v1 record with the newest reader, firstSeen null', () => {
     const decoded = codec.decode(codec.encode(publishedFull, { version: 1 }));
-    expect(decoded).toStrictEqual({ ...withoutFirstSeen(publishedFull), schemaVersion: 1 });
+    expect(decoded).toStrictEqual({ ...asVersion(publishedFull, 1), schemaVersion: 1 });
   });
 
   it('reads a v2 record with a v1 reader, dropping firstSeen', () => {
-    const decoded = codec.decodeAs(codec.encode(publishedFull), 1);
-    expect(decoded).toStrictEqual(withoutFirstSeen(publishedFull));
+    const decoded = codec.decodeAs(codec.encode(publishedFull, { version: 2 }), 1);
+    expect(decoded).toStrictEqual({ ...asVersion(publishedFull, 1), schemaVersion: 2 });
+  });
+
+  it('reads a v2 record with the v3 reader, quality null and no variants or warnings', () => {
+    const decoded = codec.decode(codec.encode(publishedPdq, { version: 2 }));
+    expect(decoded).toStrictEqual({ ...asVersion(publishedPdq, 2), schemaVersion: 2 });
+  });
+
+  it('reads a v3 record with a v2 reader, dropping quality, variants and warnings', () => {
+    const decoded = codec.decodeAs(codec.encode(publishedPdq), 2);
+    expect(decoded).toStrictEqual(asVersion(publishedPdq, 2));
+  });
+
+  it('reads a v3 record with a v1 reader, dropping firstSeen and the v3 fields', () => {
+    const decoded = codec.decodeAs(codec.encode(publishedPdq), 1);
+    expect(decoded).toStrictEqual(asVersion(publishedPdq, 1));
+  });
+
+  it('carries quality, variants and warnings through a v3 round trip as plain objects', () => {
+    const decoded = codec.decode(codec.encode(publishedPdq));
+    if (decoded.payload.kind !== 'IndicatorPublished') throw new Error('expected a published event');
+    expect(decoded.payload.indicator.warnings[0].constructor).toBe(Object);
+    expect(decoded.payload.indicator.variants).toEqual(
+      publishedPdq.payload.kind === 'IndicatorPublished' ? publishedPdq.payload.indicator.variants : [],
+    );
   });
 
   it('reads a v1 record with a v1 reader unchanged', () => {
@@ -247,7 +272,7 @@ describe('schema resolution', () => {
     expectCode(
       () => v1Only.decode(codec.encode(revoked)),
       'TR_CODEC_UNKNOWN_FINGERPRINT',
-      /f830bb2677bdcd61/,
+      /4f05085a978082c7/,
     );
   });
 });

@@ -20,6 +20,7 @@ const FIXTURE = path.resolve(__dirname, '../../../fixtures/schemas/incompatible.
 const PUBLISHED: Record<string, string> = {
   'threat-event.v1.avsc': 'ed602bf8643fc300',
   'threat-event.v2.avsc': 'f830bb2677bdcd61',
+  'threat-event.v3.avsc': '4f05085a978082c7',
 };
 
 function load(file: string): NamedSchema {

@@ -58,6 +58,9 @@ function published(overrides: Partial<Indicator> = {}, event: Partial<ThreatEven
     description: null,
     references: [],
     firstSeen: null,
+    quality: null,
+    variants: [],
+    warnings: [],
     ...overrides,
   };
   const key =
