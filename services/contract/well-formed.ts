@@ -6,7 +6,10 @@ import {
   PLATFORM_TYPES,
   PLATFORMS,
   SEVERITIES,
+  SIGHTING_KINDS,
   TLP_LEVELS,
+  identityOf,
+  type Sighting,
   type ThreatEvent,
 } from './model';
 
@@ -20,7 +23,9 @@ export const ORG_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
 
 /** Bounds of the API (contract/indicator.ts), so nothing on the bus is larger than a producer accepts. */
-const MAX = { value: 8192, submitter: 200, text: 4096, listItems: 100 } as const;
+const MAX = { value: 8192, submitter: 200, text: 4096, where: 500, listItems: 100 } as const;
+/** The sighting bounds the producer's API applies too (an Avro int holds the count). */
+export const SIGHTING_BOUNDS = { where: MAX.where, note: MAX.text, count: 2_147_483_647, to: MAX.listItems } as const;
 
 const oneOf = (set: readonly string[], v: unknown): boolean => typeof v === 'string' && set.includes(v);
 
@@ -63,7 +68,7 @@ export function eventProblems(event: ThreatEvent): ErrorDetail[] {
   route.recipients.forEach((r, i) =>
     check(ORG_ID_PATTERN.test(r), `${at}.recipients.${i}`, 'must be an org id'),
   );
-  const identity = p.kind === 'IndicatorPublished' ? p.indicator : p;
+  const identity = identityOf(p);
   if (identity.type !== null) {
     check(oneOf(INDICATOR_TYPES, identity.type), `${at}.type`, 'is not a known indicator type');
     const needsPlatform = PLATFORM_TYPES.includes(identity.type);
@@ -106,9 +111,34 @@ export function eventProblems(event: ThreatEvent): ErrorDetail[] {
       const v = i[field];
       check(v === null || v.length <= MAX.text, `${at}.${field}`, `must be at most ${MAX.text} characters`);
     }
+  } else if (p.kind === 'Sighting') {
+    out.push(...sightingProblems(p));
   } else {
     check(p.reason.length <= MAX.text, 'payload.reason', `must be at most ${MAX.text} characters`);
   }
+  return out;
+}
+
+function sightingProblems(s: Sighting): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  const check = (ok: boolean, path: string, message: string): void => {
+    if (!ok) out.push({ path, message });
+  };
+  check(oneOf(SIGHTING_KINDS, s.sightingKind), 'payload.sightingKind', `must be one of ${SIGHTING_KINDS.join(', ')}`);
+  check(
+    Number.isInteger(s.count) && s.count >= 1 && s.count <= SIGHTING_BOUNDS.count,
+    'payload.count',
+    `must be 1 to ${SIGHTING_BOUNDS.count}`,
+  );
+  check(
+    s.firstSeen === null || s.lastSeen === null || s.firstSeen <= s.lastSeen,
+    'payload.lastSeen',
+    'must not be before firstSeen',
+  );
+  check(s.where === null || s.where.length <= MAX.where, 'payload.where', `must be at most ${MAX.where} characters`);
+  check(s.note === null || s.note.length <= MAX.text, 'payload.note', `must be at most ${MAX.text} characters`);
+  check(s.to.length <= MAX.listItems, 'payload.to', `must be at most ${MAX.listItems}`);
+  s.to.forEach((org, i) => check(ORG_ID_PATTERN.test(org), `payload.to.${i}`, 'must be an org id'));
   return out;
 }
 
