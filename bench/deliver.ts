@@ -678,6 +678,7 @@ async function subscriberSteps(
       key: i.toString(16).padStart(64, '0'),
       org: PUBLISHER,
       kind: 'published',
+      tlp: 'clear',
       position: `steps/0/${i}`,
       validUntil: null,
     });

@@ -4,6 +4,7 @@ import type { EventCodec } from '../contract/avro/codec';
 import { HEADERS } from '../contract/definitions';
 import { identityOf, routeOf } from '../contract/model';
 import { COMMUNITY_TLPS, type KafkaNames } from '../contract/names';
+import { ORG_ID_PATTERN, UUID_PATTERN } from '../contract/well-formed';
 import { verifySigned } from '../subscriber/pipeline/verify';
 import { headerText, recordTime } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
@@ -27,11 +28,11 @@ export function describeRecord(
   codec: EventCodec,
   orgKeys: ReadonlyMap<string, KeyObject>,
 ): RecentEvent {
-  const sourceOrg = headerText(message, HEADERS.sourceOrg) ?? '(none)';
+  const sourceOrg = shaped(headerText(message, HEADERS.sourceOrg), ORG_ID_PATTERN) ?? '(none)';
   const verdict = verifySigned({ codec, orgKeys }, message);
   if (!verdict.ok) {
     return {
-      eventId: headerText(message, HEADERS.eventId) ?? `${topic}@${message.offset}`,
+      eventId: shaped(headerText(message, HEADERS.eventId), UUID_PATTERN) ?? `${topic}@${message.offset}`,
       kind: 'unreadable',
       type: null,
       category: null,
@@ -56,6 +57,15 @@ export function describeRecord(
     producedAt: event.producedAt,
     verified: true,
   };
+}
+
+/**
+ * A header of a record that did not verify is its writer's word: shown only
+ * when it has the shape it claims, so a 300 KB or binary header cannot fill
+ * the page or the console's memory.
+ */
+function shaped(text: string | undefined, pattern: RegExp): string | undefined {
+  return text !== undefined && pattern.test(text) ? text : undefined;
 }
 
 export class EventFollower {

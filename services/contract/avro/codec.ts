@@ -14,7 +14,7 @@ import type { Resolver, Schema } from 'avsc';
 import { appendedPayloadBranches } from './compat';
 import { parsingCanonicalForm, schemaFingerprint } from './crc64';
 import { typeForSchema } from './types';
-import { assertWellFormed } from '../well-formed';
+import { assertRecordSize, assertWellFormed } from '../well-formed';
 import { ThreatRelayError } from '../errors';
 import type { ErrorDetail } from '../errors';
 import type { EventPayload, Indicator, IndicatorRevoked, Sighting, ThreatEvent } from '../model';
@@ -407,7 +407,12 @@ class FileEventCodec implements EventCodec {
   }
 
   /** Refuses a record of a payload branch the reader lacks before resolving it. */
-  private refuseUnknownBranch(bytes: Buffer, writer: SchemaVersion, reader: SchemaVersion, added: string[]): void {
+  private refuseUnknownBranch(
+    bytes: Buffer,
+    writer: SchemaVersion,
+    reader: SchemaVersion,
+    added: string[],
+  ): void {
     let branch: string | undefined;
     try {
       const raw = writer.type.decode(bytes, SINGLE_OBJECT_HEADER_LENGTH).value as AvroEnvelope | undefined;
@@ -424,6 +429,7 @@ class FileEventCodec implements EventCodec {
   }
 
   private read(bytes: Buffer, reader: SchemaVersion): ThreatEvent {
+    assertRecordSize(bytes);
     const writer = this.writerOf(bytes);
     const plan = this.resolver(writer, reader);
     if (plan.added) this.refuseUnknownBranch(bytes, writer, reader, plan.added);

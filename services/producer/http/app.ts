@@ -339,13 +339,10 @@ export function createApp(deps: ProducerAppDeps): Express {
       const receipts = await (
         ctx.idempotencyKey === undefined
           ? publish()
-          : // Scoped by API key: another key of the org with the same Idempotency-Key is another request.
-            idempotency.run(
-              `${req.path}\n${req.apiKey!.sha256}`,
-              ctx.idempotencyKey,
-              jsonDigest(req.body),
-              publish,
-            )
+          : // Scoped by org and route, as eventIds are (build-events.ts): another key of the org
+            // sending the same Idempotency-Key and body is a retry of the same request, whose
+            // eventIds are already on the bus; published again, every subscriber would drop them.
+            idempotency.run(`${req.path}\n${org}`, ctx.idempotencyKey, jsonDigest(req.body), publish)
       ).catch((err: unknown) => {
         const reason = reasonLabel(isThreatRelayError(err) ? err.code : 'TR_INTERNAL');
         for (const e of events) metrics.rejected.inc({ org, type: eventType(e), reason });

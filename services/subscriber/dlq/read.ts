@@ -18,6 +18,27 @@ export interface DeadLetterEntry {
 }
 
 /**
+ * A record of a DLQ topic as the operator sees it. Anyone who may write the
+ * topic wrote its headers, so each is read without trusting its shape; an
+ * unreadable one is an empty field, never an exception.
+ */
+export function deadLetterEntry(m: KafkaMessage): DeadLetterEntry {
+  return {
+    offset: m.offset,
+    at: headerText(m, HEADERS.dlqAt) ?? recordTime(m) ?? '',
+    code: headerText(m, HEADERS.dlqCode) ?? 'unknown',
+    reason: headerText(m, HEADERS.dlqReason) ?? '',
+    source: {
+      topic: headerText(m, HEADERS.dlqTopic) ?? '',
+      partition: Number(headerText(m, HEADERS.dlqPartition) ?? -1),
+      offset: headerText(m, HEADERS.dlqOffset) ?? '',
+    },
+    eventId: headerText(m, HEADERS.eventId),
+    message: m,
+  };
+}
+
+/**
  * Reads the whole DLQ topic (up to its current end), oldest first: the
  * committed dead letters only (read_committed, and the end is the last
  * stable offset), so none whose transaction was aborted or is still open.
@@ -61,21 +82,7 @@ export async function readDeadLetters(
         consumer
           .run({
             eachBatch: async ({ batch }) => {
-              for (const m of batch.messages) {
-                entries.push({
-                  offset: m.offset,
-                  at: headerText(m, HEADERS.dlqAt) ?? recordTime(m) ?? '',
-                  code: headerText(m, HEADERS.dlqCode) ?? 'unknown',
-                  reason: headerText(m, HEADERS.dlqReason) ?? '',
-                  source: {
-                    topic: headerText(m, HEADERS.dlqTopic) ?? '',
-                    partition: Number(headerText(m, HEADERS.dlqPartition) ?? -1),
-                    offset: headerText(m, HEADERS.dlqOffset) ?? '',
-                  },
-                  eventId: headerText(m, HEADERS.eventId),
-                  message: m,
-                });
-              }
+              for (const m of batch.messages) entries.push(deadLetterEntry(m));
             },
           })
           .catch(reject);

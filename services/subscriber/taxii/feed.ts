@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { communityLevels, type KafkaNames } from '../../contract/names';
 import type { Logger } from '../../platform/logger';
 import { verifyRecord, type RecordChecks } from '../pipeline/verify';
@@ -17,6 +17,32 @@ export interface TaxiiFeedDeps extends RecordChecks {
     where: { topic: string; partition: number; offset: string },
   ) => void;
   onAdded: (count: number) => void;
+}
+
+/** What one record adds to the store. */
+export interface FeedEntry {
+  eventKey: string;
+  additions: Addition[];
+  /** What the objects age from (TaxiiStore.expire): when the record was produced, as freshness checks. */
+  at: number;
+}
+
+/**
+ * One record as the feed takes it: the subscriber's checks, then its STIX
+ * objects. Any record is an entry or a refusal with a code, never an
+ * exception, which would restart the feed's consumer at the same offset.
+ */
+export function readFeedRecord(
+  checks: RecordChecks,
+  message: KafkaMessage,
+): { ok: true; entry: FeedEntry } | { ok: false; code: string; reason: string } {
+  const verdict = verifyRecord(checks, message);
+  if (!verdict.ok) return verdict;
+  const { event } = verdict;
+  return {
+    ok: true,
+    entry: { eventKey: eventKeyOf(event), additions: additionsOf(event), at: Date.parse(event.producedAt) },
+  };
 }
 
 /**
@@ -111,17 +137,11 @@ export class TaxiiFeed {
     isStale,
   }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
-    const events: { eventKey: string; additions: Addition[]; at: number }[] = [];
+    const events: FeedEntry[] = [];
     for (const message of batch.messages) {
-      const verdict = verifyRecord(this.deps, message);
-      if (verdict.ok)
-        events.push({
-          eventKey: eventKeyOf(verdict.event),
-          additions: additionsOf(verdict.event),
-          // What the objects age from (TaxiiStore.expire): when the record was produced, as freshness checks.
-          at: Date.parse(verdict.event.producedAt),
-        });
-      else this.deps.onRefused(verdict.code, verdict.reason, { topic, partition, offset: message.offset });
+      const read = readFeedRecord(this.deps, message);
+      if (read.ok) events.push(read.entry);
+      else this.deps.onRefused(read.code, read.reason, { topic, partition, offset: message.offset });
     }
     if (!isRunning() || isStale()) return;
     const last = batch.messages.at(-1);
