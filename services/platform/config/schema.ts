@@ -153,8 +153,13 @@ const subscriptionSchema = z.strictObject({
   /** Events per webhook request. Default 100. */
   batchSize: z.number().int().min(1).max(1000).default(DEFAULTS.webhookBatchSize),
   format: z.enum(['native', 'stix21']).default('native'),
-  /** Whether another org's report of a known key is delivered as `indicator.corroborated`. Default false. */
-  corroborations: z.boolean().default(false),
+  /**
+   * Whether another org's report of a known key is delivered as
+   * `indicator.corroborated`. Default true: every org's word reaches the
+   * receiver. Off, a later report still goes out when its category differs
+   * from, or its severity is above, every report delivered for the key.
+   */
+  corroborations: z.boolean().default(true),
   dedup: z
     .strictObject({
       /**

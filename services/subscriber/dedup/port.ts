@@ -1,15 +1,18 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config, SubscriptionConfig } from '../../platform/config/config';
 import { isThreatRelayError, ThreatRelayError } from '../../contract/errors';
 import { routeOf, type ThreatEvent } from '../../contract/model';
-import type { DeliveryKind } from '../pipeline/shape';
+import { CATEGORIES, SEVERITIES, TLP_LEVELS, type Indicator } from '../../contract/model';
+import type { DeliveryDetail, DeliveryKind, SourceLabels } from '../pipeline/shape';
 import { createDedupStore, type BatchMark, type DedupOutcome, type DedupStore } from './';
+import type { Labels, SourceReport } from './types';
 
 /** What the dedup store decided for one record; `deliver` says what, if anything, goes out. */
 export interface DeliveryDecision {
   deliver: DeliveryKind | undefined;
-  /** Corroborations: every org reporting the key; revocations: the orgs that still report it. */
-  sources?: string[];
+  /** Corroborations: every org reporting the key and their labels; revocations: the orgs that still report it; updates: what changed. */
+  detail?: DeliveryDetail;
   /** Why nothing is delivered (metric label). */
   outcome: string;
   /** A re-read of a record already handed to a webhook batch: that batch, to send again as it was. */
@@ -22,10 +25,48 @@ export interface DeliveryDecision {
  */
 export type DedupPort = (event: ThreatEvent, position: string) => Promise<DeliveryDecision>;
 
+/** A 32-bit digest of free text: enough for a store to see that it changed. */
+function digest(text: string | null): number {
+  return text === null || text === '' ? 0 : createHash('sha256').update(text).digest().readUInt32BE(0);
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** What the store remembers of a report (types.ts, Labels). */
+export function labelsOf(i: Indicator): Labels {
+  return {
+    category: CATEGORIES.indexOf(i.category),
+    severity: SEVERITIES.indexOf(i.severity),
+    confidence: i.confidence,
+    validUntil: i.validUntil === null ? null : Date.parse(i.validUntil),
+    description: digest(i.description),
+    // Order carries no meaning in tags; \n cannot be in one.
+    tags: digest([...i.tags].sort().join('\n')),
+  };
+}
+
+function sourceLabels(report: SourceReport): SourceLabels {
+  const l = report.labels;
+  return {
+    org: report.org,
+    tlp: TLP_LEVELS[report.tlp] ?? 'red',
+    ...(l
+      ? {
+          category: CATEGORIES[l.category] ?? 'other',
+          severity: SEVERITIES[l.severity] ?? 'low',
+          confidence: l.confidence,
+          validUntil: iso(l.validUntil),
+        }
+      : {}),
+  };
+}
+
 /**
  * What each store outcome means for delivery. A repeat (the same record read
  * again after a crash) is acted on exactly like the original, so nothing
- * recorded but not delivered is lost.
+ * recorded but not delivered is lost. With corroborations off, a report that
+ * escalates (a new category, a higher severity) still goes out: a benign
+ * first report must not hide a harmful later one.
  */
 export function deliveryDecisionFor(outcome: DedupOutcome, corroborations: boolean): DeliveryDecision {
   switch (outcome.kind) {
@@ -33,11 +74,33 @@ export function deliveryDecisionFor(outcome: DedupOutcome, corroborations: boole
       return { deliver: 'indicator.published', outcome: 'new' };
     case 'revoked':
       // Names the orgs that still report the key: the receiver learns whether it is withdrawn for good.
-      return { deliver: 'indicator.revoked', sources: outcome.remainingSources, outcome: 'revoked' };
+      return {
+        deliver: 'indicator.revoked',
+        detail: { sources: outcome.remainingSources },
+        outcome: 'revoked',
+      };
     case 'corroborated':
-      return corroborations
-        ? { deliver: 'indicator.corroborated', sources: outcome.sources, outcome: 'corroborated' }
+      return corroborations || outcome.escalates
+        ? {
+            deliver: 'indicator.corroborated',
+            detail: { sources: outcome.sources, reports: outcome.reports.map(sourceLabels) },
+            outcome: 'corroborated',
+          }
         : { deliver: undefined, outcome: 'corroborated' };
+    case 'updated': {
+      const p = outcome.previous;
+      const previous = {
+        category: CATEGORIES[p.category] ?? 'other',
+        severity: SEVERITIES[p.severity] ?? 'low',
+        confidence: p.confidence,
+        validUntil: iso(p.validUntil),
+      };
+      return {
+        deliver: 'indicator.updated',
+        detail: { changed: outcome.changed, previous },
+        outcome: 'updated',
+      };
+    }
     case 'duplicate':
     case 'republished':
     case 'revocation-unknown':
@@ -88,6 +151,7 @@ export function openDedup(
         org: event.source.org,
         kind: p.kind === 'IndicatorPublished' ? 'published' : 'revoked',
         tlp: routeOf(p).tlp,
+        ...(p.kind === 'IndicatorPublished' ? { labels: labelsOf(p.indicator) } : {}),
         position,
         validUntil:
           p.kind === 'IndicatorPublished' && p.indicator.validUntil

@@ -6,7 +6,7 @@ import type { BatchMark } from '../dedup';
 import type { DedupPort } from '../dedup/port';
 import type { SubscriberMetrics } from '../metrics';
 import { passesFilter } from './filter';
-import type { DeliveryKind } from './shape';
+import type { DeliveryDetail, DeliveryKind } from './shape';
 import { verifyRecord, type RecordChecks } from './verify';
 
 export type Classified =
@@ -15,7 +15,8 @@ export type Classified =
       message: KafkaMessage;
       event: ThreatEvent;
       as: DeliveryKind;
-      sources?: string[];
+      /** What the dedup store adds: sources, their labels, an update's changes. */
+      detail?: DeliveryDetail;
       /** Read again after it was handed to this webhook batch: send that batch again, as it was. */
       batch?: BatchMark;
     }
@@ -51,6 +52,8 @@ export async function classify(
     return { kind: 'skip', message };
   }
   if (!deps.dedup || options.replay) {
+    // A sighting goes only to keys the subscription holds, which only its store knows.
+    if (event.payload.kind === 'Sighting') return { kind: 'skip', message };
     const as = event.payload.kind === 'IndicatorPublished' ? 'indicator.published' : 'indicator.revoked';
     return { kind: 'deliver', message, event, as };
   }
@@ -72,7 +75,7 @@ export async function classify(
     message,
     event,
     as: decision.deliver,
-    ...(decision.sources ? { sources: decision.sources } : {}),
+    ...(decision.detail ? { detail: decision.detail } : {}),
     ...(decision.batch ? { batch: decision.batch } : {}),
   };
 }

@@ -3,7 +3,38 @@ import type { SubscriptionConfig } from '../../platform/config/config';
 import { toStixBundle } from '../../stix/export';
 
 /** The event types a receiver sees. */
-export type DeliveryKind = 'indicator.published' | 'indicator.corroborated' | 'indicator.revoked';
+export type DeliveryKind =
+  'indicator.published' | 'indicator.corroborated' | 'indicator.updated' | 'indicator.revoked';
+
+/** One org's report of a key, as a receiver sees it in `indicator.corroborated`. */
+export interface SourceLabels {
+  org: string;
+  tlp: string;
+  /** Absent for a report a store kept before it kept labels. */
+  category?: string;
+  severity?: string;
+  confidence?: number;
+  validUntil?: string | null;
+}
+
+/** The labels an `indicator.updated` compares against: what the org reported before. */
+export interface PreviousLabels {
+  category: string;
+  severity: string;
+  confidence: number;
+  validUntil: string | null;
+}
+
+/** What the dedup store adds to an event beyond its own fields. */
+export interface DeliveryDetail {
+  /** `indicator.corroborated` and `indicator.revoked`: the orgs that report the key (that the event may name). */
+  sources?: string[];
+  /** `indicator.corroborated`: those orgs' reports, in the same order. */
+  reports?: SourceLabels[];
+  /** `indicator.updated`: the material fields that changed, and their values before. */
+  changed?: string[];
+  previous?: PreviousLabels;
+}
 
 /** What a receiver gets in the `native` format: one JSON body per webhook request, each event with its own eventId. */
 export interface NativeEvent {
@@ -16,6 +47,12 @@ export interface NativeEvent {
   /** For `indicator.corroborated`: every org that has reported this key so far. */
   sources?: string[];
   sourceCount?: number;
+  /** For `indicator.corroborated`: each of those orgs with the labels of its report. */
+  reports?: SourceLabels[];
+  /** For `indicator.updated`: which material fields changed (category, severity, confidence, validUntil, description, tags). */
+  changed?: string[];
+  /** For `indicator.updated`: category, severity, confidence and validUntil as the org reported them before. */
+  previous?: PreviousLabels;
   revocation?: Record<string, unknown>;
   /** For `indicator.revoked`: the orgs whose reports of the key still stand (empty: withdrawn by all). */
   remainingSources?: string[];
@@ -26,9 +63,15 @@ export interface WebhookBody {
   events: NativeEvent[];
 }
 
-export function toNative(event: ThreatEvent, as?: NativeEvent['type'], sources?: string[]): NativeEvent {
+export function toNative(
+  event: ThreatEvent,
+  as?: NativeEvent['type'],
+  detail: DeliveryDetail = {},
+): NativeEvent {
   const base = { eventId: event.eventId, source: event.source, producedAt: event.producedAt };
   const p = event.payload;
+  const { sources } = detail;
+  if (p.kind === 'Sighting') throw new Error('sightings are shaped by the sighting path');
   if (p.kind === 'IndicatorPublished') {
     const type = as ?? 'indicator.published';
     return {
@@ -37,6 +80,9 @@ export function toNative(event: ThreatEvent, as?: NativeEvent['type'], sources?:
       ...base,
       indicator: { ...p.indicator },
       ...(sources ? { sources, sourceCount: sources.length } : {}),
+      ...(detail.reports ? { reports: detail.reports } : {}),
+      ...(detail.changed ? { changed: detail.changed } : {}),
+      ...(detail.previous ? { previous: detail.previous } : {}),
     };
   }
   const { kind: _kind, key, ...revocation } = p;
@@ -52,7 +98,7 @@ export function toNative(event: ThreatEvent, as?: NativeEvent['type'], sources?:
 /** The JSON body of one webhook request: native events, or one STIX 2.1 bundle whose id is the webhook id. */
 export function webhookBody(
   subscription: Pick<SubscriptionConfig, 'id' | 'format'>,
-  items: readonly { event: ThreatEvent; as: DeliveryKind; sources?: string[] | undefined }[],
+  items: readonly { event: ThreatEvent; as: DeliveryKind; detail?: DeliveryDetail | undefined }[],
   webhookId: string,
 ): string {
   if (subscription.format === 'stix21') {
@@ -65,7 +111,7 @@ export function webhookBody(
   }
   const body: WebhookBody = {
     subscription: subscription.id,
-    events: items.map((i) => toNative(i.event, i.as, i.sources)),
+    events: items.map((i) => toNative(i.event, i.as, i.detail)),
   };
   return JSON.stringify(body);
 }
