@@ -107,7 +107,10 @@ const OPINIONS = { false_positive: 'strongly-disagree', expired: 'disagree' } as
  * `opinion` objects on them. Ids derive from the event id and the org, so a
  * redelivery names the same objects.
  */
-export function sightingObjects(event: ThreatEvent & { payload: Sighting }, of: readonly string[]): Record<string, unknown>[] {
+export function sightingObjects(
+  event: ThreatEvent & { payload: Sighting },
+  of: readonly string[],
+): Record<string, unknown>[] {
   const p = event.payload;
   const common = {
     spec_version: '2.1',

@@ -104,16 +104,17 @@ const orgSchema = z.strictObject({
   maxTlp: z.enum(['clear', 'green', 'amber']).default('amber'),
 });
 
+export const API_SCOPES = ['publish', 'revoke', 'sight'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
 const apiKeySchema = z.strictObject({
   /** Shown in logs and `source.submitter`: the team the key belongs to. */
   name: id,
   org: id,
   /** Lowercase hex SHA-256 of the API key; the key itself is never stored. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex chars (SHA-256 of the key)'),
-  scopes: z
-    .array(z.enum(['publish', 'revoke']))
-    .min(1)
-    .default(['publish', 'revoke']),
+  /** `publish` (indicators, STIX), `revoke`, `sight` (sightings; not in the default). Default publish and revoke. */
+  scopes: z.array(z.enum(API_SCOPES)).min(1).default(['publish', 'revoke']),
 });
 
 const filterSchema = z
