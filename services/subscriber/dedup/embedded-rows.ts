@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { tlpRank, type Report } from './rules';
-import type { DedupDecision, Labels, MaterialField, SourceReport } from './types';
+import type { DedupDecision, Labels, MaterialField, OpinionEntry, SourceReport } from './types';
 
 /**
  * The embedded store's rows, in a fixed binary layout rather than msgpack:
@@ -24,6 +24,9 @@ import type { DedupDecision, Labels, MaterialField, SourceReport } from './types
  *              follow the TLP byte (LABEL_BYTES: category, severity,
  *              confidence, validUntil or all ones for none, the digests of
  *              description and tags); rows written before lack them.
+ * opinion key: the 32-byte indicator key
+ * opinion value: expiresAt | JSON of the key's sightings (types.ts,
+ *              OpinionEntry[]): few per key, and read whole each time
  * batch key:   8-byte tag (digest of the webhook id)
  * batch value: expiresAt | size u32 | webhook id (UTF-8)
  *
@@ -34,7 +37,16 @@ import type { DedupDecision, Labels, MaterialField, SourceReport } from './types
  */
 
 // Appended only: stored rows keep their codes.
-const KINDS = ['new', 'republished', 'corroborated', 'revoked', 'revocation-unknown', 'updated'] as const;
+const KINDS = [
+  'new',
+  'republished',
+  'corroborated',
+  'revoked',
+  'revocation-unknown',
+  'updated',
+  'sighted',
+  'sighting-unknown',
+] as const;
 const KIND_CODE = new Map<DedupDecision['kind'], number>(KINDS.map((k, i) => [k, i]));
 
 /**
@@ -123,6 +135,7 @@ export function encodeEvent(row: EventRow): Buffer {
     parts.push(writeOrgs(d.sources), writeJson({ reports: d.reports, escalates: d.escalates }));
   }
   if (d.kind === 'updated') parts.push(writeJson({ changed: d.changed, previous: d.previous }));
+  if (d.kind === 'sighted') parts.push(writeJson(d.opinion));
   if (d.kind === 'revoked') parts.push(writeOrgs(d.remainingSources));
   return Buffer.concat(parts);
 }
@@ -148,6 +161,8 @@ export function decodeEvent(buf: Buffer): EventRow {
   } else if (kind === 'updated') {
     const more = readJson<{ changed: MaterialField[]; previous: Labels }>(buf, rest)!;
     decision = { kind, changed: more.changed, previous: more.previous };
+  } else if (kind === 'sighted') {
+    decision = { kind, opinion: readJson<OpinionEntry[]>(buf, rest) ?? [] };
   } else if (kind === 'revoked') decision = { kind, remainingSources: readOrgs(buf, rest) };
   else decision = { kind };
   return { expiresAt, position, decision, ...(batch ? { batch } : {}) };
@@ -248,3 +263,13 @@ export function decodeBatch(buf: Buffer): { webhookId: string; size: number } {
 
 /** When an event or batch row expires: its first field. */
 export const rowExpiresAt = (row: Buffer): number => readTime(row, 0);
+
+export function encodeOpinion(expiresAt: number, opinion: readonly OpinionEntry[]): Buffer {
+  const head = Buffer.allocUnsafe(TIME_BYTES);
+  writeTime(head, expiresAt, 0);
+  return Buffer.concat([head, Buffer.from(JSON.stringify(opinion), 'utf8')]);
+}
+
+export function decodeOpinion(buf: Buffer): OpinionEntry[] {
+  return JSON.parse(buf.toString('utf8', TIME_BYTES)) as OpinionEntry[];
+}

@@ -3,10 +3,17 @@ import { join } from 'node:path';
 import type { Config, SubscriptionConfig } from '../../platform/config/config';
 import { isThreatRelayError, ThreatRelayError } from '../../contract/errors';
 import { routeOf, type ThreatEvent } from '../../contract/model';
-import { CATEGORIES, SEVERITIES, TLP_LEVELS, type Indicator } from '../../contract/model';
-import type { DeliveryDetail, DeliveryKind, SourceLabels } from '../pipeline/shape';
+import {
+  CATEGORIES,
+  SEVERITIES,
+  SIGHTING_KINDS,
+  TLP_LEVELS,
+  type Indicator,
+  type SightingKind,
+} from '../../contract/model';
+import type { DeliveryDetail, DeliveryKind, OpinionView, SourceLabels } from '../pipeline/shape';
 import { createDedupStore, type BatchMark, type DedupOutcome, type DedupStore } from './';
-import type { Labels, SourceReport } from './types';
+import type { Labels, OpinionEntry, SourceReport } from './types';
 
 /** What the dedup store decided for one record; `deliver` says what, if anything, goes out. */
 export interface DeliveryDecision {
@@ -43,6 +50,20 @@ export function labelsOf(i: Indicator): Labels {
     // Order carries no meaning in tags; \n cannot be in one.
     tags: digest([...i.tags].sort().join('\n')),
   };
+}
+
+/** The opinion a receiver sees: counted sightings per kind and per org, and the status they make. */
+export function opinionView(entries: readonly OpinionEntry[]): OpinionView {
+  const counts = Object.fromEntries(SIGHTING_KINDS.map((k) => [k, 0])) as Record<SightingKind, number>;
+  const orgs: OpinionView['orgs'] = {};
+  for (const e of entries) {
+    counts[e.kind] += e.counted;
+    orgs[e.org] = { ...orgs[e.org], [e.kind]: e.counted };
+  }
+  const tp = counts.true_positive > 0;
+  const fp = counts.false_positive > 0;
+  const status = tp && fp ? 'disputed' : tp ? 'confirmed' : fp ? 'false_positive' : 'unconfirmed';
+  return { status, counts, orgs };
 }
 
 function sourceLabels(report: SourceReport): SourceLabels {
@@ -101,9 +122,16 @@ export function deliveryDecisionFor(outcome: DedupOutcome, corroborations: boole
         outcome: 'updated',
       };
     }
+    case 'sighted':
+      return {
+        deliver: 'indicator.sighted',
+        detail: { opinion: opinionView(outcome.opinion) },
+        outcome: 'sighted',
+      };
     case 'duplicate':
     case 'republished':
     case 'revocation-unknown':
+    case 'sighting-unknown':
       return { deliver: undefined, outcome: outcome.kind };
   }
 }
@@ -149,7 +177,8 @@ export function openDedup(
         eventId: event.eventId,
         key: p.key,
         org: event.source.org,
-        kind: p.kind === 'IndicatorPublished' ? 'published' : 'revoked',
+        kind: p.kind === 'IndicatorPublished' ? 'published' : p.kind === 'Sighting' ? 'sighted' : 'revoked',
+        ...(p.kind === 'Sighting' ? { sightingKind: p.sightingKind } : {}),
         tlp: routeOf(p).tlp,
         ...(p.kind === 'IndicatorPublished' ? { labels: labelsOf(p.indicator) } : {}),
         position,

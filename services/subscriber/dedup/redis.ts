@@ -21,6 +21,7 @@ import {
  * Keys, under the subscription's prefix:
  * - `e:<org>/<eventId>` hash {o: decision JSON, p: position, x: expiresAt}
  * - `k:<key>`     hash org → `expiresAt:tlpRank:labels` of that org's report
+ * - `o:<key>`     hash `org kind` → `counted:countedAt`: the key's sightings
  *
  * Expiry is decided by the timestamps stored in the values against the
  * caller's `now`, the same rule as the embedded store; PEXPIREAT only
@@ -30,12 +31,13 @@ import {
  */
 
 const RECORD_SCRIPT = `
-local eventKey, indicatorKey = KEYS[1], KEYS[2]
+local eventKey, indicatorKey, opinionKey = KEYS[1], KEYS[2], KEYS[3]
 local kind, org, position = ARGV[1], ARGV[2], ARGV[3]
 local now = tonumber(ARGV[4])
 local reportExpiresAt, eventExpiresAt = ARGV[5], ARGV[6]
 local rank = tonumber(ARGV[7])
 local own = ARGV[8]
+local sightingKind = ARGV[9]
 
 local seen = redis.call('HMGET', eventKey, 'o', 'p', 'x', 'b')
 if seen[1] and tonumber(seen[3]) > now then
@@ -126,6 +128,44 @@ local function reports(orgs)
     out[i] = '{"org":' .. cjson.encode(o) .. ',"tlp":' .. ranks[o] .. ',"labels":' .. labelsJson(labels[o]) .. '}'
   end
   return '[' .. table.concat(out, ',') .. ']'
+end
+
+-- rules.ts, decideSighting: one opinion hash per key, "org kind" -> "counted:countedAt".
+if kind == 'sighted' then
+  local decision = '{"kind":"sighting-unknown"}'
+  if count > 0 then
+    local field = org .. ' ' .. sightingKind
+    local before = redis.call('HGET', opinionKey, field)
+    if not before then
+      redis.call('HSET', opinionKey, field, '1:' .. now)
+    else
+      local n, at = string.match(before, '^(%d+):(%d+)$')
+      if now - tonumber(at) >= 3600000 then
+        redis.call('HSET', opinionKey, field, (tonumber(n) + 1) .. ':' .. now)
+      end
+    end
+    redis.call('PEXPIREAT', opinionKey, eventExpiresAt)
+    local all, entries = redis.call('HGETALL', opinionKey), {}
+    for i = 1, #all, 2 do
+      local o, k = string.match(all[i], '^(%S+) (%S+)$')
+      local n, at = string.match(all[i + 1], '^(%d+):(%d+)$')
+      entries[#entries + 1] = {o = o, k = k, n = n, at = at}
+    end
+    table.sort(entries, function(a, b)
+      if a.o == b.o then return a.k < b.k end
+      return a.o < b.o
+    end)
+    local parts = {}
+    for i, e in ipairs(entries) do
+      parts[i] = '{"org":' .. cjson.encode(e.o) .. ',"kind":"' .. e.k .. '","counted":' .. e.n ..
+        ',"countedAt":' .. e.at .. '}'
+    end
+    decision = '{"kind":"sighted","opinion":[' .. table.concat(parts, ',') .. ']}'
+  end
+  redis.call('DEL', eventKey)
+  redis.call('HSET', eventKey, 'o', decision, 'p', position, 'x', eventExpiresAt)
+  redis.call('PEXPIREAT', eventKey, eventExpiresAt)
+  return {decision, 0, ''}
 end
 
 local decision
@@ -229,7 +269,7 @@ export class RedisDedupStore implements DedupStore {
     // Connection errors surface as rejected calls; without a listener ioredis also logs each one.
     client.on('error', () => undefined);
     // EVALSHA with a fallback to EVAL when the server has not seen the script (after a restart).
-    client.defineCommand('dedupRecord', { numberOfKeys: 2, lua: RECORD_SCRIPT });
+    client.defineCommand('dedupRecord', { numberOfKeys: 3, lua: RECORD_SCRIPT });
     client.defineCommand('dedupMark', { lua: MARK_SCRIPT });
     this.client = client as Redis & WithRecordScript;
   }
@@ -243,6 +283,7 @@ export class RedisDedupStore implements DedupStore {
     const [json, repeat, mark] = await this.client.dedupRecord(
       `${prefix}e:${eventScope(input)}`,
       `${prefix}k:${input.key}`,
+      `${prefix}o:${input.key}`,
       input.kind,
       input.org,
       input.position,
@@ -251,6 +292,7 @@ export class RedisDedupStore implements DedupStore {
       now + windowMs,
       tlpRank(input.tlp),
       labelsArg(input.labels),
+      input.sightingKind ?? '',
     );
     const parsed = JSON.parse(json) as DedupOutcome | DedupDecision;
     if (parsed.kind === 'duplicate') return parsed;

@@ -5,7 +5,9 @@ import {
   type DedupInput,
   type Labels,
   type MaterialField,
+  type OpinionEntry,
   type SourceReport,
+  SIGHTING_HOUR_MS,
 } from './types';
 
 /**
@@ -152,4 +154,28 @@ export function decideReport(
     },
     sources,
   };
+}
+
+/**
+ * A sighting of a key: unknown when the subscription holds no live report of
+ * it; else it joins the key's opinion, counted when its org's last counted
+ * sighting of that kind is an hour old or more. Entries sorted by org, then kind.
+ */
+export function decideSighting(
+  input: Pick<DedupInput, 'org' | 'sightingKind'>,
+  live: Sources,
+  opinion: readonly OpinionEntry[],
+  now: number,
+): { decision: DedupDecision; opinion: OpinionEntry[] } {
+  if (live.size === 0) return { decision: { kind: 'sighting-unknown' }, opinion: [...opinion] };
+  const kind = input.sightingKind!;
+  const next = opinion.map((e) => ({ ...e }));
+  const mine = next.find((e) => e.org === input.org && e.kind === kind);
+  if (!mine) next.push({ org: input.org, kind, counted: 1, countedAt: now });
+  else if (now - mine.countedAt >= SIGHTING_HOUR_MS) {
+    mine.counted += 1;
+    mine.countedAt = now;
+  }
+  next.sort((a, b) => (a.org === b.org ? a.kind.localeCompare(b.kind) : a.org < b.org ? -1 : 1));
+  return { decision: { kind: 'sighted', opinion: next }, opinion: next };
 }

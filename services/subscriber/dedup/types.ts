@@ -1,5 +1,5 @@
 import { ThreatRelayError } from '../../contract/errors';
-import type { Tlp } from '../../contract/model';
+import { SIGHTING_KINDS, type SightingKind, type Tlp } from '../../contract/model';
 import { ORG_ID_PATTERN, UUID_PATTERN } from '../../contract/well-formed';
 
 /**
@@ -60,7 +60,27 @@ export type DedupDecision =
    */
   | { kind: 'revoked'; remainingSources: string[] }
   /** A revocation for a key this subscription never got (or no longer holds) from that org: drop. */
-  | { kind: 'revocation-unknown' };
+  | { kind: 'revocation-unknown' }
+  /** A sighting of a key the subscription holds: deliver `indicator.sighted` with the opinion so far. */
+  | { kind: 'sighted'; opinion: OpinionEntry[] }
+  /** A sighting of a key the subscription does not hold: drop, so a sighting reveals no indicator. */
+  | { kind: 'sighting-unknown' };
+
+/**
+ * One org's sightings of one kind on a key. `counted` are those a status
+ * counts: one per org and kind per hour (SIGHTING_HOUR_MS), so one org
+ * repeating itself cannot outvote another.
+ */
+export interface OpinionEntry {
+  org: string;
+  kind: SightingKind;
+  counted: number;
+  /** Epoch ms of the last counted sighting. */
+  countedAt: number;
+}
+
+/** Sightings of one org and kind closer together than this count once toward the status. */
+export const SIGHTING_HOUR_MS = 60 * 60 * 1000;
 
 /**
  * What a store remembers of an org's report, per key: small numbers only, so
@@ -125,7 +145,9 @@ export interface DedupInput {
   key: string;
   /** The source org of the event. */
   org: string;
-  kind: 'published' | 'revoked';
+  kind: 'published' | 'revoked' | 'sighted';
+  /** For `sighted`: what the org says it saw. */
+  sightingKind?: SightingKind;
   /**
    * The TLP of the report (a revocation carries its original's): an event
    * names other orgs' reports only when they were no more restricted than it
@@ -166,6 +188,7 @@ export function assertStorable(input: DedupInput): void {
   if (!ORG_ID_PATTERN.test(input.org)) bad('org');
   if (input.position.length > 512) bad('position');
   if (input.validUntil != null && !Number.isFinite(input.validUntil)) bad('validUntil');
+  if (input.kind === 'sighted' && !SIGHTING_KINDS.includes(input.sightingKind!)) bad('sightingKind');
   const l = input.labels;
   if (l) {
     const byte = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 255;

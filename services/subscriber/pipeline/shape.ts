@@ -1,10 +1,24 @@
-import type { ThreatEvent } from '../../contract/model';
+import type { SightingKind, ThreatEvent } from '../../contract/model';
 import type { SubscriptionConfig } from '../../platform/config/config';
 import { toStixBundle } from '../../stix/export';
 
 /** The event types a receiver sees. */
 export type DeliveryKind =
-  'indicator.published' | 'indicator.corroborated' | 'indicator.updated' | 'indicator.revoked';
+  | 'indicator.published'
+  | 'indicator.corroborated'
+  | 'indicator.updated'
+  | 'indicator.revoked'
+  | 'indicator.sighted';
+
+/** What the orgs that sighted a key say of it so far, as one subscription may know it. */
+export interface OpinionView {
+  /** confirmed: true positives and no false positive; disputed: both; false_positive: only those; else unconfirmed. */
+  status: 'confirmed' | 'disputed' | 'false_positive' | 'unconfirmed';
+  /** Counted sightings per kind (one per org and kind per hour). */
+  counts: Record<SightingKind, number>;
+  /** The same, per sighting org. */
+  orgs: Record<string, Partial<Record<SightingKind, number>>>;
+}
 
 /** One org's report of a key, as a receiver sees it in `indicator.corroborated`. */
 export interface SourceLabels {
@@ -34,6 +48,8 @@ export interface DeliveryDetail {
   /** `indicator.updated`: the material fields that changed, and their values before. */
   changed?: string[];
   previous?: PreviousLabels;
+  /** `indicator.sighted`: the opinion on the key so far. */
+  opinion?: OpinionView;
 }
 
 /** What a receiver gets in the `native` format: one JSON body per webhook request, each event with its own eventId. */
@@ -53,6 +69,10 @@ export interface NativeEvent {
   changed?: string[];
   /** For `indicator.updated`: category, severity, confidence and validUntil as the org reported them before. */
   previous?: PreviousLabels;
+  /** For `indicator.sighted`: what the sighting org saw (org is `source.org`). */
+  sighting?: Record<string, unknown>;
+  /** For `indicator.sighted`: the opinion on the key so far, this sighting included. */
+  opinion?: OpinionView;
   revocation?: Record<string, unknown>;
   /** For `indicator.revoked`: the orgs whose reports of the key still stand (empty: withdrawn by all). */
   remainingSources?: string[];
@@ -71,7 +91,16 @@ export function toNative(
   const base = { eventId: event.eventId, source: event.source, producedAt: event.producedAt };
   const p = event.payload;
   const { sources } = detail;
-  if (p.kind === 'Sighting') throw new Error('sightings are shaped by the sighting path');
+  if (p.kind === 'Sighting') {
+    const { kind: _kind, key, sightingKind, ...rest } = p;
+    return {
+      type: 'indicator.sighted',
+      key,
+      ...base,
+      sighting: { kind: sightingKind, ...rest },
+      ...(detail.opinion ? { opinion: detail.opinion } : {}),
+    };
+  }
   if (p.kind === 'IndicatorPublished') {
     const type = as ?? 'indicator.published';
     return {

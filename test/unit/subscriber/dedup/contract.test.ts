@@ -10,6 +10,7 @@ import {
   type DedupStore,
 } from '../../../../services/subscriber/dedup';
 import type { Labels } from '../../../../services/subscriber/dedup/types';
+import type { SightingKind } from '../../../../services/contract/model';
 import { startRedis, type RedisServer } from '../../../../testkit/redis';
 
 /**
@@ -305,6 +306,59 @@ function describeDedupContract(name: string, makeHarness: () => Promise<Harness>
           ...(original as object),
           repeat: true,
         });
+      });
+    });
+
+    describe('sightings', () => {
+      const sighted = (org: string, sightingKind: SightingKind): DedupInput => ({
+        ...published(org),
+        kind: 'sighted',
+        sightingKind,
+      });
+
+      it('drops a sighting of a key the subscription does not hold', async () => {
+        expect(await store.record(sighted('fbi', 'true_positive'), t0)).toEqual(
+          first({ kind: 'sighting-unknown' }),
+        );
+      });
+
+      it('gives a sighting of a held key the opinion so far, sorted by org and kind', async () => {
+        await store.record(published('facebook'), t0);
+        await store.record(sighted('odni', 'false_positive'), t0);
+        expect(await store.record(sighted('fbi', 'true_positive'), t0 + MINUTE)).toEqual(
+          first({
+            kind: 'sighted',
+            opinion: [
+              { org: 'fbi', kind: 'true_positive', counted: 1, countedAt: t0 + MINUTE },
+              { org: 'odni', kind: 'false_positive', counted: 1, countedAt: t0 },
+            ],
+          }),
+        );
+      });
+
+      it('counts sightings of one org and kind within an hour once', async () => {
+        await store.record(published('facebook'), t0);
+        await store.record(sighted('fbi', 'seen'), t0);
+        await store.record(sighted('fbi', 'seen'), t0 + 30 * MINUTE);
+        expect(await store.record(sighted('fbi', 'seen'), t0 + 61 * MINUTE)).toEqual(
+          first({
+            kind: 'sighted',
+            opinion: [{ org: 'fbi', kind: 'seen', counted: 2, countedAt: t0 + 61 * MINUTE }],
+          }),
+        );
+      });
+
+      it('returns the original opinion again for a re-read of the same sighting', async () => {
+        await store.record(published('facebook'), t0);
+        const sighting = sighted('fbi', 'true_positive');
+        const original = await store.record(sighting, t0);
+        await store.record(sighted('odni', 'false_positive'), t0);
+        expect(await store.record(sighting, t0 + MINUTE)).toEqual({ ...(original as object), repeat: true });
+      });
+
+      it('does not let a sighting make a key held', async () => {
+        await store.record(sighted('fbi', 'true_positive'), t0);
+        expect(await store.record(published('facebook'), t0)).toEqual(first({ kind: 'new' }));
       });
     });
 
