@@ -27,6 +27,15 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       'api-key-file': { type: 'string' },
       'batch-size': { type: 'string', default: '500' },
       format: { type: 'string' },
+      // threatrelay sight
+      to: { type: 'string', multiple: true },
+      recipient: { type: 'string', multiple: true },
+      count: { type: 'string' },
+      where: { type: 'string' },
+      note: { type: 'string' },
+      tlp: { type: 'string' },
+      'first-seen': { type: 'string' },
+      'last-seen': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
