@@ -4,10 +4,12 @@ import tseslint from 'typescript-eslint';
 const SERVICES = [
   'producer',
   'subscriber',
+  'taxii',
   'admin',
   'receiver',
   'console',
   'stix',
+  'misp',
   'platform',
   'contract',
   'cli',
@@ -16,15 +18,27 @@ const SERVICES = [
 const FORBIDDEN = {
   contract: SERVICES.filter((s) => s !== 'contract'),
   platform: SERVICES.filter((s) => s !== 'platform' && s !== 'contract'),
-  stix: ['producer', 'subscriber', 'admin', 'receiver', 'console', 'cli'],
-  producer: ['subscriber', 'admin', 'receiver', 'console', 'cli'],
-  subscriber: ['producer', 'admin', 'receiver', 'console', 'cli'],
-  admin: ['producer', 'subscriber', 'receiver', 'console', 'cli'],
-  receiver: ['producer', 'subscriber', 'admin', 'stix', 'console', 'cli'],
-  // The operator's view: it reuses the subscriber's control listener and DLQ read and replay (one
-  // implementation of what `dlq replay` does), and never a producer's or provision's code.
-  console: ['producer', 'admin', 'receiver', 'stix', 'cli'],
+  stix: ['producer', 'subscriber', 'taxii', 'admin', 'receiver', 'console', 'cli', 'misp'],
+  // MISP events to indicators, pure: like stix, a mapper the producer uses, importing no service.
+  misp: ['producer', 'subscriber', 'taxii', 'admin', 'receiver', 'console', 'cli', 'stix'],
+  producer: ['subscriber', 'taxii', 'admin', 'receiver', 'console', 'cli'],
+  subscriber: ['producer', 'taxii', 'admin', 'receiver', 'console', 'cli', 'misp'],
+  // The TAXII server reads records with contract's reader and serves them with stix; the subscriber's
+  // pipeline is not its to use.
+  taxii: ['producer', 'subscriber', 'admin', 'receiver', 'console', 'cli', 'misp'],
+  admin: ['producer', 'subscriber', 'taxii', 'receiver', 'console', 'cli', 'misp'],
+  receiver: ['producer', 'subscriber', 'taxii', 'admin', 'stix', 'misp', 'console', 'cli'],
+  console: ['producer', 'taxii', 'admin', 'receiver', 'stix', 'misp', 'cli'],
   cli: [],
+};
+/**
+ * What a folder may take from another only through its index (`services/<other>/index.ts`), never
+ * from the files behind it. The operator's view acts on subscriptions without running one: the
+ * subscriber's index offers it the control listener and DLQ read and replay (one implementation of
+ * what `dlq replay` does), and nothing of the pipeline.
+ */
+const INDEX_ONLY = {
+  console: ['subscriber'],
 };
 
 function boundaries() {
@@ -39,6 +53,10 @@ function boundaries() {
             ...forbidden.map((other) => ({
               group: [`**/${other}/**`, `**/${other}`],
               message: `services/${folder} may not import services/${other}`,
+            })),
+            ...(INDEX_ONLY[folder] ?? []).map((other) => ({
+              group: [`**/${other}/**`],
+              message: `services/${folder} may import services/${other} only through its index`,
             })),
             { group: testCode, message: 'the product never imports test code' },
           ],

@@ -48,12 +48,13 @@ import type { RunningProducer } from '../services/producer/service';
 import { loadEventCodec } from '../services/contract/avro/codec';
 import { HEADERS } from '../services/contract/definitions';
 import { createIdempotentProducer, createKafka, ensureTopics } from '../services/platform/kafka';
-import { loadPrivateKey, publicKeyFromBase64, signValue, verifyValue } from '../services/contract/signing';
+import { signingKeyOf } from '../services/contract/keyring';
+import { loadPrivateKey, signValue, verifyValue } from '../services/contract/signing';
 import { createDedupStore } from '../services/subscriber/dedup';
 import { signatureHeader, webhookIdFor } from '../services/subscriber/delivery/webhook';
 import { startSubscriber } from '../services/subscriber/service';
-import { toNative, type WebhookBody } from '../services/subscriber/pipeline/shape';
-import { forgetSharedChecks } from '../services/subscriber/pipeline/verify';
+import { toNative, type WebhookBody } from '../services/contract/webhook-body';
+import { forgetSharedChecks } from '../services/contract/record-read';
 import { closeSharedGuards } from '../services/subscriber/delivery/ssrf-guard';
 import { createTestNetwork, type TestNetwork, type TestSubscription } from '../testkit/network';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../testkit/receiver';
@@ -624,7 +625,8 @@ async function subscriberSteps(
   signingKey: KeyObject,
 ): Promise<Step[]> {
   const codec = loadEventCodec();
-  const publicKey = publicKeyFromBase64(net.config.orgs.find((o) => o.id === PUBLISHER)!.publicKey!);
+  const keys = net.config.orgs.find((o) => o.id === PUBLISHER)!.keys.map(signingKeyOf);
+  const publicKey = keys[0]!.publicKey;
   const values = messages.map((m) => m.value as Buffer);
   // v1 signatures of the same values, for the record-by-record check batch signatures replace.
   const signatures = values.map((v) => signValue(v, signingKey));
@@ -652,7 +654,7 @@ async function subscriberSteps(
     ],
     [
       'v2: Merkle path per record, root verified once (VerifiedRoots)',
-      (k) => (roots.verify(PUBLISHER, publicKey, values[k % n]!, proofs[k % n]!) ? 1 : 0),
+      (k) => (roots.verify(PUBLISHER, keys, values[k % n]!, proofs[k % n]!).ok ? 1 : 0),
     ],
     ['Avro decode (codec.decode)', (k) => (codec.decode(values[k % n]!) ? 1 : 0)],
     ['shape + JSON.stringify, body of 100 (toNative)', (k) => (body(per100[k % m]!) ? 100 : 0)],

@@ -32,7 +32,7 @@ import { Session } from 'node:inspector';
 import type { Config } from '../services/platform/config/config';
 import { createLogger } from '../services/platform/logger';
 import { startSubscriber } from '../services/subscriber/service';
-import { forgetSharedChecks } from '../services/subscriber/pipeline/verify';
+import { forgetSharedChecks } from '../services/contract/record-read';
 import { createTestNetwork, type TestNetwork } from '../testkit/network';
 import { eventsIn, createBenchRun, fmt, indicatorGenerator, writeResults, type BenchBroker } from './support';
 import { publishRaw } from './publish-raw';

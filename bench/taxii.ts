@@ -17,13 +17,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULTS } from '../services/contract/definitions';
+import { DEFAULTS } from '../services/platform/config/defaults';
 import { apiKeyHash } from '../services/platform/config/config';
 import { createLogger } from '../services/platform/logger';
-import { taxiiApp } from '../services/subscriber/taxii/app';
-import { collectionsOf } from '../services/subscriber/taxii/collections';
-import { nextVersion } from '../services/subscriber/taxii/objects';
-import { TaxiiStore } from '../services/subscriber/taxii/store';
+import { taxiiApp } from '../services/taxii/app';
+import { collectionsOf } from '../services/taxii/collections';
+import { nextVersion } from '../services/taxii/objects';
+import { TaxiiStore } from '../services/taxii/store';
 import { rng } from './support';
 
 const { values } = parseArgs({
@@ -75,7 +75,13 @@ async function main(): Promise<void> {
       }));
       await store.add(events, undefined, nextVersion);
     }
-    const org = { id: 'bench', name: 'bench', kind: 'government' as const, maxTlp: 'amber' as const };
+    const org = {
+      id: 'bench',
+      name: 'bench',
+      kind: 'government' as const,
+      maxTlp: 'amber' as const,
+      keys: [],
+    };
     const secret = 'trt_bench_secret';
     const collections = collectionsOf(org, 'bench');
     const app = taxiiApp({

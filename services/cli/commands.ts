@@ -11,6 +11,7 @@ import { sight } from './commands/sight';
 import { subscriber } from './commands/subscriber';
 import { subscription } from './commands/subscription';
 import { taxii } from './commands/taxii';
+import { warninglists } from './commands/warninglists';
 
 /** The command table, in the order `threatrelay --help` lists them. */
 export const COMMANDS = [
@@ -26,6 +27,7 @@ export const COMMANDS = [
   sight,
   dlq,
   subscription,
+  warninglists,
   operatorConsole,
 ] as const;
 

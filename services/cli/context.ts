@@ -16,11 +16,19 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       name: { type: 'string' },
       since: { type: 'string' },
       until: { type: 'string' },
+      letter: { type: 'string' },
+      'force-trust-failure': { type: 'boolean' },
       reason: { type: 'string' },
+      watch: { type: 'string' },
       subscription: { type: 'string', multiple: true },
       profile: { type: 'string', multiple: true },
       sasl: { type: 'boolean' },
       'signing-key-file': { type: 'string', default: env.THREATRELAY_SIGNING_KEY_FILE },
+      // keys rotate / revoke: where the new private key goes, how long the old one overlaps, which key, from when.
+      out: { type: 'string' },
+      'overlap-days': { type: 'string' },
+      'key-id': { type: 'string' },
+      at: { type: 'string' },
       url: { type: 'string', default: env.THREATRELAY_URL ?? 'http://127.0.0.1:8081' },
       // Only to refuse it with the reason: keys are read from the environment, a file or stdin.
       'api-key': { type: 'string' },
@@ -36,6 +44,13 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       tlp: { type: 'string' },
       'first-seen': { type: 'string' },
       'last-seen': { type: 'string' },
+      recipients: { type: 'string' },
+      'include-non-ids': { type: 'boolean' },
+      // warninglists: the value's type, the snapshot folder, the lists an import keeps, its commit.
+      type: { type: 'string' },
+      snapshot: { type: 'string' },
+      list: { type: 'string', multiple: true },
+      commit: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

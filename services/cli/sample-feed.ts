@@ -1,4 +1,4 @@
-import type { DeliveryKind } from '../subscriber/pipeline/shape';
+import type { DeliveryKind } from '../contract/webhook-body';
 
 /**
  * The sample feed `threatrelay dev` publishes: one morning of election-season

@@ -17,7 +17,15 @@ export const SCRIPT = `'use strict';
     var sections = JSON.parse(e.data);
     Object.keys(sections).forEach(function (id) {
       var el = document.getElementById(id);
-      if (el) el.innerHTML = sections[id];
+      if (!el) return;
+      // Partition details the operator opened stay open across updates.
+      var open = Array.prototype.map.call(el.querySelectorAll('details[open][data-partitions]'), function (d) {
+        return d.dataset.partitions;
+      });
+      el.innerHTML = sections[id];
+      Array.prototype.forEach.call(el.querySelectorAll('details[data-partitions]'), function (d) {
+        if (open.indexOf(d.dataset.partitions) >= 0) d.open = true;
+      });
     });
     setLive(true, 'Live updates: on');
   });
@@ -27,8 +35,9 @@ export const SCRIPT = `'use strict';
     var button = e.target.closest ? e.target.closest('button[data-replay]') : null;
     if (!button) return;
     var sub = button.dataset.replay;
-    var question = 'Replay all ' + button.dataset.count + ' dead letter(s) of ' + sub +
-      '? They go through verification and delivery again, bypassing dedup; what fails again goes back to the DLQ.';
+    var question = 'Replay the ' + button.dataset.count + ' delivery failure(s) of ' + sub +
+      '? They go through verification and delivery again, each once; what fails again goes back to the DLQ.' +
+      ' Letters a check refused are not replayed from here (threatrelay dlq replay --letter).';
     if (!window.confirm(question)) return;
     button.disabled = true;
     result.textContent = 'Replaying the dead letters of ' + sub + '…';
@@ -41,7 +50,7 @@ export const SCRIPT = `'use strict';
         var b = r.body;
         result.textContent = r.ok
           ? sub + ': replayed ' + b.selected + ': ' + b.delivered + ' delivered, ' + b.deadLettered +
-            ' dead-lettered again, ' + b.skipped + ' filtered out'
+            ' dead-lettered again, ' + b.skipped + ' filtered out, ' + b.held + ' refused by a check left alone'
           : sub + ': replay failed: ' + (b.error ? b.error.code + ' ' + b.error.message : 'unknown error');
       })
       .catch(function (err) { result.textContent = sub + ': replay failed: ' + err; })
@@ -62,4 +71,5 @@ thead th { background: #f2f2f2; } small { color: #444; }
 .tlp-green { background: #33ff00; } .reason { max-width: 40rem; }
 button { font: inherit; padding: .3rem .8rem; }
 #live[data-live="off"] { color: #7a5200; }
+tr.partitions > td { border-top: none; padding: 0 .5rem .3rem; } details summary { cursor: pointer; color: #2b5fad; }
 `;

@@ -1,12 +1,14 @@
-import { randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import type { OrgKeys } from '../contract/keyring';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { EventCodec } from '../contract/avro/codec';
 import { HEADERS } from '../contract/definitions';
 import { identityOf, routeOf } from '../contract/model';
 import { COMMUNITY_TLPS, type KafkaNames } from '../contract/names';
+import { verifySigned } from '../contract/record-read';
+import { headerText } from '../contract/headers';
 import { ORG_ID_PATTERN, UUID_PATTERN } from '../contract/well-formed';
-import { verifySigned } from '../subscriber/pipeline/verify';
-import { headerText, recordTime } from '../platform/kafka';
+import { recordTime } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
 import type { RateSeries } from './state';
 import { addRecentEvent, type ConsoleModel, type RecentEvent } from './state';
@@ -26,7 +28,7 @@ export function describeRecord(
   topic: string,
   names: KafkaNames,
   codec: EventCodec,
-  orgKeys: ReadonlyMap<string, KeyObject>,
+  orgKeys: OrgKeys,
 ): RecentEvent {
   const sourceOrg = shaped(headerText(message, HEADERS.sourceOrg), ORG_ID_PATTERN) ?? '(none)';
   const verdict = verifySigned({ codec, orgKeys }, message);
@@ -79,7 +81,7 @@ export class EventFollower {
     private readonly orgIds: string[],
     private readonly names: KafkaNames,
     private readonly codec: EventCodec,
-    private readonly orgKeys: ReadonlyMap<string, KeyObject>,
+    private readonly orgKeys: OrgKeys,
     private readonly model: ConsoleModel,
     private readonly series: () => RateSeries,
     private readonly windowMs: number,

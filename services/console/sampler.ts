@@ -1,16 +1,18 @@
 import type { Admin } from 'kafkajs';
-import { communityLevels, type KafkaNames } from '../contract/names';
-import type { Config } from '../platform/config/config';
-import { groupLag } from '../platform/kafka';
+import type { KafkaNames } from '../contract/names';
+import { orgById, type Config } from '../platform/config/config';
+import { summarize } from '../platform/lag';
+import { GroupProgress, watchSettings } from '../platform/lag-monitor';
+import type { GroupReader } from '../platform/lag-read';
 import type { Logger } from '../platform/logger';
-import type { SubscriptionSwitch } from '../subscriber/control';
-import { readDeadLetters } from '../subscriber/dlq/read';
+import { readDeadLetters, type SubscriptionSwitch } from '../subscriber';
 import { subscriptionState, summarizeDeadLetters, type ConsoleModel, type SubscriptionView } from './state';
 
 /**
  * One look at Kafka per tick, shared by every open page: each subscription's
- * consumer group (lag as committed offsets against high watermarks, its
- * members) and the end of its DLQ. A DLQ whose end moved is read again with
+ * consumer group (its members; per partition what it has not processed,
+ * stalls and hanging transactions, as platform/lag.ts defines them) and the
+ * end of its DLQ. A DLQ whose end moved is read again with
  * `readDeadLetters`, one at a time, so a quiet network costs a few admin
  * requests per tick and nothing more.
  */
@@ -19,11 +21,13 @@ export class Sampler {
   /** DLQs with a read queued behind the running one. */
   private readonly dlqQueued = new Set<string>();
   private dlqReading: Promise<void> = Promise.resolve();
+  private readonly progress = new Map<string, GroupProgress>();
 
   constructor(
     private readonly config: Config,
     private readonly names: KafkaNames,
     private readonly admin: Admin,
+    private readonly reader: GroupReader,
     private readonly model: ConsoleModel,
     private readonly switches: ReadonlyMap<string, SubscriptionSwitch>,
     private readonly logger: Logger,
@@ -59,21 +63,29 @@ export class Sampler {
   }
 
   private sourceTopics(view: SubscriptionView): string[] {
-    const org = this.config.orgs.find((o) => o.id === view.org)!;
-    return [...communityLevels(org).map((l) => this.names.community(l)), this.names.direct(org.id)];
+    return this.names.readBy(orgById(this.config, view.org)!);
   }
 
   private async sampleOffsets(view: SubscriptionView, now: number): Promise<void> {
-    const partitions = await groupLag(
-      this.admin,
-      this.names.subscriptionGroup(view.id),
-      this.sourceTopics(view),
-    );
-    view.lag = partitions.reduce((sum, p) => sum + p.lag, 0);
-    const position = partitions.reduce((sum, p) => sum + p.position, 0);
+    let progress = this.progress.get(view.id);
+    if (!progress) {
+      const group = this.names.subscriptionGroup(view.id);
+      const settings = watchSettings(this.config.monitoring);
+      progress = new GroupProgress(this.reader, group, this.sourceTopics(view), settings);
+      this.progress.set(view.id, progress);
+    }
+    const partitions = await progress.sample(now);
+    const summary = summarize(partitions);
+    view.partitions = partitions;
+    view.lag = summary.behind;
+    view.lastCommitAt = summary.lastCommitAt;
+    // Kept when a later commit carries none (a dead-letter transaction's, an older member's).
+    if (summary.lastDeliveryAt && summary.lastDeliveryAt > (view.lastDeliveryAt ?? '')) {
+      view.lastDeliveryAt = summary.lastDeliveryAt;
+    }
+    const position = partitions.reduce((sum, p) => sum + Number(p.position), 0);
     if (view.lastPosition !== undefined && position > view.lastPosition) {
       view.committed.add(position - view.lastPosition, now);
-      view.lastProgressAt = new Date(now).toISOString();
     }
     view.lastPosition = position;
   }
@@ -95,7 +107,9 @@ export class Sampler {
 
   private async readDeadLetters(view: SubscriptionView): Promise<void> {
     try {
-      const entries = await readDeadLetters(this.config, view.id, this.logger);
+      const entries = await readDeadLetters(this.config, view.id, this.logger, {
+        groupPrefix: `${this.names.consoleGroupPrefix()}dlq.`,
+      });
       view.deadLetters = summarizeDeadLetters(entries);
       const newest = view.deadLetters.latest[0];
       if (newest) view.lastError = { at: newest.at, text: `${newest.code}: ${newest.reason}` };

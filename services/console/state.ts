@@ -1,5 +1,7 @@
+import { replayClassOf } from '../subscriber';
 import type { IndicatorType, Tlp } from '../contract/model';
-import { eventScope } from '../subscriber/dedup/types';
+import type { PartitionStatus } from '../platform/lag';
+import { eventScope } from '../contract/identity';
 
 /**
  * What the console knows, kept in memory and rebuilt from Kafka at every
@@ -62,6 +64,8 @@ export interface DeadLetterCode {
 
 export interface DeadLetterSummary {
   count: number;
+  /** Delivery failures no replay has handled yet: what the page's replay button sends (dlq/policy.ts). */
+  replayable: number;
   /** Most recent first. */
   byCode: DeadLetterCode[];
   /** The newest few, newest first. */
@@ -75,10 +79,14 @@ export interface SubscriptionView {
   state: SubscriptionState;
   /** Why: the switch's reason when disabled, the group's state otherwise. */
   stateDetail: string;
-  /** Records behind the high watermarks, over every partition; undefined before the first sample. */
+  /** Records not yet processed over every partition (platform/lag.ts); undefined before the first sample. */
   lag: number | undefined;
+  /** Each source partition as of the last sample: position, end, behind, stall, hanging transaction. */
+  partitions: PartitionStatus[];
   /** When the console last saw the group's committed offsets advance. */
-  lastProgressAt: string | undefined;
+  lastCommitAt: string | undefined;
+  /** The last webhook batch the receiver accepted, as the subscriber wrote it with its offset commits. */
+  lastDeliveryAt: string | undefined;
   lastError: { at: string; text: string } | undefined;
   deadLetters: DeadLetterSummary;
   /** Committed records per bucket: delivered, filtered, deduplicated or dead-lettered. */
@@ -159,7 +167,7 @@ export function addRecentEvent(
 }
 
 export function emptyDeadLetters(): DeadLetterSummary {
-  return { count: 0, byCode: [], latest: [] };
+  return { count: 0, replayable: 0, byCode: [], latest: [] };
 }
 
 /** Dead letters grouped by code, most recent code first, with the newest reason of each. */
@@ -169,6 +177,7 @@ export function summarizeDeadLetters(
     code: string;
     reason: string;
     source: { topic: string; partition: number; offset: string };
+    replayed?: boolean;
   }[],
   latest = 5,
 ): DeadLetterSummary {
@@ -185,6 +194,7 @@ export function summarizeDeadLetters(
   const newest = [...entries].sort((a, b) => b.at.localeCompare(a.at));
   return {
     count: entries.length,
+    replayable: entries.filter((e) => !e.replayed && replayClassOf(e.code) === 'delivery').length,
     byCode: [...byCode.values()].sort((a, b) => b.latestAt.localeCompare(a.latestAt)),
     latest: newest.slice(0, latest).map((e) => ({
       at: e.at,

@@ -1,7 +1,7 @@
 /**
- * Names and defaults shared by every service: Kafka header names, topic name
- * parts and the defaults the config falls back to. One place, so a producer
- * and a subscriber can never disagree on a header's spelling.
+ * Names shared by every service: Kafka header names and the client id. One
+ * place, so a producer and a subscriber can never disagree on a header's
+ * spelling. The defaults the config falls back to are in platform/config.
  */
 
 /** Kafka record headers. */
@@ -23,39 +23,11 @@ export const HEADERS = {
   dlqAt: 'threatrelay-dlq-at',
   /** Headers of the original that had a null value, comma-separated: kafkajs cannot write those again. */
   dlqNullHeaders: 'threatrelay-dlq-null-headers',
-} as const;
-
-export const DEFAULTS = {
-  topicPrefix: 'threatrelay',
-  partitions: 3,
-  replicationFactor: 1,
-  /** How long the community, direct and DLQ topics keep records: as long as dedup remembers them. */
-  retentionDays: 30,
-  /** How long the producer waits for Kafka before answering 503. */
-  produceTimeoutMs: 10_000,
-  httpPort: 8080,
-  bodyLimitBytes: 1024 * 1024,
-  maxBatchItems: 1000,
-  rateLimitPerMinute: 600,
-  /** Failed authentications a client address may make per minute before it gets 429s. */
-  authFailuresPerMinute: 30,
-  /** What the producer's Idempotency-Key replay cache may hold: 64 MiB of answers. */
-  idempotencyCacheBytes: 64 * 1024 * 1024,
-  webhookTimeoutMs: 10_000,
-  webhookBatchSize: 100,
-  dedupWindowDays: 30,
-  /** How far a record's producedAt may lie in the future before it counts as stale. */
-  maxClockSkewSeconds: 300,
-  /** TAXII: most objects per page, and the page size when a request names none. */
-  taxiiMaxPageSize: 1000,
-  taxiiDefaultPageSize: 100,
-  /** Webhook retries: exponential backoff with full jitter from 500 ms, waits of at most 60 s, given up after 1 h. */
-  retry: { initialDelayMs: 500, maxDelayMs: 60_000, maxElapsedMs: 3_600_000 },
-  /** The operator console: how often it samples Kafka, and how far back its charts reach. */
-  consoleSampleIntervalMs: 2000,
-  consoleWindowMinutes: 10,
-  consolePort: 8095,
-  taxiiPort: 8096,
+  /**
+   * A replay mark, not a dead letter: the DLQ `partition:offset` of a letter
+   * a replay has handled, so the next replay does not send it again.
+   */
+  dlqReplayed: 'threatrelay-dlq-replayed',
 } as const;
 
 export const CLIENT_ID = 'threatrelay';

@@ -121,7 +121,8 @@ export const ERROR_DOCS: Record<ErrorCode, ErrorDoc> = {
   },
   TR_SIGNATURE_INVALID: {
     canRetry: false,
-    summary: "A record's Ed25519 signature is missing or does not verify against its source org's key.",
+    summary:
+      "A record's Ed25519 signature is missing or does not verify against its source org's keys, or the key that signed it was not valid at the record's producedAt (before notBefore, at or after notAfter or revokedAt).",
   },
   TR_RECORD_INVALID: {
     canRetry: false,

@@ -20,3 +20,13 @@ export function identityKey(
       : `${type}:${canonicalValue}`;
   return createHash('sha256').update(name).digest('hex');
 }
+
+/**
+ * An event's identity across the network: eventIds are chosen by their
+ * publisher, so two orgs may pick the same one, and an event is known by its
+ * source org and eventId together. Dedup stores keep an event's outcome
+ * under it; the console finds copies of an event by it.
+ */
+export function eventScope(event: { org: string; eventId: string }): string {
+  return `${event.org}/${event.eventId}`;
+}

@@ -28,6 +28,11 @@ export interface KafkaNames {
    * by the operator), keyed by subscription. Per org, so the broker lets a subscriber touch only its own.
    */
   control(org: string): string;
+  /**
+   * The topics an org reads: the community levels it is entitled to, and its own direct topic. Its
+   * subscriptions, its TAXII feed and the console's view of both read exactly these.
+   */
+  readBy(org: { id: string; maxTlp: CommunityTlp }): string[];
   /** Every topic a record of this TLP (and recipients) is written to. */
   route(tlp: Tlp, recipients: readonly string[]): string[];
   /** The consumer group of a subscription. */
@@ -58,6 +63,7 @@ export function kafkaNames(prefix: string): KafkaNames {
     direct,
     dlq: (subscriptionId) => `${prefix}.dlq.${subscriptionId}`,
     control: (org) => `${prefix}.control.${org}`,
+    readBy: (org) => [...communityLevels(org).map(community), direct(org.id)],
     route(tlp, recipients) {
       if (NAMED_RECIPIENT_TLPS.includes(tlp)) return [...new Set(recipients)].map(direct);
       return [community(tlp as CommunityTlp)];

@@ -3,6 +3,7 @@ import {
   Partitioners,
   logLevel,
   type Admin,
+  type Consumer,
   type KafkaConfig,
   type KafkaMessage,
   type LogEntry,
@@ -10,8 +11,10 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import type { Config, KafkaRole } from './config/config';
+import type { HeaderValue } from '../contract/headers';
 import { ThreatRelayError } from '../contract/errors';
 import { CLIENT_ID } from '../contract/definitions';
+import { DEFAULTS } from './config/defaults';
 import type { Logger } from './logger';
 
 /**
@@ -69,6 +72,13 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
  */
 /** How long a ThreatRelay transactional producer may keep a transaction open before the broker aborts it. */
 export const TRANSACTION_TIMEOUT_MS = 30_000;
+
+/**
+ * An open transaction at the same offset longer than this is hanging: longer than the transaction
+ * timeout every ThreatRelay transactional producer uses, `TRANSACTION_TIMEOUT_MS` (see
+ * services/admin/hanging.ts; `monitoring.hangingAfterSeconds` in the config).
+ */
+export const HANGING_AFTER_MS = DEFAULTS.hangingAfterSeconds * 1000;
 
 export function createTransactionalProducer(
   kafka: Kafka,
@@ -137,23 +147,15 @@ export interface PartitionMarks {
  * Each partition's last stable offset and high watermark. kafkajs has no public
  * call for both: its admin lists offsets with the protocol's default isolation,
  * read_committed, so `fetchTopicOffsets(...).high` is the last stable offset
- * (and `groupLag` counts up to it). This asks through two cluster clients of
+ * (platform/lag-read.ts reads both from a fetch). This asks through two cluster clients of
  * `kafka`'s own (same brokers, TLS, SASL), one listing offsets read_committed
  * and one read_uncommitted. They are kafkajs's internal client: kafkajs is
  * pinned, and test/integration/hanging-transactions.test.ts checks both
  * against a broker.
  */
 export async function partitionMarks(kafka: Kafka, topics: string[]): Promise<PartitionMarks[]> {
-  const create = Object.getOwnPropertySymbols(kafka).find(
-    (s) => s.description === 'private:Kafka:createCluster',
-  );
-  const factory = create && (kafka as unknown as Record<symbol, unknown>)[create];
-  if (typeof factory !== 'function')
-    throw new Error('this kafkajs version offers no offset lookup by isolation level');
-  const cluster = (isolationLevel: 0 | 1) =>
-    (factory as (o: object) => IsolatedCluster)({ isolationLevel, allowAutoTopicCreation: false });
-  const committed = cluster(1);
-  const uncommitted = cluster(0);
+  const committed = internalCluster(kafka, READ_COMMITTED);
+  const uncommitted = internalCluster(kafka, READ_UNCOMMITTED);
   await Promise.all([committed.connect(), uncommitted.connect()]);
   try {
     const out: PartitionMarks[] = [];
@@ -177,8 +179,58 @@ export async function partitionMarks(kafka: Kafka, topics: string[]): Promise<Pa
   }
 }
 
-/** The part of kafkajs's internal cluster client `partitionMarks` uses. */
-interface IsolatedCluster {
+export const READ_UNCOMMITTED = 0;
+export const READ_COMMITTED = 1;
+
+/**
+ * kafkajs's internal cluster client, built by `kafka`'s own factory (same
+ * brokers, TLS, SASL) with the isolation level its offset lookups use. kafkajs
+ * is pinned; test/integration/hanging-transactions.test.ts and
+ * test/integration/lag.test.ts check what is used of it against a broker.
+ */
+export function internalCluster(kafka: Kafka, isolationLevel: 0 | 1): IsolatedCluster {
+  const create = Object.getOwnPropertySymbols(kafka).find(
+    (s) => s.description === 'private:Kafka:createCluster',
+  );
+  const factory = create && (kafka as unknown as Record<symbol, unknown>)[create];
+  if (typeof factory !== 'function')
+    throw new Error('this kafkajs version offers no offset lookup by isolation level');
+  return (factory as (o: object) => IsolatedCluster)({ isolationLevel, allowAutoTopicCreation: false });
+}
+
+/** A record as kafkajs's fetch decodes it, with its record batch's header. */
+export interface FetchedRecord {
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  isControlRecord: boolean;
+  batchContext: { producerId: string; inTransaction: boolean };
+}
+
+/** One partition of a fetch answer. */
+export interface FetchedPartition {
+  partition: number;
+  highWatermark: string;
+  lastStableOffset: string;
+  abortedTransactions: { producerId: string; firstOffset: string }[] | null;
+  messages: FetchedRecord[];
+}
+
+/** The part of a kafkajs broker connection a fetch of raw records uses. */
+export interface InternalBroker {
+  fetch(request: {
+    replicaId: number;
+    isolationLevel: 0 | 1;
+    maxWaitTime: number;
+    minBytes: number;
+    maxBytes: number;
+    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
+  }): Promise<{ responses: { topicName: string; partitions: FetchedPartition[] }[] }>;
+}
+
+/** The part of kafkajs's internal cluster client the bus uses. */
+export interface IsolatedCluster {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   addTargetTopic(topic: string): Promise<void>;
@@ -186,60 +238,14 @@ interface IsolatedCluster {
   fetchTopicsOffset(
     topics: { topic: string; fromBeginning: boolean; partitions: { partition: number }[] }[],
   ): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(node: { nodeId: string }): Promise<InternalBroker>;
 }
 
 /** Readiness is a real broker round trip, not an open socket. */
 export async function brokerRoundTrip(admin: Admin): Promise<{ clusterId: string; brokers: number }> {
   const cluster = await admin.describeCluster();
   return { clusterId: cluster.clusterId, brokers: cluster.brokers.length };
-}
-
-/**
- * What a record carries under one header name. Kafka allows a header to be
- * absent, present with a null value (length -1: the Java client and
- * librdkafka write them, kafkajs reads them as `null`), present once, or
- * present several times; a reader must be able to tell them apart without
- * throwing, because any member can write any of them.
- */
-export type HeaderRead =
-  | { kind: 'absent' }
-  | { kind: 'null' }
-  | { kind: 'one'; bytes: Buffer }
-  | { kind: 'repeated'; count: number };
-
-type HeaderValue = Buffer | string | null | undefined;
-
-/** The one reader of record headers: never throws, whatever the record holds. */
-export function readHeader(message: Pick<KafkaMessage, 'headers'>, name: string): HeaderRead {
-  const headers = message.headers as Record<string, HeaderValue | HeaderValue[]> | null | undefined;
-  if (headers === null || typeof headers !== 'object' || !Object.hasOwn(headers, name))
-    return { kind: 'absent' };
-  const v = headers[name];
-  if (Array.isArray(v)) {
-    if (v.length === 0) return { kind: 'absent' };
-    if (v.length > 1) return { kind: 'repeated', count: v.length };
-    return one(v[0]);
-  }
-  return one(v);
-}
-
-function one(v: unknown): HeaderRead {
-  if (v === undefined) return { kind: 'absent' };
-  if (v === null) return { kind: 'null' };
-  if (Buffer.isBuffer(v)) return { kind: 'one', bytes: v };
-  if (typeof v === 'string') return { kind: 'one', bytes: Buffer.from(v) };
-  return { kind: 'null' };
-}
-
-/** A header's raw bytes; undefined when absent, null-valued or given more than once (which copy would be meant?). */
-export function headerBytes(message: Pick<KafkaMessage, 'headers'>, name: string): Buffer | undefined {
-  const read = readHeader(message, name);
-  return read.kind === 'one' ? read.bytes : undefined;
-}
-
-/** A header's value as UTF-8 text, on the same terms as `headerBytes`. */
-export function headerText(message: Pick<KafkaMessage, 'headers'>, name: string): string | undefined {
-  return headerBytes(message, name)?.toString('utf8');
 }
 
 /**
@@ -303,31 +309,42 @@ export function checkOwnUser(config: Config, org: string, role: KafkaRole): void
   }
 }
 
-export interface PartitionLag {
-  topic: string;
-  partition: number;
-  lag: number;
-  /** Where the group stands: its committed offset, or the low watermark where it committed none. */
-  position: number;
+/** How a long-lived consumer comes back after kafkajs gave up on it. */
+export interface CrashRestart {
+  /** Names the consumer in the log: `<what> crashed; restarting in 5 s`. */
+  what: string;
+  logger: Logger;
+  /** Whether the crashed consumer is still the one its owner runs (an older one's crash is ignored). */
+  isCurrent(): boolean;
+  /** The owner forgets the crashed consumer; it is disconnected. */
+  forget(): void;
+  /** Whether a restart is still wanted when the pause ends (not stopped or disabled meanwhile). */
+  wanted(): boolean;
+  restart(): Promise<void>;
+  /** What to add to the log line for this error, e.g. a hint at its likely cause. */
+  details?(error: Error): Record<string, unknown>;
 }
 
 /**
- * A consumer group's lag as the broker sees it: per partition, the high
- * watermark minus the group's committed offset (the low watermark where the
- * group has committed nothing yet). True even while the group's member is
- * stuck inside a batch, unlike the lag a fetched batch reports.
+ * kafkajs gives up on a consumer after an error it does not retry itself (a
+ * bug in handling a batch, a write the broker refused): a long-lived consumer
+ * starts again after a pause rather than stop for good.
  */
-export async function groupLag(admin: Admin, groupId: string, topics: string[]): Promise<PartitionLag[]> {
-  const committed = await admin.fetchOffsets({ groupId, topics });
-  const out: PartitionLag[] = [];
-  for (const { topic, partitions } of committed) {
-    const marks = await admin.fetchTopicOffsets(topic);
-    for (const { partition, offset } of partitions) {
-      const mark = marks.find((m) => m.partition === partition);
-      if (!mark) continue;
-      const from = BigInt(offset) >= 0n ? BigInt(offset) : BigInt(mark.low);
-      out.push({ topic, partition, lag: Number(BigInt(mark.high) - from), position: Number(from) });
-    }
-  }
-  return out;
+export function restartAfterCrash(consumer: Consumer, restart: CrashRestart): void {
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart || !restart.isCurrent()) return;
+    restart.logger.error(
+      { err: payload.error, ...restart.details?.(payload.error) },
+      `${restart.what} crashed; restarting in 5 s`,
+    );
+    restart.forget();
+    void consumer.disconnect().catch(() => undefined);
+    setTimeout(() => {
+      if (restart.wanted()) {
+        restart
+          .restart()
+          .catch((err: unknown) => restart.logger.error({ err }, `${restart.what} restart failed`));
+      }
+    }, 5000).unref();
+  });
 }

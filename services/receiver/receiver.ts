@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import type { WebhookBody } from '../contract/webhook-body';
 
 /**
  * The demo webhook receiver: stands in for an agency's SIEM. It verifies
@@ -8,12 +9,6 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
  * and hands each verified body to `onDelivery`; unsigned or forged requests
  * get 401 and are reported, never accepted.
  */
-
-/** A `format: native` body. */
-export interface NativeBody {
-  subscription: string;
-  events: Record<string, unknown>[];
-}
 
 /** A `format: stix21` body: a STIX 2.1 bundle. */
 export interface StixBundleBody {
@@ -26,7 +21,8 @@ export interface DemoDelivery {
   /** The path segment after /hooks/, by convention the subscription id. */
   subscription: string;
   webhookId: string;
-  body: NativeBody | StixBundleBody;
+  /** A `format: native` body, or a `format: stix21` bundle. */
+  body: WebhookBody | StixBundleBody;
 }
 
 export function isStixBundle(body: DemoDelivery['body']): body is StixBundleBody {

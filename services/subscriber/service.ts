@@ -3,22 +3,25 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
 import { loadEventCodec } from '../contract/avro/codec';
-import type { Config } from '../platform/config/config';
+import { orgById, type Config } from '../platform/config/config';
 import { ThreatRelayError } from '../contract/errors';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
 import {
   brokerRoundTrip,
-  groupLag,
   checkOwnUser,
   createIdempotentProducer,
   createKafka,
   withTimeout,
 } from '../platform/kafka';
+import { backoffDelay, type Backoff } from '../platform/backoff';
 import type { Logger } from '../platform/logger';
-import { orgPublicKeys } from '../contract/signing';
+import { GroupProgress, ProgressMetrics, ProgressMonitor, watchSettings } from '../platform/lag-monitor';
+import { GroupReader } from '../platform/lag-read';
+import { orgPublicKeys } from '../contract/keyring';
 import { kafkaNames } from '../contract/names';
 import { SubscriptionConsumer } from './pipeline/consumer';
-import { freshnessFor } from './pipeline/verify';
+import { checkWarninglistIds, openWarninglists } from '../platform/warninglists';
+import { freshnessFor } from './pipeline/freshness';
 import { openDedup } from './dedup/port';
 import { ControlListener, writeSwitch } from './control';
 import { TransactionalDeadLetterWriter } from './dlq/write';
@@ -40,7 +43,7 @@ export interface SubscriberOptions {
   /** The consumer groups' session timeout; default 30 s. */
   sessionTimeoutMs?: number;
   /** Waits between attempts to reach Kafka at start: doubling from `initialMs` to at most `maxMs`. Default 1 s to 30 s. */
-  connectBackoff?: { initialMs: number; maxMs: number };
+  connectBackoff?: Backoff;
   /**
    * Aborting it while the subscriber still waits for Kafka at start ends the wait: what was opened is
    * closed and `startSubscriber` rejects with `SubscriberStartAborted`.
@@ -82,7 +85,7 @@ export interface RunningSubscriber {
 /** Starts one consumer group per subscription of `org`, honoring the switches in the control topic. */
 export async function startSubscriber(options: SubscriberOptions): Promise<RunningSubscriber> {
   const { config, org: orgId, logger } = options;
-  const org = config.orgs.find((o) => o.id === orgId);
+  const org = orgById(config, orgId);
   if (!org) throw new ThreatRelayError('TR_CONFIG', `org "${orgId}" is not in the config`);
   const subscriptions = config.subscriptions.filter(
     (s) => s.org === orgId && (!options.subscriptions || options.subscriptions.includes(s.id)),
@@ -91,6 +94,16 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     throw new ThreatRelayError('TR_CONFIG', `org "${orgId}" has no subscriptions to run`);
   }
   checkOwnUser(config, orgId, 'subscriber');
+  // Before Kafka: the reader's own snapshot, and every list a subscription drops must be in it.
+  const warninglists = openWarninglists(config.warninglists.dir);
+  checkWarninglistIds(
+    warninglists,
+    config.subscriptions.flatMap((s, i) =>
+      subscriptions.includes(s)
+        ? [{ path: `subscriptions.${i}.filter.warninglists.drop`, ids: s.filter.warninglists?.drop ?? [] }]
+        : [],
+    ),
+  );
   const orgKeys = orgPublicKeys(config.orgs);
   const codec = loadEventCodec();
   const topics = kafkaNames(config.kafka.topicPrefix);
@@ -103,6 +116,15 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   const closers: (() => Promise<void>)[] = [];
   const dataDir = options.dataDir ?? process.env.THREATRELAY_DATA_DIR ?? join(process.cwd(), 'data');
   const consumers = new Map<string, SubscriptionConsumer>();
+  // Lag, stalls and hanging transactions per subscription, the one definition (platform/lag.ts), into /metrics.
+  const reader = new GroupReader(kafka, admin, logger);
+  const progressMetrics = new ProgressMetrics(metrics.registry, 'subscription');
+  const watched: ConstructorParameters<typeof ProgressMonitor>[0] = [];
+  const monitor = new ProgressMonitor(watched, config.monitoring.sampleIntervalMs, logger);
+  closers.push(async () => {
+    await monitor.stop();
+    await reader.close();
+  });
   for (const subscription of subscriptions) {
     const dedup = openDedup(config, subscription, dataDir);
     if (dedup) closers.push(() => dedup.close());
@@ -135,7 +157,8 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
             dedupDurable: dedup.durable,
           }
         : {}),
-      groupLag: (groupId, topics) => groupLag(admin, groupId, topics),
+      sampleProgress: () => monitor.sampleNow(),
+      warninglists,
       ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
       ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
       onGone: async (reason) => {
@@ -149,6 +172,15 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
       },
     });
     consumers.set(subscription.id, consumer);
+    watched.push({
+      progress: new GroupProgress(
+        reader,
+        consumer.groupId,
+        consumer.sourceTopics(),
+        watchSettings(config.monitoring),
+      ),
+      report: (statuses) => progressMetrics.report(subscription.id, statuses),
+    });
   }
 
   const switches = new Map<string, boolean>();
@@ -256,11 +288,8 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     logger.info({ org: orgId }, 'subscriber stopped while waiting for Kafka');
     throw new SubscriberStartAborted();
   };
-  for (
-    let attempt = 1, delayMs = backoff.initialMs;
-    ;
-    attempt++, delayMs = Math.min(delayMs * 2, backoff.maxMs)
-  ) {
+  for (let attempt = 1; ; attempt++) {
+    const delayMs = backoffDelay(backoff, attempt);
     const trying = connect().then(
       () => undefined,
       (err: unknown) => err ?? new Error('unknown failure'),
@@ -285,6 +314,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     if (!(await pause(delayMs, signal))) await stopWaiting();
   }
   connected = true;
+  monitor.start();
 
   return {
     subscriptions: subscriptions.map((s) => s.id),

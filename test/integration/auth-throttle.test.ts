@@ -2,7 +2,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { hashOperatorPassword } from '../../services/console/auth';
 import { startConsole, type RunningConsole } from '../../services/console/service';
 import type { Config } from '../../services/platform/config/config';
-import { startTaxiiServer, type RunningTaxiiServer } from '../../services/subscriber/taxii/service';
+import { startTaxiiServer, type RunningTaxiiServer } from '../../services/taxii/service';
 import { createTestNetwork, type TestNetwork } from '../../testkit/network';
 
 /**

@@ -15,7 +15,8 @@ import {
   type ComposeEnv,
 } from '../../services/cli/compose-env';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
-import { startDemoReceiver, type DemoDelivery, type NativeBody } from '../../services/receiver/receiver';
+import type { WebhookBody } from '../../services/contract/webhook-body';
+import { startDemoReceiver, type DemoDelivery } from '../../services/receiver/receiver';
 import { aclsOf } from '../../services/admin/acl';
 import { loadConfig, type Config, type ConfigScope } from '../../services/platform/config/config';
 import { createKafka } from '../../services/platform/kafka';
@@ -29,7 +30,7 @@ import {
   type ProvisionReport,
 } from '../../services/admin/provision';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
-import { startTaxiiServer, type RunningTaxiiServer } from '../../services/subscriber/taxii/service';
+import { startTaxiiServer, type RunningTaxiiServer } from '../../services/taxii/service';
 import { freePort, startLocalBroker, type LocalBroker } from '../../testkit/broker-provider';
 import { containerEnv, scopeOf, type ComposeServiceLike } from '../../testkit/compose';
 import { startRedis, type RedisServer } from '../../testkit/redis';
@@ -425,7 +426,7 @@ describe('the compose stack, rehearsed on loopback', () => {
     const native = (sub: string): NativeEvent[] =>
       deliveries
         .filter((d) => d.subscription === sub)
-        .flatMap((d) => (d.body as NativeBody).events as unknown as NativeEvent[]);
+        .flatMap((d) => (d.body as WebhookBody).events as unknown as NativeEvent[]);
     const stix = (sub: string): StixObject[] =>
       deliveries
         .filter((d) => d.subscription === sub)

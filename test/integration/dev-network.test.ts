@@ -15,9 +15,8 @@ import {
   writeNetworkFile,
 } from '../../services/cli/dev';
 import { SAMPLE_FEED_EXPECTED } from '../../services/cli/sample-feed';
-import type { NativeBody } from '../../services/receiver/receiver';
 import { createLogger } from '../../services/platform/logger';
-import type { NativeEvent } from '../../services/subscriber/pipeline/shape';
+import type { NativeEvent, WebhookBody } from '../../services/contract/webhook-body';
 import { waitFor } from '../../testkit/wait-for';
 
 /**
@@ -72,7 +71,7 @@ describe('threatrelay dev runs the whole demo network', () => {
   const eventsAt = (subscription: string): NativeEvent[] =>
     network.deliveries
       .filter((d) => d.subscription === subscription)
-      .flatMap((d) => (d.body as NativeBody).events as unknown as NativeEvent[]);
+      .flatMap((d) => (d.body as WebhookBody).events);
   /** STIX bundles delivered to `subscription`. */
   const bundlesAt = (subscription: string): { type: string; objects: Record<string, unknown>[] }[] =>
     network.deliveries

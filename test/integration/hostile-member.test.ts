@@ -12,13 +12,15 @@ import { signedRecord } from '../../services/contract/record';
 import { generateSigningKeyPair, loadPrivateKey } from '../../services/contract/signing';
 import { provision } from '../../services/admin/provision';
 import { apiKeyHash, newApiKey, parseConfig, type Config } from '../../services/platform/config/config';
-import { createKafka, headerText } from '../../services/platform/kafka';
+import { headerText } from '../../services/contract/headers';
+import { createKafka } from '../../services/platform/kafka';
 import { createLogger } from '../../services/platform/logger';
 import { buildPublishedEvents, deterministicEventId } from '../../services/producer/ingest/build-events';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
 import { readDeadLetters } from '../../services/subscriber/dlq/read';
+import { replayDeadLetters } from '../../services/subscriber/dlq/replay';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
-import type { NativeEvent, WebhookBody } from '../../services/subscriber/pipeline/shape';
+import type { NativeEvent, WebhookBody } from '../../services/contract/webhook-body';
 import { KAFKA_SCRIPT, startLocalBroker, type LocalBroker } from '../../testkit/broker-provider';
 import { startReceiver, type Receiver } from '../../testkit/receiver';
 import { waitFor } from '../../testkit/wait-for';
@@ -422,5 +424,33 @@ describe('a hostile member cannot suppress, stall or mislabel another org', () =
     expect(got.type).toBe('indicator.published');
     expect(JSON.stringify(got)).not.toContain('twitter');
     expect(delivered().filter((e) => e.eventId === clear!.eventId)).toHaveLength(1);
+  });
+
+  it('replays none of the attacks by default, and a forced replay of a stale record is refused again', async () => {
+    const dlq = () => readDeadLetters(config, 'fbi-all', createLogger('dlq', 'silent'));
+    const letters = await dlq();
+    const deliveredBefore = delivered().length;
+    // "Replay all": every letter here was refused by a check, so nothing is sent.
+    const all = await replayDeadLetters(config, 'fbi-all', {}, createLogger('replay', 'silent'));
+    expect(all).toMatchObject({ selected: 0, held: letters.length, delivered: 0 });
+    // The operator insists on the stale one: freshness still runs, and it goes back to the DLQ.
+    const stale = letters.find((l) => l.code === 'TR_STALE')!;
+    const forced = await replayDeadLetters(
+      config,
+      'fbi-all',
+      {
+        letter: `${stale.partition}:${stale.offset}`,
+        forceTrustFailure: true,
+        dataDir: `${broker.dir}/fbi-data`,
+      },
+      createLogger('replay', 'silent'),
+    );
+    expect(forced).toMatchObject({ selected: 1, delivered: 0, deadLettered: 1 });
+    const after = await dlq();
+    expect(after.filter((l) => l.code === 'TR_STALE')).toHaveLength(2);
+    expect(after.find((l) => l.partition === stale.partition && l.offset === stale.offset)?.replayed).toBe(
+      true,
+    );
+    expect(delivered()).toHaveLength(deliveredBefore);
   });
 });

@@ -1,12 +1,12 @@
 import { loadEventCodec } from '../../services/contract/avro/codec';
 import { ThreatRelayError } from '../../services/contract/errors';
 import { kafkaNames } from '../../services/contract/names';
-import { orgPublicKeys } from '../../services/contract/signing';
+import { orgPublicKeys } from '../../services/contract/keyring';
 import { createKafka } from '../../services/platform/kafka';
 import { openDedup } from '../../services/subscriber/dedup/port';
 import { createSubscriberMetrics } from '../../services/subscriber/metrics';
 import { SubscriptionConsumer } from '../../services/subscriber/pipeline/consumer';
-import { freshnessFor } from '../../services/subscriber/pipeline/verify';
+import { freshnessFor } from '../../services/subscriber/pipeline/freshness';
 import { createTestNetwork } from '../../testkit/network';
 import { startReceiver } from '../../testkit/receiver';
 import { waitFor } from '../../testkit/wait-for';

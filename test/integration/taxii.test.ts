@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { RunningProducer } from '../../services/producer/service';
-import { startTaxiiServer, type RunningTaxiiServer } from '../../services/subscriber/taxii/service';
+import { startTaxiiServer, type RunningTaxiiServer } from '../../services/taxii/service';
 import { createTestNetwork, randomSuffix, type TestNetwork } from '../../testkit/network';
 import { oraclePython, stixValidationErrors } from '../../testkit/stix-validator';
 import { waitFor } from '../../testkit/wait-for';
@@ -280,6 +280,31 @@ describe('TAXII 2.1 server', () => {
     const listed = (await objectsOf(dhs, 'green')).filter((o) => o.id === original.id);
     expect(listed.map((o) => o.revoked)).toEqual([true]);
     const bundle = { type: 'bundle', id: `bundle--${randomUUID()}`, objects: [original, latest.objects[0]] };
+    expect(stixValidationErrors(python, [bundle])).toEqual([[]]);
+  });
+
+  it("labels an indicator with the warninglists the reading org's own snapshot finds", async () => {
+    // A shared-address-space IP (RFC 6598): the TAXII server finds it whatever the source claimed.
+    // Sent with an Idempotency-Key and retried on a reset connection (the producer may close an idle
+    // keep-alive connection as it is reused), which publishes the same event once.
+    const body = JSON.stringify({ type: 'ipv4', value: '100.64.7.7', category: 'c2', tlp: 'amber' });
+    const headers = {
+      authorization: `Bearer ${net.apiKeys.facebook}`,
+      'content-type': 'application/json',
+      'idempotency-key': randomUUID(),
+    };
+    const status = await waitFor('the producer to accept 100.64.7.7', () =>
+      fetch(`${producer.url}/v1/indicators`, { method: 'POST', headers, body }).then(
+        (res) => res.status,
+        () => undefined,
+      ),
+    );
+    expect(status).toBe(202);
+    const object = await waitFor('the indicator in dhs amber', async () =>
+      (await objectsOf(dhs, 'amber')).find((o) => o.name === 'ipv4 100.64.7.7'),
+    );
+    expect(object.labels).toContain('warninglist:rfc6598:5');
+    const bundle = { type: 'bundle', id: `bundle--${randomUUID()}`, objects: [object] };
     expect(stixValidationErrors(python, [bundle])).toEqual([[]]);
   });
 

@@ -4,12 +4,13 @@ import { loadEventCodec } from '../../services/contract/avro/codec';
 import { VerifiedRoots } from '../../services/contract/batch-signature';
 import { ERROR_CODES, type ErrorCode } from '../../services/contract/errors';
 import { kafkaNames } from '../../services/contract/names';
-import { generateSigningKeyPair, loadPrivateKey, publicKeyFromBase64 } from '../../services/contract/signing';
+import { orgPublicKeys, signingKeyOf } from '../../services/contract/keyring';
+import { generateSigningKeyPair, loadPrivateKey } from '../../services/contract/signing';
 import { describeRecord } from '../../services/console/events';
 import type { OrgConfig } from '../../services/platform/config/config';
 import { deadLetterEntry } from '../../services/subscriber/dlq/read';
-import { ReadRecords, verifyRecord, type RecordChecks } from '../../services/subscriber/pipeline/verify';
-import { readFeedRecord } from '../../services/subscriber/taxii/feed';
+import { ReadRecords, verifyRecord, type RecordChecks } from '../../services/contract/record-read';
+import { readFeedRecord } from '../../services/taxii/feed';
 import { arbitraryMessage } from '../fixtures/arbitrary-message';
 
 /**
@@ -23,8 +24,9 @@ const RUNS = { seed: 2026_12_08, numRuns: 600 };
 const codec = loadEventCodec();
 const twitter = generateSigningKeyPair();
 const names = kafkaNames('threatrelay');
-const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber' };
-const orgKeys = new Map([['twitter', publicKeyFromBase64(twitter.publicKey)]]);
+const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber', keys: [] };
+const TWITTER_KEY = { id: 'twitter-2026', publicKey: twitter.publicKey };
+const orgKeys = orgPublicKeys([{ id: 'twitter', keys: [TWITTER_KEY] }]);
 const checks = (): RecordChecks => ({
   codec,
   org: fbi,
@@ -33,7 +35,11 @@ const checks = (): RecordChecks => ({
   readRecords: new ReadRecords(),
   freshness: { maxAgeMs: 30 * 86_400_000, maxSkewMs: 300_000 },
 });
-const messages = arbitraryMessage(codec, { org: 'twitter', key: loadPrivateKey(twitter.privateKeyPem) });
+const messages = arbitraryMessage(codec, {
+  org: 'twitter',
+  key: signingKeyOf(TWITTER_KEY),
+  privateKey: loadPrivateKey(twitter.privateKeyPem),
+});
 const isCode = (code: string): boolean => ERROR_CODES.includes(code as ErrorCode);
 
 /** What the console or `dlq list` shows from a header is bounded: an oversized header cannot fill the page. */
@@ -92,7 +98,7 @@ describe('readers on any message a member can write', () => {
   it('dlq list reads any record of a DLQ topic as an entry', () => {
     fc.assert(
       fc.property(messages, (message: KafkaMessage) => {
-        const entry = deadLetterEntry(message);
+        const entry = deadLetterEntry(message, 0);
         for (const field of [entry.at, entry.code, entry.source.topic, entry.source.offset])
           expect(typeof field).toBe('string');
         expect(typeof entry.source.partition).toBe('number');

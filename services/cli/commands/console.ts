@@ -1,4 +1,4 @@
-import { DEFAULTS } from '../../contract/definitions';
+import { DEFAULTS } from '../../platform/config/defaults';
 import { startConsole } from '../../console/service';
 import { createLogger } from '../../platform/logger';
 import { command, runUntilSignal } from '../context';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DEFAULTS } from '../../contract/definitions';
+import { DEFAULTS } from '../../platform/config/defaults';
 import { createLogger } from '../../platform/logger';
 import { startProducer } from '../../producer/service';
 import { command, fail, listenHost, runUntilSignal, type CliValues } from '../context';

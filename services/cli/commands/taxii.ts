@@ -1,6 +1,6 @@
-import { DEFAULTS } from '../../contract/definitions';
+import { DEFAULTS } from '../../platform/config/defaults';
 import { createLogger } from '../../platform/logger';
-import { startTaxiiServer } from '../../subscriber/taxii/service';
+import { startTaxiiServer } from '../../taxii/service';
 import { command, listenHost, runUntilSignal } from '../context';
 
 export const taxii = command({

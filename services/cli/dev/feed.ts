@@ -1,7 +1,7 @@
 import { isStixBundle, type DemoDelivery } from '../../receiver/receiver';
-import type { DeliveryKind, NativeEvent } from '../../subscriber/pipeline/shape';
+import type { DeliveryKind } from '../../contract/webhook-body';
 import { SAMPLE_FEED, SAMPLE_FEED_EXPECTED, type DeliveryCounts, type FeedStep } from '../sample-feed';
-import type { DevNetwork } from './network';
+import type { DevNetwork } from './types';
 
 /** The sample feed the demo publishes, and what each subscription has received of it. */
 
@@ -63,7 +63,7 @@ export function countDeliveries(
       ? body.objects
           .filter((o) => o.type === 'indicator')
           .map((o) => (o.revoked === true ? 'indicator.revoked' : 'indicator.published'))
-      : body.events.map((e) => (e as unknown as NativeEvent).type);
+      : body.events.map((e) => e.type);
     for (const kind of kinds) c[kind] = (c[kind] ?? 0) + 1;
   }
   return counts;

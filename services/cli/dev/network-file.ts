@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { repoRoot } from '../../platform/paths';
-import type { DevNetwork } from './network';
+import type { DevNetwork } from './types';
 
 /** Where `threatrelay dev` leaves what it generated, for scripts that drive the demo network. */
 export function defaultNetworkFile(): string {

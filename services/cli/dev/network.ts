@@ -2,20 +2,23 @@ import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startConsole } from '../../console/service';
-import { startProducer, type RunningProducer } from '../../producer/service';
-import { startDemoReceiver, type DemoDelivery, type RunningReceiver } from '../../receiver/receiver';
+import { startProducer } from '../../producer/service';
+import { startDemoReceiver, type RunningReceiver } from '../../receiver/receiver';
 import { loadConfig, type Config } from '../../platform/config/config';
-import { DEFAULTS } from '../../contract/definitions';
+import { DEFAULTS } from '../../platform/config/defaults';
 import { createKafka } from '../../platform/kafka';
 import { createLogger, type Logger } from '../../platform/logger';
 import { repoRoot } from '../../platform/paths';
 import { provisionTopics } from '../../admin/provision';
-import { startSubscriber, type RunningSubscriber } from '../../subscriber/service';
-import { startTaxiiServer, type RunningTaxiiServer } from '../../subscriber/taxii/service';
+import { startSubscriber } from '../../subscriber/service';
+import { startTaxiiServer } from '../../taxii/service';
 import { defaultBrokerDir, kafkaCommand } from '../local-kafka';
 import { printable } from '../printable';
 import { describeDelivery } from './print';
 import { generateSecrets, type GeneratedSecrets } from './secrets';
+import type { DevNetwork, DevNetworkOptions } from './types';
+
+export type { DevNetwork, DevNetworkOptions } from './types';
 
 /**
  * The whole demo network of config/demo-network.yaml on one machine: the
@@ -26,48 +29,6 @@ import { generateSecrets, type GeneratedSecrets } from './secrets';
  */
 
 export const LOCAL_BROKER_PORT = 9092;
-
-export interface DevNetworkOptions {
-  /** The demo receiver's port; the producers take the next ports, then the subscribers. */
-  basePort: number;
-  /** Bootstrap servers, comma-separated. Default `$KAFKA_BROKERS`; with neither, the local broker is started. */
-  brokers?: string;
-  /** Default `threatrelay`. */
-  topicPrefix?: string;
-  /** Default `config/demo-network.yaml`. */
-  configPath?: string;
-  /** Embedded dedup stores; emptied at start, since every run's keys and eventIds are new. Default `.cache/dev-data`. */
-  dataDir?: string;
-  logger?: Logger;
-  /** Where progress and the receiver's lines go. Default `console.log`. */
-  print?: (line: string) => void;
-  /** Abandons the start between steps (what was started is stopped, and the start rejects). */
-  signal?: AbortSignal;
-}
-
-export interface DevNetwork {
-  config: Config;
-  /** Whether this network started the broker, so that `close()` stops it too. */
-  startedBroker: boolean;
-  receiverUrl: string;
-  /** By org, in the config's order. */
-  producers: Record<string, RunningProducer>;
-  /** By org, in the config's order. */
-  subscribers: Record<string, RunningSubscriber>;
-  /** By org: a TAXII 2.1 server per org with TAXII readers (the agencies). */
-  taxii: Record<string, RunningTaxiiServer>;
-  /** The reader each TAXII server lets in. */
-  taxiiReaders: Record<string, { username: string; password: string }>;
-  /** The plain API key of each publishing org. */
-  apiKeys: Record<string, string>;
-  /** The operator console (on the port after the TAXII servers') and how to sign in. */
-  console: { url: string; username: string; password: string };
-  /** Every request the receiver verified, in arrival order. */
-  deliveries: DemoDelivery[];
-  /** Requests the receiver refused (missing or wrong signature). */
-  rejected: { subscription: string; reason: string }[];
-  close(): Promise<void>;
-}
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

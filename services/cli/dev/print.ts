@@ -1,8 +1,8 @@
 import { isStixBundle, type DemoDelivery } from '../../receiver/receiver';
-import type { NativeEvent } from '../../subscriber/pipeline/shape';
+import type { NativeEvent } from '../../contract/webhook-body';
 import { printable } from '../printable';
 import { countDeliveries } from './feed';
-import type { DevNetwork } from './network';
+import type { DevNetwork } from './types';
 
 /** What `threatrelay dev` prints: the banner, one line per delivered event, the summary. */
 
@@ -45,7 +45,7 @@ export function describeDelivery(delivery: DemoDelivery): string[] {
   const { body } = delivery;
   const lines = isStixBundle(body)
     ? describeBundle(tag, body.objects)
-    : body.events.map((e) => describeEvent(tag, e as unknown as NativeEvent));
+    : body.events.map((e) => describeEvent(tag, e));
   // Values and reasons come from Kafka records: escaped for the terminal.
   return lines.map(printable);
 }

@@ -1,5 +1,6 @@
 import { uuidV5 } from '../../contract/ids';
 import { isThreatRelayError } from '../../contract/errors';
+import { backoffDelay } from '../../platform/backoff';
 import { parseRetryAfter } from '../../platform/http';
 import { contextObjectIds } from '../../stix/bundle';
 import { fail } from '../context';
@@ -45,11 +46,13 @@ interface ErrorAnswer {
   error?: { code?: string; message?: string; details?: { path: string; message: string }[] };
 }
 
-type Answer =
+export type Answer =
   | { kind: 'accepted'; body: Record<string, unknown> }
   | { kind: 'invalid'; status: number; body: ErrorAnswer }
   | { kind: 'failed'; reason: string };
 
+/** Waits between tries of a request the producer may pass later, unless it says how long (Retry-After). */
+const RETRY_BACKOFF = { initialMs: 500, maxMs: 30_000 };
 /** Statuses the same request can pass later; everything else is final. */
 const RETRYABLE = new Set([429, 502, 503, 504]);
 /** Statuses that every batch would get: stop at the first instead of failing each line alike. */
@@ -95,14 +98,14 @@ async function attempt(s: Sender, route: string, text: string, idempotencyKey: s
  * body: running the same file again sends the same keys, so the producer
  * answers from its idempotency cache with the same eventIds.
  */
-async function post(s: Sender, route: string, body: unknown, firstLine: number): Promise<Answer> {
+export async function post(s: Sender, route: string, body: unknown, firstLine: number): Promise<Answer> {
   const text = JSON.stringify(body);
   const idempotencyKey = `publish-${digest(`${s.fileDigest}\n${firstLine}\n${digest(text)}`).slice(0, 48)}`;
   for (let n = 1; ; n++) {
     const a = await attempt(s, route, text, idempotencyKey);
     if ('answer' in a) return a.answer;
     if (n >= s.maxAttempts) return { kind: 'failed', reason: `${a.retry} (gave up after ${n} attempts)` };
-    await s.sleep(Math.min(s.maxRetryWaitMs, a.waitMs ?? Math.min(30_000, 500 * 2 ** (n - 1))));
+    await s.sleep(Math.min(s.maxRetryWaitMs, a.waitMs ?? backoffDelay(RETRY_BACKOFF, n)));
   }
 }
 

@@ -60,6 +60,11 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
   for (const dup of duplicates(config.orgs.map((o) => o.id))) {
     problems.push({ path: 'orgs', message: `duplicate org id "${dup}"` });
   }
+  config.orgs.forEach((o, i) => {
+    for (const dup of duplicates(o.keys.map((k) => k.id))) {
+      problems.push({ path: `orgs.${i}.keys`, message: `duplicate key id "${dup}"` });
+    }
+  });
   for (const dup of duplicates(config.subscriptions.map((s) => s.id))) {
     problems.push({ path: 'subscriptions', message: `duplicate subscription id "${dup}"` });
   }
@@ -97,12 +102,12 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
     problems.push({ path: 'kafka.users', message: `duplicate Kafka username "${dup}"` });
   }
   users.forEach((u, i) => {
-    const org = config.orgs.find((o) => o.id === u.org);
+    const org = orgById(config, u.org);
     if (!org) problems.push({ path: `kafka.users.${i}.org`, message: `unknown org "${u.org}"` });
-    else if (u.role === 'producer' && !org.publicKey) {
+    else if (u.role === 'producer' && org.keys.length === 0) {
       problems.push({
         path: `kafka.users.${i}.role`,
-        message: `org "${u.org}" has no publicKey, so nothing it published could be verified`,
+        message: `org "${u.org}" has no publicKey (or keys), so nothing it published could be verified`,
       });
     }
   });
@@ -285,6 +290,7 @@ export function newApiKey(org: string): string {
   return `trk_${org}_${randomBytes(24).toString('base64url')}`;
 }
 
-export function orgById(config: Config, orgId: string): OrgConfig | undefined {
+/** The org of that id in the config, if there is one. */
+export function orgById(config: Pick<Config, 'orgs'>, orgId: string): OrgConfig | undefined {
   return config.orgs.find((o) => o.id === orgId);
 }

@@ -1,6 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
-import { DEFAULTS } from '../../contract/definitions';
+import { derivedKeyId, KEY_ID } from '../../contract/keyring';
+import { DEFAULTS } from './defaults';
 import { CATEGORIES, INDICATOR_TYPES } from '../../contract/model';
 
 /**
@@ -12,9 +13,11 @@ import { CATEGORIES, INDICATOR_TYPES } from '../../contract/model';
 
 /**
  * What a Kafka user is for: publishing an org's events, consuming what the org is entitled to for its
- * subscriptions, or reading the same into the org's TAXII server (`threatrelay taxii`).
+ * subscriptions, reading the same into the org's TAXII server (`threatrelay taxii`), or reading what
+ * the operator console shows (`console`; its `org` is the operating org, the grants are the same
+ * whatever it is).
  */
-export const KAFKA_ROLES = ['producer', 'subscriber', 'taxii'] as const;
+export const KAFKA_ROLES = ['producer', 'subscriber', 'taxii', 'console'] as const;
 export type KafkaRole = (typeof KAFKA_ROLES)[number];
 
 /** A whole value that is one environment variable reference. */
@@ -91,18 +94,91 @@ const kafkaSchema = z.strictObject({
     .default([]),
 });
 
-const orgSchema = z.strictObject({
-  id,
-  name: z.string().min(1).max(200),
-  kind: z.enum(['company', 'government']),
-  /** Raw 32-byte Ed25519 public key, base64. Subscribers verify this org's records with it. */
-  publicKey: z
-    .string()
-    .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be a base64 raw 32-byte Ed25519 public key')
-    .optional(),
-  /** The most restrictive community TLP this org may read. Default `amber`. */
-  maxTlp: z.enum(['clear', 'green', 'amber']).default('amber'),
-});
+/** A warninglist's id: its folder name in MISP/misp-warninglists and its file name in the snapshot. */
+const warninglistId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be a warninglist id, like rfc1918 or url-shortener');
+
+const publicKeySchema = z
+  .string()
+  .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be a base64 raw 32-byte Ed25519 public key');
+
+/** An instant in a key's validity: ISO-8601 with a time zone (`2026-12-08T02:00:00Z`). */
+const instant = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with a time zone' });
+
+/**
+ * One of an org's signing keys and when it may sign (docs/key-rotation.md). A
+ * reader accepts a record signed with it only when the record's `producedAt`
+ * is at or after `notBefore`, before `notAfter`, and before `revokedAt`.
+ */
+const signingKeySchema = z
+  .strictObject({
+    /**
+     * What records name (1-64 of A-Z, a-z, 0-9, `.`, `_`, `-`). Default: derived from the key, the
+     * first 16 hex digits of SHA-256 of its 32 raw bytes.
+     */
+    id: z.string().regex(KEY_ID, 'must be 1-64 chars of A-Z, a-z, 0-9, ., _ or -').optional(),
+    /** Raw 32-byte Ed25519 public key, base64. */
+    publicKey: publicKeySchema,
+    /** From when the key may sign. Default: open (any time before `notAfter`). */
+    notBefore: instant.optional(),
+    /** Until when (exclusive) the key may sign; `keys rotate` sets it after the overlap. Default: open. */
+    notAfter: instant.optional(),
+    /**
+     * When the key was compromised: records produced from then on are refused even inside the
+     * interval. Default: never revoked.
+     */
+    revokedAt: instant.optional(),
+  })
+  .refine((k) => !k.notBefore || !k.notAfter || Date.parse(k.notBefore) < Date.parse(k.notAfter), {
+    message: 'must be after notBefore',
+    path: ['notAfter'],
+  });
+
+const orgSchema = z
+  .strictObject({
+    id,
+    name: z.string().min(1).max(200),
+    kind: z.enum(['company', 'government']),
+    /**
+     * The single-key form: raw 32-byte Ed25519 public key, base64. It stands for one entry of
+     * `keys` with the derived id and an open validity. Give `publicKey` or `keys`, not both.
+     */
+    publicKey: publicKeySchema.optional(),
+    /** The org's signing keys (several while rotating). Default none: the org cannot publish. */
+    keys: z.array(signingKeySchema).optional(),
+    /** The most restrictive community TLP this org may read. Default `amber`. */
+    maxTlp: z.enum(['clear', 'green', 'amber']).default('amber'),
+    /**
+     * The category of an indicator imported from MISP when no tag and no MISP
+     * category names one (docs/misp.md). Default `other`.
+     */
+    mispDefaultCategory: z.enum(CATEGORIES).optional(),
+    /**
+     * What this org's producer does with an indicator on a MISP warninglist (docs/warninglists.md).
+     * Default: inform only (every receipt lists its item's warnings), reject none, no exceptions.
+     */
+    warninglists: z
+      .strictObject({
+        /** Lists (ids from the snapshot's manifest) whose match refuses the request with a 400 naming the item and list. Default none. */
+        reject: z.array(warninglistId).default([]),
+        /** Values never warned about or refused (compared with the canonical value, ignoring case). Default none. */
+        exceptions: z.array(z.string().min(1).max(2048)).default([]),
+      })
+      .optional(),
+  })
+  .refine((o) => o.publicKey === undefined || o.keys === undefined, {
+    message: 'give publicKey (one key) or keys, not both',
+    path: ['keys'],
+  })
+  // One shape for every reader: `keys`, each with its id.
+  .transform(({ publicKey, keys, ...org }) => ({
+    ...org,
+    keys: (keys ?? (publicKey === undefined ? [] : [{ publicKey }])).map((k) => ({
+      ...k,
+      id: k.id ?? derivedKeyId(k.publicKey),
+    })),
+  }));
 
 export const API_SCOPES = ['publish', 'revoke', 'sight'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
@@ -124,6 +200,12 @@ const filterSchema = z
     minConfidence: z.number().int().min(0).max(100).optional(),
     tags: z.array(z.string().min(1)).optional(),
     sourceOrgs: z.array(id).optional(),
+    /**
+     * Indicators on any of `drop` (warninglist ids, as the reader's own snapshot finds them) are not
+     * delivered; each is counted in `threatrelay_filtered_total` with reason `warninglist:<id>`.
+     * Default none: warnings are delivered with the event, nothing is dropped.
+     */
+    warninglists: z.strictObject({ drop: z.array(warninglistId).min(1) }).optional(),
   })
   .default({});
 
@@ -273,6 +355,13 @@ const taxiiSettingsSchema = z.strictObject({
   /** Objects in a page when the request gives no `limit`. Default 100. */
   defaultPageSize: z.number().int().min(1).max(10_000).default(DEFAULTS.taxiiDefaultPageSize),
   /**
+   * The TAXII servers' public base URL (`https://taxii.example.org`), as readers reach them
+   * through their TLS proxy: discovery names the API root under it. Default none: discovery
+   * names the API root by its path alone, which TAXII 2.1 allows. Never taken from the request's
+   * `Host` header, which the client chooses.
+   */
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /**
    * Records produced longer ago than this many days are refused as stale (`TR_STALE`), like a
    * subscription's dedup window. Default 30, the topics' default retention.
    */
@@ -309,6 +398,22 @@ const consoleSettingsSchema = z.strictObject({
   windowMinutes: z.number().int().min(1).max(120).default(DEFAULTS.consoleWindowMinutes),
 });
 
+const monitoringSettingsSchema = z.strictObject({
+  /**
+   * A partition is stalled when records wait and its committed offset has not moved for this many
+   * seconds (subscribers' and TAXII servers' /metrics, the console, `threatrelay subscription
+   * status`). Default 60.
+   */
+  stalledAfterSeconds: z.number().int().min(1).max(86_400).default(DEFAULTS.stalledAfterSeconds),
+  /**
+   * An open transaction holding a partition at the same offset this many seconds is reported as
+   * hanging. Default 40: longer than the 30 s transaction timeout of every producer of the bus.
+   */
+  hangingAfterSeconds: z.number().int().min(1).max(86_400).default(DEFAULTS.hangingAfterSeconds),
+  /** How often subscribers and TAXII servers read their groups' progress into /metrics, in ms. Default 5 s. */
+  sampleIntervalMs: z.number().int().min(250).max(300_000).default(DEFAULTS.progressSampleIntervalMs),
+});
+
 export const configSchema = z.strictObject({
   kafka: kafkaSchema.default({
     topicPrefix: DEFAULTS.topicPrefix,
@@ -341,9 +446,22 @@ export const configSchema = z.strictObject({
     sampleIntervalMs: DEFAULTS.consoleSampleIntervalMs,
     windowMinutes: DEFAULTS.consoleWindowMinutes,
   }),
+  /** Lag, stalls and hanging transactions: docs/monitoring.md. */
+  monitoring: monitoringSettingsSchema.default({
+    stalledAfterSeconds: DEFAULTS.stalledAfterSeconds,
+    hangingAfterSeconds: DEFAULTS.hangingAfterSeconds,
+    sampleIntervalMs: DEFAULTS.progressSampleIntervalMs,
+  }),
   orgs: z.array(orgSchema).min(1),
   apiKeys: z.array(apiKeySchema).default([]),
   subscriptions: z.array(subscriptionSchema).default([]),
+  /** The MISP warninglists every producer and reader of this network loads. */
+  warninglists: z
+    .strictObject({
+      /** A snapshot folder (`manifest.json` and the lists); default the snapshot the bus ships, `config/warninglists/`. */
+      dir: z.string().min(1).optional(),
+    })
+    .default({}),
 });
 
 export type Config = z.infer<typeof configSchema> & { kafka: { brokers: string[] } };
@@ -355,3 +473,4 @@ export type SubscriberSettings = z.infer<typeof subscriberSettingsSchema>;
 export type TaxiiSettings = z.infer<typeof taxiiSettingsSchema>;
 export type TaxiiReaderConfig = z.infer<typeof taxiiReaderSchema>;
 export type ConsoleSettings = z.infer<typeof consoleSettingsSchema>;
+export type MonitoringSettings = z.infer<typeof monitoringSettingsSchema>;

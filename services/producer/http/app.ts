@@ -2,7 +2,7 @@ import express, { type Express, type Request, type RequestHandler } from 'expres
 import { pinoHttp } from 'pino-http';
 import type { z } from 'zod';
 import type { ApiKeyConfig, ApiScope, Config } from '../../platform/config/config';
-import { apiKeyHash, zodDetails } from '../../platform/config/config';
+import { apiKeyHash, orgById, zodDetails } from '../../platform/config/config';
 import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../../contract/errors';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter, requireJson } from '../../platform/http';
 import { indicatorInputSchema, revocationInputSchema, sightingInputSchema } from '../../contract/indicator';
@@ -23,6 +23,10 @@ import type { Publisher, Receipt } from '../publish/publisher';
 import { AuthFailureThrottle, RateLimiter } from '../../platform/rate-limit';
 import { checkIdempotencyKey } from './headers';
 import { jsonBody } from '../../platform/json-body';
+import { buildMispRoute } from './misp';
+import type { Warning, WarninglistIndex } from '../../contract/warninglists';
+import { openWarninglists } from '../../platform/warninglists';
+import { refuseRejected, warninglistPolicy, warningsOf } from '../ingest/warnings';
 
 /**
  * The publishing API a company's security team talks to. `createApp` only
@@ -40,6 +44,8 @@ export interface ProducerAppDeps {
   ready: () => Promise<void>;
   /** Set once shutdown began: /readyz answers 503 so load balancers stop sending. */
   isShuttingDown?: () => boolean;
+  /** The warninglists items are checked against; default the config's snapshot. */
+  warninglists?: WarninglistIndex;
 }
 
 interface AuthedRequest extends Request {
@@ -52,6 +58,7 @@ export const ROUTES: Record<string, string[]> = {
   '/v1/indicators/revoke': ['POST'],
   '/v1/stix': ['POST'],
   '/v1/sightings': ['POST'],
+  '/v1/misp/events': ['POST'],
   '/openapi.json': ['GET'],
   ...OPS_ROUTES,
 };
@@ -206,9 +213,20 @@ function bodyTypeLabels(body: unknown): string[] {
 /** What a route made of a request body. */
 interface Built {
   events: ThreatEvent[];
+  /** Where event `index`'s value is in the body, for a refusal that names the item. */
+  valuePath: (index: number) => string;
   /** The 202 body for the receipts; `{ accepted, receipts }` when not given. */
-  answer?: (receipts: Receipt[]) => Record<string, unknown>;
+  answer?: (receipts: WarnedReceipt[]) => Record<string, unknown>;
 }
+
+/** A receipt with its item's warninglist matches (absent for revocations). */
+type WarnedReceipt = Receipt & { warnings?: Warning[] };
+
+/** `3.value` in a batch, `value` for a lone item. */
+const itemValuePath =
+  (batch: boolean) =>
+  (index: number): string =>
+    batch ? `${index}.value` : 'value';
 
 /**
  * The events of a STIX bundle's indicators that map and name only orgs of
@@ -265,6 +283,7 @@ function buildStixEvents(
         stixCtx,
         true,
       ),
+      valuePath: (index) => `objects.${accepted[index]!.index}.pattern`,
       answer: (receipts) => ({
         accepted: receipts.length,
         receipts: receipts.map((r) => ({ ...r, index: accepted[r.index]!.index, id: accepted[r.index]!.id })),
@@ -283,6 +302,10 @@ export function createApp(deps: ProducerAppDeps): Express {
     failures: new AuthFailureThrottle(settings),
   };
   const orgIds = new Set(config.orgs.map((o) => o.id));
+  const policy = warninglistPolicy(
+    deps.warninglists ?? openWarninglists(config.warninglists.dir),
+    orgById(config, org) ?? { id: org, name: org, kind: 'company', maxTlp: 'amber', keys: [] },
+  );
   const idempotency = new IdempotencyCache<Receipt[]>({
     maxBytes: settings.idempotencyCacheBytes,
     sizeOf: (receipts) => Buffer.byteLength(JSON.stringify(receipts)),
@@ -325,7 +348,7 @@ export function createApp(deps: ProducerAppDeps): Express {
    */
   const publishRoute =
     (
-      build: (body: unknown, ctx: PublishContext) => Built,
+      build: (body: unknown, ctx: PublishContext, query: Request['query']) => Built,
       rejectedTypes: (body: unknown) => string[] = bodyTypeLabels,
     ): RequestHandler =>
     async (req: AuthedRequest, res) => {
@@ -335,8 +358,11 @@ export function createApp(deps: ProducerAppDeps): Express {
         idempotencyKey: req.get('Idempotency-Key') ?? undefined,
       };
       let built: Built;
+      let warnings: (Warning[] | undefined)[];
       try {
-        built = build(req.body, ctx);
+        built = build(req.body, ctx, req.query);
+        warnings = warningsOf(policy, built.events);
+        refuseRejected(policy, warnings, built.valuePath);
       } catch (err) {
         const reason = reasonLabel(isThreatRelayError(err) ? err.code : 'TR_INTERNAL');
         for (const type of rejectedTypes(req.body)) metrics.rejected.inc({ org, type, reason });
@@ -344,17 +370,27 @@ export function createApp(deps: ProducerAppDeps): Express {
       }
       const { events } = built;
       const publish = (): Promise<Receipt[]> => publisher.publish(events);
-      const receipts = await (
+      const committed = await (
         ctx.idempotencyKey === undefined
           ? publish()
           : // Scoped by org and route, as eventIds are (build-events.ts): another key of the org
             // sending the same Idempotency-Key and body is a retry of the same request, whose
             // eventIds are already on the bus; published again, every subscriber would drop them.
-            idempotency.run(`${req.path}\n${org}`, ctx.idempotencyKey, jsonDigest(req.body), publish)
+            idempotency.run(
+              `${req.path}\n${org}`,
+              ctx.idempotencyKey,
+              // The query is part of the request: the same body with other options is another request.
+              jsonDigest(Object.keys(req.query).length > 0 ? { body: req.body, query: req.query } : req.body),
+              publish,
+            )
       ).catch((err: unknown) => {
         const reason = reasonLabel(isThreatRelayError(err) ? err.code : 'TR_INTERNAL');
         for (const e of events) metrics.rejected.inc({ org, type: eventType(e), reason });
         throw err;
+      });
+      const receipts: WarnedReceipt[] = committed.map((r) => {
+        const found = warnings[r.index];
+        return found ? { ...r, warnings: found } : r;
       });
       for (const e of events) metrics.accepted.inc({ org, type: eventType(e) });
       req.log.info({ accepted: receipts.length, idempotencyKey: ctx.idempotencyKey }, 'accepted');
@@ -370,7 +406,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     publishRoute((body, ctx) => {
       const { items, batch } = parseItems(indicatorInputSchema, body, settings.maxBatchItems);
       checkRecipients(items, orgIds, batch);
-      return { events: buildPublishedEvents(items, ctx, batch) };
+      return { events: buildPublishedEvents(items, ctx, batch), valuePath: itemValuePath(batch) };
     }),
   );
 
@@ -383,7 +419,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     publishRoute((body, ctx) => {
       const { items, batch } = parseItems(revocationInputSchema, body, settings.maxBatchItems);
       checkRecipients(items, orgIds, batch);
-      return { events: buildRevokedEvents(items, ctx, batch) };
+      return { events: buildRevokedEvents(items, ctx, batch), valuePath: itemValuePath(batch) };
     }),
   );
 
@@ -397,7 +433,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     publishRoute((body, ctx) => {
       const { items, batch } = parseItems(sightingInputSchema, body, settings.maxBatchItems);
       checkRecipients(items, orgIds, batch);
-      return { events: buildSightingEvents(items, ctx, batch) };
+      return { events: buildSightingEvents(items, ctx, batch), valuePath: itemValuePath(batch) };
     }),
   );
 
@@ -419,6 +455,30 @@ export function createApp(deps: ProducerAppDeps): Express {
         metrics.rejected.inc({ org, type: typeLabel(r.indicatorType), reason: reasonLabel(r.code) }),
       ),
       // The builder counts each refused object itself.
+      () => [],
+    ),
+  );
+
+  /** One MISP event (docs/misp.md): what maps in one transaction, the rest listed; nothing maps: 400. */
+  app.post(
+    '/v1/misp/events',
+    authenticate(config, org, 'publish', limits),
+    checkIdempotencyKey(),
+    requireJson(),
+    json,
+    publishRoute(
+      buildMispRoute(
+        orgIds,
+        settings.maxBatchItems,
+        orgById(config, org)?.mispDefaultCategory ?? 'other',
+        // A refused attribute has no indicator type to count under.
+        (s) =>
+          metrics.rejected.inc({
+            org,
+            type: typeLabel(undefined),
+            reason: reasonLabel(s.code ?? 'TR_VALIDATION'),
+          }),
+      ),
       () => [],
     ),
   );

@@ -4,6 +4,7 @@ import { ERROR_DOCS, type ErrorCode } from '../../contract/errors';
 import { indicatorInputSchema, revocationInputSchema, sightingInputSchema } from '../../contract/indicator';
 import { INDICATOR_TYPES, NAMED_RECIPIENT_TLPS, PLATFORM_TYPES, TLP_LEVELS } from '../../contract/model';
 import { IDEMPOTENCY_KEY_MAX_LENGTH } from './headers';
+import { MISP_DESCRIPTION, MISP_REQUEST_BODY, MISP_SCHEMAS, mispParameters } from './openapi-misp';
 
 /**
  * The OpenAPI 3.1 document of the producer API, built from the same zod
@@ -69,6 +70,16 @@ const receiptSchema = {
                 partition: { type: 'integer' },
                 offset: { type: 'string' },
               },
+            },
+          },
+          warnings: {
+            type: 'array',
+            description:
+              "The MISP warninglists (ids and versions of the producer's snapshot) the indicator is on; empty when none. Absent for revocations.",
+            items: {
+              type: 'object',
+              required: ['list', 'version'],
+              properties: { list: { type: 'string' }, version: { type: 'integer' } },
             },
           },
         },
@@ -450,6 +461,19 @@ export function openApiDocument(settings: ProducerSettings, orgIds: string[]): R
           STIX_DESCRIPTION,
         ),
       },
+      '/v1/misp/events': {
+        post: ((op) => ({ ...op, parameters: [...(op.parameters as unknown[]), ...mispParameters(orgIds)] }))(
+          publishingOperation(
+            'Publish the attributes of a MISP event',
+            MISP_REQUEST_BODY,
+            {
+              description: 'The mapped attributes were acknowledged by Kafka; the others are listed.',
+              schemaRef: '#/components/schemas/MispReceipts',
+            },
+            MISP_DESCRIPTION,
+          ),
+        ),
+      },
       '/openapi.json': plain('This document.'),
       '/healthz': plain('The process is alive.'),
       '/readyz': {
@@ -472,6 +496,7 @@ export function openApiDocument(settings: ProducerSettings, orgIds: string[]): R
         Receipts: receiptSchema,
         StixBundle: stixBundleSchemaFor(settings.maxBatchItems),
         StixReceipts: stixReceiptsSchema,
+        ...MISP_SCHEMAS,
         Error: errorSchema,
       },
     },

@@ -1,4 +1,4 @@
-import { DEFAULTS } from '../../contract/definitions';
+import { DEFAULTS } from '../../platform/config/defaults';
 
 /**
  * Which dedup store to open. The config schema (platform/config) validates

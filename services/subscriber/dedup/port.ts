@@ -11,7 +11,7 @@ import {
   type Indicator,
   type SightingKind,
 } from '../../contract/model';
-import type { DeliveryDetail, DeliveryKind, OpinionView, SourceLabels } from '../pipeline/shape';
+import type { DeliveryDetail, DeliveryKind, OpinionView, SourceLabels } from '../../contract/webhook-body';
 import { createDedupStore, type BatchMark, type DedupOutcome, type DedupStore } from './';
 import type { Labels, OpinionEntry, SourceReport } from './types';
 

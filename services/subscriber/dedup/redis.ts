@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { ThreatRelayError } from '../../contract/errors';
+import { eventScope } from '../../contract/identity';
 import { reportExpiresAt, tlpRank } from './rules';
 import {
   assertStorable,
-  eventScope,
   type BatchMark,
   type DedupDecision,
   type DedupInput,

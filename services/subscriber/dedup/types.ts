@@ -168,11 +168,6 @@ export interface DedupInput {
   validUntil?: number | null;
 }
 
-/** Where a store keeps an event's outcome: scoped by its source org. */
-export function eventScope(input: Pick<DedupInput, 'org' | 'eventId'>): string {
-  return `${input.org}/${input.eventId}`;
-}
-
 /**
  * What a store writes must have its exact shape before it gets there: a
  * hostile record could otherwise hand the store a key it cannot hold and

@@ -5,7 +5,7 @@ import type { DedupStore } from '../dedup';
 import type { DeadLetter } from '../dlq/write';
 import type { SubscriberMetrics } from '../metrics';
 import type { Deliverable } from '../pipeline/classify';
-import { webhookBody } from '../pipeline/shape';
+import { webhookBody } from './body';
 import { waitWithHeartbeats } from '../pipeline/wait';
 import { nextDelayMs, type RetryPolicy } from './retry-policy';
 import { postWebhook, webhookIdFor } from './webhook';

@@ -1,4 +1,5 @@
-import { DEFAULTS } from '../../contract/definitions';
+import { DEFAULTS } from '../../platform/config/defaults';
+import { jitteredDelay } from '../../platform/backoff';
 
 /**
  * When to try a failed webhook delivery again: exponential backoff with full
@@ -27,8 +28,8 @@ export function nextDelayMs(
   retryAfterSeconds: number | undefined,
   random: () => number = Math.random,
 ): number | undefined {
-  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.min(attempt - 1, 30));
-  let delay = Math.max(policy.initialDelayMs / 2, Math.floor(random() * ceiling));
+  const backoff = { initialMs: policy.initialDelayMs, maxMs: policy.maxDelayMs };
+  let delay = jitteredDelay(backoff, attempt, random);
   if (retryAfterSeconds !== undefined)
     delay = Math.min(policy.maxDelayMs, Math.max(delay, retryAfterSeconds * 1000));
   if (elapsedMs + delay > policy.maxElapsedMs) return undefined;

@@ -6,8 +6,10 @@ import type { BatchMark } from '../dedup';
 import type { DedupPort } from '../dedup/port';
 import type { SubscriberMetrics } from '../metrics';
 import { passesFilter } from './filter';
-import type { DeliveryDetail, DeliveryKind } from './shape';
-import { verifyRecord, type RecordChecks } from './verify';
+import type { DeliveryDetail, DeliveryKind } from '../../contract/webhook-body';
+import { verifyRecord, type RecordChecks } from '../../contract/record-read';
+import { readerWarnings, type Warning, type WarninglistIndex } from '../../contract/warninglists';
+import { droppedBy } from './warnings';
 
 export type Classified =
   | {
@@ -17,6 +19,8 @@ export type Classified =
       as: DeliveryKind;
       /** What the dedup store adds: sources, their labels, an update's changes. */
       detail?: DeliveryDetail;
+      /** For a published indicator: the warninglists it is on, as this reader found them. */
+      warnings?: Warning[];
       /** Read again after it was handed to this webhook batch: send that batch again, as it was. */
       batch?: BatchMark;
     }
@@ -29,6 +33,8 @@ export interface ClassifyDeps extends RecordChecks {
   metrics: SubscriberMetrics;
   /** Absent: every entitled, filtered record is delivered. */
   dedup?: DedupPort | undefined;
+  /** The reader's own warninglists; absent: events carry no warnings and nothing is dropped by list. */
+  warninglists?: WarninglistIndex | undefined;
 }
 
 /**
@@ -48,14 +54,24 @@ export async function classify(
   if (!verdict.ok) return { kind: 'dead', message, code: verdict.code, reason: verdict.reason };
   const event = verdict.event;
   if (!passesFilter(deps.subscription.filter, event)) {
-    deps.metrics.filtered.inc({ subscription });
+    deps.metrics.filtered.inc({ subscription, reason: 'filter' });
     return { kind: 'skip', message };
   }
+  const warnings =
+    deps.warninglists && event.payload.kind === 'IndicatorPublished'
+      ? readerWarnings(deps.warninglists, event.payload.indicator)
+      : undefined;
+  const dropped = warnings && droppedBy(deps.subscription.filter, warnings);
+  if (dropped) {
+    deps.metrics.filtered.inc({ subscription, reason: `warninglist:${dropped}` });
+    return { kind: 'skip', message };
+  }
+  const warned = warnings ? { warnings } : {};
   if (!deps.dedup || options.replay) {
     // A sighting goes only to keys the subscription holds, which only its store knows.
     if (event.payload.kind === 'Sighting') return { kind: 'skip', message };
     const as = event.payload.kind === 'IndicatorPublished' ? 'indicator.published' : 'indicator.revoked';
-    return { kind: 'deliver', message, event, as };
+    return { kind: 'deliver', message, event, as, ...warned };
   }
   let decision;
   try {
@@ -75,6 +91,7 @@ export async function classify(
     message,
     event,
     as: decision.deliver,
+    ...warned,
     ...(decision.detail ? { detail: decision.detail } : {}),
     ...(decision.batch ? { batch: decision.batch } : {}),
   };

@@ -1,7 +1,8 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { isThreatRelayError } from '../../contract/errors';
-import { communityLevels, type KafkaNames } from '../../contract/names';
-import type { PartitionLag } from '../../platform/kafka';
+import type { KafkaNames } from '../../contract/names';
+import { restartAfterCrash } from '../../platform/kafka';
+import { commitMetadata, offsetWithMetadata } from '../../platform/lag';
 import type { Logger } from '../../platform/logger';
 import type { BatchMark, DedupStore } from '../dedup';
 import type { DedupPort } from '../dedup/port';
@@ -10,10 +11,14 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../delivery/retry-policy
 import type { CommittingDeadLetters, DeadLetter } from '../dlq/write';
 import type { SubscriberMetrics } from '../metrics';
 import { classify, type Classified, type ClassifyDeps, type Deliverable } from './classify';
-import type { RecordChecks } from './verify';
+import type { RecordChecks } from '../../contract/record-read';
 import { waitWithHeartbeats } from './wait';
+import { backoffDelay, type Backoff } from '../../platform/backoff';
 import type { SubscriptionConfig } from '../../platform/config/config';
+import type { WarninglistIndex } from '../../contract/warninglists';
 
+/** Waits between tries of a record while its dedup store is down. */
+const DEDUP_OUTAGE_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
 /** Partition batches a subscription works on at once. */
 const PARTITIONS_AT_ONCE = 3;
 /** Within a partition batch, the group's offset is written at most this often (and when the batch ends). */
@@ -32,14 +37,16 @@ export interface SubscriptionConsumerDeps extends RecordChecks {
   logger: Logger;
   metrics: SubscriberMetrics;
   dedup?: DedupPort;
+  /** The reader's own warninglists (see classify.ts). */
+  warninglists?: WarninglistIndex;
   /** Resolves when the dedup store answers at all: tells an outage from one record it keeps failing. */
   dedupPing?: () => Promise<void>;
   /** Records each webhook batch in the dedup store before it is sent (see DedupStore.markBatch). */
   markBatch?: DedupStore['markBatch'];
   /** Resolves once the dedup store's state survives a crash of the machine; awaited before each offset commit. */
   dedupDurable?: () => Promise<void>;
-  /** The group's lag as the broker sees it, so /metrics keeps showing it grow while the store is down. */
-  groupLag?: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
+  /** Samples the group's progress (platform/lag.ts) now, so /metrics keeps showing lag grow while the store is down. */
+  sampleProgress?: () => Promise<void>;
   retryPolicy?: RetryPolicy;
   /** The group's session timeout; default 30 s (tests shorten it to see a member fenced). */
   sessionTimeoutMs?: number;
@@ -72,6 +79,8 @@ export class SubscriptionConsumer {
   readonly groupId: string;
   private readonly classifyDeps: ClassifyDeps;
   private readonly delivery: BatchDeliveryDeps;
+  /** When a webhook batch of each partition was last accepted: written with every offset commit. */
+  private readonly deliveredAt = new Map<string, number>();
 
   constructor(private readonly deps: SubscriptionConsumerDeps) {
     this.id = deps.subscription.id;
@@ -91,8 +100,7 @@ export class SubscriptionConsumer {
 
   /** The topics this subscription's org may read: community levels it is entitled to, and its own direct topic. */
   sourceTopics(): string[] {
-    const { topics, org } = this.deps;
-    return [...communityLevels(org).map((l) => topics.community(l)), topics.direct(org.id)];
+    return this.deps.topics.readBy(this.deps.org);
   }
 
   get running(): boolean {
@@ -119,25 +127,20 @@ export class SubscriptionConsumer {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.groupJoins += 1;
     });
-    // kafkajs gives up on a consumer after an error it does not retry (a bug in shaping, a DLQ
-    // write refused by the broker): start again after a pause rather than stop for good.
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (payload.restart || this.consumer !== consumer) return;
+    restartAfterCrash(consumer, {
+      what: 'consumer',
+      logger: this.log,
+      isCurrent: () => this.consumer === consumer,
+      forget: () => (this.consumer = undefined),
+      wanted: () => !this.disabled && !this.stopRequested,
+      restart: () => this.start(),
       // kafkajs reports a group the broker's ACLs refuse (GROUP_AUTHORIZATION_FAILED) only as this.
-      const hint =
-        payload.error.name === 'KafkaJSGroupCoordinatorNotFound'
+      details: (error) =>
+        error.name === 'KafkaJSGroupCoordinatorNotFound'
           ? {
               hint: `with ACLs, this principal may lack READ on group ${this.groupId}: run threatrelay provision`,
             }
-          : {};
-      this.log.error({ err: payload.error, ...hint }, 'consumer crashed; restarting in 5 s');
-      this.consumer = undefined;
-      void consumer.disconnect().catch(() => undefined);
-      setTimeout(() => {
-        if (!this.disabled && !this.stopRequested) {
-          this.start().catch((err: unknown) => this.log.error({ err }, 'restart after crash failed'));
-        }
-      }, 5000).unref();
+          : {},
     });
     await consumer.connect();
     await consumer.subscribe({ topics: this.sourceTopics(), fromBeginning: true });
@@ -242,8 +245,8 @@ export class SubscriptionConsumer {
     carryOn: () => boolean,
   ): Promise<Classified | undefined> {
     let failuresWhileUp = 0;
-    let delayMs = 500;
-    for (let lastError = error; ; delayMs = Math.min(delayMs * 2, 30_000)) {
+    for (let lastError = error, attempt = 1; ; attempt++) {
+      const delayMs = backoffDelay(DEDUP_OUTAGE_BACKOFF, attempt);
       if (!isThreatRelayError(lastError, 'TR_DEDUP_UNAVAILABLE')) throw lastError;
       const storeUp = this.deps.dedupPing
         ? await this.deps.dedupPing().then(
@@ -271,10 +274,7 @@ export class SubscriptionConsumer {
   }
 
   private async reportLag(): Promise<void> {
-    const lags = await this.deps.groupLag?.(this.groupId, this.sourceTopics()).catch(() => undefined);
-    for (const { topic, partition, lag } of lags ?? []) {
-      this.deps.metrics.lag.set({ subscription: this.id, topic, partition: String(partition) }, lag);
-    }
+    await this.deps.sampleProgress?.().catch(() => undefined);
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
@@ -282,10 +282,7 @@ export class SubscriptionConsumer {
     const { topic, partition } = batch;
     const position = { topic, partition };
     if (this.disabled) return;
-    this.deps.metrics.lag.set(
-      { subscription: this.id, topic, partition: String(partition) },
-      Number(batch.offsetLag()),
-    );
+    const metadata = (): string | null => commitMetadata(this.deliveredAt.get(`${topic}/${partition}`));
     const carryOn = (): boolean => isRunning() && !isStale() && !this.disabled;
     let pending: Classified[] = [];
     let pendingDeliveries = 0;
@@ -308,7 +305,12 @@ export class SubscriptionConsumer {
       // (one flush per commit, not one per record).
       await this.deps.dedupDurable?.();
       await commitOffsetsIfNecessary({
-        topics: [{ topic, partitions: [{ partition, offset: (BigInt(offset) + 1n).toString() }] }],
+        topics: [
+          {
+            topic,
+            partitions: [offsetWithMetadata(partition, (BigInt(offset) + 1n).toString(), metadata())],
+          },
+        ],
       });
       committedAt = Date.now();
       uncommitted = undefined;
@@ -327,9 +329,17 @@ export class SubscriptionConsumer {
       await this.deps.dedupDurable?.();
       await this.deps.deadLetters.writeAndCommit(
         letters,
-        { groupId: this.groupId, topic, partition, offset: (BigInt(last) + 1n).toString() },
+        {
+          groupId: this.groupId,
+          topic,
+          partition,
+          offset: (BigInt(last) + 1n).toString(),
+          metadata: metadata(),
+        },
         async () => {
-          await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: from }] }] });
+          await commitOffsetsIfNecessary({
+            topics: [{ topic, partitions: [offsetWithMetadata(partition, from, metadata())] }],
+          });
         },
       );
       resolveOffset(last);
@@ -349,6 +359,7 @@ export class SubscriptionConsumer {
       const last = pending[pending.length - 1]!.message.offset;
       const outcome = deliverable.length > 0 ? await this.deliver(deliverable, position, beat) : undefined;
       if (outcome?.kind === 'halted') return false;
+      if (outcome?.kind === 'delivered') this.deliveredAt.set(`${topic}/${partition}`, Date.now());
       if (outcome) {
         this.deps.metrics.deliverySeconds.observe({ subscription: this.id }, (Date.now() - started) / 1000);
       }

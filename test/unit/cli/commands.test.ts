@@ -18,6 +18,7 @@ describe('the command table', () => {
       'subscriber',
       'subscription',
       'taxii',
+      'warninglists',
     ]);
   });
 

@@ -19,3 +19,14 @@ describe('topic routing', () => {
     expect(t.transactionalIdPrefix('dhs').startsWith(t.subscriberTransactionalIdPrefix('dhs'))).toBe(false);
   });
 });
+
+describe('the topics an org reads', () => {
+  const t = kafkaNames('threatrelay');
+  it('are the community levels up to its maxTlp and its own direct topic', () => {
+    expect(t.readBy({ id: 'smallco', maxTlp: 'green' })).toEqual([
+      'threatrelay.community.clear',
+      'threatrelay.community.green',
+      'threatrelay.direct.smallco',
+    ]);
+  });
+});

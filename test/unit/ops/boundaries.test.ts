@@ -49,6 +49,12 @@ describe('import boundaries', () => {
     ],
     ['services/admin/probe.ts', "import '../cli/main';", 'services/admin may not import services/cli'],
     [
+      'services/misp/probe.ts',
+      "import '../producer/http/app';",
+      'services/misp may not import services/producer',
+    ],
+    ['services/misp/probe.ts', "import '../stix/import';", 'services/misp may not import services/stix'],
+    [
       'services/console/probe.ts',
       "import '../producer/service';",
       'services/console may not import services/producer',
@@ -57,6 +63,31 @@ describe('import boundaries', () => {
       'services/subscriber/probe.ts',
       "import '../console/service';",
       'services/subscriber may not import services/console',
+    ],
+    [
+      'services/console/probe.ts',
+      "import '../subscriber/dlq/replay';",
+      'services/console may import services/subscriber only through its index',
+    ],
+    [
+      'services/console/probe.ts',
+      "import '../subscriber/pipeline/classify';",
+      'services/console may import services/subscriber only through its index',
+    ],
+    [
+      'services/taxii/probe.ts',
+      "import '../subscriber/pipeline/classify';",
+      'services/taxii may not import services/subscriber',
+    ],
+    [
+      'services/taxii/probe.ts',
+      "import '../subscriber';",
+      'services/taxii may not import services/subscriber',
+    ],
+    [
+      'services/subscriber/probe.ts',
+      "import '../taxii/feed';",
+      'services/subscriber may not import services/taxii',
     ],
     [
       'services/subscriber/probe.ts',
@@ -77,8 +108,8 @@ describe('import boundaries', () => {
     expect(problems('services/subscriber/pipeline/probe.ts', code)).toEqual([]);
   });
 
-  it("lets the console reuse the subscriber's DLQ replay and control listener", () => {
-    const code = "import '../subscriber/dlq/replay';\nimport '../subscriber/control';\n";
+  it("lets the console reuse the subscriber's DLQ replay and control listener through its index", () => {
+    const code = "import '../subscriber';\n";
     expect(problems('services/console/probe.ts', code)).toEqual([]);
   });
 });

@@ -176,7 +176,7 @@ describe('STIX 2.1 export', () => {
     });
 
     it('refers to the indicators of the orgs the reader knows reported the key', () => {
-      const bundle = toStixBundle([sighting('seen')], 'b', () => ['google', 'twitter']);
+      const bundle = toStixBundle([sighting('seen')], 'b', [], () => ['google', 'twitter']);
       expect(bundle.objects.filter((o) => o.type === 'sighting').map((o) => o.sighting_of_ref)).toEqual([
         stixIndicatorId('google', 'a'.repeat(64)),
         stixIndicatorId('twitter', 'a'.repeat(64)),

@@ -1,0 +1,196 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Counter } from 'prom-client';
+import { loadEventCodec } from '../contract/avro/codec';
+import { ThreatRelayError } from '../contract/errors';
+import { kafkaNames } from '../contract/names';
+import { orgPublicKeys } from '../contract/keyring';
+import { orgById, type Config } from '../platform/config/config';
+import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
+import { brokerRoundTrip, checkOwnUser, createKafka, withTimeout } from '../platform/kafka';
+import { GroupProgress, ProgressMetrics, ProgressMonitor, watchSettings } from '../platform/lag-monitor';
+import { GroupReader } from '../platform/lag-read';
+import type { Logger } from '../platform/logger';
+import { createRegistry } from '../platform/metrics';
+import { taxiiApp, API_ROOT_PATH, DISCOVERY_PATH } from './app';
+import { collectionsOf, type Collection } from './collections';
+import { taxiiMaxAgeMs, TaxiiExpiry } from './expiry';
+import { TaxiiFeed } from './feed';
+import { TaxiiStore } from './store';
+import { openWarninglists } from '../platform/warninglists';
+
+export interface TaxiiServerOptions {
+  config: Config;
+  org: string;
+  logger: Logger;
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  /** The store lives in `<dataDir>/taxii/<org>`. Default `$THREATRELAY_DATA_DIR` or `./data`. */
+  dataDir?: string;
+  /** Between two sweeps of what the topics no longer hold (services/taxii/expiry.ts). Default 10 min. */
+  expiryIntervalMs?: number;
+}
+
+export interface RunningTaxiiServer {
+  /** Base URL; discovery is `${url}/taxii2/`. */
+  url: string;
+  discoveryUrl: string;
+  collections: Collection[];
+  store: TaxiiStore;
+  feed: TaxiiFeed;
+  expiry: TaxiiExpiry;
+  close(): Promise<void>;
+}
+
+/** One org's TAXII 2.1 server: its feed from Kafka into lmdb, and the HTTP API over it. */
+export async function startTaxiiServer(options: TaxiiServerOptions): Promise<RunningTaxiiServer> {
+  const { config, org: orgId, logger } = options;
+  const org = orgById(config, orgId);
+  if (!org) throw new ThreatRelayError('TR_CONFIG', `org "${orgId}" is not in the config`);
+  const readers = config.taxii.readers.filter((r) => r.org === orgId);
+  if (readers.length === 0) {
+    throw new ThreatRelayError(
+      'TR_CONFIG',
+      `org "${orgId}" has no taxii.readers: nobody could read its server`,
+    );
+  }
+  // The TAXII server reads what the org's subscriber reads, as a principal of its own (role taxii).
+  checkOwnUser(config, orgId, 'taxii');
+  const dataDir = options.dataDir ?? process.env.THREATRELAY_DATA_DIR ?? join(process.cwd(), 'data');
+  const store = TaxiiStore.open(join(dataDir, 'taxii', orgId));
+  const collections = collectionsOf(org, config.kafka.topicPrefix);
+  const registry = createRegistry(`taxii-${orgId}`);
+  const refused = new Counter({
+    name: 'threatrelay_taxii_refused_total',
+    help: 'Records the TAXII feed refused, by error code (the same checks as a subscription).',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const added = new Counter({
+    name: 'threatrelay_taxii_added_total',
+    help: 'Object versions added to the TAXII store.',
+    registers: [registry],
+  });
+  const served = new Counter({
+    name: 'threatrelay_taxii_served_total',
+    help: 'Objects served in TAXII object pages.',
+    registers: [registry],
+  });
+  const expired = new Counter({
+    name: 'threatrelay_taxii_expired_total',
+    help: 'Object versions dropped from the TAXII store once older than the topics keep records.',
+    registers: [registry],
+  });
+  const kafka = createKafka(config.kafka, logger, `threatrelay-taxii-${orgId}`);
+  const admin = kafka.admin();
+  const log = logger.child({ taxii: orgId });
+  const feed = new TaxiiFeed({
+    kafka,
+    topics: kafkaNames(config.kafka.topicPrefix),
+    store,
+    logger: log,
+    codec: loadEventCodec(),
+    orgKeys: orgPublicKeys(config.orgs),
+    org,
+    freshness: {
+      maxAgeMs: config.taxii.windowDays * 86_400_000,
+      maxSkewMs: config.subscriber.maxClockSkewSeconds * 1000,
+    },
+    onRefused: (code, reason, where) => {
+      refused.inc({ reason: code });
+      log.warn({ code, reason, ...where }, 'TAXII feed refused a record');
+    },
+    onAdded: (n) => added.inc(n),
+    warninglists: openWarninglists(config.warninglists.dir),
+  });
+  const expiry = new TaxiiExpiry({
+    store,
+    maxAgeMs: taxiiMaxAgeMs(config),
+    intervalMs: options.expiryIntervalMs,
+    logger: log,
+    onExpired: (n) => expired.inc(n),
+  });
+  // The feed's lag and stalls, as every reader of the bus defines them (platform/lag.ts), on /metrics.
+  const reader = new GroupReader(kafka, admin, log);
+  const progressMetrics = new ProgressMetrics(registry, 'feed');
+  const progress = new GroupProgress(
+    reader,
+    feed.groupId,
+    feed.sourceTopics(),
+    watchSettings(config.monitoring),
+  );
+  const monitor = new ProgressMonitor(
+    [{ progress, report: (statuses) => progressMetrics.report(orgId, statuses) }],
+    config.monitoring.sampleIntervalMs,
+    log,
+  );
+  let server: Server | undefined;
+  try {
+    await admin.connect();
+    // First what a rebuild would no longer hold (a store that was stopped a while), then the feed.
+    expiry.start();
+    await feed.start();
+    monitor.start();
+    const app = taxiiApp({
+      org: orgId,
+      store,
+      collections,
+      readers,
+      authFailures: config.taxii,
+      defaultPageSize: config.taxii.defaultPageSize,
+      maxPageSize: config.taxii.maxPageSize,
+      ...(config.taxii.publicUrl ? { publicUrl: config.taxii.publicUrl } : {}),
+      logger: log,
+      onServed: (n) => served.inc(n),
+    });
+    app.use(
+      opsRouter({
+        ready: () =>
+          withTimeout(brokerRoundTrip(admin), 3000, () => new Error('no answer from Kafka within 3 s')),
+        metrics: registry,
+        logger: log,
+      }),
+    );
+    app.use(notFound(OPS_ROUTES));
+    app.use(errorMiddleware(log));
+    const host = options.host ?? '127.0.0.1';
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(options.port, host, () => resolve(s)).once('error', reject);
+    });
+  } catch (err) {
+    await monitor.stop();
+    await reader.close().catch(() => undefined);
+    await expiry.stop();
+    await feed.stop().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    await store.close();
+    throw err;
+  }
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  log.info({ url: `${url}${DISCOVERY_PATH}`, apiRoot: API_ROOT_PATH }, 'TAXII server listening');
+  const running = server;
+  return {
+    url,
+    discoveryUrl: `${url}${DISCOVERY_PATH}`,
+    collections,
+    store,
+    feed,
+    expiry,
+    async close() {
+      const closed = new Promise<void>((resolve) => running.close(() => resolve()));
+      running.closeIdleConnections();
+      await closed;
+      // The feed finishes the batch in hand: its objects and offsets are on disk before it leaves.
+      await feed.stop();
+      await monitor.stop();
+      await reader.close();
+      await expiry.stop();
+      await admin.disconnect();
+      await store.close();
+      log.info('TAXII server stopped');
+    },
+  };
+}

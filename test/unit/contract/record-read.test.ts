@@ -1,0 +1,448 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { KafkaMessage } from 'kafkajs';
+import { loadEventCodec } from '../../../services/contract/avro/codec';
+import type { ErrorCode } from '../../../services/contract/errors';
+import type { Indicator, ThreatEvent } from '../../../services/contract/model';
+import { signedBatch, signedRecord } from '../../../services/contract/record';
+import { VerifiedRoots } from '../../../services/contract/batch-signature';
+import { HEADERS } from '../../../services/contract/definitions';
+import { orgPublicKeys, signingKeyOf } from '../../../services/contract/keyring';
+import { generateSigningKeyPair, loadPrivateKey } from '../../../services/contract/signing';
+import type { OrgConfig } from '../../../services/platform/config/config';
+import { ReadRecords, verifyRecord, type RecordChecks } from '../../../services/contract/record-read';
+
+/**
+ * The reader's re-derivations, one rule per test, on records a hostile but
+ * validly signing member could write. Keys are recomputed here with
+ * node:crypto from the identity rule, not with the code under test.
+ */
+const codec = loadEventCodec();
+const twitter = generateSigningKeyPair();
+const google = generateSigningKeyPair();
+const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber', keys: [] };
+const TWITTER_KEY = { id: 'twitter-2026', publicKey: twitter.publicKey };
+const DAY = 86_400_000;
+const checks: RecordChecks = {
+  codec,
+  org: fbi,
+  orgKeys: orgPublicKeys([
+    { id: 'twitter', keys: [TWITTER_KEY] },
+    { id: 'google', keys: [{ id: 'google-2026', publicKey: google.publicKey }] },
+  ]),
+  freshness: { maxAgeMs: 30 * DAY, maxSkewMs: 300_000 },
+};
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+function published(overrides: Partial<Indicator> = {}, event: Partial<ThreatEvent> = {}): ThreatEvent {
+  const indicator: Indicator = {
+    type: 'domain',
+    value: 'evil-campaign.example.com',
+    platform: null,
+    category: 'disinformation',
+    tlp: 'clear',
+    recipients: [],
+    confidence: 80,
+    severity: 'high',
+    validFrom: new Date().toISOString(),
+    validUntil: null,
+    threatActor: null,
+    campaign: null,
+    tags: [],
+    description: null,
+    references: [],
+    firstSeen: null,
+    quality: null,
+    variants: [],
+    warnings: [],
+    ...overrides,
+  };
+  const key =
+    indicator.platform !== null
+      ? sha256(`${indicator.type}:${indicator.platform}:${indicator.value}`)
+      : sha256(`${indicator.type}:${indicator.value}`);
+  return {
+    eventId: randomUUID(),
+    schemaVersion: 2,
+    producedAt: new Date().toISOString(),
+    source: { org: 'twitter', submitter: 'soc' },
+    canonicalizationVersion: 2,
+    payload: { kind: 'IndicatorPublished', key, indicator },
+    ...event,
+  };
+}
+
+function message(event: ThreatEvent, signer = twitter.privateKeyPem): KafkaMessage {
+  const r = signedRecord(event, codec, loadPrivateKey(signer));
+  return {
+    key: Buffer.from(r.key),
+    value: r.value,
+    headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, Buffer.from(v)])),
+    offset: '0',
+    timestamp: String(Date.now()),
+    attributes: 0,
+    size: 0,
+  } as unknown as KafkaMessage;
+}
+
+function codeOf(event: ThreatEvent, now?: number): ErrorCode | 'ok' {
+  const v = verifyRecord(checks, message(event), now === undefined ? {} : { now });
+  return v.ok ? 'ok' : v.code;
+}
+
+function withPayload(event: ThreatEvent, change: (e: ThreatEvent) => void): ThreatEvent {
+  const copy = structuredClone(event);
+  change(copy);
+  return copy;
+}
+
+/** Signed as twitter's key `twitter-2026`, with `signer`'s private key (a forger's, when not twitter's). */
+function batchMessages(events: ThreatEvent[], signer = twitter.privateKeyPem): KafkaMessage[] {
+  const as = { org: 'twitter', key: signingKeyOf(TWITTER_KEY), privateKey: loadPrivateKey(signer) };
+  return signedBatch(events, codec, as).map(
+    (r) =>
+      ({
+        key: Buffer.from(r.key),
+        value: r.value,
+        headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, Buffer.from(v)])),
+        offset: '0',
+      }) as unknown as KafkaMessage,
+  );
+}
+
+const proofOf = (m: KafkaMessage): Buffer => m.headers![HEADERS.batchSignature] as Buffer;
+const withProof = (m: KafkaMessage, proof: Buffer): KafkaMessage =>
+  ({ ...m, headers: { ...m.headers, [HEADERS.batchSignature]: proof } }) as unknown as KafkaMessage;
+const reasonOf = (m: KafkaMessage): string => {
+  const v = verifyRecord({ ...checks, verifiedRoots: new VerifiedRoots() }, m);
+  return v.ok ? 'ok' : `${v.code}: ${v.reason}`;
+};
+
+describe('verifyRecord: batch signatures (v2)', () => {
+  const five = (): ThreatEvent[] =>
+    Array.from({ length: 5 }, (_, i) => published({ value: `batch-${i}.example.com` }));
+
+  it('accepts every record of a signed batch, checking the root signature once', () => {
+    const roots = new VerifiedRoots();
+    const messages = batchMessages(five());
+    for (const m of messages) expect(verifyRecord({ ...checks, verifiedRoots: roots }, m).ok).toBe(true);
+    expect(roots.size).toBe(1);
+  });
+
+  it('dead-letters a record whose audit path was changed', () => {
+    const m = batchMessages(five())[2]!;
+    const proof = Buffer.from(proofOf(m));
+    proof[12] ^= 0x01; // a bit of the first path hash
+    expect(reasonOf(withProof(m, proof))).toMatch(/^TR_SIGNATURE_INVALID: the record's Merkle proof/);
+  });
+
+  it('dead-letters a record that claims another leaf index', () => {
+    const m = batchMessages(five())[2]!;
+    const proof = Buffer.from(proofOf(m));
+    proof.writeUInt32BE(3, 1);
+    expect(reasonOf(withProof(m, proof))).toMatch(/^TR_SIGNATURE_INVALID: the record's Merkle proof/);
+  });
+
+  it("dead-letters a batch whose root another org signed, under this org's name", () => {
+    const m = batchMessages(five(), google.privateKeyPem)[0]!;
+    expect(reasonOf(m)).toMatch(
+      /^TR_SIGNATURE_INVALID: the record's Merkle proof does not lead to a root twitter signed/,
+    );
+  });
+
+  it('dead-letters a valid path under a root whose signature is bad', () => {
+    const m = batchMessages(five())[1]!;
+    const proof = Buffer.from(proofOf(m));
+    proof[proof.length - TWITTER_KEY.id.length - 1] ^= 0x80; // the signature's last byte, before the key id
+    expect(reasonOf(withProof(m, proof))).toMatch(/^TR_SIGNATURE_INVALID/);
+  });
+
+  it('dead-letters a record moved into another batch', () => {
+    const a = batchMessages(five());
+    const b = batchMessages(five());
+    expect(reasonOf(withProof(a[0]!, proofOf(b[0]!)))).toMatch(
+      /^TR_SIGNATURE_INVALID: the record's Merkle proof/,
+    );
+  });
+
+  it('dead-letters a malformed or doubled batch header', () => {
+    const m = batchMessages(five())[0]!;
+    expect(reasonOf(withProof(m, proofOf(m).subarray(0, 20)))).toBe(
+      'TR_SIGNATURE_INVALID: the batch signature header is malformed',
+    );
+    const doubled = { ...m, headers: { ...m.headers, [HEADERS.batchSignature]: [proofOf(m), proofOf(m)] } };
+    expect(reasonOf(doubled as unknown as KafkaMessage)).toBe(
+      `TR_SIGNATURE_INVALID: the ${HEADERS.batchSignature} header appears 2 times`,
+    );
+  });
+
+  it('refuses a changed record even when the cache already holds its batch', () => {
+    const roots = new VerifiedRoots();
+    const messages = batchMessages(five());
+    for (const m of messages) expect(verifyRecord({ ...checks, verifiedRoots: roots }, m).ok).toBe(true);
+    const other = batchMessages(five())[3]!;
+    const changedValue = { ...messages[3]!, value: other.value } as KafkaMessage;
+    const changedPath = withProof(messages[3]!, Buffer.from(proofOf(messages[3]!)).fill(7, 10, 42));
+    for (const m of [changedValue, changedPath]) {
+      expect(verifyRecord({ ...checks, verifiedRoots: roots }, m)).toMatchObject({
+        ok: false,
+        code: 'TR_SIGNATURE_INVALID',
+      });
+    }
+    expect(roots.size).toBe(1);
+  });
+
+  it('keeps verifying a record on its own, with a cold cache (a dead letter read back, a replay)', () => {
+    const m = batchMessages(five())[4]!;
+    expect(reasonOf(m)).toBe('ok');
+  });
+});
+
+describe('verifyRecord: what a reader re-derives', () => {
+  it('accepts an honest record', () => {
+    expect(codeOf(published())).toBe('ok');
+  });
+
+  it('dead-letters a key that belongs to another value (dedup poisoning)', () => {
+    const decoy = withPayload(published({ value: 'harmless.example.com' }), (e) => {
+      e.payload.key = sha256('domain:evil-campaign.example.com');
+    });
+    expect(codeOf(decoy)).toBe('TR_KEY_MISMATCH');
+  });
+
+  it('dead-letters a value that is not in canonical form', () => {
+    const shouty = withPayload(published({ value: 'Evil-Campaign.Example.COM' }), (e) => {
+      e.payload.key = sha256('domain:Evil-Campaign.Example.COM');
+    });
+    expect(codeOf(shouty)).toBe('TR_VALUE_NOT_CANONICAL');
+  });
+
+  it('dead-letters a value that is not valid for its type', () => {
+    expect(codeOf(published({ type: 'ipv4', value: '999.1.1.1' }))).toBe('TR_VALUE_NOT_CANONICAL');
+  });
+
+  it('keys a version-2 account by platform, so one handle on two platforms is two indicators', () => {
+    const onTwitter = published({ type: 'social_account', value: 'badactor2020', platform: 'twitter' });
+    const onFacebook = published({ type: 'social_account', value: 'badactor2020', platform: 'facebook' });
+    expect(codeOf(onTwitter)).toBe('ok');
+    expect(codeOf(onFacebook)).toBe('ok');
+    expect(onTwitter.payload.key).not.toBe(onFacebook.payload.key);
+  });
+
+  it('checks a version-1 record by version-1 rules: the key of an account has no platform', () => {
+    const v1 = withPayload(
+      published({ type: 'social_account', value: 'badactor2020', platform: 'twitter' }),
+      (e) => {
+        e.canonicalizationVersion = 1;
+        e.payload.key = sha256('social_account:badactor2020');
+      },
+    );
+    expect(codeOf(v1)).toBe('ok');
+    const v1WithV2Key = withPayload(v1, (e) => {
+      e.payload.key = sha256('social_account:twitter:badactor2020');
+    });
+    expect(codeOf(v1WithV2Key)).toBe('TR_KEY_MISMATCH');
+  });
+
+  it.each([
+    ['an empty eventId', (e: ThreatEvent) => (e.eventId = '')],
+    ['a 3,000-character eventId', (e: ThreatEvent) => (e.eventId = 'a'.repeat(3000))],
+    ['an uppercase eventId', (e: ThreatEvent) => (e.eventId = e.eventId.toUpperCase())],
+    [
+      'an unknown TLP',
+      (e: ThreatEvent) => ((e.payload as { indicator: Indicator }).indicator.tlp = 'RED' as never),
+    ],
+    [
+      'an unknown type',
+      (e: ThreatEvent) => ((e.payload as { indicator: Indicator }).indicator.type = 'dns' as never),
+    ],
+    [
+      'an unknown category',
+      (e: ThreatEvent) => ((e.payload as { indicator: Indicator }).indicator.category = 'x' as never),
+    ],
+    [
+      'an unknown platform',
+      (e: ThreatEvent) => ((e.payload as { indicator: Indicator }).indicator.platform = 'myspace' as never),
+    ],
+    [
+      'confidence 101',
+      (e: ThreatEvent) => ((e.payload as { indicator: Indicator }).indicator.confidence = 101),
+    ],
+    [
+      'red without recipients',
+      (e: ThreatEvent) => ((e.payload as { indicator: Indicator }).indicator.tlp = 'red'),
+    ],
+    ['an unknown canonicalization version', (e: ThreatEvent) => (e.canonicalizationVersion = 9)],
+    ['a key that is not hex', (e: ThreatEvent) => (e.payload.key = 'k')],
+  ])('dead-letters a record with %s as TR_RECORD_INVALID', (_name, change) => {
+    expect(codeOf(withPayload(published(), change))).toBe('TR_RECORD_INVALID');
+  });
+
+  it('dead-letters a record whose signature or source-org header appears twice', () => {
+    const event = published();
+    for (const name of [HEADERS.signature, HEADERS.sourceOrg]) {
+      const m = message(event);
+      const one = m.headers![name] as Buffer;
+      // Even two copies of the right value: which one a reader took would decide what it believes.
+      m.headers![name] = [one, one];
+      expect(verifyRecord(checks, m)).toEqual({
+        ok: false,
+        code: 'TR_SIGNATURE_INVALID',
+        reason: `the ${name} header appears 2 times`,
+      });
+    }
+  });
+
+  it('dead-letters a record claiming another source than its signer', () => {
+    const forged = published({}, { source: { org: 'google', submitter: 'soc' } });
+    expect(verifyRecord(checks, message(forged, twitter.privateKeyPem))).toMatchObject({
+      ok: false,
+      code: 'TR_SIGNATURE_INVALID',
+    });
+  });
+
+  it('dead-letters a record older than the dedup window as stale', () => {
+    const old = published({}, { producedAt: new Date(Date.now() - 31 * DAY).toISOString() });
+    expect(codeOf(old)).toBe('TR_STALE');
+    expect(codeOf(published({}, { producedAt: new Date(Date.now() - 29 * DAY).toISOString() }))).toBe('ok');
+  });
+
+  it('dead-letters a record from more than the allowed skew in the future as stale', () => {
+    expect(codeOf(published({}, { producedAt: new Date(Date.now() + 10 * 60_000).toISOString() }))).toBe(
+      'TR_STALE',
+    );
+    expect(codeOf(published({}, { producedAt: new Date(Date.now() + 4 * 60_000).toISOString() }))).toBe('ok');
+  });
+
+  it('lets a replay skip freshness, and nothing else', () => {
+    const old = published({}, { producedAt: new Date(Date.now() - 90 * DAY).toISOString() });
+    expect(verifyRecord(checks, message(old), { skipFreshness: true }).ok).toBe(true);
+  });
+
+  it('never quotes the value in a reason (it may be TLP:RED)', () => {
+    const decoy = withPayload(published({ value: 'secret-red-value.example.com' }), (e) => {
+      e.payload.key = sha256('domain:x.example.com');
+    });
+    const v = verifyRecord(checks, message(decoy));
+    expect(v.ok).toBe(false);
+    expect(JSON.stringify(v)).not.toContain('secret-red-value');
+  });
+});
+
+describe('verifyRecord: checks shared by the subscriptions of a process (ReadRecords)', () => {
+  const at = { topic: 'tr.community.clear', partition: 1 };
+
+  it('checks a record once for every reader of its position, and each reader still applies its own entitlement', () => {
+    const shared = new ReadRecords();
+    let checked = 0;
+    const counting = (m: KafkaMessage) =>
+      shared.verdict(at, m, () => {
+        checked += 1;
+        return verifyRecord(checks, m);
+      });
+    const m = message(published({ tlp: 'amber' }));
+    expect(counting(m).ok).toBe(true);
+    expect(counting({ ...m } as KafkaMessage).ok).toBe(true);
+    expect(checked).toBe(1);
+    const company: OrgConfig = { id: 'acme', name: 'Acme', kind: 'company', maxTlp: 'green', keys: [] };
+    expect(verifyRecord({ ...checks, readRecords: shared, org: company }, m, { position: at })).toMatchObject(
+      {
+        ok: false,
+        code: 'TR_FORBIDDEN',
+      },
+    );
+    expect(verifyRecord({ ...checks, readRecords: shared }, m, { position: at }).ok).toBe(true);
+  });
+
+  it('never serves a verdict for other bytes at the same position: a changed value or signature is checked again', () => {
+    const shared = new ReadRecords();
+    const m = message(published());
+    const tampered = Buffer.from(m.value!);
+    tampered[tampered.length - 1] ^= 1;
+    const opts = { position: at };
+    expect(verifyRecord({ ...checks, readRecords: shared }, m, opts).ok).toBe(true);
+    expect(
+      verifyRecord({ ...checks, readRecords: shared }, { ...m, value: tampered } as KafkaMessage, opts),
+    ).toMatchObject({ ok: false, code: 'TR_SIGNATURE_INVALID' });
+    const other = message(published(), google.privateKeyPem);
+    expect(
+      verifyRecord(
+        { ...checks, readRecords: shared },
+        { ...m, headers: other.headers } as KafkaMessage,
+        opts,
+      ),
+    ).toMatchObject({ ok: false, code: 'TR_SIGNATURE_INVALID' });
+    // And the original is still good afterwards.
+    expect(verifyRecord({ ...checks, readRecords: shared }, m, opts).ok).toBe(true);
+  });
+
+  it('holds at most its capacity, oldest out first', () => {
+    const shared = new ReadRecords(3);
+    const m = message(published());
+    let checked = 0;
+    const check = (offset: number) =>
+      shared.verdict(at, { ...m, offset: String(offset) } as KafkaMessage, () => {
+        checked += 1;
+        return { ok: true, event: published() };
+      });
+    for (const o of [1, 2, 3, 4]) check(o);
+    expect(shared.size).toBe(3);
+    check(4);
+    expect(checked).toBe(4);
+    check(1);
+    expect(checked).toBe(5);
+  });
+});
+
+describe('verifyRecord: headers a member may write but kafkajs never does', () => {
+  const withHeaders = (m: KafkaMessage, headers: Record<string, unknown>): KafkaMessage =>
+    ({ ...m, headers: { ...m.headers, ...headers } }) as unknown as KafkaMessage;
+
+  it.each([HEADERS.batchSignature, HEADERS.signature, HEADERS.sourceOrg])(
+    'refuses a null %s header with a verdict instead of throwing',
+    (name) => {
+      const m = withHeaders(message(published()), { [name]: null });
+      expect(reasonOf(m)).toBe(`TR_SIGNATURE_INVALID: the ${name} header has a null value`);
+    },
+  );
+});
+
+describe('sightings', () => {
+  const sighting = (org: string, tlp: 'green' | 'red' = 'green'): ThreatEvent => ({
+    eventId: randomUUID(),
+    schemaVersion: 4,
+    producedAt: new Date().toISOString(),
+    source: { org, submitter: 'soc' },
+    canonicalizationVersion: 2,
+    payload: {
+      kind: 'Sighting',
+      key: sha256('domain:vote-count-live.com'),
+      sightingKind: 'false_positive',
+      count: 1,
+      firstSeen: null,
+      lastSeen: null,
+      where: null,
+      note: 'a parked page',
+      tlp,
+      recipients: tlp === 'red' ? ['google'] : [],
+      to: ['google'],
+    },
+  });
+
+  it('accepts a sighting signed by its own org', () => {
+    expect(codeOf(sighting('twitter'))).toBe('ok');
+  });
+
+  it('refuses a sighting one org signed in the name of another', () => {
+    expect(codeOf(sighting('google'))).toBe('TR_SIGNATURE_INVALID');
+  });
+
+  it('refuses a red sighting the org is not a named recipient of', () => {
+    expect(codeOf(sighting('twitter', 'red'))).toBe('TR_FORBIDDEN');
+  });
+
+  it('refuses a sighting older than the freshness bound', () => {
+    const old = { ...sighting('twitter'), producedAt: new Date(Date.now() - 40 * DAY).toISOString() };
+    expect(codeOf(old)).toBe('TR_STALE');
+  });
+});
