@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'TR_CONFIG',
   'TR_CODEC_UNKNOWN_FINGERPRINT',
   'TR_CODEC_MALFORMED',
+  'TR_CODEC_UNKNOWN_BRANCH',
   'TR_SIGNATURE_INVALID',
   'TR_RECORD_INVALID',
   'TR_RECORD_OUT_OF_BOUNDS',
@@ -113,6 +114,11 @@ export const ERROR_DOCS: Record<ErrorCode, ErrorDoc> = {
   TR_CODEC_MALFORMED: {
     canRetry: false,
     summary: 'An Avro record is not single-object encoded, is truncated or has trailing bytes.',
+  },
+  TR_CODEC_UNKNOWN_BRANCH: {
+    canRetry: false,
+    summary:
+      'An Avro record carries a payload branch (for example a `Sighting`, schema v4) that this reader does not know. Dead-lettered; upgrade the reader to read it.',
   },
   TR_SIGNATURE_INVALID: {
     canRetry: false,

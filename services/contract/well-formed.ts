@@ -8,7 +8,10 @@ import {
   PLATFORM_TYPES,
   PLATFORMS,
   SEVERITIES,
+  SIGHTING_KINDS,
   TLP_LEVELS,
+  identityOf,
+  type Sighting,
   type ThreatEvent,
 } from './model';
 
@@ -56,7 +59,7 @@ export function eventProblems(event: ThreatEvent): ErrorDetail[] {
   route.recipients.forEach((r, i) =>
     check(ORG_ID_PATTERN.test(r), `${at}.recipients.${i}`, 'must be an org id'),
   );
-  const identity = p.kind === 'IndicatorPublished' ? p.indicator : p;
+  const identity = identityOf(p);
   if (identity.type !== null) {
     check(oneOf(INDICATOR_TYPES, identity.type), `${at}.type`, 'is not a known indicator type');
     const needsPlatform = PLATFORM_TYPES.includes(identity.type);
@@ -87,7 +90,34 @@ export function eventProblems(event: ThreatEvent): ErrorDetail[] {
     );
     check(i.validUntil === null || i.validUntil > i.validFrom, `${at}.validUntil`, 'must be after validFrom');
     out.push(...pdqProblems(i, at));
+  } else if (p.kind === 'Sighting') {
+    out.push(...sightingProblems(p));
   }
+  return out;
+}
+
+/** A sighting's shape: its kind, a count an Avro int holds, times in order, addressees that are org ids. */
+function sightingProblems(s: Sighting): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  const check = (ok: boolean, path: string, message: string): void => {
+    if (!ok) out.push({ path, message });
+  };
+  check(
+    oneOf(SIGHTING_KINDS, s.sightingKind),
+    'payload.sightingKind',
+    `must be one of ${SIGHTING_KINDS.join(', ')}`,
+  );
+  check(
+    Number.isInteger(s.count) && s.count >= 1 && s.count <= BOUNDS.sightingCount,
+    'payload.count',
+    `must be 1 to ${BOUNDS.sightingCount}`,
+  );
+  check(
+    s.firstSeen === null || s.lastSeen === null || s.firstSeen <= s.lastSeen,
+    'payload.lastSeen',
+    'must not be before firstSeen',
+  );
+  s.to.forEach((org, i) => check(ORG_ID_PATTERN.test(org), `payload.to.${i}`, 'must be an org id'));
   return out;
 }
 
@@ -111,6 +141,12 @@ export function boundProblems(event: ThreatEvent): ErrorDetail[] {
   const at = p.kind === 'IndicatorPublished' ? 'payload.indicator' : 'payload';
   const route = p.kind === 'IndicatorPublished' ? p.indicator : p;
   count(route.recipients, BOUNDS.recipients, `${at}.recipients`);
+  if (p.kind === 'Sighting') {
+    within(p.where, BOUNDS.where, 'payload.where');
+    within(p.note, BOUNDS.note, 'payload.note');
+    count(p.to, BOUNDS.recipients, 'payload.to');
+    return out;
+  }
   within(p.kind === 'IndicatorPublished' ? p.indicator.value : p.value, BOUNDS.value, `${at}.value`);
   if (p.kind === 'IndicatorRevoked') {
     within(p.reason, BOUNDS.reason, 'payload.reason');

@@ -11,12 +11,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Type } from 'avsc';
 import type { Resolver, Schema } from 'avsc';
+import { appendedPayloadBranches } from './compat';
 import { parsingCanonicalForm, schemaFingerprint } from './crc64';
 import { typeForSchema } from './types';
 import { assertRecordSize, assertWellFormed } from '../well-formed';
 import { ThreatRelayError } from '../errors';
 import type { ErrorDetail } from '../errors';
-import type { EventPayload, Indicator, IndicatorRevoked, ThreatEvent } from '../model';
+import type { EventPayload, Indicator, IndicatorRevoked, Sighting, ThreatEvent } from '../model';
 
 /** `C3 01`: the single-object encoding marker (Avro specification, "Single-object encoding"). */
 export const SINGLE_OBJECT_MAGIC = Buffer.from([0xc3, 0x01]);
@@ -27,6 +28,7 @@ const SCHEMA_FILE = /^threat-event\.v([1-9][0-9]*)\.avsc$/;
 const NAMESPACE = 'org.threatrelay';
 const PUBLISHED = `${NAMESPACE}.IndicatorPublished`;
 const REVOKED = `${NAMESPACE}.IndicatorRevoked`;
+const SIGHTING = `${NAMESPACE}.Sighting`;
 
 export interface SchemaVersion {
   /** The N of `threat-event.vN.avsc`. */
@@ -93,7 +95,7 @@ interface AvroEnvelope {
   producedAt: string;
   source: { org: string; submitter: string };
   canonicalizationVersion: number;
-  payload: { [PUBLISHED]?: AvroPublished; [REVOKED]?: AvroRevoked };
+  payload: { [PUBLISHED]?: AvroPublished; [REVOKED]?: AvroRevoked; [SIGHTING]?: AvroSighting };
 }
 interface AvroPublished {
   key: string;
@@ -106,6 +108,7 @@ interface AvroPublished {
   };
 }
 type AvroRevoked = Omit<IndicatorRevoked, 'kind'>;
+type AvroSighting = Omit<Sighting, 'kind'>;
 
 function toAvro(event: ThreatEvent, version: number): AvroEnvelope {
   // The model's payload objects already carry every Avro field under the same
@@ -115,6 +118,7 @@ function toAvro(event: ThreatEvent, version: number): AvroEnvelope {
   let wrapped: AvroEnvelope['payload'];
   if (payload.kind === 'IndicatorPublished') wrapped = { [PUBLISHED]: payload };
   else if (payload.kind === 'IndicatorRevoked') wrapped = { [REVOKED]: payload };
+  else if (payload.kind === 'Sighting') wrapped = { [SIGHTING]: payload };
   else throw new Error(`unknown payload kind ${(payload as { kind: unknown }).kind as string}`);
   return {
     eventId: event.eventId,
@@ -130,6 +134,7 @@ function fromAvro(avro: AvroEnvelope): ThreatEvent {
   let payload: EventPayload;
   const published = avro.payload[PUBLISHED];
   const revoked = avro.payload[REVOKED];
+  const sighting = avro.payload[SIGHTING];
   if (published !== undefined) {
     const i = published.indicator;
     payload = {
@@ -170,9 +175,23 @@ function fromAvro(avro: AvroEnvelope): ThreatEvent {
       recipients: revoked.recipients,
       reason: revoked.reason,
     };
+  } else if (sighting !== undefined) {
+    payload = {
+      kind: 'Sighting',
+      key: sighting.key,
+      sightingKind: sighting.sightingKind,
+      count: sighting.count,
+      firstSeen: sighting.firstSeen,
+      lastSeen: sighting.lastSeen,
+      where: sighting.where,
+      note: sighting.note,
+      tlp: sighting.tlp,
+      recipients: sighting.recipients,
+      to: sighting.to,
+    };
   } else {
     throw new ThreatRelayError(
-      'TR_CODEC_MALFORMED',
+      'TR_CODEC_UNKNOWN_BRANCH',
       `payload is no known branch: ${Object.keys(avro.payload).join(', ')}`,
     );
   }
@@ -234,11 +253,40 @@ function invalidDetails(type: Type, value: unknown): ErrorDetail[] {
   return details;
 }
 
+/** How records of one writer version are read as one reader version. */
+interface ReaderPlan {
+  resolver?: Resolver;
+  /** Payload branches the writer appended that the reader lacks (schemas/README.md rule 6). */
+  added?: string[];
+}
+
+function buildPlan(writer: SchemaVersion, reader: SchemaVersion): ReaderPlan {
+  // A writer that only appended payload branches resolves through its schema
+  // without them: the shared branches keep their union indices.
+  const appended = appendedPayloadBranches(writer.schema, reader.schema);
+  try {
+    if (appended) {
+      return {
+        resolver: reader.type.createResolver(typeForSchema(appended.trimmed)),
+        added: appended.added,
+      };
+    }
+    return { resolver: reader.type.createResolver(writer.type) };
+  } catch (err) {
+    // The compatibility test should make this impossible for files in schemas/.
+    throw new ThreatRelayError(
+      'TR_CODEC_MALFORMED',
+      `schema v${writer.version} cannot be read as v${reader.version}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
 class FileEventCodec implements EventCodec {
   readonly newest: SchemaVersion;
   private readonly byVersion = new Map<number, SchemaVersion>();
   /** Keyed `writer:reader`; avsc resolvers are costly to build and immutable. */
-  private readonly resolvers = new Map<string, Resolver>();
+  private readonly resolvers = new Map<string, ReaderPlan>();
   /** Reused across encodes: one allocation per record instead of two plus a copy. */
   private scratch = Buffer.allocUnsafe(16 * 1024);
 
@@ -347,30 +395,45 @@ class FileEventCodec implements EventCodec {
     );
   }
 
-  private resolver(writer: SchemaVersion, reader: SchemaVersion): Resolver | undefined {
-    if (writer === reader) return undefined;
+  private resolver(writer: SchemaVersion, reader: SchemaVersion): ReaderPlan {
+    if (writer === reader) return {};
     const key = `${writer.version}:${reader.version}`;
-    let resolver = this.resolvers.get(key);
-    if (!resolver) {
-      try {
-        resolver = reader.type.createResolver(writer.type);
-      } catch (err) {
-        // The compatibility test should make this impossible for files in schemas/.
-        throw new ThreatRelayError(
-          'TR_CODEC_MALFORMED',
-          `schema v${writer.version} cannot be read as v${reader.version}: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      this.resolvers.set(key, resolver);
+    let plan = this.resolvers.get(key);
+    if (!plan) {
+      plan = buildPlan(writer, reader);
+      this.resolvers.set(key, plan);
     }
-    return resolver;
+    return plan;
+  }
+
+  /** Refuses a record of a payload branch the reader lacks before resolving it. */
+  private refuseUnknownBranch(
+    bytes: Buffer,
+    writer: SchemaVersion,
+    reader: SchemaVersion,
+    added: string[],
+  ): void {
+    let branch: string | undefined;
+    try {
+      const raw = writer.type.decode(bytes, SINGLE_OBJECT_HEADER_LENGTH).value as AvroEnvelope | undefined;
+      branch = raw ? Object.keys(raw.payload)[0] : undefined;
+    } catch {
+      return; // The resolving decode below reports the malformed body.
+    }
+    if (branch !== undefined && added.some((name) => branch === name || branch === `${NAMESPACE}.${name}`)) {
+      throw new ThreatRelayError(
+        'TR_CODEC_UNKNOWN_BRANCH',
+        `payload branch ${branch} (written with schema v${writer.version}) is unknown to a reader of schema v${reader.version}`,
+      );
+    }
   }
 
   private read(bytes: Buffer, reader: SchemaVersion): ThreatEvent {
     assertRecordSize(bytes);
     const writer = this.writerOf(bytes);
-    const resolver = this.resolver(writer, reader);
+    const plan = this.resolver(writer, reader);
+    if (plan.added) this.refuseUnknownBranch(bytes, writer, reader, plan.added);
+    const resolver = plan.resolver;
     let decoded: { value: unknown; offset: number };
     try {
       decoded = reader.type.decode(bytes, SINGLE_OBJECT_HEADER_LENGTH, resolver);

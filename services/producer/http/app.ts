@@ -1,11 +1,11 @@
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { z } from 'zod';
-import type { ApiKeyConfig, Config } from '../../platform/config/config';
+import type { ApiKeyConfig, ApiScope, Config } from '../../platform/config/config';
 import { apiKeyHash, orgById, zodDetails } from '../../platform/config/config';
 import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../../contract/errors';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter, requireJson } from '../../platform/http';
-import { indicatorInputSchema, revocationInputSchema } from '../../contract/indicator';
+import { indicatorInputSchema, revocationInputSchema, sightingInputSchema } from '../../contract/indicator';
 import type { Logger } from '../../platform/logger';
 import { identityOf, type ThreatEvent } from '../../contract/model';
 import { mapStixBundle, type StixRejection } from '../../stix/import';
@@ -13,7 +13,12 @@ import { reasonLabel, typeLabel, type ProducerMetrics } from '../metrics';
 import { openApiDocument } from './openapi';
 import { IdempotencyCache } from '../publish/idempotency';
 import { jsonDigest } from '../ingest/json-digest';
-import { buildPublishedEvents, buildRevokedEvents, type PublishContext } from '../ingest/build-events';
+import {
+  buildPublishedEvents,
+  buildRevokedEvents,
+  buildSightingEvents,
+  type PublishContext,
+} from '../ingest/build-events';
 import type { Publisher, Receipt } from '../publish/publisher';
 import { AuthFailureThrottle, RateLimiter } from '../../platform/rate-limit';
 import { checkIdempotencyKey } from './headers';
@@ -53,6 +58,7 @@ export const ROUTES: Record<string, string[]> = {
   '/v1/indicators': ['POST'],
   '/v1/indicators/revoke': ['POST'],
   '/v1/stix': ['POST'],
+  '/v1/sightings': ['POST'],
   '/v1/misp/events': ['POST'],
   '/openapi.json': ['GET'],
   ...OPS_ROUTES,
@@ -74,7 +80,7 @@ function presentedKey(req: Request): string | undefined {
 function authenticate(
   config: Config,
   org: string,
-  scope: 'publish' | 'revoke',
+  scope: ApiScope,
   limits: { perKey: RateLimiter; failures: AuthFailureThrottle },
 ): RequestHandler {
   // Only hashes are in memory; a lookup by hash needs no constant-time compare of the key.
@@ -167,15 +173,17 @@ export function parseItems<S extends z.ZodType>(
 
 /** Named recipients must be orgs of the network: a typo would otherwise send a TLP:RED record nowhere. */
 function recipientProblems(
-  items: { recipients?: string[] | undefined }[],
+  items: { recipients?: string[] | undefined; to?: string[] | undefined }[],
   orgIds: Set<string>,
   batch: boolean,
 ): ErrorDetail[] {
   return items.flatMap((item, index) =>
-    (item.recipients ?? []).flatMap((r, j) =>
-      orgIds.has(r)
-        ? []
-        : [{ path: `${batch ? `${index}.` : ''}recipients.${j}`, message: `unknown org "${r}"` }],
+    (['recipients', 'to'] as const).flatMap((field) =>
+      (item[field] ?? []).flatMap((r, j) =>
+        orgIds.has(r)
+          ? []
+          : [{ path: `${batch ? `${index}.` : ''}${field}.${j}`, message: `unknown org "${r}"` }],
+      ),
     ),
   );
 }
@@ -203,7 +211,7 @@ function checkPdqQuality(
 }
 
 function checkRecipients(
-  items: { recipients?: string[] | undefined }[],
+  items: { recipients?: string[] | undefined; to?: string[] | undefined }[],
   orgIds: Set<string>,
   batch: boolean,
 ): void {
@@ -448,6 +456,20 @@ export function createApp(deps: ProducerAppDeps): Express {
       const { items, batch } = parseItems(revocationInputSchema, body, settings.maxBatchItems);
       checkRecipients(items, orgIds, batch);
       return { events: buildRevokedEvents(items, ctx, batch), valuePath: itemValuePath(batch) };
+    }),
+  );
+
+  // The answer is the receipt of what was written, whether or not anyone reported the key.
+  app.post(
+    '/v1/sightings',
+    authenticate(config, org, 'sight', limits),
+    checkIdempotencyKey(),
+    requireJson(),
+    json,
+    publishRoute((body, ctx) => {
+      const { items, batch } = parseItems(sightingInputSchema, body, settings.maxBatchItems);
+      checkRecipients(items, orgIds, batch);
+      return { events: buildSightingEvents(items, ctx, batch), valuePath: itemValuePath(batch) };
     }),
   );
 

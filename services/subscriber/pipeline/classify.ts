@@ -6,7 +6,7 @@ import type { BatchMark } from '../dedup';
 import type { DedupPort } from '../dedup/port';
 import type { SubscriberMetrics } from '../metrics';
 import { passesFilter } from './filter';
-import type { DeliveryKind } from '../../contract/webhook-body';
+import type { DeliveryDetail, DeliveryKind } from '../../contract/webhook-body';
 import { verifyRecord, type RecordChecks } from '../../contract/record-read';
 import { readerWarnings, type Warning, type WarninglistIndex } from '../../contract/warninglists';
 import { droppedBy } from './warnings';
@@ -17,7 +17,8 @@ export type Classified =
       message: KafkaMessage;
       event: ThreatEvent;
       as: DeliveryKind;
-      sources?: string[];
+      /** What the dedup store adds: sources, their labels, an update's changes. */
+      detail?: DeliveryDetail;
       /** For a published indicator: the warninglists it is on, as this reader found them. */
       warnings?: Warning[];
       /** Read again after it was handed to this webhook batch: send that batch again, as it was. */
@@ -67,6 +68,8 @@ export async function classify(
   }
   const warned = warnings ? { warnings } : {};
   if (!deps.dedup || options.replay) {
+    // A sighting goes only to keys the subscription holds, which only its store knows.
+    if (event.payload.kind === 'Sighting') return { kind: 'skip', message };
     const as = event.payload.kind === 'IndicatorPublished' ? 'indicator.published' : 'indicator.revoked';
     return { kind: 'deliver', message, event, as, ...warned };
   }
@@ -89,7 +92,7 @@ export async function classify(
     event,
     as: decision.deliver,
     ...warned,
-    ...(decision.sources ? { sources: decision.sources } : {}),
+    ...(decision.detail ? { detail: decision.detail } : {}),
     ...(decision.batch ? { batch: decision.batch } : {}),
   };
 }

@@ -420,3 +420,43 @@ describe('verifyRecord: headers a member may write but kafkajs never does', () =
     },
   );
 });
+
+describe('sightings', () => {
+  const sighting = (org: string, tlp: 'green' | 'red' = 'green'): ThreatEvent => ({
+    eventId: randomUUID(),
+    schemaVersion: 4,
+    producedAt: new Date().toISOString(),
+    source: { org, submitter: 'soc' },
+    canonicalizationVersion: 2,
+    payload: {
+      kind: 'Sighting',
+      key: sha256('domain:vote-count-live.com'),
+      sightingKind: 'false_positive',
+      count: 1,
+      firstSeen: null,
+      lastSeen: null,
+      where: null,
+      note: 'a parked page',
+      tlp,
+      recipients: tlp === 'red' ? ['google'] : [],
+      to: ['google'],
+    },
+  });
+
+  it('accepts a sighting signed by its own org', () => {
+    expect(codeOf(sighting('twitter'))).toBe('ok');
+  });
+
+  it('refuses a sighting one org signed in the name of another', () => {
+    expect(codeOf(sighting('google'))).toBe('TR_SIGNATURE_INVALID');
+  });
+
+  it('refuses a red sighting the org is not a named recipient of', () => {
+    expect(codeOf(sighting('twitter', 'red'))).toBe('TR_FORBIDDEN');
+  });
+
+  it('refuses a sighting older than the freshness bound', () => {
+    const old = { ...sighting('twitter'), producedAt: new Date(Date.now() - 40 * DAY).toISOString() };
+    expect(codeOf(old)).toBe('TR_STALE');
+  });
+});

@@ -60,6 +60,11 @@ function fastavroShape(event: ThreatEvent, version: number): Record<string, unkn
   return { ...event, schemaVersion: version, payload };
 }
 
+/** The fixture events a schema version can hold: sightings only from v4. */
+function writableWith(version: number): ThreatEvent[] {
+  return Object.values(allEvents).filter((e) => e.payload.kind !== 'Sighting' || version >= 4);
+}
+
 function ms(iso: string | null): number | null {
   return iso === null ? null : Date.parse(iso);
 }
@@ -77,6 +82,9 @@ function fastavroInput(event: ThreatEvent, version: number): Record<string, unkn
       ...(version >= 2 ? { firstSeen: ms(i.firstSeen) } : {}),
     };
   }
+  if (event.payload.kind === 'Sighting') {
+    Object.assign(payload, { firstSeen: ms(event.payload.firstSeen), lastSeen: ms(event.payload.lastSeen) });
+  }
   return { ...shape, producedAt: ms(event.producedAt) };
 }
 
@@ -92,7 +100,7 @@ describe('fastavro oracle', () => {
   });
 
   it.each(VERSIONS)('reads every record we write with schema v%i as the same values', (version) => {
-    const events = Object.values(allEvents);
+    const events = writableWith(version);
     const results = oracle(
       events.map((e) => ({
         op: 'decode',
@@ -104,7 +112,7 @@ describe('fastavro oracle', () => {
   });
 
   it.each(VERSIONS)('writes records with schema v%i that our codec reads as the same event', (version) => {
-    const events = Object.values(allEvents);
+    const events = writableWith(version);
     const results = oracle(
       events.map((e) => ({ op: 'encode', schema: schemaFile(version), record: fastavroInput(e, version) })),
     );

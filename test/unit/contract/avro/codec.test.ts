@@ -19,6 +19,7 @@ import {
   revoked,
   asVersion,
   publishedPdq,
+  sighting,
 } from '../../../fixtures/threat-events';
 
 const SCHEMAS = path.resolve(__dirname, '../../../../schemas');
@@ -53,8 +54,8 @@ afterAll(() => {
 
 describe('loadEventCodec', () => {
   it('loads every version in schemas/, oldest first, the newest last', () => {
-    expect(codec.versions.map((v) => v.version)).toEqual([1, 2, 3]);
-    expect(codec.newest.version).toBe(3);
+    expect(codec.versions.map((v) => v.version)).toEqual([1, 2, 3, 4]);
+    expect(codec.newest.version).toBe(4);
   });
 
   it('finds schemas/ above the module when no directory is given', () => {
@@ -94,7 +95,7 @@ describe('round trip', () => {
 
   it('writes schemaVersion as the version it encodes with', () => {
     const event: ThreatEvent = { ...publishedMinimal, schemaVersion: 1 };
-    expect(codec.decode(codec.encode(event)).schemaVersion).toBe(3);
+    expect(codec.decode(codec.encode(event)).schemaVersion).toBe(4);
   });
 
   it('normalizes a timestamp without milliseconds to the model form', () => {
@@ -111,7 +112,7 @@ describe('single-object header', () => {
       crc64Avro(codec.newest.parsingCanonicalForm),
     );
     // Pinned: v3 is published, so its fingerprint can never change (fastavro agrees, see codec.oracle.test.ts).
-    expect(bytes.subarray(2, SINGLE_OBJECT_HEADER_LENGTH).toString('hex')).toBe('4f05085a978082c7');
+    expect(bytes.subarray(2, SINGLE_OBJECT_HEADER_LENGTH).toString('hex')).toBe('bb4fa11ff03438d1');
   });
 
   it('carries the fingerprint of the older schema it was asked to write with', () => {
@@ -162,7 +163,7 @@ describe('decode errors', () => {
 
   it('rejects trailing bytes after the record', () => {
     const padded = Buffer.concat([good, Buffer.from([0, 0, 0])]);
-    expectCode(() => codec.decode(padded), 'TR_CODEC_MALFORMED', /^3 trailing bytes after the v3 record/);
+    expectCode(() => codec.decode(padded), 'TR_CODEC_MALFORMED', /^3 trailing bytes after the v4 record/);
   });
 
   it('rejects an unknown fingerprint, naming it in hex', () => {
@@ -192,7 +193,7 @@ describe('decode errors', () => {
     // source {"", ""}, canonicalizationVersion 0, then payload branch 5.
     const body = Buffer.from([0, 0, 0, 0, 0, 0, 10]);
     const bytes = Buffer.concat([good.subarray(0, SINGLE_OBJECT_HEADER_LENGTH), body]);
-    const err = expectCode(() => codec.decode(bytes), 'TR_CODEC_MALFORMED', /does not decode with schema v3/);
+    const err = expectCode(() => codec.decode(bytes), 'TR_CODEC_MALFORMED', /does not decode with schema v4/);
     expect(err.cause).toBeInstanceOf(Error);
     expect((err.cause as Error).message).toMatch(/invalid union index/);
   });
@@ -265,6 +266,23 @@ describe('schema resolution', () => {
     expect(decoded).toStrictEqual({ ...revoked, schemaVersion: 1 });
   });
 
+  it('reads a v4 indicator with a v3 reader although v4 added a payload branch', () => {
+    expect(codec.decodeAs(codec.encode(publishedPdq), 3)).toStrictEqual(publishedPdq);
+  });
+
+  it('refuses a sighting read by a v3 reader as an unknown branch, not an exception of avsc', () => {
+    expectCode(
+      () => codec.decodeAs(codec.encode(sighting), 3),
+      'TR_CODEC_UNKNOWN_BRANCH',
+      /payload branch org\.threatrelay\.Sighting \(written with schema v4\) is unknown to a reader of schema v3/,
+    );
+  });
+
+  it('refuses a sighting whose count is zero as not well-formed', () => {
+    const zero = { ...sighting, payload: { ...sighting.payload, count: 0 } } as ThreatEvent;
+    expectCode(() => codec.decode(codec.encode(zero)), 'TR_RECORD_INVALID', /payload\.count must be 1 to/);
+  });
+
   it('cannot read a newer writer than its own schema files, even a compatible one', () => {
     const dir = tempDir();
     fs.copyFileSync(path.join(SCHEMAS, 'threat-event.v1.avsc'), path.join(dir, 'threat-event.v1.avsc'));
@@ -272,7 +290,7 @@ describe('schema resolution', () => {
     expectCode(
       () => v1Only.decode(codec.encode(revoked)),
       'TR_CODEC_UNKNOWN_FINGERPRINT',
-      /4f05085a978082c7/,
+      /bb4fa11ff03438d1/,
     );
   });
 });
