@@ -2,6 +2,7 @@ import { routeOf, type ThreatEvent } from '../contract/model';
 import { toStixBundle } from '../stix/export';
 import type { CollectionName } from './collections';
 import type { Addition } from './store';
+import { ThreatRelayError } from '../contract/errors';
 
 /**
  * What one verified event adds to the TAXII store: the same STIX as the
@@ -49,4 +50,16 @@ export function nextVersion(
     };
   }
   return { ...object, created };
+}
+
+/** A STIX object's version: its `modified`, or `created` for an object never modified. */
+export function versionOf(object: Record<string, unknown>): string {
+  const v = object.modified ?? object.created;
+  if (typeof v !== 'string') {
+    throw new ThreatRelayError(
+      'TR_INTERNAL',
+      `STIX object ${String(object.id)} has neither modified nor created`,
+    );
+  }
+  return v;
 }

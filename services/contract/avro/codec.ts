@@ -16,7 +16,8 @@ import { typeForSchema } from './types';
 import { assertWellFormed } from '../well-formed';
 import { ThreatRelayError } from '../errors';
 import type { ErrorDetail } from '../errors';
-import type { EventPayload, Indicator, IndicatorRevoked, ThreatEvent } from '../model';
+import type { ThreatEvent } from '../model';
+import { fromAvro, toAvro, type AvroEnvelope } from './mapping';
 
 /** `C3 01`: the single-object encoding marker (Avro specification, "Single-object encoding"). */
 export const SINGLE_OBJECT_MAGIC = Buffer.from([0xc3, 0x01]);
@@ -24,9 +25,6 @@ export const SINGLE_OBJECT_MAGIC = Buffer.from([0xc3, 0x01]);
 export const SINGLE_OBJECT_HEADER_LENGTH = 10;
 
 const SCHEMA_FILE = /^threat-event\.v([1-9][0-9]*)\.avsc$/;
-const NAMESPACE = 'org.threatrelay';
-const PUBLISHED = `${NAMESPACE}.IndicatorPublished`;
-const REVOKED = `${NAMESPACE}.IndicatorRevoked`;
 
 export interface SchemaVersion {
   /** The N of `threat-event.vN.avsc`. */
@@ -84,98 +82,6 @@ export function defaultSchemasDir(env: NodeJS.ProcessEnv = process.env): string 
     }
     dir = parent;
   }
-}
-
-/** The Avro-side shapes, as avsc reads and writes them. */
-interface AvroEnvelope {
-  eventId: string;
-  schemaVersion: number;
-  producedAt: string;
-  source: { org: string; submitter: string };
-  canonicalizationVersion: number;
-  payload: { [PUBLISHED]?: AvroPublished; [REVOKED]?: AvroRevoked };
-}
-interface AvroPublished {
-  key: string;
-  indicator: Omit<Indicator, 'firstSeen'> & { firstSeen?: string | null };
-}
-type AvroRevoked = Omit<IndicatorRevoked, 'kind'>;
-
-function toAvro(event: ThreatEvent, version: number): AvroEnvelope {
-  // The model's payload objects already carry every Avro field under the same
-  // name (avsc ignores `kind` and any field its schema lacks), so they are
-  // written as they are: only the union branch needs naming.
-  const payload = event.payload;
-  let wrapped: AvroEnvelope['payload'];
-  if (payload.kind === 'IndicatorPublished') wrapped = { [PUBLISHED]: payload };
-  else if (payload.kind === 'IndicatorRevoked') wrapped = { [REVOKED]: payload };
-  else throw new Error(`unknown payload kind ${(payload as { kind: unknown }).kind as string}`);
-  return {
-    eventId: event.eventId,
-    schemaVersion: version,
-    producedAt: event.producedAt,
-    source: event.source,
-    canonicalizationVersion: event.canonicalizationVersion,
-    payload: wrapped,
-  };
-}
-
-function fromAvro(avro: AvroEnvelope): ThreatEvent {
-  let payload: EventPayload;
-  const published = avro.payload[PUBLISHED];
-  const revoked = avro.payload[REVOKED];
-  if (published !== undefined) {
-    const i = published.indicator;
-    payload = {
-      kind: 'IndicatorPublished',
-      key: published.key,
-      indicator: {
-        type: i.type,
-        value: i.value,
-        platform: i.platform,
-        category: i.category,
-        tlp: i.tlp,
-        recipients: i.recipients,
-        confidence: i.confidence,
-        severity: i.severity,
-        validFrom: i.validFrom,
-        validUntil: i.validUntil,
-        threatActor: i.threatActor,
-        campaign: i.campaign,
-        tags: i.tags,
-        description: i.description,
-        references: i.references,
-        // A reader schema without the field (v1) leaves it undefined; the model says null.
-        firstSeen: i.firstSeen ?? null,
-      },
-    };
-  } else if (revoked !== undefined) {
-    payload = {
-      kind: 'IndicatorRevoked',
-      key: revoked.key,
-      type: revoked.type,
-      value: revoked.value,
-      platform: revoked.platform,
-      tlp: revoked.tlp,
-      recipients: revoked.recipients,
-      reason: revoked.reason,
-    };
-  } else {
-    throw new ThreatRelayError(
-      'TR_CODEC_MALFORMED',
-      `payload is no known branch: ${Object.keys(avro.payload).join(', ')}`,
-    );
-  }
-  // Plain objects, not avsc's record instances, so consumers (JSON, STIX,
-  // structuredClone, toStrictEqual) see exactly the model's shape.
-  return {
-    eventId: avro.eventId,
-    schemaVersion: avro.schemaVersion,
-    producedAt: avro.producedAt,
-    source: { org: avro.source.org, submitter: avro.source.submitter },
-    canonicalizationVersion: avro.canonicalizationVersion,
-    payload,
-  };
 }
 
 function loadVersion(dir: string, file: string, version: number): SchemaVersion {

@@ -1,8 +1,8 @@
-import express, { type Express, type Request, type RequestHandler } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { z } from 'zod';
-import type { ApiKeyConfig, Config } from '../../platform/config/config';
-import { apiKeyHash, zodDetails } from '../../platform/config/config';
+import type { Config } from '../../platform/config/config';
+import { zodDetails } from '../../platform/config/config';
 import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../../contract/errors';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter, requireJson } from '../../platform/http';
 import { indicatorInputSchema, revocationInputSchema } from '../../contract/indicator';
@@ -16,6 +16,7 @@ import { jsonDigest } from '../ingest/json-digest';
 import { buildPublishedEvents, buildRevokedEvents, type PublishContext } from '../ingest/build-events';
 import type { Publisher, Receipt } from '../publish/publisher';
 import { AuthFailureThrottle, RateLimiter } from '../../platform/rate-limit';
+import { authenticate, type AuthedRequest } from './auth';
 import { checkIdempotencyKey } from './headers';
 import { jsonBody } from '../../platform/json-body';
 
@@ -37,10 +38,6 @@ export interface ProducerAppDeps {
   isShuttingDown?: () => boolean;
 }
 
-interface AuthedRequest extends Request {
-  apiKey?: ApiKeyConfig;
-}
-
 /** Every route and its methods: 405 for a known path with another method, and the OpenAPI test. */
 export const ROUTES: Record<string, string[]> = {
   '/v1/indicators': ['POST'],
@@ -49,69 +46,6 @@ export const ROUTES: Record<string, string[]> = {
   '/openapi.json': ['GET'],
   ...OPS_ROUTES,
 };
-
-/** API keys come as `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-function presentedKey(req: Request): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth?.toLowerCase().startsWith('bearer ')) return auth.slice(7).trim();
-  const header = req.headers['x-api-key'];
-  return typeof header === 'string' ? header.trim() : undefined;
-}
-
-/**
- * The API key and its scope, then the key's rate. Failed authentications are
- * counted per client address (`failures`): an address over its budget gets
- * 429 for every request until it refills, so keys cannot be guessed at speed.
- */
-function authenticate(
-  config: Config,
-  org: string,
-  scope: 'publish' | 'revoke',
-  limits: { perKey: RateLimiter; failures: AuthFailureThrottle },
-): RequestHandler {
-  // Only hashes are in memory; a lookup by hash needs no constant-time compare of the key.
-  const byHash = new Map(config.apiKeys.filter((k) => k.org === org).map((k) => [k.sha256, k]));
-  return (req: AuthedRequest, _res, next) => {
-    const refused = limits.failures.refusal(req);
-    if (refused) {
-      next(refused);
-      return;
-    }
-    const key = presentedKey(req);
-    const found = key ? byHash.get(apiKeyHash(key)) : undefined;
-    if (!found) {
-      limits.failures.failed(req);
-      next(
-        new ThreatRelayError(
-          'TR_UNAUTHENTICATED',
-          key
-            ? `unknown API key for this ${org} producer`
-            : 'missing API key: send Authorization: Bearer <key>',
-        ),
-      );
-      return;
-    }
-    if (!found.scopes.includes(scope)) {
-      next(new ThreatRelayError('TR_FORBIDDEN', `API key "${found.name}" lacks the "${scope}" scope`));
-      return;
-    }
-    const wait = limits.perKey.take(found.name);
-    if (wait > 0) {
-      next(
-        new ThreatRelayError(
-          'TR_RATE_LIMITED',
-          `too many requests for API key "${found.name}"; retry in ${wait} s`,
-          {
-            retryAfterSeconds: wait,
-          },
-        ),
-      );
-      return;
-    }
-    req.apiKey = found;
-    next();
-  };
-}
 
 /** A request carries at least one item and at most `maxItems`; `path` names where they are. */
 function checkItemCount(count: number, maxItems: number, path: string): void {
@@ -268,7 +202,7 @@ function buildStixEvents(
 }
 
 export function createApp(deps: ProducerAppDeps): Express {
-  const { config, org, publisher, logger, metrics } = deps;
+  const { config, org, logger, metrics } = deps;
   const settings = config.producer;
   const limits = {
     perKey: new RateLimiter(settings.rateLimitPerMinute),
@@ -281,42 +215,93 @@ export function createApp(deps: ProducerAppDeps): Express {
   });
   const app = express();
   app.disable('x-powered-by');
-  app.use(
-    pinoHttp({
-      logger,
-      customProps: () => ({ org }),
-      genReqId: (req, res) => {
-        const id = (req.headers['x-request-id'] as string | undefined) ?? crypto.randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
+  app.use(requestLog(logger, org));
+
+  opsRoutes(app, deps, [...orgIds]);
+
+  // `application/*+json` also takes STIX bundles sent as application/stix+json;version=2.1.
+  const json = jsonBody({ limit: settings.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
+
+  const publishRoute = publishing(deps, idempotency);
+  /** What every publishing request passes first: its key and scope, its Idempotency-Key, a JSON body. */
+  const admitted = (scope: 'publish' | 'revoke'): RequestHandler[] => [
+    authenticate(config, org, scope, limits),
+    checkIdempotencyKey(),
+    requireJson(),
+    json,
+  ];
+
+  app.post(
+    '/v1/indicators',
+    ...admitted('publish'),
+    publishRoute((body, ctx) => {
+      const { items, batch } = parseItems(indicatorInputSchema, body, settings.maxBatchItems);
+      checkRecipients(items, orgIds, batch);
+      return { events: buildPublishedEvents(items, ctx, batch) };
     }),
   );
 
+  app.post(
+    '/v1/indicators/revoke',
+    ...admitted('revoke'),
+    publishRoute((body, ctx) => {
+      const { items, batch } = parseItems(revocationInputSchema, body, settings.maxBatchItems);
+      checkRecipients(items, orgIds, batch);
+      return { events: buildRevokedEvents(items, ctx, batch) };
+    }),
+  );
+
+  /**
+   * A STIX 2.1 bundle. Unlike /v1/indicators it is not all or nothing: a
+   * bundle exported from a TIP holds things the bus cannot carry, and the
+   * publisher needs the rest shared. Every indicator that maps is published;
+   * each one that does not is listed with its reason, each other object as
+   * ignored. Only a bundle of which nothing maps is a 400.
+   */
+  app.post(
+    '/v1/stix',
+    ...admitted('publish'),
+    publishRoute(
+      buildStixEvents(orgIds, settings.maxBatchItems, (r) =>
+        metrics.rejected.inc({ org, type: typeLabel(r.indicatorType), reason: reasonLabel(r.code) }),
+      ),
+      // The builder counts each refused object itself.
+      () => [],
+    ),
+  );
+
+  app.use(notFound(ROUTES));
+  app.use(errorMiddleware(logger));
+  return app;
+}
+
+/** /healthz, /readyz (503 once shutdown began), /metrics, and the OpenAPI document. */
+function opsRoutes(app: Express, deps: ProducerAppDeps, orgIds: string[]): void {
   app.use(
     opsRouter({
       ready: async () => {
         if (deps.isShuttingDown?.()) throw new Error('shutting down');
         await deps.ready();
       },
-      metrics: metrics.registry,
-      logger,
+      metrics: deps.metrics.registry,
+      logger: deps.logger,
     }),
   );
-  const openapi = openApiDocument(settings, [...orgIds]);
+  const openapi = openApiDocument(deps.config.producer, orgIds);
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
+}
 
-  // `application/*+json` also takes STIX bundles sent as application/stix+json;version=2.1.
-  const json = jsonBody({ limit: settings.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
-
-  /**
-   * Publishes what `build` made of the body; counts accepted and rejected
-   * indicators (`rejectedTypes` says which a refused body held).
-   */
-  const publishRoute =
-    (
+/**
+ * The route handler that publishes what `build` made of the body; counts
+ * accepted and rejected indicators (`rejectedTypes` says which a refused
+ * body held). A request with an Idempotency-Key is answered from the cache
+ * when it was seen before.
+ */
+function publishing(deps: ProducerAppDeps, idempotency: IdempotencyCache<Receipt[]>) {
+  const { org, publisher, metrics } = deps;
+  return (
       build: (body: unknown, ctx: PublishContext) => Built,
       rejectedTypes: (body: unknown) => string[] = bodyTypeLabels,
     ): RequestHandler =>
@@ -355,58 +340,19 @@ export function createApp(deps: ProducerAppDeps): Express {
       req.log.info({ accepted: receipts.length, idempotencyKey: ctx.idempotencyKey }, 'accepted');
       res.status(202).json(built.answer?.(receipts) ?? { accepted: receipts.length, receipts });
     };
+}
 
-  app.post(
-    '/v1/indicators',
-    authenticate(config, org, 'publish', limits),
-    checkIdempotencyKey(),
-    requireJson(),
-    json,
-    publishRoute((body, ctx) => {
-      const { items, batch } = parseItems(indicatorInputSchema, body, settings.maxBatchItems);
-      checkRecipients(items, orgIds, batch);
-      return { events: buildPublishedEvents(items, ctx, batch) };
-    }),
-  );
-
-  app.post(
-    '/v1/indicators/revoke',
-    authenticate(config, org, 'revoke', limits),
-    checkIdempotencyKey(),
-    requireJson(),
-    json,
-    publishRoute((body, ctx) => {
-      const { items, batch } = parseItems(revocationInputSchema, body, settings.maxBatchItems);
-      checkRecipients(items, orgIds, batch);
-      return { events: buildRevokedEvents(items, ctx, batch) };
-    }),
-  );
-
-  /**
-   * A STIX 2.1 bundle. Unlike /v1/indicators it is not all or nothing: a
-   * bundle exported from a TIP holds things the bus cannot carry, and the
-   * publisher needs the rest shared. Every indicator that maps is published;
-   * each one that does not is listed with its reason, each other object as
-   * ignored. Only a bundle of which nothing maps is a 400.
-   */
-  app.post(
-    '/v1/stix',
-    authenticate(config, org, 'publish', limits),
-    checkIdempotencyKey(),
-    requireJson(),
-    json,
-    publishRoute(
-      buildStixEvents(orgIds, settings.maxBatchItems, (r) =>
-        metrics.rejected.inc({ org, type: typeLabel(r.indicatorType), reason: reasonLabel(r.code) }),
-      ),
-      // The builder counts each refused object itself.
-      () => [],
-    ),
-  );
-
-  app.use(notFound(ROUTES));
-  app.use(errorMiddleware(logger));
-  return app;
+/** One log line per request, with the org and a request id (the caller's `x-request-id`, or a new one). */
+function requestLog(logger: Logger, org: string): RequestHandler {
+  return pinoHttp({
+    logger,
+    customProps: () => ({ org }),
+    genReqId: (req, res) => {
+      const id = (req.headers['x-request-id'] as string | undefined) ?? crypto.randomUUID();
+      res.setHeader('x-request-id', id);
+      return id;
+    },
+  });
 }
 
 function eventType(e: ThreatEvent): string {

@@ -17,14 +17,8 @@ import {
   rowExpiresAt,
 } from './embedded-rows';
 import { decideReport, liveSources, reportExpiresAt, type Sources } from './rules';
-import {
-  assertStorable,
-  type BatchMark,
-  type DedupDecision,
-  type DedupInput,
-  type DedupOutcome,
-  type DedupStore,
-} from './types';
+import { assertStorable } from './types';
+import type { BatchMark, DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
 
 /**
  * The dedup store on local disk (lmdb), for a subscription run by a single

@@ -2,14 +2,8 @@ import { Redis } from 'ioredis';
 import { ThreatRelayError } from '../../contract/errors';
 import { eventScope } from '../../contract/identity';
 import { reportExpiresAt } from './rules';
-import {
-  assertStorable,
-  type BatchMark,
-  type DedupDecision,
-  type DedupInput,
-  type DedupOutcome,
-  type DedupStore,
-} from './types';
+import { assertStorable } from './types';
+import type { BatchMark, DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
 
 /**
  * The dedup store in Redis, shared by every instance of a scaled group. One

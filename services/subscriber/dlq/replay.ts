@@ -7,8 +7,9 @@ import { orgById, type Config } from '../../platform/config/config';
 import { createIdempotentProducer, createKafka } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';
 import { createSubscriberMetrics } from '../metrics';
-import type { Deliverable } from '../pipeline/classify';
-import { SubscriptionConsumer } from '../pipeline/consumer';
+import { deliverBatch, type BatchDeliveryDeps, type DeliveryItem } from '../delivery/batch';
+import { DEFAULT_RETRY_POLICY } from '../delivery/retry-policy';
+import { classify, type ClassifyDeps } from '../pipeline/classify';
 import { freshnessFor } from '../pipeline/freshness';
 import { readDeadLetters } from './read';
 import { DeadLetterWriter } from './write';
@@ -26,24 +27,28 @@ export interface ReplayResult {
 
 type Letter = { message: KafkaMessage; topic: string; partition: number };
 
+/** What a replay calls: the record checks (without dedup) and the delivery, as a subscription does. */
+export interface ReplayDeps {
+  checks: ClassifyDeps;
+  delivery: BatchDeliveryDeps;
+  deadLetters: DeadLetterWriter;
+}
+
 /**
- * Runs dead letters through the pipeline again, bypassing dedup (an operator
+ * Runs dead letters through the checks again, bypassing dedup (an operator
  * asked for them): verified, decoded, entitled, filtered, and delivered in
  * batches. What fails again goes back to the DLQ with its new reason, so a
  * replay loses nothing either.
  */
-export async function replayLetters(
-  consumer: SubscriptionConsumer,
-  deadLetters: DeadLetterWriter,
-  batchSize: number,
-  letters: Letter[],
-): Promise<ReplayResult> {
+export async function replayLetters(deps: ReplayDeps, letters: Letter[]): Promise<ReplayResult> {
+  const { deadLetters } = deps;
+  const batchSize = deps.checks.subscription.batchSize;
   const result = { delivered: 0, deadLettered: 0, skipped: 0 };
   const noHeartbeat = async (): Promise<void> => undefined;
   for (let i = 0; i < letters.length; i += batchSize) {
-    const deliverable: (Deliverable & { topic: string; partition: number })[] = [];
+    const deliverable: (DeliveryItem & { topic: string; partition: number })[] = [];
     for (const letter of letters.slice(i, i + batchSize)) {
-      const c = await consumer.classify(letter.message, letter, { replay: true });
+      const c = await classify(deps.checks, letter.message, letter, { replay: true });
       if (c.kind === 'dead') {
         await deadLetters.write([
           {
@@ -59,7 +64,7 @@ export async function replayLetters(
       else deliverable.push({ ...c, topic: letter.topic, partition: letter.partition });
     }
     if (deliverable.length === 0) continue;
-    const outcome = await consumer.deliver(deliverable, deliverable[0]!, noHeartbeat);
+    const outcome = await deliverBatch(deps.delivery, deliverable, deliverable[0]!, noHeartbeat);
     if (outcome.kind === 'halted') {
       throw new ThreatRelayError('TR_DELIVERY_GONE', 'the webhook endpoint answered 410 Gone during replay');
     }
@@ -101,29 +106,36 @@ export async function replayDeadLetters(
       metrics,
       log,
     );
-    const consumer = new SubscriptionConsumer({
-      kafka,
-      subscription,
-      org,
-      codec: loadEventCodec(),
-      freshness: freshnessFor(config.subscriber, subscription),
-      orgKeys: orgPublicKeys(config.orgs),
-      topics,
-      // A replay consumes no group: it never commits offsets, so never dead-letters through them.
-      deadLetters: {
-        writeAndCommit: () =>
-          Promise.reject(new ThreatRelayError('TR_INTERNAL', 'a dead-letter replay commits no offsets')),
+    // A 410 during a replay stops it (replayLetters throws); the switch is the subscriber's to record.
+    let gone = false;
+    const deps: ReplayDeps = {
+      checks: {
+        subscription,
+        org,
+        codec: loadEventCodec(),
+        freshness: freshnessFor(config.subscriber, subscription),
+        orgKeys: orgPublicKeys(config.orgs),
+        metrics,
       },
-      logger,
-      metrics,
-      onGone: async () => undefined,
-    });
+      delivery: {
+        subscription,
+        metrics,
+        log,
+        retryPolicy: subscription.retry ?? DEFAULT_RETRY_POLICY,
+        disable: async (reason) => {
+          gone = true;
+          log.error({ reason }, 'the webhook endpoint is gone; the replay stops');
+        },
+        halted: () => gone,
+      },
+      deadLetters,
+    };
     const letters = entries.map((e) => ({
       message: e.message,
       topic: e.source.topic,
       partition: e.source.partition,
     }));
-    const result = await replayLetters(consumer, deadLetters, subscription.batchSize, letters);
+    const result = await replayLetters(deps, letters);
     return { selected: entries.length, ...result };
   } finally {
     await producer.disconnect();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
  * ESLint runs as its own process: its API loads the config with a dynamic
  * import, which jest's CommonJS runtime cannot do.
  */
-const root = join(__dirname, '../../..');
+const root = join(__dirname, '../..');
 
 function problems(file: string, code: string): string[] {
   const eslint = join(root, 'node_modules/eslint/bin/eslint.js');
