@@ -84,6 +84,21 @@ describe('import boundaries', () => {
       'services/subscriber may not import services/taxii',
     ],
     [
+      'services/subscriber/delivery/probe.ts',
+      "import '../pipeline/classify';",
+      'services/subscriber/delivery may not import services/subscriber/pipeline',
+    ],
+    [
+      'services/subscriber/dedup/probe.ts',
+      "import '../pipeline/walk';",
+      'services/subscriber/dedup may not import services/subscriber/pipeline',
+    ],
+    [
+      'services/subscriber/delivery/probe.ts',
+      "import '../../producer/service';",
+      'services/subscriber may not import services/producer',
+    ],
+    [
       'services/subscriber/probe.ts',
       "import '../../testkit/network';",
       'the product never imports test code',
@@ -99,6 +114,11 @@ describe('import boundaries', () => {
 
   it('lets a service import contract and platform', () => {
     const code = "import '../../contract/model';\nimport '../../platform/logger';\n";
+    expect(problems('services/subscriber/pipeline/probe.ts', code)).toEqual([]);
+  });
+
+  it('lets the batch walk call the checks, dedup and delivery below it', () => {
+    const code = "import '../delivery/batch';\nimport '../dedup/port';\nimport './classify';\n";
     expect(problems('services/subscriber/pipeline/probe.ts', code)).toEqual([]);
   });
 

@@ -42,10 +42,12 @@ function functionSpans(path: string): { where: string; lines: number }[] {
 /**
  * The source a unit test names: `test/unit/<p>.test.ts` (or `<p>.<kind>.test.ts`, a fuzz, oracle
  * or property test of the same source) names `services/<p>` as a file or folder, or `<p>` itself
- * when it tests something outside services/ (the lint config, a test harness).
+ * when it tests something outside services/ (the lint config, a test harness). Tests of the
+ * documents sit in `test/unit/docs/`, named for what they check across docs/ and README.md.
  */
 function namedSource(testPath: string): string | undefined {
   const p = relative(join(root, 'test/unit'), testPath).replace(/(\.(fuzz|oracle|property))?\.test\.ts$/, '');
+  if (p.startsWith('docs/') && existsSync(join(root, 'docs'))) return 'docs';
   const candidates = [join(root, 'services', p), join(root, p), join(root, 'test', p)];
   for (const base of candidates) {
     const dir = dirname(base);
@@ -90,6 +92,7 @@ describe('namedSource', () => {
     );
     expect(namedSource(join(root, 'test/unit/cli/commands.test.ts'))).toBe('services/cli/commands.ts');
     expect(namedSource(join(root, 'test/unit/services.test.ts'))).toBe('services');
+    expect(namedSource(join(root, 'test/unit/docs/links.test.ts'))).toBe('docs');
   });
 
   it('finds nothing for a test whose path names no source', () => {
