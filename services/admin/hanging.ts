@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { partitionMarks, TRANSACTION_TIMEOUT_MS, type PartitionMarks } from '../platform/kafka';
+import { HANGING_AFTER_MS, partitionMarks, type PartitionMarks } from '../platform/kafka';
 
 /**
  * Finds hanging transactions on the bus's topics: a partition whose last
@@ -15,7 +15,7 @@ import { partitionMarks, TRANSACTION_TIMEOUT_MS, type PartitionMarks } from '../
  */
 
 /** Longer than the transaction timeout every ThreatRelay transactional producer uses (30 s). */
-export const HANGING_AFTER_MS = TRANSACTION_TIMEOUT_MS + 10_000;
+export { HANGING_AFTER_MS };
 
 /** Partitions with a transaction open now: their last stable offset is below the high watermark. */
 export async function openTransactions(kafka: Kafka, topics: string[]): Promise<PartitionMarks[]> {

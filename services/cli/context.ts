@@ -17,6 +17,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       since: { type: 'string' },
       until: { type: 'string' },
       reason: { type: 'string' },
+      watch: { type: 'string' },
       subscription: { type: 'string', multiple: true },
       profile: { type: 'string', multiple: true },
       sasl: { type: 'boolean' },

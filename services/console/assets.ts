@@ -17,7 +17,15 @@ export const SCRIPT = `'use strict';
     var sections = JSON.parse(e.data);
     Object.keys(sections).forEach(function (id) {
       var el = document.getElementById(id);
-      if (el) el.innerHTML = sections[id];
+      if (!el) return;
+      // Partition details the operator opened stay open across updates.
+      var open = Array.prototype.map.call(el.querySelectorAll('details[open][data-partitions]'), function (d) {
+        return d.dataset.partitions;
+      });
+      el.innerHTML = sections[id];
+      Array.prototype.forEach.call(el.querySelectorAll('details[data-partitions]'), function (d) {
+        if (open.indexOf(d.dataset.partitions) >= 0) d.open = true;
+      });
     });
     setLive(true, 'Live updates: on');
   });
@@ -62,4 +70,5 @@ thead th { background: #f2f2f2; } small { color: #444; }
 .tlp-green { background: #33ff00; } .reason { max-width: 40rem; }
 button { font: inherit; padding: .3rem .8rem; }
 #live[data-live="off"] { color: #7a5200; }
+tr.partitions > td { border-top: none; padding: 0 .5rem .3rem; } details summary { cursor: pointer; color: #2b5fad; }
 `;

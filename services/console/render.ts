@@ -1,3 +1,4 @@
+import type { PartitionStatus } from '../platform/lag';
 import type { ConsoleModel, RateSeries, SubscriptionView } from './state';
 
 /**
@@ -53,13 +54,52 @@ function orgsSection(m: ConsoleModel): string {
   return `<table><caption>Orgs in the config</caption><thead><tr><th scope="col">org</th><th scope="col">name</th><th scope="col">kind</th><th scope="col">role</th><th scope="col">max community TLP</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+const seconds = (n: number): string => (n === 0 ? '—' : `${n} s`);
+
+/** A stall or a hanging transaction, or the dash: what needs the operator's eye in a subscription row. */
+function stallCell(s: SubscriptionView): string {
+  const stalled = s.partitions.filter((p) => p.stalledSince !== undefined);
+  const hanging = s.partitions.filter((p) => p.hanging !== undefined);
+  const since = stalled.map((p) => p.stalledSince!).sort()[0];
+  const parts = [
+    ...(since
+      ? [`<span class="bad">stalled since ${time(since)}</span> (${stalled.length} partition(s))`]
+      : []),
+    ...(hanging.length > 0
+      ? [`<span class="bad">${hanging.length} partition(s) held by a hanging transaction</span>`]
+      : []),
+  ];
+  return `<td data-stalled-since="${esc(since ?? '')}" data-hanging="${hanging.length}">${parts.join('<br>') || '—'}</td>`;
+}
+
+function hangingText(p: PartitionStatus): string {
+  const h = p.hanging;
+  if (!h) return '—';
+  const who = h.transactionalId
+    ? `transactional id <code>${esc(h.transactionalId)}</code>`
+    : `transactional id unknown (${esc(h.unknownBecause ?? 'not looked up')})`;
+  return `<span class="bad">hanging since ${time(h.since)}</span> at offset ${esc(h.startOffset)}, ${who}${h.producerId ? `, producer id ${esc(h.producerId)}` : ''}`;
+}
+
+/** Per partition, on demand: the same numbers `threatrelay subscription status` prints. */
+function partitionsDetail(s: SubscriptionView): string {
+  const rows = s.partitions
+    .map(
+      (p) =>
+        `<tr data-partition="${esc(`${p.topic}/${p.partition}`)}"><th scope="row">${esc(p.topic)}/${p.partition}</th><td>${esc(p.position)}</td><td>${esc(p.end)}</td><td data-behind="${p.behind}">${p.behind}</td><td data-oldest-waiting="${p.oldestWaitingSeconds}">${seconds(p.oldestWaitingSeconds)}</td><td data-stalled-since="${esc(p.stalledSince ?? '')}">${time(p.stalledSince)}</td><td data-hanging="${p.hanging ? esc(p.hanging.transactionalId ?? 'unknown') : ''}">${hangingText(p)}</td><td>${time(p.lastDeliveryAt)}</td><td>${time(p.lastCommitAt)}</td></tr>`,
+    )
+    .join('');
+  return `<details data-partitions="${esc(s.id)}"><summary>${esc(s.id)}: ${s.partitions.length} partition(s)</summary><table><caption>Per partition: where the group resumes (position), how far it can read (end: the last stable offset), records not yet processed</caption><thead><tr><th scope="col">partition</th><th scope="col">position</th><th scope="col">end</th><th scope="col">behind</th><th scope="col">oldest waiting</th><th scope="col">stalled since</th><th scope="col">hanging transaction</th><th scope="col">last delivery</th><th scope="col">last commit</th></tr></thead><tbody>${rows || '<tr><td colspan="9">Not sampled yet.</td></tr>'}</tbody></table></details>`;
+}
+
 function subscriptionRow(s: SubscriptionView, now: number): string {
-  return `<tr data-subscription="${esc(s.id)}"><th scope="row">${esc(s.id)}</th><td>${esc(s.org)}</td><td class="state state-${esc(s.state)}" data-state="${esc(s.state)}">${esc(s.state)}<br><small>${esc(s.stateDetail)}</small></td><td data-lag>${s.lag ?? '—'}</td><td>${time(s.lastProgressAt)}</td><td>${s.lastError ? `${time(s.lastError.at)} ${esc(s.lastError.text)}` : '—'}</td><td>${s.deadLetters.count}</td><td>${sparkline(s.committed, `${s.id} committed records`, now)}</td></tr>`;
+  const oldest = s.partitions.reduce((n, p) => Math.max(n, p.oldestWaitingSeconds), 0);
+  return `<tr data-subscription="${esc(s.id)}"><th scope="row">${esc(s.id)}</th><td>${esc(s.org)}</td><td class="state state-${esc(s.state)}" data-state="${esc(s.state)}">${esc(s.state)}<br><small>${esc(s.stateDetail)}</small></td><td data-lag="${s.lag ?? ''}">${s.lag ?? '—'}</td><td data-oldest-waiting="${oldest}">${seconds(oldest)}</td>${stallCell(s)}<td data-last-delivery="${esc(s.lastDeliveryAt ?? '')}">${time(s.lastDeliveryAt)}</td><td data-last-commit="${esc(s.lastCommitAt ?? '')}">${time(s.lastCommitAt)}</td><td>${s.lastError ? `${time(s.lastError.at)} ${esc(s.lastError.text)}` : '—'}</td><td>${s.deadLetters.count}</td><td>${sparkline(s.committed, `${s.id} committed records`, now)}</td></tr><tr class="partitions"><td colspan="11">${partitionsDetail(s)}</td></tr>`;
 }
 
 function subscriptionsSection(m: ConsoleModel, now: number): string {
   const rows = [...m.subscriptions.values()].map((s) => subscriptionRow(s, now)).join('');
-  return `<table><caption>Subscriptions: state, lag (records behind, all partitions), committed records over the window</caption><thead><tr><th scope="col">subscription</th><th scope="col">org</th><th scope="col">state</th><th scope="col">lag</th><th scope="col">last progress</th><th scope="col">last error</th><th scope="col">dead letters</th><th scope="col">committed</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<table><caption>Subscriptions: state; behind (records not yet processed, all partitions); the oldest waiting record's age; stalls; the last delivery a receiver accepted and the last offset commit seen; committed records over the window</caption><thead><tr><th scope="col">subscription</th><th scope="col">org</th><th scope="col">state</th><th scope="col">behind</th><th scope="col">oldest waiting</th><th scope="col">stalled</th><th scope="col">last delivery</th><th scope="col">last commit</th><th scope="col">last error</th><th scope="col">dead letters</th><th scope="col">committed</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function deadLettersSection(m: ConsoleModel): string {

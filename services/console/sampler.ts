@@ -1,15 +1,18 @@
 import type { Admin } from 'kafkajs';
 import type { KafkaNames } from '../contract/names';
 import { orgById, type Config } from '../platform/config/config';
-import { groupLag } from '../platform/kafka';
+import { summarize } from '../platform/lag';
+import { GroupProgress, watchSettings } from '../platform/lag-monitor';
+import type { GroupReader } from '../platform/lag-read';
 import type { Logger } from '../platform/logger';
 import { readDeadLetters, type SubscriptionSwitch } from '../subscriber';
 import { subscriptionState, summarizeDeadLetters, type ConsoleModel, type SubscriptionView } from './state';
 
 /**
  * One look at Kafka per tick, shared by every open page: each subscription's
- * consumer group (lag as committed offsets against high watermarks, its
- * members) and the end of its DLQ. A DLQ whose end moved is read again with
+ * consumer group (its members; per partition what it has not processed,
+ * stalls and hanging transactions, as platform/lag.ts defines them) and the
+ * end of its DLQ. A DLQ whose end moved is read again with
  * `readDeadLetters`, one at a time, so a quiet network costs a few admin
  * requests per tick and nothing more.
  */
@@ -18,11 +21,13 @@ export class Sampler {
   /** DLQs with a read queued behind the running one. */
   private readonly dlqQueued = new Set<string>();
   private dlqReading: Promise<void> = Promise.resolve();
+  private readonly progress = new Map<string, GroupProgress>();
 
   constructor(
     private readonly config: Config,
     private readonly names: KafkaNames,
     private readonly admin: Admin,
+    private readonly reader: GroupReader,
     private readonly model: ConsoleModel,
     private readonly switches: ReadonlyMap<string, SubscriptionSwitch>,
     private readonly logger: Logger,
@@ -62,16 +67,25 @@ export class Sampler {
   }
 
   private async sampleOffsets(view: SubscriptionView, now: number): Promise<void> {
-    const partitions = await groupLag(
-      this.admin,
-      this.names.subscriptionGroup(view.id),
-      this.sourceTopics(view),
-    );
-    view.lag = partitions.reduce((sum, p) => sum + p.lag, 0);
-    const position = partitions.reduce((sum, p) => sum + p.position, 0);
+    let progress = this.progress.get(view.id);
+    if (!progress) {
+      const group = this.names.subscriptionGroup(view.id);
+      const settings = watchSettings(this.config.monitoring);
+      progress = new GroupProgress(this.reader, group, this.sourceTopics(view), settings);
+      this.progress.set(view.id, progress);
+    }
+    const partitions = await progress.sample(now);
+    const summary = summarize(partitions);
+    view.partitions = partitions;
+    view.lag = summary.behind;
+    view.lastCommitAt = summary.lastCommitAt;
+    // Kept when a later commit carries none (a dead-letter transaction's, an older member's).
+    if (summary.lastDeliveryAt && summary.lastDeliveryAt > (view.lastDeliveryAt ?? '')) {
+      view.lastDeliveryAt = summary.lastDeliveryAt;
+    }
+    const position = partitions.reduce((sum, p) => sum + Number(p.position), 0);
     if (view.lastPosition !== undefined && position > view.lastPosition) {
       view.committed.add(position - view.lastPosition, now);
-      view.lastProgressAt = new Date(now).toISOString();
     }
     view.lastPosition = position;
   }

@@ -7,6 +7,7 @@ import { kafkaNames } from '../contract/names';
 import { orgPublicKeys } from '../contract/signing';
 import type { Config } from '../platform/config/config';
 import { brokerRoundTrip, createKafka, withTimeout } from '../platform/kafka';
+import { GroupReader } from '../platform/lag-read';
 import type { Logger } from '../platform/logger';
 import { createRegistry } from '../platform/metrics';
 import { ControlListener, replayDeadLetters, type SubscriptionSwitch } from '../subscriber';
@@ -18,8 +19,8 @@ import { emptyDeadLetters, RateSeries, type ConsoleModel } from './state';
 
 /**
  * `threatrelay console`: one web page for the operator, read from Kafka
- * itself. Subscription switches come from the control topics, lag from the
- * groups' committed offsets, dead letters from the DLQs, throughput and recent
+ * itself. Subscription switches come from the control topics, lag and stalls from
+ * the groups' committed offsets and their partitions' records (platform/lag.ts), dead letters from the DLQs, throughput and recent
  * events from the community and direct topics. One sample per tick is shared
  * by every open page; each page gets only the sections that changed.
  */
@@ -66,7 +67,9 @@ function initialModel(config: Config, series: () => RateSeries): ConsoleModel {
           state: 'unknown' as const,
           stateDetail: 'not sampled yet',
           lag: undefined,
-          lastProgressAt: undefined,
+          partitions: [],
+          lastCommitAt: undefined,
+          lastDeliveryAt: undefined,
           lastError: undefined,
           deadLetters: emptyDeadLetters(),
           committed: series(),
@@ -112,7 +115,9 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     );
     stops.push(() => events.stop());
     await events.start();
-    const sampler = new Sampler(config, names, admin, model, switches, logger);
+    const reader = new GroupReader(kafka, admin, logger);
+    stops.push(() => reader.close());
+    const sampler = new Sampler(config, names, admin, reader, model, switches, logger);
     stops.push(() => sampler.settled());
 
     const listeners = await sampleEvery(config.console.sampleIntervalMs, sampler, model, stops);

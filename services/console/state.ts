@@ -1,4 +1,5 @@
 import type { IndicatorType, Tlp } from '../contract/model';
+import type { PartitionStatus } from '../platform/lag';
 import { eventScope } from '../contract/identity';
 
 /**
@@ -75,10 +76,14 @@ export interface SubscriptionView {
   state: SubscriptionState;
   /** Why: the switch's reason when disabled, the group's state otherwise. */
   stateDetail: string;
-  /** Records behind the high watermarks, over every partition; undefined before the first sample. */
+  /** Records not yet processed over every partition (platform/lag.ts); undefined before the first sample. */
   lag: number | undefined;
+  /** Each source partition as of the last sample: position, end, behind, stall, hanging transaction. */
+  partitions: PartitionStatus[];
   /** When the console last saw the group's committed offsets advance. */
-  lastProgressAt: string | undefined;
+  lastCommitAt: string | undefined;
+  /** The last webhook batch the receiver accepted, as the subscriber wrote it with its offset commits. */
+  lastDeliveryAt: string | undefined;
   lastError: { at: string; text: string } | undefined;
   deadLetters: DeadLetterSummary;
   /** Committed records per bucket: delivered, filtered, deduplicated or dead-lettered. */

@@ -14,6 +14,7 @@ import type { Config, KafkaRole } from './config/config';
 import type { HeaderValue } from '../contract/headers';
 import { ThreatRelayError } from '../contract/errors';
 import { CLIENT_ID } from '../contract/definitions';
+import { DEFAULTS } from './config/defaults';
 import type { Logger } from './logger';
 
 /**
@@ -71,6 +72,13 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
  */
 /** How long a ThreatRelay transactional producer may keep a transaction open before the broker aborts it. */
 export const TRANSACTION_TIMEOUT_MS = 30_000;
+
+/**
+ * An open transaction at the same offset longer than this is hanging: longer than the transaction
+ * timeout every ThreatRelay transactional producer uses, `TRANSACTION_TIMEOUT_MS` (see
+ * services/admin/hanging.ts; `monitoring.hangingAfterSeconds` in the config).
+ */
+export const HANGING_AFTER_MS = DEFAULTS.hangingAfterSeconds * 1000;
 
 export function createTransactionalProducer(
   kafka: Kafka,
@@ -139,23 +147,15 @@ export interface PartitionMarks {
  * Each partition's last stable offset and high watermark. kafkajs has no public
  * call for both: its admin lists offsets with the protocol's default isolation,
  * read_committed, so `fetchTopicOffsets(...).high` is the last stable offset
- * (and `groupLag` counts up to it). This asks through two cluster clients of
+ * (platform/lag-read.ts reads both from a fetch). This asks through two cluster clients of
  * `kafka`'s own (same brokers, TLS, SASL), one listing offsets read_committed
  * and one read_uncommitted. They are kafkajs's internal client: kafkajs is
  * pinned, and test/integration/hanging-transactions.test.ts checks both
  * against a broker.
  */
 export async function partitionMarks(kafka: Kafka, topics: string[]): Promise<PartitionMarks[]> {
-  const create = Object.getOwnPropertySymbols(kafka).find(
-    (s) => s.description === 'private:Kafka:createCluster',
-  );
-  const factory = create && (kafka as unknown as Record<symbol, unknown>)[create];
-  if (typeof factory !== 'function')
-    throw new Error('this kafkajs version offers no offset lookup by isolation level');
-  const cluster = (isolationLevel: 0 | 1) =>
-    (factory as (o: object) => IsolatedCluster)({ isolationLevel, allowAutoTopicCreation: false });
-  const committed = cluster(1);
-  const uncommitted = cluster(0);
+  const committed = internalCluster(kafka, READ_COMMITTED);
+  const uncommitted = internalCluster(kafka, READ_UNCOMMITTED);
   await Promise.all([committed.connect(), uncommitted.connect()]);
   try {
     const out: PartitionMarks[] = [];
@@ -179,8 +179,58 @@ export async function partitionMarks(kafka: Kafka, topics: string[]): Promise<Pa
   }
 }
 
-/** The part of kafkajs's internal cluster client `partitionMarks` uses. */
-interface IsolatedCluster {
+export const READ_UNCOMMITTED = 0;
+export const READ_COMMITTED = 1;
+
+/**
+ * kafkajs's internal cluster client, built by `kafka`'s own factory (same
+ * brokers, TLS, SASL) with the isolation level its offset lookups use. kafkajs
+ * is pinned; test/integration/hanging-transactions.test.ts and
+ * test/integration/lag.test.ts check what is used of it against a broker.
+ */
+export function internalCluster(kafka: Kafka, isolationLevel: 0 | 1): IsolatedCluster {
+  const create = Object.getOwnPropertySymbols(kafka).find(
+    (s) => s.description === 'private:Kafka:createCluster',
+  );
+  const factory = create && (kafka as unknown as Record<symbol, unknown>)[create];
+  if (typeof factory !== 'function')
+    throw new Error('this kafkajs version offers no offset lookup by isolation level');
+  return (factory as (o: object) => IsolatedCluster)({ isolationLevel, allowAutoTopicCreation: false });
+}
+
+/** A record as kafkajs's fetch decodes it, with its record batch's header. */
+export interface FetchedRecord {
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  isControlRecord: boolean;
+  batchContext: { producerId: string; inTransaction: boolean };
+}
+
+/** One partition of a fetch answer. */
+export interface FetchedPartition {
+  partition: number;
+  highWatermark: string;
+  lastStableOffset: string;
+  abortedTransactions: { producerId: string; firstOffset: string }[] | null;
+  messages: FetchedRecord[];
+}
+
+/** The part of a kafkajs broker connection a fetch of raw records uses. */
+export interface InternalBroker {
+  fetch(request: {
+    replicaId: number;
+    isolationLevel: 0 | 1;
+    maxWaitTime: number;
+    minBytes: number;
+    maxBytes: number;
+    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
+  }): Promise<{ responses: { topicName: string; partitions: FetchedPartition[] }[] }>;
+}
+
+/** The part of kafkajs's internal cluster client the bus uses. */
+export interface IsolatedCluster {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   addTargetTopic(topic: string): Promise<void>;
@@ -188,6 +238,8 @@ interface IsolatedCluster {
   fetchTopicsOffset(
     topics: { topic: string; fromBeginning: boolean; partitions: { partition: number }[] }[],
   ): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(node: { nodeId: string }): Promise<InternalBroker>;
 }
 
 /** Readiness is a real broker round trip, not an open socket. */
@@ -255,35 +307,6 @@ export function checkOwnUser(config: Config, org: string, role: KafkaRole): void
       `kafka.sasl.username "${username}" is ${user.org}'s ${user.role} user; ${org}'s ${role} must connect as its own`,
     );
   }
-}
-
-export interface PartitionLag {
-  topic: string;
-  partition: number;
-  lag: number;
-  /** Where the group stands: its committed offset, or the low watermark where it committed none. */
-  position: number;
-}
-
-/**
- * A consumer group's lag as the broker sees it: per partition, the high
- * watermark minus the group's committed offset (the low watermark where the
- * group has committed nothing yet). True even while the group's member is
- * stuck inside a batch, unlike the lag a fetched batch reports.
- */
-export async function groupLag(admin: Admin, groupId: string, topics: string[]): Promise<PartitionLag[]> {
-  const committed = await admin.fetchOffsets({ groupId, topics });
-  const out: PartitionLag[] = [];
-  for (const { topic, partitions } of committed) {
-    const marks = await admin.fetchTopicOffsets(topic);
-    for (const { partition, offset } of partitions) {
-      const mark = marks.find((m) => m.partition === partition);
-      if (!mark) continue;
-      const from = BigInt(offset) >= 0n ? BigInt(offset) : BigInt(mark.low);
-      out.push({ topic, partition, lag: Number(BigInt(mark.high) - from), position: Number(from) });
-    }
-  }
-  return out;
 }
 
 /** How a long-lived consumer comes back after kafkajs gave up on it. */

@@ -10,7 +10,6 @@ export interface SubscriberMetrics {
   deadLettered: Counter<'subscription' | 'reason'>;
   retries: Counter<'subscription'>;
   deliverySeconds: Histogram<'subscription'>;
-  lag: Gauge<'subscription' | 'topic' | 'partition'>;
   disabled: Gauge<'subscription'>;
 }
 
@@ -54,12 +53,6 @@ export function createSubscriberMetrics(org: string): SubscriberMetrics {
       help: 'From a record entering the pipeline to its webhook batch acknowledged, retries included.',
       labelNames: ['subscription'],
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600],
-      registers,
-    }),
-    lag: new Gauge({
-      name: 'threatrelay_consumer_lag',
-      help: 'Records behind the high watermark, per source partition, as of the last batch.',
-      labelNames: ['subscription', 'topic', 'partition'],
       registers,
     }),
     disabled: new Gauge({

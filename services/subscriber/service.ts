@@ -9,7 +9,6 @@ import { ThreatRelayError } from '../contract/errors';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
 import {
   brokerRoundTrip,
-  groupLag,
   checkOwnUser,
   createIdempotentProducer,
   createKafka,
@@ -17,6 +16,8 @@ import {
 } from '../platform/kafka';
 import type { Backoff } from '../platform/backoff';
 import type { Logger } from '../platform/logger';
+import { GroupProgress, ProgressMetrics, ProgressMonitor, watchSettings } from '../platform/lag-monitor';
+import { GroupReader } from '../platform/lag-read';
 import { orgPublicKeys } from '../contract/signing';
 import { kafkaNames, type KafkaNames } from '../contract/names';
 import { SubscriptionConsumer } from './pipeline/consumer';
@@ -76,7 +77,8 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     topics,
     metrics,
   };
-  const built = buildSubscriptions(options, org, subscriptions, clients);
+  const progress = watchProgress(options, clients);
+  const built = buildSubscriptions(options, org, subscriptions, clients, progress);
   const switches = followSwitches(options, clients, built.consumers);
 
   // /healthz answers from the start; /readyz only once Kafka was reached and answers a round trip.
@@ -92,6 +94,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
   const closeAll = async (): Promise<void> => {
     await new Promise<void>((resolve) => (ops ? ops.server.close(() => resolve()) : resolve()));
     await stopKafka();
+    await progress.close().catch(() => undefined);
     for (const close of built.closers) await close().catch(() => undefined);
     await clients.producer.disconnect().catch(() => undefined);
     await clients.admin.disconnect().catch(() => undefined);
@@ -113,6 +116,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     org: orgId,
   });
   connected = true;
+  progress.monitor.start();
 
   return {
     subscriptions: subscriptions.map((s) => s.id),
@@ -132,6 +136,36 @@ interface Clients {
   admin: Admin;
   topics: KafkaNames;
   metrics: SubscriberMetrics;
+}
+
+/** Each subscription's progress: lag, stalls and hanging transactions (platform/lag.ts), on /metrics. */
+interface Progress {
+  monitor: ProgressMonitor;
+  watch(subscriptionId: string, consumer: SubscriptionConsumer): void;
+  close(): Promise<void>;
+}
+
+/** One monitor samples every subscription's group, by the one definition of lag every reader of the bus uses. */
+function watchProgress(options: SubscriberOptions, clients: Clients): Progress {
+  const { config, logger } = options;
+  const reader = new GroupReader(clients.kafka, clients.admin, logger);
+  const progressMetrics = new ProgressMetrics(clients.metrics.registry, 'subscription');
+  const watched: ConstructorParameters<typeof ProgressMonitor>[0] = [];
+  const monitor = new ProgressMonitor(watched, config.monitoring.sampleIntervalMs, logger);
+  return {
+    monitor,
+    watch(subscriptionId, consumer) {
+      const settings = watchSettings(config.monitoring);
+      watched.push({
+        progress: new GroupProgress(reader, consumer.groupId, consumer.sourceTopics(), settings),
+        report: (statuses) => progressMetrics.report(subscriptionId, statuses),
+      });
+    },
+    async close() {
+      await monitor.stop();
+      await reader.close();
+    },
+  };
 }
 
 /** The org and the subscriptions of it this process runs: all, or those `options.subscriptions` names. */
@@ -157,13 +191,14 @@ function buildSubscriptions(
   org: OrgConfig,
   subscriptions: SubscriptionConfig[],
   clients: Clients,
+  progress: Progress,
 ): {
   consumers: Map<string, SubscriptionConsumer>;
   writers: TransactionalDeadLetterWriter[];
   closers: (() => Promise<void>)[];
 } {
   const { config, logger } = options;
-  const { kafka, producer, admin, topics, metrics } = clients;
+  const { kafka, producer, topics, metrics } = clients;
   const shared = { orgKeys: orgPublicKeys(config.orgs), codec: loadEventCodec() };
   const dataDir = options.dataDir ?? process.env.THREATRELAY_DATA_DIR ?? join(process.cwd(), 'data');
   const consumers = new Map<string, SubscriptionConsumer>();
@@ -200,7 +235,7 @@ function buildSubscriptions(
             dedupDurable: dedup.durable,
           }
         : {}),
-      groupLag: (groupId, topics) => groupLag(admin, groupId, topics),
+      sampleProgress: () => progress.monitor.sampleNow(),
       ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
       ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
       // Recorded in Kafka first, so every instance, and this one after a restart, stays stopped.
@@ -213,6 +248,7 @@ function buildSubscriptions(
         }),
     });
     consumers.set(subscription.id, consumer);
+    progress.watch(subscription.id, consumer);
   }
   return { consumers, writers, closers };
 }

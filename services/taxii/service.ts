@@ -2,8 +2,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type express from 'express';
-import type { Admin } from 'kafkajs';
-import { Counter } from 'prom-client';
+import type { Admin, Kafka } from 'kafkajs';
+import { Counter, type Registry } from 'prom-client';
 import { loadEventCodec } from '../contract/avro/codec';
 import { ThreatRelayError } from '../contract/errors';
 import { kafkaNames } from '../contract/names';
@@ -11,6 +11,8 @@ import { orgPublicKeys } from '../contract/signing';
 import { orgById, type Config, type OrgConfig, type TaxiiReaderConfig } from '../platform/config/config';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
 import { brokerRoundTrip, checkOwnUser, createKafka, withTimeout } from '../platform/kafka';
+import { GroupProgress, ProgressMetrics, ProgressMonitor, watchSettings } from '../platform/lag-monitor';
+import { GroupReader } from '../platform/lag-read';
 import type { Logger } from '../platform/logger';
 import { createRegistry } from '../platform/metrics';
 import { taxiiApp, API_ROOT_PATH, DISCOVERY_PATH } from './app';
@@ -56,24 +58,7 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
   const kafka = createKafka(config.kafka, logger, `threatrelay-taxii-${orgId}`);
   const admin = kafka.admin();
   const log = logger.child({ taxii: orgId });
-  const feed = new TaxiiFeed({
-    kafka,
-    topics: kafkaNames(config.kafka.topicPrefix),
-    store,
-    logger: log,
-    codec: loadEventCodec(),
-    orgKeys: orgPublicKeys(config.orgs),
-    org,
-    freshness: {
-      maxAgeMs: config.taxii.windowDays * 86_400_000,
-      maxSkewMs: config.subscriber.maxClockSkewSeconds * 1000,
-    },
-    onRefused: (code, reason, where) => {
-      metrics.refused.inc({ reason: code });
-      log.warn({ code, reason, ...where }, 'TAXII feed refused a record');
-    },
-    onAdded: (n) => metrics.added.inc(n),
-  });
+  const feed = feedOf(config, { org, kafka, store, metrics, log });
   const expiry = new TaxiiExpiry({
     store,
     maxAgeMs: taxiiMaxAgeMs(config),
@@ -81,18 +66,21 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
     logger: log,
     onExpired: (n) => metrics.expired.inc(n),
   });
+  const progress = feedProgress(config, { org: orgId, kafka, admin, feed, registry: metrics.registry, log });
   let server: Server | undefined;
   try {
     await admin.connect();
     // First what a rebuild would no longer hold (a store that was stopped a while), then the feed.
     expiry.start();
     await feed.start();
+    progress.start();
     const app = httpApp(options, { store, collections, readers, admin, metrics, log });
     const host = options.host ?? '127.0.0.1';
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(options.port, host, () => resolve(s)).once('error', reject);
     });
   } catch (err) {
+    await progress.stop().catch(() => undefined);
     await expiry.stop();
     await feed.stop().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
@@ -116,6 +104,7 @@ export async function startTaxiiServer(options: TaxiiServerOptions): Promise<Run
       await closed;
       // The feed finishes the batch in hand: its objects and offsets are on disk before it leaves.
       await feed.stop();
+      await progress.stop();
       await expiry.stop();
       await admin.disconnect();
       await store.close();
@@ -136,6 +125,66 @@ function orgAndReaders(config: Config, orgId: string): { org: OrgConfig; readers
     );
   }
   return { org, readers };
+}
+
+/** The org's feed: every record through the subscriber's own checks, into the store. */
+function feedOf(
+  config: Config,
+  parts: {
+    org: OrgConfig;
+    kafka: Kafka;
+    store: TaxiiStore;
+    metrics: ReturnType<typeof taxiiMetrics>;
+    log: Logger;
+  },
+): TaxiiFeed {
+  const { org, kafka, store, metrics, log } = parts;
+  return new TaxiiFeed({
+    kafka,
+    topics: kafkaNames(config.kafka.topicPrefix),
+    store,
+    logger: log,
+    codec: loadEventCodec(),
+    orgKeys: orgPublicKeys(config.orgs),
+    org,
+    freshness: {
+      maxAgeMs: config.taxii.windowDays * 86_400_000,
+      maxSkewMs: config.subscriber.maxClockSkewSeconds * 1000,
+    },
+    onRefused: (code, reason, where) => {
+      metrics.refused.inc({ reason: code });
+      log.warn({ code, reason, ...where }, 'TAXII feed refused a record');
+    },
+    onAdded: (n) => metrics.added.inc(n),
+  });
+}
+
+/** The feed's lag and stalls, as every reader of the bus defines them (platform/lag.ts), on /metrics. */
+function feedProgress(
+  config: Config,
+  parts: { org: string; kafka: Kafka; admin: Admin; feed: TaxiiFeed; registry: Registry; log: Logger },
+): { start(): void; stop(): Promise<void> } {
+  const { feed, log } = parts;
+  const reader = new GroupReader(parts.kafka, parts.admin, log);
+  const progressMetrics = new ProgressMetrics(parts.registry, 'feed');
+  const progress = new GroupProgress(
+    reader,
+    feed.groupId,
+    feed.sourceTopics(),
+    watchSettings(config.monitoring),
+  );
+  const monitor = new ProgressMonitor(
+    [{ progress, report: (statuses) => progressMetrics.report(parts.org, statuses) }],
+    config.monitoring.sampleIntervalMs,
+    log,
+  );
+  return {
+    start: () => monitor.start(),
+    async stop() {
+      await monitor.stop();
+      await reader.close();
+    },
+  };
 }
 
 /** What /metrics shows of the server: records refused, object versions added, served and expired. */

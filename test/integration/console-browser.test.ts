@@ -189,6 +189,28 @@ describe('operator console in a browser', () => {
     await waitFor('fbi-all to get the TLP:RED indicator', () =>
       receivers['fbi-all']!.requests.some((r) => r.body.includes(RED_VALUE)),
     );
+    // Progress, read off the page: fbi-all delivered everything, so it is 0 behind on every partition
+    // (the transaction markers after its records are not records), with a last delivery and commit.
+    const fbi = 'tr[data-subscription="fbi-all"]';
+    await page.waitForSelector(`${fbi} td[data-lag="0"]`, { timeout: 30_000 });
+    await page.waitForSelector(`${fbi} td[data-last-delivery^="20"]`, { timeout: 30_000 });
+    expect(await page.textContent(`${fbi} td[data-lag]`)).toBe('0');
+    expect(await page.textContent(`${fbi} td[data-oldest-waiting]`)).toBe('—');
+    expect(await page.textContent(`${fbi} td[data-stalled-since]`)).toBe('—');
+    expect(await page.textContent(`${fbi} td[data-last-delivery]`)).toMatch(/^\d\d:\d\d:\d\d$/);
+    // Per partition on demand; the details stay open across the page's live updates.
+    await page.click('details[data-partitions="fbi-all"] summary');
+    const partitionRows = page.locator('details[data-partitions="fbi-all"][open] tr[data-partition]');
+    expect(await partitionRows.count()).toBe(4 * net.config.kafka.partitions);
+    for (const behind of await partitionRows.locator('td[data-behind]').allTextContents())
+      expect(behind).toBe('0');
+    await page.locator('#live', { hasText: 'Live updates: on' }).waitFor({ timeout: 10_000 });
+    await publish('facebook', [domain(`later-${net.prefix}.com`)]);
+    await waitFor('fbi-all to get the later indicator', () =>
+      receivers['fbi-all']!.requests.some((r) => r.body.includes(`later-${net.prefix}.com`)),
+    );
+    await page.waitForSelector(`${fbi} td[data-lag="0"]`, { timeout: 30_000 });
+    expect(await page.locator('details[data-partitions="fbi-all"][open]').count()).toBe(1);
     pages.push(await page.content());
     // Every event read so far verified against its org's key (batch signatures included).
     expect(await page.locator('#events tr[data-verified="false"]').count()).toBe(0);
@@ -199,6 +221,16 @@ describe('operator console in a browser', () => {
     await publish('facebook', [domain(`gone-${net.prefix}.com`)]);
     await page.waitForSelector(stateCell('odni-stix', 'disabled'), { timeout: 30_000 });
     expect(await page.textContent('tr[data-subscription="odni-stix"]')).toContain('410');
+    // Its endpoint refused the record: it is not processed, and the page counts it behind.
+    await page.waitForSelector(
+      'tr[data-subscription="odni-stix"] td[data-lag]:not([data-lag="0"]):not([data-lag=""])',
+      {
+        timeout: 30_000,
+      },
+    );
+    expect(
+      Number(await page.textContent('tr[data-subscription="odni-stix"] td[data-lag]')),
+    ).toBeGreaterThanOrEqual(1);
 
     // dhs-all's endpoint refuses a delivery: a dead letter, with its reason.
     receivers['dhs-all']!.answerAll(400);

@@ -59,9 +59,8 @@ describe('hanging transactions', () => {
       expect(p0).toEqual({ topic, partition: 0, lastStable: '0', high: '3' });
       // Four records and the commit marker, all stable.
       expect(p1).toEqual({ topic, partition: 1, lastStable: '5', high: '5' });
-      // kafkajs's admin lists offsets read_committed: its "high" is the last stable offset, so a
-      // group's lag measured with it (groupLag: /metrics, the console) does not count what an open
-      // transaction holds back.
+      // kafkajs's admin lists offsets read_committed: its "high" is the last stable offset, so
+      // the high watermark needs the read_uncommitted lookup (or a fetch: platform/lag-read.ts).
       const admin = await net.admin();
       const viaAdmin = await admin.fetchTopicOffsets(topic);
       expect(viaAdmin.find((m) => m.partition === 0)!.high).toBe('0');

@@ -34,4 +34,10 @@ export const DEFAULTS = {
   consoleWindowMinutes: 10,
   consolePort: 8095,
   taxiiPort: 8096,
+  /** Progress (docs/monitoring.md): records waiting this long with the committed offset unmoved is a stall. */
+  stalledAfterSeconds: 60,
+  /** How often subscribers and TAXII servers read their groups' progress into /metrics. */
+  progressSampleIntervalMs: 5000,
+  /** An open transaction held at one offset longer than this is hanging: the producers' 30 s timeout, and 10 s more. */
+  hangingAfterSeconds: 40,
 } as const;

@@ -303,6 +303,22 @@ const consoleSettingsSchema = z.strictObject({
   windowMinutes: z.number().int().min(1).max(120).default(DEFAULTS.consoleWindowMinutes),
 });
 
+const monitoringSettingsSchema = z.strictObject({
+  /**
+   * A partition is stalled when records wait and its committed offset has not moved for this many
+   * seconds (subscribers' and TAXII servers' /metrics, the console, `threatrelay subscription
+   * status`). Default 60.
+   */
+  stalledAfterSeconds: z.number().int().min(1).max(86_400).default(DEFAULTS.stalledAfterSeconds),
+  /**
+   * An open transaction holding a partition at the same offset this many seconds is reported as
+   * hanging. Default 40: longer than the 30 s transaction timeout of every producer of the bus.
+   */
+  hangingAfterSeconds: z.number().int().min(1).max(86_400).default(DEFAULTS.hangingAfterSeconds),
+  /** How often subscribers and TAXII servers read their groups' progress into /metrics, in ms. Default 5 s. */
+  sampleIntervalMs: z.number().int().min(250).max(300_000).default(DEFAULTS.progressSampleIntervalMs),
+});
+
 export const configSchema = z.strictObject({
   kafka: kafkaSchema.default({
     topicPrefix: DEFAULTS.topicPrefix,
@@ -335,6 +351,12 @@ export const configSchema = z.strictObject({
     sampleIntervalMs: DEFAULTS.consoleSampleIntervalMs,
     windowMinutes: DEFAULTS.consoleWindowMinutes,
   }),
+  /** Lag, stalls and hanging transactions: docs/monitoring.md. */
+  monitoring: monitoringSettingsSchema.default({
+    stalledAfterSeconds: DEFAULTS.stalledAfterSeconds,
+    hangingAfterSeconds: DEFAULTS.hangingAfterSeconds,
+    sampleIntervalMs: DEFAULTS.progressSampleIntervalMs,
+  }),
   orgs: z.array(orgSchema).min(1),
   apiKeys: z.array(apiKeySchema).default([]),
   subscriptions: z.array(subscriptionSchema).default([]),
@@ -349,3 +371,4 @@ export type SubscriberSettings = z.infer<typeof subscriberSettingsSchema>;
 export type TaxiiSettings = z.infer<typeof taxiiSettingsSchema>;
 export type TaxiiReaderConfig = z.infer<typeof taxiiReaderSchema>;
 export type ConsoleSettings = z.infer<typeof consoleSettingsSchema>;
+export type MonitoringSettings = z.infer<typeof monitoringSettingsSchema>;

@@ -4,6 +4,7 @@ import { HEADERS } from '../../contract/definitions';
 import type { ErrorCode } from '../../contract/errors';
 import type { Logger } from '../../platform/logger';
 import { createTransactionalProducer, writableHeaders } from '../../platform/kafka';
+import { offsetWithMetadata } from '../../platform/lag';
 import type { SubscriberMetrics } from '../metrics';
 
 export interface DeadLetter {
@@ -21,6 +22,8 @@ export interface SourceCommit {
   partition: number;
   /** The next offset to read: one past the last record of the batch. */
   offset: string;
+  /** Kept with the offset (platform/lag.ts `commitMetadata`: the partition's last delivery). */
+  metadata?: string | null;
 }
 
 /** The DLQ record of a dead letter: the original key, value and headers, byte for byte, plus why and where from. */
@@ -188,7 +191,10 @@ export class TransactionalDeadLetterWriter implements CommittingDeadLetters {
         await tx.sendOffsets({
           consumerGroupId: commit.groupId,
           topics: [
-            { topic: commit.topic, partitions: [{ partition: commit.partition, offset: commit.offset }] },
+            {
+              topic: commit.topic,
+              partitions: [offsetWithMetadata(commit.partition, commit.offset, commit.metadata ?? null)],
+            },
           ],
         });
         await tx.commit();

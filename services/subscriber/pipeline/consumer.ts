@@ -2,7 +2,8 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { KafkaNames } from '../../contract/names';
 import type { RecordChecks } from '../../contract/record-read';
 import type { SubscriptionConfig } from '../../platform/config/config';
-import { restartAfterCrash, type PartitionLag } from '../../platform/kafka';
+import { restartAfterCrash } from '../../platform/kafka';
+import { commitMetadata } from '../../platform/lag';
 import type { Logger } from '../../platform/logger';
 import type { DedupStore } from '../dedup';
 import type { DedupPort } from '../dedup/port';
@@ -31,8 +32,8 @@ export interface SubscriptionConsumerDeps extends RecordChecks {
   markBatch?: DedupStore['markBatch'];
   /** Resolves once the dedup store's state survives a crash of the machine; awaited before each offset commit. */
   dedupDurable?: () => Promise<void>;
-  /** The group's lag as the broker sees it, so /metrics keeps showing it grow while the store is down. */
-  groupLag?: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
+  /** Samples the group's progress (platform/lag.ts) now, so /metrics keeps showing lag grow while the store is down. */
+  sampleProgress?: () => Promise<void>;
   retryPolicy?: RetryPolicy;
   /** The group's session timeout; default 30 s (tests shorten it to see a member fenced). */
   sessionTimeoutMs?: number;
@@ -64,6 +65,8 @@ export class SubscriptionConsumer {
   private readonly id: string;
   readonly groupId: string;
   private readonly walkDeps: WalkDeps;
+  /** When a webhook batch of each partition was last accepted: written with every offset commit. */
+  private readonly deliveredAt = new Map<string, number>();
 
   constructor(private readonly deps: SubscriptionConsumerDeps) {
     this.id = deps.subscription.id;
@@ -97,7 +100,11 @@ export class SubscriptionConsumer {
       deliver: (items, position, heartbeat) => deliverBatch(delivery, items, position, heartbeat),
       deadLetters: deps.deadLetters,
       dedupDurable: deps.dedupDurable,
-      onDelivered: (seconds) => deps.metrics.deliverySeconds.observe({ subscription: this.id }, seconds),
+      onDelivered: ({ topic, partition }, seconds, accepted) => {
+        if (accepted) this.deliveredAt.set(`${topic}/${partition}`, Date.now());
+        deps.metrics.deliverySeconds.observe({ subscription: this.id }, seconds);
+      },
+      commitMetadata: ({ topic, partition }) => commitMetadata(this.deliveredAt.get(`${topic}/${partition}`)),
       disabled: () => this.disabled,
     };
   }
@@ -197,20 +204,12 @@ export class SubscriptionConsumer {
   }
 
   private async reportLag(): Promise<void> {
-    const lags = await this.deps.groupLag?.(this.groupId, this.sourceTopics()).catch(() => undefined);
-    for (const { topic, partition, lag } of lags ?? []) {
-      this.deps.metrics.lag.set({ subscription: this.id, topic, partition: String(partition) }, lag);
-    }
+    await this.deps.sampleProgress?.().catch(() => undefined);
   }
 
-  /** One fetched partition batch: its lag on /metrics, then the walk through it. */
+  /** One fetched partition batch: the walk through it (lag is sampled by the service's ProgressMonitor). */
   private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { topic, partition } = payload.batch;
     if (this.disabled) return;
-    this.deps.metrics.lag.set(
-      { subscription: this.id, topic, partition: String(partition) },
-      Number(payload.batch.offsetLag()),
-    );
     await new BatchWalk(this.walkDeps, payload).run();
   }
 }

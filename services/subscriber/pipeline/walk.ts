@@ -1,4 +1,5 @@
 import type { Batch, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { offsetWithMetadata } from '../../platform/lag';
 import type { BatchMark } from '../dedup';
 import type { BatchOutcome } from '../delivery/batch';
 import type { CommittingDeadLetters, DeadLetter } from '../dlq/write';
@@ -40,8 +41,13 @@ export interface WalkDeps {
   deadLetters: CommittingDeadLetters;
   /** Resolves once the dedup store's state survives a crash of the machine; awaited before each commit. */
   dedupDurable?: (() => Promise<void>) | undefined;
-  /** A webhook batch went out (or was given up): seconds since the walk started. */
-  onDelivered(seconds: number): void;
+  /**
+   * A webhook batch went out (or was given up): seconds since the walk started; `accepted` when the
+   * endpoint took it (the partition's last delivery, platform/lag.ts).
+   */
+  onDelivered(position: Position, seconds: number, accepted: boolean): void;
+  /** Kept with each offset commit of the partition (platform/lag.ts `commitMetadata`: its last delivery). */
+  commitMetadata(position: Position): string | null;
   /** True once the subscription is disabled: the walk stops where it is. */
   disabled(): boolean;
 }
@@ -167,7 +173,9 @@ export class BatchWalk {
         ? await this.deps.deliver(deliverable, this.position, () => this.beat())
         : undefined;
     if (outcome?.kind === 'halted') return false;
-    if (outcome) this.deps.onDelivered((Date.now() - this.started) / 1000);
+    if (outcome) {
+      this.deps.onDelivered(this.position, (Date.now() - this.started) / 1000, outcome.kind === 'delivered');
+    }
     if (outcome?.kind === 'dead-lettered') {
       await this.deadLetterAndCommit(outcome.letters, pending[0]!.message.offset, last);
     } else {
@@ -209,7 +217,7 @@ export class BatchWalk {
       topics: [
         {
           topic: this.position.topic,
-          partitions: [{ partition: this.position.partition, offset: after(offset) }],
+          partitions: [offsetWithMetadata(this.position.partition, after(offset), this.metadata())],
         },
       ],
     });
@@ -231,16 +239,20 @@ export class BatchWalk {
     await this.deps.dedupDurable?.();
     await this.deps.deadLetters.writeAndCommit(
       letters,
-      { groupId: this.deps.groupId, topic, partition, offset: after(last) },
+      { groupId: this.deps.groupId, topic, partition, offset: after(last), metadata: this.metadata() },
       async () => {
         await this.payload.commitOffsetsIfNecessary({
-          topics: [{ topic, partitions: [{ partition, offset: from }] }],
+          topics: [{ topic, partitions: [offsetWithMetadata(partition, from, this.metadata())] }],
         });
       },
     );
     this.payload.resolveOffset(last);
     this.committedAt = Date.now();
     this.uncommitted = undefined;
+  }
+
+  private metadata(): string | null {
+    return this.deps.commitMetadata(this.position);
   }
 
   private source(): { sourceTopic: string; sourcePartition: number } {

@@ -120,7 +120,9 @@ describe('rendering', () => {
           state: 'consuming',
           stateDetail: '1 member(s)',
           lag: 0,
-          lastProgressAt: undefined,
+          partitions: [],
+          lastCommitAt: undefined,
+          lastDeliveryAt: undefined,
           lastError: { at: '2026-01-01T00:00:00Z', text: hostile },
           deadLetters: {
             ...emptyDeadLetters(),

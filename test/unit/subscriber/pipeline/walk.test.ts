@@ -46,13 +46,16 @@ interface Run {
   letters: { offsets: string[]; commit: string }[];
   /** Every offset the group was committed to outside a dead-letter transaction. */
   commits: string[];
+  /** The metadata of every commit, in or outside a dead-letter transaction, in order. */
+  metadata: (string | null | undefined)[];
 }
 
 async function walk(
   records: Classified[],
   options: { batchSize?: number; outcomes?: BatchOutcome['kind'][]; outage?: boolean } = {},
 ): Promise<Run> {
-  const run: Run = { sent: [], letters: [], commits: [] };
+  const run: Run = { sent: [], letters: [], commits: [], metadata: [] };
+  let accepted = 0;
   const outcomes = [...(options.outcomes ?? [])];
   const deps: WalkDeps = {
     groupId: 'g',
@@ -82,9 +85,13 @@ async function walk(
       ) => {
         await ownershipCheck?.();
         run.letters.push({ offsets: letters.map((l) => l.message.offset), commit: commit.offset });
+        run.metadata.push(commit.metadata);
       },
     },
-    onDelivered: () => undefined,
+    onDelivered: (_position, _seconds, wasAccepted) => {
+      if (wasAccepted) accepted += 1;
+    },
+    commitMetadata: () => (accepted > 0 ? `accepted ${accepted}` : null),
     disabled: () => false,
   };
   const payload: WalkPayload = {
@@ -92,7 +99,9 @@ async function walk(
     resolveOffset: () => undefined,
     heartbeat: async () => undefined,
     commitOffsetsIfNecessary: async (offsets) => {
-      run.commits.push(offsets!.topics[0]!.partitions[0]!.offset);
+      const committed = offsets!.topics[0]!.partitions[0]! as { offset: string; metadata?: string | null };
+      run.commits.push(committed.offset);
+      run.metadata.push(committed.metadata);
     },
     isRunning: () => true,
     isStale: () => false,
@@ -169,6 +178,18 @@ describe('BatchWalk', () => {
 
   it('commits nothing when a dedup outage outlasts the consumer', async () => {
     const run = await walk([deliver(0), deliver(1)], { outage: true });
-    expect(run).toEqual({ sent: [], letters: [], commits: [] });
+    expect(run).toEqual({ sent: [], letters: [], commits: [], metadata: [] });
+  });
+
+  it('commits with the metadata of the webhook batches the endpoint accepted', async () => {
+    const run = await walk([deliver(0), deliver(1), deliver(2)]);
+    expect(run.commits.at(-1)).toBe('3');
+    expect(run.metadata.at(-1)).toBe('accepted 2');
+  });
+
+  it('does not count a webhook batch dead-lettered as delivered in the commit metadata', async () => {
+    const run = await walk([deliver(0), deliver(1)], { outcomes: ['dead-lettered'] });
+    expect(run.letters).toEqual([{ offsets: ['0', '1'], commit: '2' }]);
+    expect(run.metadata).toEqual([null, null]);
   });
 });
