@@ -31,6 +31,8 @@ COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY schemas ./schemas
+# The MISP warninglist snapshot producers and readers load (config/warninglists/README.md).
+COPY config/warninglists ./config/warninglists
 # The subscriber's embedded dedup stores (mount a volume here).
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -9,6 +9,7 @@ const SERVICES = [
   'receiver',
   'console',
   'stix',
+  'misp',
   'platform',
   'contract',
   'cli',
@@ -17,15 +18,17 @@ const SERVICES = [
 const FORBIDDEN = {
   contract: SERVICES.filter((s) => s !== 'contract'),
   platform: SERVICES.filter((s) => s !== 'platform' && s !== 'contract'),
-  stix: ['producer', 'subscriber', 'taxii', 'admin', 'receiver', 'console', 'cli'],
+  stix: ['producer', 'subscriber', 'taxii', 'admin', 'receiver', 'console', 'cli', 'misp'],
+  // MISP events to indicators, pure: like stix, a mapper the producer uses, importing no service.
+  misp: ['producer', 'subscriber', 'taxii', 'admin', 'receiver', 'console', 'cli', 'stix'],
   producer: ['subscriber', 'taxii', 'admin', 'receiver', 'console', 'cli'],
-  subscriber: ['producer', 'taxii', 'admin', 'receiver', 'console', 'cli'],
+  subscriber: ['producer', 'taxii', 'admin', 'receiver', 'console', 'cli', 'misp'],
   // The TAXII server reads records with contract's reader and serves them with stix; the subscriber's
   // pipeline is not its to use.
-  taxii: ['producer', 'subscriber', 'admin', 'receiver', 'console', 'cli'],
-  admin: ['producer', 'subscriber', 'taxii', 'receiver', 'console', 'cli'],
-  receiver: ['producer', 'subscriber', 'taxii', 'admin', 'stix', 'console', 'cli'],
-  console: ['producer', 'taxii', 'admin', 'receiver', 'stix', 'cli'],
+  taxii: ['producer', 'subscriber', 'admin', 'receiver', 'console', 'cli', 'misp'],
+  admin: ['producer', 'subscriber', 'taxii', 'receiver', 'console', 'cli', 'misp'],
+  receiver: ['producer', 'subscriber', 'taxii', 'admin', 'stix', 'misp', 'console', 'cli'],
+  console: ['producer', 'taxii', 'admin', 'receiver', 'stix', 'misp', 'cli'],
   cli: [],
 };
 /**

@@ -48,7 +48,8 @@ import type { RunningProducer } from '../services/producer/service';
 import { loadEventCodec } from '../services/contract/avro/codec';
 import { HEADERS } from '../services/contract/definitions';
 import { createIdempotentProducer, createKafka, ensureTopics } from '../services/platform/kafka';
-import { loadPrivateKey, publicKeyFromBase64, signValue, verifyValue } from '../services/contract/signing';
+import { signingKeyOf } from '../services/contract/keyring';
+import { loadPrivateKey, signValue, verifyValue } from '../services/contract/signing';
 import { createDedupStore } from '../services/subscriber/dedup';
 import { signatureHeader, webhookIdFor } from '../services/subscriber/delivery/webhook';
 import { startSubscriber } from '../services/subscriber/service';
@@ -624,7 +625,8 @@ async function subscriberSteps(
   signingKey: KeyObject,
 ): Promise<Step[]> {
   const codec = loadEventCodec();
-  const publicKey = publicKeyFromBase64(net.config.orgs.find((o) => o.id === PUBLISHER)!.publicKey!);
+  const keys = net.config.orgs.find((o) => o.id === PUBLISHER)!.keys.map(signingKeyOf);
+  const publicKey = keys[0]!.publicKey;
   const values = messages.map((m) => m.value as Buffer);
   // v1 signatures of the same values, for the record-by-record check batch signatures replace.
   const signatures = values.map((v) => signValue(v, signingKey));
@@ -652,7 +654,7 @@ async function subscriberSteps(
     ],
     [
       'v2: Merkle path per record, root verified once (VerifiedRoots)',
-      (k) => (roots.verify(PUBLISHER, publicKey, values[k % n]!, proofs[k % n]!) ? 1 : 0),
+      (k) => (roots.verify(PUBLISHER, keys, values[k % n]!, proofs[k % n]!).ok ? 1 : 0),
     ],
     ['Avro decode (codec.decode)', (k) => (codec.decode(values[k % n]!) ? 1 : 0)],
     ['shape + JSON.stringify, body of 100 (toNative)', (k) => (body(per100[k % m]!) ? 100 : 0)],
@@ -678,6 +680,7 @@ async function subscriberSteps(
       key: i.toString(16).padStart(64, '0'),
       org: PUBLISHER,
       kind: 'published',
+      tlp: 'clear',
       position: `steps/0/${i}`,
       validUntil: null,
     });

@@ -28,9 +28,10 @@
 import os from 'node:os';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
-import { parseItems } from '../services/producer/http/app';
+import { parseItems } from '../services/producer/http/items';
 import { buildPublishedEvents, type PublishContext } from '../services/producer/ingest/build-events';
 import { signBatch } from '../services/contract/batch-signature';
+import { singleKeySigner } from '../services/contract/keyring';
 import { startProducer, type RunningProducer } from '../services/producer/service';
 import { loadEventCodec } from '../services/contract/avro/codec';
 import { indicatorInputSchema } from '../services/contract/indicator';
@@ -404,7 +405,7 @@ async function main(): Promise<void> {
     ['Avro encode (codec.encode)', (k) => built[k % n]!.map((e) => codec.encode(e)).length],
     [
       'batch signature (Merkle tree + one Ed25519 sign)',
-      (k) => signBatch(encoded[k % n]!, ORG, signingKey).length,
+      (k) => signBatch(encoded[k % n]!, singleKeySigner(ORG, signingKey)).length,
     ],
     ['JSON.stringify of the 202 answer', (k) => (JSON.stringify(receipts[k % n]) ? BATCH : 0)],
   ];

@@ -11,7 +11,6 @@
  * Writes bench/results/signatures.json; prints markdown for BENCHMARKS.md.
  */
 import os from 'node:os';
-import { createPublicKey } from 'node:crypto';
 import { loadEventCodec } from '../services/contract/avro/codec';
 import {
   decodeBatchProof,
@@ -20,6 +19,7 @@ import {
   VerifiedRoots,
 } from '../services/contract/batch-signature';
 import { HEADERS } from '../services/contract/definitions';
+import { singleKeySigner } from '../services/contract/keyring';
 import { indicatorInputSchema } from '../services/contract/indicator';
 import { generateSigningKeyPair, loadPrivateKey, signValue, verifyValue } from '../services/contract/signing';
 import { buildPublishedEvents } from '../services/producer/ingest/build-events';
@@ -34,7 +34,9 @@ function main(): void {
   const codec = loadEventCodec();
   const pair = generateSigningKeyPair();
   const key = loadPrivateKey(pair.privateKeyPem);
-  const publicKey = createPublicKey(key);
+  const signer = singleKeySigner(ORG, key);
+  const publicKey = signer.key.publicKey;
+  const keys = [signer.key];
   const ctx = { org: ORG, submitter: 'bench', idempotencyKey: undefined };
   const items = indicatorGenerator(20261127)(4000).map((i) => indicatorInputSchema.parse(i));
   const values = buildPublishedEvents(items, ctx, true).map((e) => codec.encode(e));
@@ -55,9 +57,9 @@ function main(): void {
     const batches = Array.from({ length: Math.floor(values.length / size) }, (_, i) =>
       values.slice(i * size, (i + 1) * size),
     );
-    const sign = cpuRate((k) => signBatch(batches[k % batches.length]!, ORG, key).length, SECONDS);
+    const sign = cpuRate((k) => signBatch(batches[k % batches.length]!, signer).length, SECONDS);
     const proofs = batches.map((b) =>
-      signBatch(b, ORG, key).map((p) => decodeBatchProof(encodeBatchProof(p))!),
+      signBatch(b, signer).map((p) => decodeBatchProof(encodeBatchProof(p))!),
     );
     const flat = batches.flatMap((b, i) => b.map((v, j) => ({ value: v, proof: proofs[i]![j]! })));
     // Cold: a fresh cache per batch, so each batch's root is checked once, as a lone subscription does.
@@ -65,13 +67,13 @@ function main(): void {
     const verifyCold = cpuRate((k) => {
       const i = k % flat.length;
       if (i % size === 0) cold = new VerifiedRoots();
-      return cold.verify(ORG, publicKey, flat[i]!.value, flat[i]!.proof) ? 1 : 0;
+      return cold.verify(ORG, keys, flat[i]!.value, flat[i]!.proof).ok ? 1 : 0;
     }, SECONDS);
     const warm = new VerifiedRoots();
-    for (const r of flat) warm.verify(ORG, publicKey, r.value, r.proof);
+    for (const r of flat) warm.verify(ORG, keys, r.value, r.proof);
     const verifyWarm = cpuRate((k) => {
       const r = flat[k % flat.length]!;
-      return warm.verify(ORG, publicKey, r.value, r.proof) ? 1 : 0;
+      return warm.verify(ORG, keys, r.value, r.proof).ok ? 1 : 0;
     }, SECONDS);
     const headerBytes =
       proofs.flat().reduce((s, p) => s + encodeBatchProof(p).length, 0) / proofs.flat().length +

@@ -15,6 +15,7 @@ import type { Message } from 'kafkajs';
 import type { EventCodec } from '../services/contract/avro/codec';
 import { indicatorInputSchema } from '../services/contract/indicator';
 import type { Category, Platform, Severity } from '../services/contract/model';
+import { singleKeySigner } from '../services/contract/keyring';
 import { signedBatch } from '../services/contract/record';
 import { buildPublishedEvents } from '../services/producer/ingest/build-events';
 import { KAFKA_SCRIPT, startLocalBroker, waitForBroker } from '../testkit/broker-provider';
@@ -147,7 +148,7 @@ export function producerWrites(
     ctx,
     batch,
   );
-  return signedBatch(events, codec, signingKey);
+  return signedBatch(events, codec, singleKeySigner(org, signingKey));
 }
 
 /** Events in a native webhook body, without parsing it: inside a JSON string every `"` is escaped. */

@@ -75,7 +75,13 @@ async function main(): Promise<void> {
       }));
       await store.add(events, undefined, nextVersion);
     }
-    const org = { id: 'bench', name: 'bench', kind: 'government' as const, maxTlp: 'amber' as const };
+    const org = {
+      id: 'bench',
+      name: 'bench',
+      kind: 'government' as const,
+      maxTlp: 'amber' as const,
+      keys: [],
+    };
     const secret = 'trt_bench_secret';
     const collections = collectionsOf(org, 'bench');
     const app = taxiiApp({

@@ -8,6 +8,7 @@ import { apiKeyHash, parseConfig, type Config } from '../services/platform/confi
 import { createLogger, type Logger } from '../services/platform/logger';
 import { provisionTopics } from '../services/admin/provision';
 import { generateSigningKeyPair } from '../services/contract/signing';
+import type { Category } from '../services/contract/model';
 import { waitFor } from './wait-for';
 
 /**
@@ -21,6 +22,10 @@ export interface TestOrg {
   id: string;
   kind?: 'company' | 'government';
   maxTlp?: 'clear' | 'green' | 'amber';
+  /** The category of MISP imports nothing else names; default none (`other`). */
+  mispDefaultCategory?: Category;
+  /** The org's producer policy for MISP warninglists (lists to reject, values never warned). */
+  warninglists?: { reject?: string[]; exceptions?: string[] };
 }
 
 export interface TestSubscription {
@@ -110,6 +115,8 @@ export async function createTestNetwork(
       kind: o.kind ?? 'company',
       publicKey: pair.publicKey,
       maxTlp: o.maxTlp ?? 'amber',
+      ...(o.mispDefaultCategory ? { mispDefaultCategory: o.mispDefaultCategory } : {}),
+      ...(o.warninglists ? { warninglists: o.warninglists } : {}),
     };
   });
   const rawKeys = orgs.map((o) => ({

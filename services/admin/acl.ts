@@ -20,7 +20,8 @@ import { COMMUNITY_TLPS, kafkaNames } from '../contract/names';
  *   where a 410 from its webhook disables its subscription;
  * - a TAXII principal (the org's TAXII server) reads the same topics as the
  *   org's subscriber and joins the org's TAXII group only: it writes nothing,
- *   and no subscription's group, DLQ or switch is its.
+ *   and no subscription's group, DLQ or switch is its;
+ * - a console principal reads what the operator console shows (`consoleGrants`).
  */
 
 export type AclResourceType = 'TOPIC' | 'GROUP' | 'TRANSACTIONAL_ID';
@@ -59,6 +60,10 @@ export function aclsOf(config: Config): AclBinding[] {
       add('TRANSACTIONAL_ID', topics.transactionalIdPrefix(user.org), 'WRITE', 'PREFIXED');
       continue;
     }
+    if (user.role === 'console') {
+      consoleGrants(topics, add);
+      continue;
+    }
     const org = orgById(config, user.org)!;
     for (const topic of topics.readBy(org)) add('TOPIC', topic, 'READ');
     if (user.role === 'taxii') {
@@ -75,6 +80,27 @@ export function aclsOf(config: Config): AclBinding[] {
     add('GROUP', topics.controlGroupPrefix(org.id), 'READ', 'PREFIXED');
   }
   return out;
+}
+
+/**
+ * The operator console reads what it shows and nothing else: every community
+ * and direct topic (recent events: type, source, TLP, never a value), the
+ * DLQs (dead letters by code) and control topics (which subscription is
+ * switched off), the subscriptions' groups described but never joined (lag),
+ * and its own per-process groups. It writes nothing and holds no
+ * transactional id: it cannot publish, dead-letter, switch or commit for
+ * anyone.
+ */
+function consoleGrants(
+  topics: ReturnType<typeof kafkaNames>,
+  add: (type: AclResourceType, name: string, op: AclOperation, pattern?: AclPatternType) => void,
+): void {
+  for (const tlp of COMMUNITY_TLPS) add('TOPIC', topics.community(tlp), 'READ');
+  add('TOPIC', topics.direct(''), 'READ', 'PREFIXED');
+  add('TOPIC', topics.dlq(''), 'READ', 'PREFIXED');
+  add('TOPIC', topics.control(''), 'READ', 'PREFIXED');
+  add('GROUP', topics.subscriptionGroup(''), 'DESCRIBE', 'PREFIXED');
+  add('GROUP', topics.consoleGroupPrefix(), 'READ', 'PREFIXED');
 }
 
 /** One line per binding, for reports and set comparison. */

@@ -10,6 +10,7 @@ import { receiver } from './commands/receiver';
 import { subscriber } from './commands/subscriber';
 import { subscription } from './commands/subscription';
 import { taxii } from './commands/taxii';
+import { warninglists } from './commands/warninglists';
 
 /** The command table, in the order `threatrelay --help` lists them. */
 export const COMMANDS = [
@@ -24,6 +25,7 @@ export const COMMANDS = [
   publish,
   dlq,
   subscription,
+  warninglists,
   operatorConsole,
 ] as const;
 

@@ -79,9 +79,15 @@ function freshValues(
         break;
       case 'signing-key':
       case 'public-key': {
-        const signing = ownedBy('signing-key', v.owner);
+        // The signing key pairs with the org's key valid now; another listed key gets its
+        // public half alone, since nothing in a fresh stack signs with it.
+        const publicKey =
+          v.kind === 'public-key'
+            ? v
+            : variables.find((x) => x.kind === 'public-key' && x.owner === v.owner && x.signs)!;
+        const signing = publicKey.signs ? ownedBy('signing-key', v.owner) : undefined;
         const pair = generateSigningKeyPair();
-        values[ownedBy('public-key', v.owner)!.name] = pair.publicKey;
+        values[publicKey.name] = pair.publicKey;
         // .env holds the PEM on one line; the producer turns `\n` back into newlines.
         if (signing) values[signing.name] = pair.privateKeyPem.trim().replace(/\n/g, '\\n');
         break;
@@ -127,7 +133,8 @@ function freshValues(
  */
 export function generateComposeEnv(options: ComposeEnvOptions = {}): ComposeEnv {
   const stack = readComposeStack(options.root ?? repoRoot());
-  const variables = composeVariables(stack);
+  const now = options.now ?? new Date();
+  const variables = composeVariables(stack, now);
   const profiles = options.profiles ?? [];
   const brokers = brokerServices(stack.compose).filter((name) => {
     const p = stack.compose.services[name]!.profiles;
@@ -137,7 +144,6 @@ export function generateComposeEnv(options: ComposeEnvOptions = {}): ComposeEnv 
   const values = freshValues(variables, profiles, (v) =>
     v.name === rfVariable ? String(Math.min(3, brokers.length)) : v.default!,
   );
-  const now = options.now ?? new Date();
   const lines = [
     `# The ThreatRelay compose stack's secrets and settings, written by compose-env on ${now.toISOString()}.`,
     '# Keep it private (chmod 600; .gitignore and .dockerignore leave it out). Every variable is',

@@ -85,12 +85,28 @@ export interface ComposeDocument {
   services: Record<string, ComposeService>;
 }
 
+/** A key of an org's `keys` list as config/compose.yaml writes it (dates not yet checked). */
+export interface RawSigningKey {
+  id?: string;
+  publicKey?: string;
+  notBefore?: string;
+  notAfter?: string;
+  revokedAt?: string;
+}
+
+/** An org gives its public key in the single form (`publicKey`) or as a `keys` list. */
+export interface RawOrg {
+  id: string;
+  publicKey?: string;
+  keys?: RawSigningKey[];
+}
+
 export interface RawConfig {
   kafka?: {
     replicationFactor?: unknown;
     users?: { username: string; org: string; role: string; password: string }[];
   };
-  orgs?: { id: string; publicKey?: string }[];
+  orgs?: RawOrg[];
   apiKeys?: { name: string; org: string; sha256: string }[];
   subscriptions?: { id: string; org: string; webhook?: { secrets?: string[] } }[];
   console?: { operators?: { username: string; passwordHash: string }[] };

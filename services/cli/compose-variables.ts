@@ -11,12 +11,13 @@ import {
   type ComposeStack,
   type RawConfig,
 } from './compose-file';
+import { orgKeysInConfig, type OrgPublicKeyRef } from './compose-keys';
 
 /**
  * What each variable of the compose stack's `.env` is. Nothing here lists
  * the variables: they are read from docker-compose.yml (every `${VAR}` it
  * uses) and what each one is comes from where it is used,
- * in config/compose.yaml (an org's publicKey, an API key's sha256, a TAXII
+ * in config/compose.yaml (an org's publicKey or keys, an API key's sha256, a TAXII
  * reader's sha256, a subscription's webhook secret, a Kafka user's password)
  * or in docker-compose.yml (the environment key it sets, its `${VAR:-default}`).
  * A variable used in neither way is an error, not a guess.
@@ -58,6 +59,8 @@ export interface ComposeVariable {
   owner?: string;
   /** For settings: docker-compose.yml's default. */
   default?: string;
+  /** For an org's public key: the org's producer signs with its private half (the key valid now). */
+  signs?: boolean;
 }
 /** The org a `producer --org X` / `subscriber --org X` command runs as. */
 function commandOrg(service: ComposeService): string | undefined {
@@ -137,19 +140,32 @@ function fromEnvironmentKey(
   return undefined;
 }
 
+function publicKeyDescription(org: string, key: OrgPublicKeyRef, keysForm: boolean): string {
+  if (!keysForm) {
+    return `${org}'s Ed25519 public key (raw 32 bytes, base64): subscribers verify ${org}'s records with it.`;
+  }
+  const what = `${org}'s Ed25519 public key${key.id === undefined ? '' : ` ${key.id}`} (raw 32 bytes, base64)`;
+  return key.signs
+    ? `${what}, the one valid now: ${org}'s producer signs with its private half, subscribers verify ${org}'s records with it.`
+    : `${what}, not the one ${org} signs with now: subscribers verify what it signed within its validity; compose-env keeps no private half of it.`;
+}
+
 /** What config/compose.yaml says a variable is: an org's public key, an API key's hash, a webhook secret, a Kafka password. */
-function configVariables(config: RawConfig): Map<string, ComposeVariable> {
+function configVariables(config: RawConfig, now: Date): Map<string, ComposeVariable> {
   const fromConfig = new Map<string, ComposeVariable>();
   const note = (value: string | undefined, what: Omit<ComposeVariable, 'name'>): void => {
     const name = envReference(value);
     if (name) fromConfig.set(name, { name, ...what });
   };
   for (const org of config.orgs ?? []) {
-    note(org.publicKey, {
-      kind: 'public-key',
-      owner: org.id,
-      description: `${org.id}'s Ed25519 public key (raw 32 bytes, base64): subscribers verify ${org.id}'s records with it.`,
-    });
+    for (const key of orgKeysInConfig(org, now).keys) {
+      note(key.value, {
+        kind: 'public-key',
+        owner: org.id,
+        signs: key.signs,
+        description: publicKeyDescription(org.id, key, org.keys !== undefined),
+      });
+    }
   }
   for (const key of config.apiKeys ?? []) {
     note(key.sha256, {
@@ -290,11 +306,30 @@ function addComposeProfiles(byName: Variables, compose: ComposeDocument): void {
   });
 }
 
-/** What each variable of the stack is, derived from where docker-compose.yml and config/compose.yaml use it. */
-export function composeVariables(stack: ComposeStack = readComposeStack()): ComposeVariable[] {
+/** Each producer's signing key needs its org's key valid `now` to be a variable compose-env sets. */
+function checkSigningKeys(byName: Variables, config: RawConfig, now: Date): void {
+  for (const v of byName.values()) {
+    if (v.kind !== 'signing-key') continue;
+    const org = config.orgs?.find((o) => o.id === v.owner);
+    const problem = org
+      ? orgKeysInConfig(org, now).signingProblem
+      : `${COMPOSE_CONFIG_FILE} has no org ${v.owner}`;
+    if (problem) throw new Error(`${v.name} signs for ${v.owner}: ${problem}`);
+  }
+}
+
+/**
+ * What each variable of the stack is, derived from where docker-compose.yml
+ * and config/compose.yaml use it. `now` picks, for an org listing several
+ * keys, the one its producer's signing key pairs with.
+ */
+export function composeVariables(
+  stack: ComposeStack = readComposeStack(),
+  now: Date = new Date(),
+): ComposeVariable[] {
   const { compose, config } = stack;
   const byName: Variables = new Map();
-  const fromConfig = configVariables(config);
+  const fromConfig = configVariables(config, now);
   addEnvironmentVariables(byName, compose, fromConfig);
   addCommandSettings(byName, compose);
   // Every secret the config names must reach the containers through docker-compose.yml.
@@ -305,11 +340,7 @@ export function composeVariables(stack: ComposeStack = readComposeStack()): Comp
   addApiKeys(byName);
   addOperatorPasswords(byName);
   addTaxiiReaderPasswords(byName, config);
-  for (const v of byName.values()) {
-    if (v.kind !== 'signing-key') continue;
-    const publicKey = [...byName.values()].find((p) => p.kind === 'public-key' && p.owner === v.owner);
-    if (!publicKey) throw new Error(`${v.name} signs for ${v.owner}, whose config entry has no publicKey`);
-  }
+  checkSigningKeys(byName, config, now);
   const rf = envReference(config.kafka?.replicationFactor);
   if (rf && byName.get(rf)?.kind === 'setting') {
     byName.get(rf)!.description =

@@ -6,6 +6,7 @@ import { errorBody, errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../
 import type { Logger } from '../platform/logger';
 import type { AuthFailureBudget } from '../platform/rate-limit';
 import { SCRIPT, STYLE } from './assets';
+import type { ReplaySummary } from '../subscriber';
 import { requireOperator } from './auth';
 
 /**
@@ -21,7 +22,7 @@ export interface ConsoleRoutes {
   /** Adds a listener for changed sections; returns its removal. */
   subscribe(send: (sections: Record<string, string>) => void): () => void;
   hasSubscription(id: string): boolean;
-  replay(id: string): Promise<{ selected: number; delivered: number; deadLettered: number; skipped: number }>;
+  replay(id: string): Promise<ReplaySummary>;
   ready(): Promise<unknown>;
   metrics: Registry;
   logger: Logger;

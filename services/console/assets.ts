@@ -35,8 +35,9 @@ export const SCRIPT = `'use strict';
     var button = e.target.closest ? e.target.closest('button[data-replay]') : null;
     if (!button) return;
     var sub = button.dataset.replay;
-    var question = 'Replay all ' + button.dataset.count + ' dead letter(s) of ' + sub +
-      '? They go through verification and delivery again, bypassing dedup; what fails again goes back to the DLQ.';
+    var question = 'Replay the ' + button.dataset.count + ' delivery failure(s) of ' + sub +
+      '? They go through verification and delivery again, each once; what fails again goes back to the DLQ.' +
+      ' Letters a check refused are not replayed from here (threatrelay dlq replay --letter).';
     if (!window.confirm(question)) return;
     button.disabled = true;
     result.textContent = 'Replaying the dead letters of ' + sub + '…';
@@ -49,7 +50,7 @@ export const SCRIPT = `'use strict';
         var b = r.body;
         result.textContent = r.ok
           ? sub + ': replayed ' + b.selected + ': ' + b.delivered + ' delivered, ' + b.deadLettered +
-            ' dead-lettered again, ' + b.skipped + ' filtered out'
+            ' dead-lettered again, ' + b.skipped + ' filtered out, ' + b.held + ' refused by a check left alone'
           : sub + ': replay failed: ' + (b.error ? b.error.code + ' ' + b.error.message : 'unknown error');
       })
       .catch(function (err) { result.textContent = sub + ': replay failed: ' + err; })

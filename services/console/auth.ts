@@ -1,4 +1,4 @@
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { parseBasic } from '../platform/basic-auth';
 import type { ConsoleSettings } from '../platform/config/config';
@@ -20,24 +20,43 @@ export function hashOperatorPassword(password: string, salt: Buffer = randomByte
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-/** Whether `password` matches `stored` (constant time in the hash; false for anything unreadable). */
-export function verifyOperatorPassword(password: string, stored: string): boolean {
+/**
+ * Whether `password` matches `stored` (constant time in the hash; false for
+ * anything unreadable). scrypt runs on libuv's thread pool: a guess costs the
+ * guesser its 40 ms, not every other request the event loop is serving.
+ */
+export async function verifyOperatorPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64');
   if (expected.length === 0) return false;
+  const options = { N: Number(n), r: Number(r), p: Number(p), maxmem: 256 * 1024 * 1024 };
   try {
-    const got = scryptSync(password, Buffer.from(salt, 'base64'), expected.length, {
-      N: Number(n),
-      r: Number(r),
-      p: Number(p),
-      maxmem: 256 * 1024 * 1024,
-    });
+    const got = await new Promise<Buffer>((resolve, reject) =>
+      scrypt(password, Buffer.from(salt, 'base64'), expected.length, options, (err, key) =>
+        err ? reject(err) : resolve(key),
+      ),
+    );
     return timingSafeEqual(got, expected);
   } catch {
+    // Parameters scrypt refuses (a hand-edited hash) verify nothing; the config check should have caught them.
     return false;
   }
 }
+
+/**
+ * The hash a sign-in is checked against: the operator's, or for a username
+ * no operator has, a dummy of the same cost that no password matches. Both
+ * cost one scrypt, so how long a refusal takes does not tell whether the
+ * username exists.
+ */
+export function storedHashFor(operators: readonly Operator[], username: string): string {
+  return operators.find((o) => o.username === username)?.passwordHash ?? DUMMY_HASH;
+}
+
+type Operator = ConsoleSettings['operators'][number];
+
+const DUMMY_HASH = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${randomBytes(16).toString('base64')}$${randomBytes(KEY_LENGTH).toString('base64')}`;
 
 /** A new operator password: base64url of 18 random bytes. */
 export function newOperatorPassword(): string {
@@ -65,16 +84,23 @@ export function requireOperator(
     const header = req.headers.authorization;
     if (header && verified.has(header)) return next();
     const given = parseBasic(header);
-    const operator = given && settings.operators.find((o) => o.username === given.username);
-    if (given && operator && verifyOperatorPassword(given.password, operator.passwordHash)) {
-      if (verified.size < 1000) verified.add(header!);
-      return next();
-    }
-    throttle.failed(req);
-    res
-      .status(401)
-      .set('WWW-Authenticate', `Basic realm="${REALM}", charset="UTF-8"`)
-      .type('text/plain')
-      .send('401: operator credentials required\n');
+    const check = given
+      ? verifyOperatorPassword(given.password, storedHashFor(settings.operators, given.username))
+      : Promise.resolve(false);
+    check.then(
+      (ok) => {
+        if (ok) {
+          if (verified.size < 1000) verified.add(header!);
+          return next();
+        }
+        throttle.failed(req);
+        res
+          .status(401)
+          .set('WWW-Authenticate', `Basic realm="${REALM}", charset="UTF-8"`)
+          .type('text/plain')
+          .send('401: operator credentials required\n');
+      },
+      (err: unknown) => next(err),
+    );
   };
 }

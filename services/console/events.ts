@@ -1,4 +1,5 @@
-import { randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import type { OrgKeys } from '../contract/keyring';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { EventCodec } from '../contract/avro/codec';
 import { HEADERS } from '../contract/definitions';
@@ -6,6 +7,7 @@ import { identityOf, routeOf } from '../contract/model';
 import { COMMUNITY_TLPS, type KafkaNames } from '../contract/names';
 import { verifySigned } from '../contract/record-read';
 import { headerText } from '../contract/headers';
+import { ORG_ID_PATTERN, UUID_PATTERN } from '../contract/well-formed';
 import { recordTime } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
 import type { RateSeries } from './state';
@@ -26,13 +28,13 @@ export function describeRecord(
   topic: string,
   names: KafkaNames,
   codec: EventCodec,
-  orgKeys: ReadonlyMap<string, KeyObject>,
+  orgKeys: OrgKeys,
 ): RecentEvent {
-  const sourceOrg = headerText(message, HEADERS.sourceOrg) ?? '(none)';
+  const sourceOrg = shaped(headerText(message, HEADERS.sourceOrg), ORG_ID_PATTERN) ?? '(none)';
   const verdict = verifySigned({ codec, orgKeys }, message);
   if (!verdict.ok) {
     return {
-      eventId: headerText(message, HEADERS.eventId) ?? `${topic}@${message.offset}`,
+      eventId: shaped(headerText(message, HEADERS.eventId), UUID_PATTERN) ?? `${topic}@${message.offset}`,
       kind: 'unreadable',
       type: null,
       category: null,
@@ -59,6 +61,15 @@ export function describeRecord(
   };
 }
 
+/**
+ * A header of a record that did not verify is its writer's word: shown only
+ * when it has the shape it claims, so a 300 KB or binary header cannot fill
+ * the page or the console's memory.
+ */
+function shaped(text: string | undefined, pattern: RegExp): string | undefined {
+  return text !== undefined && pattern.test(text) ? text : undefined;
+}
+
 export class EventFollower {
   private consumer: Consumer | undefined;
   /** Events (scoped by source org) seen lately, so copies on several direct topics count once; bounded. */
@@ -70,7 +81,7 @@ export class EventFollower {
     private readonly orgIds: string[],
     private readonly names: KafkaNames,
     private readonly codec: EventCodec,
-    private readonly orgKeys: ReadonlyMap<string, KeyObject>,
+    private readonly orgKeys: OrgKeys,
     private readonly model: ConsoleModel,
     private readonly series: () => RateSeries,
     private readonly windowMs: number,

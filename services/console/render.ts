@@ -113,7 +113,7 @@ function deadLettersSection(m: ConsoleModel): string {
             `<tr><th scope="row"><code>${esc(c.code)}</code></th><td>${c.count}</td><td>${time(c.latestAt)}</td><td class="reason">${esc(c.latestReason)}</td></tr>`,
         )
         .join('');
-      return `<section class="dlq" data-dlq="${esc(s.id)}" aria-labelledby="dlq-${esc(s.id)}"><h3 id="dlq-${esc(s.id)}">${esc(s.id)}: ${s.deadLetters.count} dead letter(s)</h3><table><caption>Latest reason by code</caption><thead><tr><th scope="col">code</th><th scope="col">count</th><th scope="col">latest</th><th scope="col">latest reason</th></tr></thead><tbody>${rows}</tbody></table><button type="button" data-replay="${esc(s.id)}" data-count="${s.deadLetters.count}">Replay the ${s.deadLetters.count} dead letter(s) of ${esc(s.id)}</button></section>`;
+      return `<section class="dlq" data-dlq="${esc(s.id)}" aria-labelledby="dlq-${esc(s.id)}"><h3 id="dlq-${esc(s.id)}">${esc(s.id)}: ${s.deadLetters.count} dead letter(s)</h3><table><caption>Latest reason by code</caption><thead><tr><th scope="col">code</th><th scope="col">count</th><th scope="col">latest</th><th scope="col">latest reason</th></tr></thead><tbody>${rows}</tbody></table><button type="button" data-replay="${esc(s.id)}" data-count="${s.deadLetters.replayable}"${s.deadLetters.replayable === 0 ? ' disabled' : ''}>Replay the ${s.deadLetters.replayable} delivery failure(s) of ${esc(s.id)}</button></section>`;
     })
     .join('');
 }

@@ -107,7 +107,9 @@ export class Sampler {
 
   private async readDeadLetters(view: SubscriptionView): Promise<void> {
     try {
-      const entries = await readDeadLetters(this.config, view.id, this.logger);
+      const entries = await readDeadLetters(this.config, view.id, this.logger, {
+        groupPrefix: `${this.names.consoleGroupPrefix()}dlq.`,
+      });
       view.deadLetters = summarizeDeadLetters(entries);
       const newest = view.deadLetters.latest[0];
       if (newest) view.lastError = { at: newest.at, text: `${newest.code}: ${newest.reason}` };

@@ -4,7 +4,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { loadEventCodec } from '../contract/avro/codec';
 import { ThreatRelayError } from '../contract/errors';
 import { kafkaNames } from '../contract/names';
-import { orgPublicKeys } from '../contract/signing';
+import { orgPublicKeys } from '../contract/keyring';
 import type { Config } from '../platform/config/config';
 import { brokerRoundTrip, createKafka, withTimeout } from '../platform/kafka';
 import { GroupReader } from '../platform/lag-read';
@@ -52,7 +52,7 @@ function initialModel(config: Config, series: () => RateSeries): ConsoleModel {
       kind: o.kind,
       // Only a publishing org has a signing key in the config; only a subscribing one has subscriptions.
       roles: [
-        ...(o.publicKey ? ['publishes'] : []),
+        ...(o.keys.length > 0 ? ['publishes'] : []),
         ...(config.subscriptions.some((s) => s.org === o.id) ? ['subscribes'] : []),
       ],
       maxTlp: o.maxTlp,

@@ -1,3 +1,4 @@
+import { replayClassOf } from '../subscriber';
 import type { IndicatorType, Tlp } from '../contract/model';
 import type { PartitionStatus } from '../platform/lag';
 import { eventScope } from '../contract/identity';
@@ -63,6 +64,8 @@ export interface DeadLetterCode {
 
 export interface DeadLetterSummary {
   count: number;
+  /** Delivery failures no replay has handled yet: what the page's replay button sends (dlq/policy.ts). */
+  replayable: number;
   /** Most recent first. */
   byCode: DeadLetterCode[];
   /** The newest few, newest first. */
@@ -164,7 +167,7 @@ export function addRecentEvent(
 }
 
 export function emptyDeadLetters(): DeadLetterSummary {
-  return { count: 0, byCode: [], latest: [] };
+  return { count: 0, replayable: 0, byCode: [], latest: [] };
 }
 
 /** Dead letters grouped by code, most recent code first, with the newest reason of each. */
@@ -174,6 +177,7 @@ export function summarizeDeadLetters(
     code: string;
     reason: string;
     source: { topic: string; partition: number; offset: string };
+    replayed?: boolean;
   }[],
   latest = 5,
 ): DeadLetterSummary {
@@ -190,6 +194,7 @@ export function summarizeDeadLetters(
   const newest = [...entries].sort((a, b) => b.at.localeCompare(a.at));
   return {
     count: entries.length,
+    replayable: entries.filter((e) => !e.replayed && replayClassOf(e.code) === 'delivery').length,
     byCode: [...byCode.values()].sort((a, b) => b.latestAt.localeCompare(a.latestAt)),
     latest: newest.slice(0, latest).map((e) => ({
       at: e.at,

@@ -23,6 +23,11 @@ export const HEADERS = {
   dlqAt: 'threatrelay-dlq-at',
   /** Headers of the original that had a null value, comma-separated: kafkajs cannot write those again. */
   dlqNullHeaders: 'threatrelay-dlq-null-headers',
+  /**
+   * A replay mark, not a dead letter: the DLQ `partition:offset` of a letter
+   * a replay has handled, so the next replay does not send it again.
+   */
+  dlqReplayed: 'threatrelay-dlq-replayed',
 } as const;
 
 export const CLIENT_ID = 'threatrelay';

@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'TR_CODEC_MALFORMED',
   'TR_SIGNATURE_INVALID',
   'TR_RECORD_INVALID',
+  'TR_RECORD_OUT_OF_BOUNDS',
   'TR_VALUE_NOT_CANONICAL',
   'TR_KEY_MISMATCH',
   'TR_STALE',
@@ -114,12 +115,18 @@ export const ERROR_DOCS: Record<ErrorCode, ErrorDoc> = {
   },
   TR_SIGNATURE_INVALID: {
     canRetry: false,
-    summary: "A record's Ed25519 signature is missing or does not verify against its source org's key.",
+    summary:
+      "A record's Ed25519 signature is missing or does not verify against its source org's keys, or the key that signed it was not valid at the record's producedAt (before notBefore, at or after notAfter or revokedAt).",
   },
   TR_RECORD_INVALID: {
     canRetry: false,
     summary:
-      'A record decodes but is not well-formed: a value outside its closed set (type, platform, category, TLP, severity), an eventId that is not a UUID, a key that is not 64 hex characters, a bound exceeded. Dead-lettered.',
+      'A record decodes but is not well-formed: a value outside its closed set (type, platform, category, TLP, severity), an eventId that is not a UUID, a key that is not 64 hex characters. Dead-lettered.',
+  },
+  TR_RECORD_OUT_OF_BOUNDS: {
+    canRetry: false,
+    summary:
+      "A record is larger than the API allows: a value of more bytes than the record bound, or a count, a length or a reference URL scheme outside the indicator schema's bounds (`services/contract/bounds.ts`). Dead-lettered.",
   },
   TR_VALUE_NOT_CANONICAL: {
     canRetry: false,

@@ -8,6 +8,7 @@ import {
   SEVERITIES,
   TLP_LEVELS,
 } from './model';
+import { BOUNDS, referenceSchema } from './bounds';
 
 /**
  * The API shape of an indicator, as a company's security team posts it. Built
@@ -28,24 +29,21 @@ const shortText = (max: number) => z.string().regex(NOT_BLANK, 'must not be blan
 export const indicatorInputSchema = z
   .strictObject({
     type: z.enum(INDICATOR_TYPES),
-    value: z.string().min(1).max(8192),
+    value: z.string().min(1).max(BOUNDS.value),
     platform: z.enum(PLATFORMS).optional(),
     category: z.enum(CATEGORIES),
     tlp: z.enum(TLP_LEVELS),
-    recipients: z.array(orgId).min(1).max(100).optional(),
+    recipients: z.array(orgId).min(1).max(BOUNDS.recipients).optional(),
     confidence: z.number().int().min(0).max(100).default(50),
     severity: z.enum(SEVERITIES).default('medium'),
     validFrom: isoDate.optional(),
     validUntil: isoDate.optional(),
     firstSeen: isoDate.optional(),
-    threatActor: shortText(200).optional(),
-    campaign: shortText(200).optional(),
-    tags: z.array(shortText(64)).max(50).default([]),
-    description: shortText(4000).optional(),
-    references: z
-      .array(z.url({ protocol: /^https?$/ }).max(2048))
-      .max(20)
-      .default([]),
+    threatActor: shortText(BOUNDS.name).optional(),
+    campaign: shortText(BOUNDS.name).optional(),
+    tags: z.array(shortText(BOUNDS.tag)).max(BOUNDS.tags).default([]),
+    description: shortText(BOUNDS.description).optional(),
+    references: z.array(referenceSchema).max(BOUNDS.references).default([]),
   })
   .superRefine((ind, ctx) => {
     const needsRecipients = NAMED_RECIPIENT_TLPS.includes(ind.tlp);
@@ -93,11 +91,11 @@ export const revocationInputSchema = z
       .regex(/^[0-9a-f]{64}$/, 'must be the 64 lowercase hex chars of an indicator key')
       .optional(),
     type: z.enum(INDICATOR_TYPES).optional(),
-    value: z.string().min(1).max(8192).optional(),
+    value: z.string().min(1).max(BOUNDS.value).optional(),
     platform: z.enum(PLATFORMS).optional(),
     tlp: z.enum(TLP_LEVELS),
-    recipients: z.array(orgId).min(1).max(100).optional(),
-    reason: shortText(1000),
+    recipients: z.array(orgId).min(1).max(BOUNDS.recipients).optional(),
+    reason: shortText(BOUNDS.reason),
   })
   .superRefine((r, ctx) => {
     const byValue = r.type !== undefined || r.value !== undefined;

@@ -43,6 +43,38 @@ export function buildTree(values: readonly Buffer[]): MerkleTree {
 }
 
 /**
+ * The subtree each step of leaf `index`'s audit path climbs to, bottom up, in
+ * a tree of `size` leaves: its leaf range [start, end) and whether the path's
+ * hash at that step is the left sibling. Derived from RFC 6962's own split
+ * (the left subtree holds the largest power of two below the range's size),
+ * so the number of steps is the only path length leaf `index` of a tree of
+ * `size` can have. Undefined for an index outside the tree.
+ */
+export interface PathStep {
+  start: number;
+  end: number;
+  siblingOnLeft: boolean;
+}
+
+export function auditSteps(index: number, size: number): PathStep[] | undefined {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
+    return undefined;
+  }
+  const steps: PathStep[] = [];
+  let start = 0;
+  let end = size;
+  while (end - start > 1) {
+    let k = 1;
+    while (k * 2 < end - start) k *= 2;
+    const middle = start + k;
+    steps.push({ start, end, siblingOnLeft: index >= middle });
+    if (index < middle) end = middle;
+    else start = middle;
+  }
+  return steps.reverse();
+}
+
+/**
  * The root a leaf and its audit path lead to, or undefined when the path
  * cannot belong to leaf `index` of a tree of `size` leaves (too long, too
  * short, an index outside the tree).
@@ -54,45 +86,43 @@ export function rootFromPath(
   path: readonly Buffer[],
 ): Buffer | undefined {
   const walked = walkPath(leaf, index, size, path, () => false);
-  return walked?.known ? undefined : walked?.nodes.at(-1);
+  return walked?.known ? undefined : walked?.nodes.at(-1)?.hash;
+}
+
+/** A node a walk computed, with the leaves it covers: where in the tree it stands. */
+export interface WalkedNode {
+  hash: Buffer;
+  start: number;
+  end: number;
 }
 
 /**
- * Walks a leaf's audit path up (RFC 9162, 2.1.3.2), keeping every node it
- * computes, and stops early at the first node `isKnown` vouches for (a node
- * of a tree whose root was already verified: the rest of the path can only
- * lead to that root). Undefined when the path cannot belong to leaf `index`
- * of a tree of `size` leaves.
+ * Walks a leaf's audit path up, keeping every node it computes with its
+ * place in the tree, and stops early at the first node `isKnown` vouches for
+ * (a node of a tree whose root was already verified, at the same place: the
+ * rest of the path can only lead to that root). The path's length is checked
+ * against (index, size) before any hashing, so a walk that stops early still
+ * never accepts a pair the path does not fit. Undefined when the path cannot
+ * belong to leaf `index` of a tree of `size` leaves.
  */
 export function walkPath(
   leaf: Buffer,
   index: number,
   size: number,
   path: readonly Buffer[],
-  isKnown: (node: Buffer) => boolean,
-): { nodes: Buffer[]; known: boolean } | undefined {
-  if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return undefined;
-  let fn = index;
-  let sn = size - 1;
-  let r = leaf;
-  const nodes: Buffer[] = [];
-  for (const p of path) {
-    if (sn === 0) return undefined;
-    if (fn % 2 === 1 || fn === sn) {
-      r = nodeHash(p, r);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn = Math.floor(fn / 2);
-        sn = Math.floor(sn / 2);
-      }
-    } else {
-      r = nodeHash(r, p);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-    nodes.push(r);
-    if (isKnown(r)) return { nodes, known: true };
+  isKnown: (node: WalkedNode) => boolean,
+): { nodes: WalkedNode[]; known: boolean } | undefined {
+  const steps = auditSteps(index, size);
+  if (!steps || steps.length !== path.length) return undefined;
+  if (steps.length === 0) return { nodes: [{ hash: leaf, start: 0, end: 1 }], known: false };
+  let hash = leaf;
+  const nodes: WalkedNode[] = [];
+  for (const [i, step] of steps.entries()) {
+    const sibling = path[i]!;
+    hash = step.siblingOnLeft ? nodeHash(sibling, hash) : nodeHash(hash, sibling);
+    const node = { hash, start: step.start, end: step.end };
+    nodes.push(node);
+    if (isKnown(node)) return { nodes, known: true };
   }
-  if (sn !== 0) return undefined;
-  if (nodes.length === 0) nodes.push(r);
   return { nodes, known: false };
 }

@@ -41,6 +41,7 @@ export const PLATFORMS = [
   'snapchat',
   'bluesky',
   'mastodon',
+  'github',
   'other',
 ] as const;
 export type Platform = (typeof PLATFORMS)[number];

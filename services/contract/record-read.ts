@@ -1,21 +1,21 @@
-import type { KeyObject } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
 import type { EventCodec } from './avro/codec';
-import { decodeBatchProof, VerifiedRoots } from './batch-signature';
+import { decodeBatchProof, VerifiedRoots, type KeyVerdict } from './batch-signature';
 import { canonicalize } from './canonical';
 import { HEADERS } from './definitions';
 import { entitlementProblem, type Reader } from './entitlement';
 import { isThreatRelayError, type ErrorCode } from './errors';
 import { headerBytes, headerText, readHeader, type HeaderRead } from './headers';
 import { identityKey } from './identity';
+import { keyValidityProblem, type OrgKeys, type SigningKey } from './keyring';
 import { identityOf, routeOf, type ThreatEvent } from './model';
 import { verifyValue } from './signing';
 
 /** What a reader needs to decide whether a record is what it claims and meant for it. */
 export interface RecordChecks {
   codec: EventCodec;
-  /** Public keys of the publishing orgs, by org id. */
-  orgKeys: ReadonlyMap<string, KeyObject>;
+  /** The signing keys of the publishing orgs, by org id, each with its validity. */
+  orgKeys: OrgKeys;
   /** The reading org: entitlement is checked against it. */
   org: Reader;
   /** Verified batch roots; default one cache per process, shared by its subscriptions. */
@@ -150,10 +150,10 @@ export function verifySigned(
   }
   const sourceOrg = headerText(message, HEADERS.sourceOrg);
   if (!sourceOrg) return reject('TR_SIGNATURE_INVALID', 'record is not signed');
-  const key = checks.orgKeys.get(sourceOrg);
-  if (!key) return reject('TR_SIGNATURE_INVALID', 'no public key for the source org the record names');
-  const unsigned = signatureProblem(checks, message, value, sourceOrg, key);
-  if (unsigned) return reject('TR_SIGNATURE_INVALID', unsigned);
+  const keys = checks.orgKeys.get(sourceOrg);
+  if (!keys) return reject('TR_SIGNATURE_INVALID', 'no public key for the source org the record names');
+  const signer = signingKey(checks, message, value, sourceOrg, keys);
+  if (!signer.ok) return reject('TR_SIGNATURE_INVALID', signer.reason);
   let event: ThreatEvent;
   try {
     event = checks.codec.decode(value);
@@ -167,6 +167,9 @@ export function verifySigned(
       `record claims source ${event.source.org} but is signed by ${sourceOrg}`,
     );
   }
+  // The signed value says when it was produced; the key must have been good then.
+  const expired = keyValidityProblem(signer.key, sourceOrg, Date.parse(event.producedAt));
+  if (expired) return reject('TR_SIGNATURE_INVALID', expired);
   return { ok: true, event };
 }
 
@@ -192,30 +195,28 @@ export function forgetSharedChecks(): void {
 }
 
 /**
- * A v2 record carries its transaction's Merkle proof and root signature; a
- * v1 record its own signature. Either way the bytes must come from the org
- * the record names. A header given twice is no signature: which copy would
- * be meant?
+ * Which of the named org's keys signed the record. A v2 record carries its
+ * transaction's Merkle proof and root signature (format 2 names the key; a
+ * format 1 proof and a v1 record's own signature are tried with each of the
+ * org's keys). Either way the bytes must come from the org the record names.
  */
-function signatureProblem(
-  checks: Pick<RecordChecks, 'orgKeys' | 'verifiedRoots'>,
+function signingKey(
+  checks: Pick<RecordChecks, 'verifiedRoots'>,
   message: KafkaMessage,
   value: Buffer,
   org: string,
-  key: KeyObject,
-): string | undefined {
+  keys: readonly SigningKey[],
+): KeyVerdict {
   const batch = headerBytes(message, HEADERS.batchSignature);
   if (batch) {
     const proof = decodeBatchProof(batch);
-    if (!proof) return 'the batch signature header is malformed';
-    const roots = checks.verifiedRoots ?? PROCESS_ROOTS;
-    return roots.verify(org, key, value, proof)
-      ? undefined
-      : `the record's Merkle proof does not lead to a root ${org} signed`;
+    if (!proof) return { ok: false, reason: 'the batch signature header is malformed' };
+    return (checks.verifiedRoots ?? PROCESS_ROOTS).verify(org, keys, value, proof);
   }
   const signature = headerText(message, HEADERS.signature);
-  if (!signature) return 'record is not signed';
-  return verifyValue(value, signature, key) ? undefined : `signature does not verify for ${org}`;
+  if (!signature) return { ok: false, reason: 'record is not signed' };
+  const key = keys.find((k) => verifyValue(value, signature, k.publicKey));
+  return key ? { ok: true, key } : { ok: false, reason: `signature does not verify for ${org}` };
 }
 
 /**

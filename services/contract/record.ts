@@ -3,6 +3,8 @@ import type { EventCodec } from './avro/codec';
 import { HEADERS } from './definitions';
 import type { ThreatEvent } from './model';
 import { encodeBatchProof, signBatch } from './batch-signature';
+import { ThreatRelayError } from './errors';
+import { signerProblem, type Signer } from './keyring';
 import { signValue } from './signing';
 
 export interface BusRecord {
@@ -14,19 +16,22 @@ export interface BusRecord {
 /**
  * The Kafka records of one transaction's events, as the producer writes
  * them: keyed by indicator key, the Avro single-object value, one batch
- * signature (v2) over all of them, the source org and the eventId in
- * headers.
+ * signature (v2, naming the signer's key id) over all of them, the source
+ * org and the eventId in headers. Throws TR_CONFIG rather than sign with a
+ * key readers would refuse at the events' `producedAt`.
  */
-export function signedBatch(
-  events: readonly ThreatEvent[],
-  codec: EventCodec,
-  signingKey: KeyObject,
-): BusRecord[] {
+export function signedBatch(events: readonly ThreatEvent[], codec: EventCodec, signer: Signer): BusRecord[] {
   if (events.length === 0) return [];
-  const org = events[0]!.source.org;
-  if (events.some((e) => e.source.org !== org)) throw new RangeError('a batch is signed by one org');
+  const org = signer.org;
+  if (events.some((e) => e.source.org !== org))
+    throw new RangeError(`a batch is signed by its own org (${org})`);
+  const problem = signerProblem(
+    signer,
+    events.map((e) => Date.parse(e.producedAt)),
+  );
+  if (problem) throw new ThreatRelayError('TR_CONFIG', `refusing to sign: ${problem}`);
   const values = events.map((e) => codec.encode(e));
-  const proofs = signBatch(values, org, signingKey);
+  const proofs = signBatch(values, signer);
   return events.map((event, i) => ({
     key: event.payload.key,
     value: values[i]!,

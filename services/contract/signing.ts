@@ -62,10 +62,3 @@ export function verifyValue(value: Buffer, signatureBase64: string, publicKey: K
   if (signature.length !== 64) return false;
   return verify(null, value, publicKey, signature);
 }
-
-/** The public keys of every org that has one, by org id: what a reader verifies records with. */
-export function orgPublicKeys(
-  orgs: readonly { id: string; publicKey?: string | undefined }[],
-): Map<string, KeyObject> {
-  return new Map(orgs.filter((o) => o.publicKey).map((o) => [o.id, publicKeyFromBase64(o.publicKey!)]));
-}

@@ -1,4 +1,5 @@
 import type { ThreatEvent } from './model';
+import type { Warning } from './warninglists';
 
 /** The event types a receiver sees. */
 export type DeliveryKind = 'indicator.published' | 'indicator.corroborated' | 'indicator.revoked';
@@ -25,7 +26,16 @@ export interface WebhookBody {
   events: NativeEvent[];
 }
 
-export function toNative(event: ThreatEvent, as?: NativeEvent['type'], sources?: string[]): NativeEvent {
+/**
+ * The native JSON of one event. `warnings` (the reader's, see warnings.ts)
+ * go in `indicator.warnings`, in place of whatever the record claimed.
+ */
+export function toNative(
+  event: ThreatEvent,
+  as?: NativeEvent['type'],
+  sources?: string[],
+  warnings?: Warning[],
+): NativeEvent {
   const base = { eventId: event.eventId, source: event.source, producedAt: event.producedAt };
   const p = event.payload;
   if (p.kind === 'IndicatorPublished') {
@@ -34,7 +44,7 @@ export function toNative(event: ThreatEvent, as?: NativeEvent['type'], sources?:
       type,
       key: p.key,
       ...base,
-      indicator: { ...p.indicator },
+      indicator: { ...p.indicator, ...(warnings ? { warnings } : {}) },
       ...(sources ? { sources, sourceCount: sources.length } : {}),
     };
   }

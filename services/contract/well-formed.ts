@@ -1,3 +1,4 @@
+import { BOUNDS, referenceProblem } from './bounds';
 import { ThreatRelayError, type ErrorDetail } from './errors';
 import {
   CATEGORIES,
@@ -19,9 +20,6 @@ export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-
 export const ORG_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
 
-/** Bounds of the API (contract/indicator.ts), so nothing on the bus is larger than a producer accepts. */
-const MAX = { value: 8192, submitter: 200, text: 4096, listItems: 100 } as const;
-
 const oneOf = (set: readonly string[], v: unknown): boolean => typeof v === 'string' && set.includes(v);
 
 /**
@@ -39,11 +37,6 @@ export function eventProblems(event: ThreatEvent): ErrorDetail[] {
   check(UUID_PATTERN.test(event.eventId), 'eventId', 'must be a lowercase hyphenated UUID');
   check(ORG_ID_PATTERN.test(event.source.org), 'source.org', 'must be an org id');
   check(
-    event.source.submitter.length <= MAX.submitter,
-    'source.submitter',
-    `must be at most ${MAX.submitter} characters`,
-  );
-  check(
     CANONICALIZATION_VERSIONS.includes(event.canonicalizationVersion),
     'canonicalizationVersion',
     `must be one of ${CANONICALIZATION_VERSIONS.join(', ')}`,
@@ -59,7 +52,6 @@ export function eventProblems(event: ThreatEvent): ErrorDetail[] {
     `${at}.recipients`,
     named ? `are required for tlp ${route.tlp}` : 'are only allowed for amber+strict and red',
   );
-  check(route.recipients.length <= MAX.listItems, `${at}.recipients`, `must be at most ${MAX.listItems}`);
   route.recipients.forEach((r, i) =>
     check(ORG_ID_PATTERN.test(r), `${at}.recipients.${i}`, 'must be an org id'),
   );
@@ -77,13 +69,7 @@ export function eventProblems(event: ThreatEvent): ErrorDetail[] {
   }
   if (identity.platform !== null)
     check(oneOf(PLATFORMS, identity.platform), `${at}.platform`, 'is not a known platform');
-  if (identity.value !== null) {
-    check(
-      identity.value.length > 0 && identity.value.length <= MAX.value,
-      `${at}.value`,
-      `must be 1 to ${MAX.value} characters`,
-    );
-  }
+  if (identity.value !== null) check(identity.value.length > 0, `${at}.value`, 'must not be empty');
   check(
     (identity.type === null) === (identity.value === null),
     `${at}.value`,
@@ -99,27 +85,79 @@ export function eventProblems(event: ThreatEvent): ErrorDetail[] {
       'must be 0 to 100',
     );
     check(i.validUntil === null || i.validUntil > i.validFrom, `${at}.validUntil`, 'must be after validFrom');
-    for (const field of ['tags', 'references'] as const) {
-      check(i[field].length <= MAX.listItems, `${at}.${field}`, `must be at most ${MAX.listItems}`);
-    }
-    for (const field of ['threatActor', 'campaign', 'description'] as const) {
-      const v = i[field];
-      check(v === null || v.length <= MAX.text, `${at}.${field}`, `must be at most ${MAX.text} characters`);
-    }
-  } else {
-    check(p.reason.length <= MAX.text, 'payload.reason', `must be at most ${MAX.text} characters`);
   }
   return out;
 }
 
-/** Throws TR_RECORD_INVALID naming every problem; what the decoder runs on each record it reads. */
+/**
+ * Where a decoded event exceeds the API's bounds (`bounds.ts`): counts,
+ * lengths and reference schemes. Separate from `eventProblems` so a record
+ * that is well-shaped but larger than any request could make it gets its
+ * own code. Messages give the bound, never the offending text.
+ */
+export function boundProblems(event: ThreatEvent): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  const within = (text: string | null, max: number, path: string): void => {
+    if (text !== null && text.length > max) out.push({ path, message: `must be at most ${max} characters` });
+  };
+  const count = (list: readonly unknown[], max: number, path: string): void => {
+    if (list.length > max)
+      out.push({ path, message: `must hold at most ${max} items, holds ${list.length}` });
+  };
+  within(event.source.submitter, BOUNDS.submitter, 'source.submitter');
+  const p = event.payload;
+  const at = p.kind === 'IndicatorPublished' ? 'payload.indicator' : 'payload';
+  const route = p.kind === 'IndicatorPublished' ? p.indicator : p;
+  count(route.recipients, BOUNDS.recipients, `${at}.recipients`);
+  within(p.kind === 'IndicatorPublished' ? p.indicator.value : p.value, BOUNDS.value, `${at}.value`);
+  if (p.kind === 'IndicatorRevoked') {
+    within(p.reason, BOUNDS.reason, 'payload.reason');
+    return out;
+  }
+  const i = p.indicator;
+  within(i.threatActor, BOUNDS.name, `${at}.threatActor`);
+  within(i.campaign, BOUNDS.name, `${at}.campaign`);
+  within(i.description, BOUNDS.description, `${at}.description`);
+  count(i.tags, BOUNDS.tags, `${at}.tags`);
+  // Lists are read whole only up to their bound: past it the count is the problem already.
+  i.tags.slice(0, BOUNDS.tags).forEach((t, n) => within(t, BOUNDS.tag, `${at}.tags.${n}`));
+  count(i.references, BOUNDS.references, `${at}.references`);
+  i.references.slice(0, BOUNDS.references).forEach((r, n) => {
+    const problem = referenceProblem(r);
+    if (problem) out.push({ path: `${at}.references.${n}`, message: problem });
+  });
+  return out;
+}
+
+/**
+ * What the decoder runs on each record it reads. Throws TR_RECORD_INVALID
+ * naming every shape problem, or, for a well-shaped record, TR_RECORD_OUT_OF_BOUNDS
+ * naming every bound exceeded.
+ */
 export function assertWellFormed(event: ThreatEvent): ThreatEvent {
   const problems = eventProblems(event);
-  if (problems.length > 0) {
-    const list = problems.map((d) => `${d.path} ${d.message}`).join('; ');
-    throw new ThreatRelayError('TR_RECORD_INVALID', `record is not well-formed: ${list}`, {
-      details: problems,
-    });
-  }
+  if (problems.length > 0) throw notWellFormed('TR_RECORD_INVALID', 'record is not well-formed', problems);
+  const outside = boundProblems(event);
+  if (outside.length > 0) throw notWellFormed('TR_RECORD_OUT_OF_BOUNDS', 'record is out of bounds', outside);
   return event;
+}
+
+/** Refuses a record value larger than any the API can make, before anything reads it. */
+export function assertRecordSize(bytes: Buffer): void {
+  if (bytes.length > BOUNDS.recordBytes) {
+    throw new ThreatRelayError(
+      'TR_RECORD_OUT_OF_BOUNDS',
+      `record value is ${bytes.length} bytes, more than the ${BOUNDS.recordBytes}-byte bound`,
+      { details: [{ path: 'value', message: `must be at most ${BOUNDS.recordBytes} bytes` }] },
+    );
+  }
+}
+
+function notWellFormed(
+  code: 'TR_RECORD_INVALID' | 'TR_RECORD_OUT_OF_BOUNDS',
+  what: string,
+  details: ErrorDetail[],
+): ThreatRelayError {
+  const list = details.map((d) => `${d.path} ${d.message}`).join('; ');
+  return new ThreatRelayError(code, `${what}: ${list}`, { details });
 }

@@ -19,3 +19,8 @@ export function repoRoot(start: string = __dirname): string {
     if (dirname(dir) === dir) throw new Error(`no threatrelay package.json above ${start}`);
   }
 }
+
+/** The MISP warninglist snapshot the bus ships (`config/warninglists/`), used unless the config names another. */
+export function bundledWarninglistsDir(): string {
+  return join(repoRoot(), 'config', 'warninglists');
+}

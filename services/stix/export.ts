@@ -91,7 +91,15 @@ function identityObject(org: string): Record<string, unknown> {
   };
 }
 
-function indicatorObject(event: ThreatEvent): Record<string, unknown> {
+/** A warninglist match as an indicator label: `warninglist:<id>:<version>`. */
+export function warningLabel(w: { list: string; version: number }): string {
+  return `warninglist:${w.list}:${w.version}`;
+}
+
+function indicatorObject(
+  event: ThreatEvent,
+  warnings: readonly { list: string; version: number }[] = [],
+): Record<string, unknown> {
   const org = event.source.org;
   const p = event.payload;
   const common = {
@@ -129,24 +137,32 @@ function indicatorObject(event: ThreatEvent): Record<string, unknown> {
     valid_from: ind.validFrom,
     ...(ind.validUntil ? { valid_until: ind.validUntil } : {}),
     confidence: ind.confidence,
-    ...(ind.tags.length ? { labels: ind.tags } : {}),
+    ...(ind.tags.length || warnings.length ? { labels: [...ind.tags, ...warnings.map(warningLabel)] } : {}),
     ...(ind.references.length
       ? { external_references: ind.references.map((url) => ({ source_name: 'reference', url })) }
       : {}),
     object_marking_refs: [TLP2_MARKING_IDS[ind.tlp]],
     x_threatrelay_category: ind.category,
     x_threatrelay_severity: ind.severity,
+    ...(warnings.length
+      ? { x_threatrelay_warnings: warnings.map((w) => ({ list: w.list, version: w.version })) }
+      : {}),
   };
 }
 
 /** One bundle for one webhook request; `bundleName` makes the bundle id stable across retries. */
-export function toStixBundle(events: ThreatEvent[], bundleName: string): StixBundle {
+export function toStixBundle(
+  events: ThreatEvent[],
+  bundleName: string,
+  /** Per event, the warninglists the reader found it on (labels `warninglist:<id>:<version>`). */
+  warnings: readonly (readonly { list: string; version: number }[] | undefined)[] = [],
+): StixBundle {
   const identities = new Map<string, Record<string, unknown>>();
   const tlps = new Set<Tlp>();
-  const indicators = events.map((event) => {
+  const indicators = events.map((event, index) => {
     if (!identities.has(event.source.org)) identities.set(event.source.org, identityObject(event.source.org));
     tlps.add(routeOf(event.payload).tlp);
-    return indicatorObject(event);
+    return indicatorObject(event, warnings[index]);
   });
   return {
     type: 'bundle',

@@ -5,7 +5,7 @@ import { createRegistry } from '../platform/metrics';
 export interface SubscriberMetrics {
   registry: Registry;
   delivered: Counter<'subscription' | 'type'>;
-  filtered: Counter<'subscription'>;
+  filtered: Counter<'subscription' | 'reason'>;
   deduplicated: Counter<'subscription' | 'outcome'>;
   deadLettered: Counter<'subscription' | 'reason'>;
   retries: Counter<'subscription'>;
@@ -26,8 +26,8 @@ export function createSubscriberMetrics(org: string): SubscriberMetrics {
     }),
     filtered: new Counter({
       name: 'threatrelay_filtered_total',
-      help: 'Records skipped by the subscription filter.',
-      labelNames: ['subscription'],
+      help: 'Records skipped by the subscription filter: reason `filter`, or `warninglist:<id>` for a list it drops.',
+      labelNames: ['subscription', 'reason'],
       registers,
     }),
     deduplicated: new Counter({

@@ -18,9 +18,11 @@ import type { Backoff } from '../platform/backoff';
 import type { Logger } from '../platform/logger';
 import { GroupProgress, ProgressMetrics, ProgressMonitor, watchSettings } from '../platform/lag-monitor';
 import { GroupReader } from '../platform/lag-read';
-import { orgPublicKeys } from '../contract/signing';
+import { orgPublicKeys } from '../contract/keyring';
 import { kafkaNames, type KafkaNames } from '../contract/names';
 import { SubscriptionConsumer } from './pipeline/consumer';
+import { checkWarninglistIds, openWarninglists } from '../platform/warninglists';
+import type { WarninglistIndex } from '../contract/warninglists';
 import { freshnessFor } from './pipeline/freshness';
 import { openDedup } from './dedup/port';
 import { ControlListener, writeSwitch, type SubscriptionSwitch } from './control';
@@ -65,8 +67,7 @@ export interface RunningSubscriber {
 /** Starts one consumer group per subscription of `org`, honoring the switches in the control topic. */
 export async function startSubscriber(options: SubscriberOptions): Promise<RunningSubscriber> {
   const { config, org: orgId, logger } = options;
-  const { org, subscriptions } = subscriptionsToRun(options);
-  checkOwnUser(config, orgId, 'subscriber');
+  const { org, subscriptions, warninglists } = subscriptionsToRun(options);
   const topics = kafkaNames(config.kafka.topicPrefix);
   const metrics = createSubscriberMetrics(orgId);
   const kafka = createKafka(config.kafka, logger, `threatrelay-subscriber-${orgId}`);
@@ -78,7 +79,7 @@ export async function startSubscriber(options: SubscriberOptions): Promise<Runni
     metrics,
   };
   const progress = watchProgress(options, clients);
-  const built = buildSubscriptions(options, org, subscriptions, clients, progress);
+  const built = buildSubscriptions(options, { org, subscriptions, warninglists }, clients, progress);
   const switches = followSwitches(options, clients, built.consumers);
 
   // /healthz answers from the start; /readyz only once Kafka was reached and answers a round trip.
@@ -172,6 +173,7 @@ function watchProgress(options: SubscriberOptions, clients: Clients): Progress {
 function subscriptionsToRun(options: SubscriberOptions): {
   org: OrgConfig;
   subscriptions: SubscriptionConfig[];
+  warninglists: WarninglistIndex;
 } {
   const { config, org: orgId } = options;
   const org = orgById(config, orgId);
@@ -182,14 +184,24 @@ function subscriptionsToRun(options: SubscriberOptions): {
   if (subscriptions.length === 0) {
     throw new ThreatRelayError('TR_CONFIG', `org "${orgId}" has no subscriptions to run`);
   }
-  return { org, subscriptions };
+  checkOwnUser(config, orgId, 'subscriber');
+  // Before Kafka: the reader's own snapshot, and every list a subscription drops must be in it.
+  const warninglists = openWarninglists(config.warninglists.dir);
+  checkWarninglistIds(
+    warninglists,
+    config.subscriptions.flatMap((s, i) =>
+      subscriptions.includes(s)
+        ? [{ path: `subscriptions.${i}.filter.warninglists.drop`, ids: s.filter.warninglists?.drop ?? [] }]
+        : [],
+    ),
+  );
+  return { org, subscriptions, warninglists };
 }
 
 /** Each subscription's dedup store, dead-letter writer and consumer; `closers` undo what was opened. */
 function buildSubscriptions(
   options: SubscriberOptions,
-  org: OrgConfig,
-  subscriptions: SubscriptionConfig[],
+  run: { org: OrgConfig; subscriptions: SubscriptionConfig[]; warninglists: WarninglistIndex },
   clients: Clients,
   progress: Progress,
 ): {
@@ -198,6 +210,7 @@ function buildSubscriptions(
   closers: (() => Promise<void>)[];
 } {
   const { config, logger } = options;
+  const { org, subscriptions, warninglists } = run;
   const { kafka, producer, topics, metrics } = clients;
   const shared = { orgKeys: orgPublicKeys(config.orgs), codec: loadEventCodec() };
   const dataDir = options.dataDir ?? process.env.THREATRELAY_DATA_DIR ?? join(process.cwd(), 'data');
@@ -236,6 +249,7 @@ function buildSubscriptions(
           }
         : {}),
       sampleProgress: () => progress.monitor.sampleNow(),
+      warninglists,
       ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
       ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
       // Recorded in Kafka first, so every instance, and this one after a restart, stays stopped.

@@ -45,6 +45,8 @@ export interface TaxiiAppOptions {
   authFailures: AuthFailureBudget;
   defaultPageSize: number;
   maxPageSize: number;
+  /** The public base URL discovery names the API root under (config `taxii.publicUrl`); default the path alone. */
+  publicUrl?: string;
   logger: Logger;
   /** Called with the number of objects each page served. */
   onServed?: (count: number) => void;
@@ -119,6 +121,7 @@ const methods =
 
 export function taxiiRouter(options: TaxiiAppOptions): Router {
   const router = Router({ strict: false });
+  headers(router, options);
   router.use(
     [DISCOVERY_PATH, API_ROOT_PATH],
     admission(options, new AuthFailureThrottle(options.authFailures)),
@@ -131,6 +134,23 @@ export function taxiiRouter(options: TaxiiAppOptions): Router {
   });
   router.use(problems(options.logger));
   return router;
+}
+
+/** Headers on every answer, errors included, set before anything else can answer. */
+function headers(router: Router, options: TaxiiAppOptions): void {
+  const byId = new Map(options.collections.map((c) => [c.id, c]));
+  router.use([DISCOVERY_PATH, API_ROOT_PATH], (_req, res, next) => {
+    // Every answer, errors included: a browser never guesses another type than the one sent.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+  router.use(`${API_ROOT_PATH}collections/:collection/`, (req, res, next) => {
+    // The direct collection holds every amber+strict and TLP:RED object: no cache, shared or
+    // the browser's own, keeps a copy of any answer about it (errors and manifests included).
+    if (byId.get(String(req.params.collection))?.name === 'direct')
+      res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
 }
 
 /** Every TAXII request: refused while its address failed too often, then authenticated, then its Accept checked. */
@@ -208,8 +228,10 @@ type Lookup = ReturnType<typeof lookupFor>;
 /** Discovery, the API root and the collections. */
 function serviceRoutes(router: Router, options: TaxiiAppOptions, lookup: Lookup): void {
   const { collection } = lookup;
-  router.all(DISCOVERY_PATH, methods(['GET']), (req, res) => {
-    const root = `${req.protocol}://${req.get('host')}${API_ROOT_PATH}`;
+  // Never built from the request's Host header: a client (or anyone in front of the server) would
+  // choose where the discovery answer sends readers next.
+  const root = options.publicUrl ? new URL(API_ROOT_PATH, options.publicUrl).href : API_ROOT_PATH;
+  router.all(DISCOVERY_PATH, methods(['GET']), (_req, res) => {
     send(res, {
       title: `ThreatRelay TAXII for ${options.org}`,
       description: `What ${options.org} is entitled to on the ThreatRelay bus, as STIX 2.1.`,

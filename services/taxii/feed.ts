@@ -1,8 +1,10 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { KafkaNames } from '../contract/names';
 import { restartAfterCrash } from '../platform/kafka';
 import type { Logger } from '../platform/logger';
 import { verifyRecord, type RecordChecks } from '../contract/record-read';
+import type { ThreatEvent } from '../contract/model';
+import { readerWarnings, type Warning, type WarninglistIndex } from '../contract/warninglists';
 import { additionsOf, eventKeyOf, nextVersion } from './objects';
 import type { Addition, TaxiiStore } from './store';
 
@@ -18,6 +20,38 @@ export interface TaxiiFeedDeps extends RecordChecks {
     where: { topic: string; partition: number; offset: string },
   ) => void;
   onAdded: (count: number) => void;
+  /** The reader's own warninglists: indicators are labelled with what they find. Absent: no labels. */
+  warninglists?: WarninglistIndex;
+}
+
+/** What one record adds to the store. */
+export interface FeedEntry {
+  eventKey: string;
+  additions: Addition[];
+  /** What the objects age from (TaxiiStore.expire): when the record was produced, as freshness checks. */
+  at: number;
+}
+
+/**
+ * One record as the feed takes it: the subscriber's checks, then its STIX
+ * objects. Any record is an entry or a refusal with a code, never an
+ * exception, which would restart the feed's consumer at the same offset.
+ */
+export function readFeedRecord(
+  checks: RecordChecks & { warninglists?: WarninglistIndex | undefined },
+  message: KafkaMessage,
+): { ok: true; entry: FeedEntry } | { ok: false; code: string; reason: string } {
+  const verdict = verifyRecord(checks, message);
+  if (!verdict.ok) return verdict;
+  const { event } = verdict;
+  const additions = additionsOf(event, feedWarnings(checks.warninglists, event));
+  return { ok: true, entry: { eventKey: eventKeyOf(event), additions, at: Date.parse(event.producedAt) } };
+}
+
+/** The reader's own warnings for a published indicator; none without a snapshot. */
+function feedWarnings(index: WarninglistIndex | undefined, event: ThreatEvent): Warning[] | undefined {
+  const p = event.payload;
+  return index && p.kind === 'IndicatorPublished' ? readerWarnings(index, p.indicator) : undefined;
 }
 
 /**
@@ -109,17 +143,11 @@ export class TaxiiFeed {
     isStale,
   }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
-    const events: { eventKey: string; additions: Addition[]; at: number }[] = [];
+    const events: FeedEntry[] = [];
     for (const message of batch.messages) {
-      const verdict = verifyRecord(this.deps, message);
-      if (verdict.ok)
-        events.push({
-          eventKey: eventKeyOf(verdict.event),
-          additions: additionsOf(verdict.event),
-          // What the objects age from (TaxiiStore.expire): when the record was produced, as freshness checks.
-          at: Date.parse(verdict.event.producedAt),
-        });
-      else this.deps.onRefused(verdict.code, verdict.reason, { topic, partition, offset: message.offset });
+      const read = readFeedRecord(this.deps, message);
+      if (read.ok) events.push(read.entry);
+      else this.deps.onRefused(read.code, read.reason, { topic, partition, offset: message.offset });
     }
     if (!isRunning() || isStale()) return;
     const last = batch.messages.at(-1);

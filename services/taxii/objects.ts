@@ -1,5 +1,6 @@
 import { routeOf, type ThreatEvent } from '../contract/model';
 import { toStixBundle } from '../stix/export';
+import type { Warning } from '../contract/warninglists';
 import type { CollectionName } from './collections';
 import type { Addition } from './store';
 import { ThreatRelayError } from '../contract/errors';
@@ -17,9 +18,10 @@ export function collectionOf(event: ThreatEvent): CollectionName {
   return tlp === 'clear' || tlp === 'green' || tlp === 'amber' ? tlp : 'direct';
 }
 
-export function additionsOf(event: ThreatEvent): Addition[] {
+/** `warnings`: the lists this reader found a published indicator on, labelled as in webhooks. */
+export function additionsOf(event: ThreatEvent, warnings?: Warning[]): Addition[] {
   const collection = collectionOf(event);
-  return toStixBundle([event], event.eventId).objects.map((object) => ({ collection, object }));
+  return toStixBundle([event], event.eventId, [warnings]).objects.map((object) => ({ collection, object }));
 }
 
 /** Scopes eventIds by source org, as dedup does: one org cannot pre-empt another's eventId. */

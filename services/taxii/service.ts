@@ -7,7 +7,7 @@ import { Counter, type Registry } from 'prom-client';
 import { loadEventCodec } from '../contract/avro/codec';
 import { ThreatRelayError } from '../contract/errors';
 import { kafkaNames } from '../contract/names';
-import { orgPublicKeys } from '../contract/signing';
+import { orgPublicKeys } from '../contract/keyring';
 import { orgById, type Config, type OrgConfig, type TaxiiReaderConfig } from '../platform/config/config';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter } from '../platform/http';
 import { brokerRoundTrip, checkOwnUser, createKafka, withTimeout } from '../platform/kafka';
@@ -20,6 +20,7 @@ import { collectionsOf, type Collection } from './collections';
 import { taxiiMaxAgeMs, TaxiiExpiry } from './expiry';
 import { TaxiiFeed } from './feed';
 import { TaxiiStore } from './store';
+import { openWarninglists } from '../platform/warninglists';
 
 export interface TaxiiServerOptions {
   config: Config;
@@ -156,6 +157,7 @@ function feedOf(
       log.warn({ code, reason, ...where }, 'TAXII feed refused a record');
     },
     onAdded: (n) => metrics.added.inc(n),
+    warninglists: openWarninglists(config.warninglists.dir),
   });
 }
 
@@ -235,6 +237,7 @@ function httpApp(
     authFailures: options.config.taxii,
     defaultPageSize: options.config.taxii.defaultPageSize,
     maxPageSize: options.config.taxii.maxPageSize,
+    ...(options.config.taxii.publicUrl ? { publicUrl: options.config.taxii.publicUrl } : {}),
     logger: log,
     onServed: (n) => metrics.served.inc(n),
   });

@@ -46,6 +46,7 @@ const env: Record<string, string> = {
   DHS_SUBSCRIBER_PW: secret(),
   SMALLCO_SUBSCRIBER_PW: secret(),
   DHS_TAXII_PW: secret(),
+  DHS_CONSOLE_PW: secret(),
 };
 const PASSWORD_ENV: Record<string, string> = {
   'facebook-producer': 'FACEBOOK_PRODUCER_PW',
@@ -53,6 +54,7 @@ const PASSWORD_ENV: Record<string, string> = {
   'dhs-subscriber': 'DHS_SUBSCRIBER_PW',
   'smallco-subscriber': 'SMALLCO_SUBSCRIBER_PW',
   'dhs-taxii': 'DHS_TAXII_PW',
+  'dhs-console': 'DHS_CONSOLE_PW',
 };
 
 /** The first error of a chain kafkajs wraps (retries, coordinator lookups), as its protocol type. */
@@ -256,7 +258,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     expect(second.users.unchanged.sort()).toEqual(Object.keys(PASSWORD_ENV).sort());
     expect(second.acls.unchanged).toBe(aclsOf(config).length);
     expect(formatReport(second)).toMatch(
-      /^nothing changed: 14 topics, 5 Kafka users, \d+ ACLs already as configured$/,
+      /^nothing changed: 14 topics, 6 Kafka users, \d+ ACLs already as configured$/,
     );
   });
 
@@ -395,6 +397,35 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     );
   });
 
+  it("lets a console principal read what the console shows, describe the subscriptions' groups, and write nothing", async () => {
+    const t = kafkaNames(prefix);
+    const operator = sasl('dhs-console');
+    const group = `${t.consoleGroupPrefix()}test.${randomBytes(3).toString('hex')}`;
+    // A dead letter to list, written as the operator.
+    const seeder = client(adminSasl()).producer();
+    clients.push(seeder);
+    await seeder.connect();
+    await seeder.send({ topic: t.dlq('dhs-all'), messages: [{ value: 'letter' }] });
+    await seeder.disconnect();
+    for (const topic of [t.community('amber'), t.direct('smallco'), t.dlq('dhs-all')]) {
+      expect(await tryRead(operator, topic, group)).toBe('ok');
+    }
+    // Lag: the subscriptions' groups described and their offsets read, never joined.
+    const admin = client(operator).admin();
+    clients.push(admin);
+    await admin.connect();
+    const described = await admin.describeGroups([t.subscriptionGroup('dhs-all')]);
+    expect(described.groups.map((g) => g.groupId)).toEqual([t.subscriptionGroup('dhs-all')]);
+    await expect(admin.fetchOffsets({ groupId: t.subscriptionGroup('dhs-all') })).resolves.toBeDefined();
+    await admin.disconnect();
+    expect(await tryRead(operator, t.direct('dhs'), t.subscriptionGroup('dhs-all'))).toBe(
+      'GROUP_AUTHORIZATION_FAILED',
+    );
+    for (const topic of [t.community('clear'), t.direct('dhs'), t.dlq('dhs-all'), t.control('dhs')]) {
+      expect(await tryWrite(operator, topic)).toBe('TOPIC_AUTHORIZATION_FAILED');
+    }
+  });
+
   it("refuses a producer writing a subscriber's switches or dead letters", async () => {
     const t = kafkaNames(prefix);
     expect(await tryWrite(sasl('facebook-producer'), t.control('dhs'))).toBe('TOPIC_AUTHORIZATION_FAILED');
@@ -508,7 +539,7 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
       'TOPIC_AUTHORIZATION_FAILED',
     );
     const back = await runProvision();
-    expect([back.users.unchanged.length, back.acls.removed]).toEqual([5, []]);
+    expect([back.users.unchanged.length, back.acls.removed]).toEqual([6, []]);
     expect(back.acls.added).toHaveLength(report.acls.removed.length);
   });
 
@@ -572,11 +603,11 @@ describe('broker-enforced access (SASL/SCRAM + ACLs)', () => {
     expect(firstRun.stdout).toMatch(/^created topics \(14\):$/m);
     expect(firstRun.stdout).toMatch(new RegExp(`^added ACLs \\(${before}\\):$`, 'm'));
     expect(firstRun.stdout.trim().split('\n').at(-1)).toBe(
-      `done: 14 topics, 5 Kafka users, ${before} ACLs as configured`,
+      `done: 14 topics, 6 Kafka users, ${before} ACLs as configured`,
     );
     const secondRun = await cli();
     expect(secondRun.stdout.trim()).toBe(
-      `nothing changed: 14 topics, 5 Kafka users, ${before} ACLs already as configured`,
+      `nothing changed: 14 topics, 6 Kafka users, ${before} ACLs already as configured`,
     );
     // The first network is as it was.
     expect(changed(await runProvision())).toBe(false);

@@ -252,7 +252,7 @@ describe('operator console in a browser', () => {
     await page
       .locator('#replay-result', { hasText: 'dhs-all: replayed 1: 1 delivered' })
       .waitFor({ timeout: 60_000 });
-    expect(questions).toEqual([expect.stringMatching(/Replay all 1 dead letter\(s\) of dhs-all\?/)]);
+    expect(questions).toEqual([expect.stringMatching(/Replay the 1 delivery failure\(s\) of dhs-all\?/)]);
     const replayed = receivers['dhs-all']!.requests.slice(before);
     expect(replayed.map((r) => r.status)).toEqual([200]);
     expect(replayed[0]!.body).toContain(`refused-${net.prefix}.com`);

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
 import { loadEventCodec } from '../../services/contract/avro/codec';
 import { indicatorInputSchema } from '../../services/contract/indicator';
-import type { ThreatEvent } from '../../services/contract/model';
+import { identityOf, type ThreatEvent } from '../../services/contract/model';
 import { HEADERS } from '../../services/contract/definitions';
 import { kafkaNames } from '../../services/contract/names';
 import { signedRecord } from '../../services/contract/record';
@@ -18,6 +18,7 @@ import { createLogger } from '../../services/platform/logger';
 import { buildPublishedEvents, deterministicEventId } from '../../services/producer/ingest/build-events';
 import { startProducer, type RunningProducer } from '../../services/producer/service';
 import { readDeadLetters } from '../../services/subscriber/dlq/read';
+import { replayDeadLetters } from '../../services/subscriber/dlq/replay';
 import { startSubscriber, type RunningSubscriber } from '../../services/subscriber/service';
 import type { NativeEvent, WebhookBody } from '../../services/contract/webhook-body';
 import { KAFKA_SCRIPT, startLocalBroker, type LocalBroker } from '../../testkit/broker-provider';
@@ -343,5 +344,113 @@ describe('a hostile member cannot suppress, stall or mislabel another org', () =
       HEADERS.signature,
     ]);
     expect(headerText(letters[0]!.message, HEADERS.sourceOrg)).toBe('google');
+  });
+
+  it('dead-letters records past the API bounds as TR_RECORD_OUT_OF_BOUNDS, and the partition moves on', async () => {
+    const dlq = () => readDeadLetters(config, 'fbi-all', createLogger('dlq', 'silent'));
+    const before = (await dlq()).length;
+    const outOfBounds = [
+      // 100 tags of 9,000 characters: a 900 KB record, refused by its size before it is decoded.
+      twitterEvent({ type: 'domain', value: 'huge-tags.example.com' }, (e) => {
+        if (e.payload.kind === 'IndicatorPublished')
+          e.payload.indicator.tags = Array.from({ length: 100 }, (_, i) => `${i}`.padEnd(9000, 'x'));
+      }),
+      // A reference that would land in STIX external_references and the console.
+      twitterEvent({ type: 'domain', value: 'script-ref.example.com' }, (e) => {
+        if (e.payload.kind === 'IndicatorPublished') e.payload.indicator.references = ['javascript:alert(1)'];
+      }),
+      // 51 tags, one more than the API allows.
+      twitterEvent({ type: 'domain', value: 'many-tags.example.com' }, (e) => {
+        if (e.payload.kind === 'IndicatorPublished')
+          e.payload.indicator.tags = Array.from({ length: 51 }, (_, i) => `tag-${i}`);
+      }),
+    ];
+    // One send each: the broker takes at most 1 MB per request.
+    for (const event of outOfBounds) await writeAsTwitter([event]);
+
+    const honest = await publishAsGoogle([
+      { type: 'domain', value: 'after-bounds.example.com', category: 'phishing', tlp: 'clear' },
+      { type: 'domain', value: 'after-bounds.example.net', category: 'phishing', tlp: 'clear' },
+    ]);
+    const ids = honest.map((r) => r.eventId);
+    await waitFor(
+      'google events behind the out-of-bounds records',
+      () => (ids.every((id) => delivered().some((e) => e.eventId === id)) ? true : undefined),
+      30_000,
+    );
+    for (const id of ids) expect(delivered().filter((e) => e.eventId === id)).toHaveLength(1);
+    const values = delivered().map((e) => e.indicator?.value);
+    for (const e of outOfBounds) expect(values).not.toContain(identityOf(e.payload).value);
+
+    const letters = await waitFor('the out-of-bounds dead letters', async () => {
+      const l = await dlq();
+      return l.length >= before + outOfBounds.length ? l.slice(before) : undefined;
+    });
+    expect(letters.map((l) => l.code)).toEqual(Array(outOfBounds.length).fill('TR_RECORD_OUT_OF_BOUNDS'));
+    expect(letters[0]!.reason).toMatch(/more than the 262144-byte bound/);
+    expect(letters[1]!.reason).toContain(
+      'payload.indicator.references.0 must be a URL with scheme http or https',
+    );
+    expect(letters[2]!.reason).toContain('payload.indicator.tags must hold at most 50 items, holds 51');
+  });
+
+  it('does not name a red report in a clear corroboration of the same indicator', async () => {
+    // twitter reports the key as TLP:RED to fbi alone, straight to fbi's direct topic.
+    const red = twitterEvent({
+      type: 'domain',
+      value: 'red-first.example.com',
+      tlp: 'red',
+      recipients: ['fbi'],
+    });
+    const key = loadPrivateKey(keys.twitter.privateKeyPem);
+    await hostile.send({
+      topic: kafkaNames(config.kafka.topicPrefix).direct('fbi'),
+      acks: -1,
+      messages: [signedRecord(red, codec, key)],
+    });
+    await waitFor('the red report at fbi', () =>
+      delivered().some((e) => e.eventId === red.eventId) ? true : undefined,
+    );
+    // google then reports the same indicator as TLP:CLEAR: an event fbi may share with anyone.
+    const [clear] = await publishAsGoogle({
+      type: 'domain',
+      value: 'red-first.example.com',
+      category: 'phishing',
+      tlp: 'clear',
+    });
+    const got = await waitFor('the clear report at fbi', () =>
+      delivered().find((e) => e.eventId === clear!.eventId),
+    );
+    expect(got.type).toBe('indicator.published');
+    expect(JSON.stringify(got)).not.toContain('twitter');
+    expect(delivered().filter((e) => e.eventId === clear!.eventId)).toHaveLength(1);
+  });
+
+  it('replays none of the attacks by default, and a forced replay of a stale record is refused again', async () => {
+    const dlq = () => readDeadLetters(config, 'fbi-all', createLogger('dlq', 'silent'));
+    const letters = await dlq();
+    const deliveredBefore = delivered().length;
+    // "Replay all": every letter here was refused by a check, so nothing is sent.
+    const all = await replayDeadLetters(config, 'fbi-all', {}, createLogger('replay', 'silent'));
+    expect(all).toMatchObject({ selected: 0, held: letters.length, delivered: 0 });
+    // The operator insists on the stale one: freshness still runs, and it goes back to the DLQ.
+    const stale = letters.find((l) => l.code === 'TR_STALE')!;
+    const forced = await replayDeadLetters(
+      config,
+      'fbi-all',
+      {
+        letter: `${stale.partition}:${stale.offset}`,
+        forceTrustFailure: true,
+        dataDir: `${broker.dir}/fbi-data`,
+      },
+      createLogger('replay', 'silent'),
+    );
+    expect(forced).toMatchObject({ selected: 1, delivered: 0, deadLettered: 1 });
+    const after = await dlq();
+    expect(after.filter((l) => l.code === 'TR_STALE')).toHaveLength(2);
+    expect(after.find((l) => l.partition === stale.partition && l.offset === stale.offset)?.replayed).toBe(
+      true,
+    );
+    expect(delivered()).toHaveLength(deliveredBefore);
   });
 });

@@ -373,16 +373,28 @@ describe('producer API', () => {
     expect(other.receipts[0]!.eventId).not.toBe(first.receipts[0]!.eventId);
   });
 
-  it('scopes an Idempotency-Key by API key: another key of the org with it is another request', async () => {
+  it('scopes an Idempotency-Key by org, as eventIds are: another key of the org retrying gets the first answer', async () => {
     const headers = { 'idempotency-key': `shared-${Date.now()}` };
-    expect((await post('/v1/indicators', domain('k1.example.com'), { headers })).status).toBe(202);
-    const other = await post('/v1/indicators', domain('k2.example.com'), {
+    const body = [domain('k1.example.com'), domain('k2.example.com')];
+    const green = [topics().community('green')];
+    const first = await post('/v1/indicators', body, { headers });
+    expect(first.status).toBe(202);
+    const written = await net.highWatermarks(green);
+    const other = await post('/v1/indicators', body, { headers, key: net.apiKeys['facebook-publisher'] });
+    expect(other.status).toBe(202);
+    // The same eventIds: without the org scope these would be written again and dropped by every subscriber.
+    expect(await other.json()).toEqual(await first.json());
+    expect(await net.highWatermarks(green)).toBe(written);
+  });
+
+  it('422 when another key of the org reuses an Idempotency-Key with a different body', async () => {
+    const headers = { 'idempotency-key': `shared-other-${Date.now()}` };
+    expect((await post('/v1/indicators', domain('k3.example.com'), { headers })).status).toBe(202);
+    const other = await post('/v1/indicators', domain('k4.example.com'), {
       headers,
       key: net.apiKeys['facebook-publisher'],
     });
-    expect(other.status).toBe(202);
-    const body = (await other.json()) as { receipts: { key: string }[] };
-    expect(body.receipts).toHaveLength(1);
+    await expectError(other, 422, 'TR_IDEMPOTENCY_CONFLICT');
   });
 
   it('hashes a STIX bundle holding an object nested 10,000 deep under an Idempotency-Key', async () => {

@@ -93,7 +93,7 @@ describe('the producer API under schemathesis', () => {
     expect(result.out).toMatch(/Operations:\s+\d+ selected/);
     expect(result.out).not.toMatch(/FAILURES/);
     expect(result.code).toBe(0);
-    for (const path of ['/v1/indicators', '/v1/indicators/revoke', '/v1/stix']) {
+    for (const path of ['/v1/indicators', '/v1/indicators/revoke', '/v1/stix', '/v1/misp/events']) {
       expect(counts[`POST ${path} 202`]).toBeGreaterThan(0);
     }
   }, 300_000);

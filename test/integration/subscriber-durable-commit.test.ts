@@ -1,7 +1,7 @@
 import { loadEventCodec } from '../../services/contract/avro/codec';
 import { ThreatRelayError } from '../../services/contract/errors';
 import { kafkaNames } from '../../services/contract/names';
-import { orgPublicKeys } from '../../services/contract/signing';
+import { orgPublicKeys } from '../../services/contract/keyring';
 import { createKafka } from '../../services/platform/kafka';
 import { openDedup } from '../../services/subscriber/dedup/port';
 import { createSubscriberMetrics } from '../../services/subscriber/metrics';

@@ -218,20 +218,38 @@ describe('subscriber', () => {
     );
   });
 
-  it('replays dead letters through delivery again, bypassing dedup', async () => {
+  it('holds on replay the dead letters a check refused, and sends none of them', async () => {
     const before = await readDeadLetters(net.config, 'dhs-all', net.logger);
     expect(before.length).toBeGreaterThan(0);
-    // The forged and garbage records fail again: replay puts them back in the DLQ, it never drops them.
     const result = await replayDeadLetters(net.config, 'dhs-all', {}, net.logger);
-    expect(result.selected).toBe(before.length);
-    expect(result.deadLettered).toBe(before.length);
-    const afterReplay = await readDeadLetters(net.config, 'dhs-all', net.logger);
-    expect(afterReplay.length).toBe(before.length * 2);
+    expect(result).toEqual({ selected: 0, held: before.length, delivered: 0, deadLettered: 0, skipped: 0 });
+    expect(await readDeadLetters(net.config, 'dhs-all', net.logger)).toHaveLength(before.length);
+  });
+
+  it('replays a forged letter only when the operator forces it, and it fails its checks again', async () => {
+    const [forged] = (await readDeadLetters(net.config, 'dhs-all', net.logger)).filter(
+      (l) => l.code === 'TR_SIGNATURE_INVALID' && !l.replayed,
+    );
+    const id = `${forged!.partition}:${forged!.offset}`;
+    await expect(replayDeadLetters(net.config, 'dhs-all', { letter: id }, net.logger)).rejects.toMatchObject({
+      code: 'TR_USAGE',
+    });
+    const result = await replayDeadLetters(
+      net.config,
+      'dhs-all',
+      { letter: id, forceTrustFailure: true, dataDir: net.dataDir },
+      net.logger,
+    );
+    expect(result).toMatchObject({ selected: 1, delivered: 0, deadLettered: 1 });
+    const after = await readDeadLetters(net.config, 'dhs-all', net.logger);
+    expect(
+      after.find((l) => l.partition === forged!.partition && l.offset === forged!.offset)?.replayed,
+    ).toBe(true);
   });
 });
 
 describe('dead-letter replay', () => {
-  it('delivers, on replay, what an endpoint refused with a 4xx, bypassing dedup', async () => {
+  it('delivers, on replay, what an endpoint refused with a 4xx, bypassing dedup, once', async () => {
     const receiver = await startReceiver();
     const net = await createTestNetwork(
       [{ id: 'microsoft' }, { id: 'dhs', kind: 'government' }],
@@ -275,8 +293,16 @@ describe('dead-letter replay', () => {
         { since: '2000-01-01T00:00:00Z' },
         net.logger,
       );
-      expect(result).toEqual({ selected: 1, delivered: 1, deadLettered: 0, skipped: 0 });
+      expect(result).toEqual({ selected: 1, held: 0, delivered: 1, deadLettered: 0, skipped: 0 });
       expect(events(receiver).map((e) => e.eventId)).toEqual([eventId]);
+      // Marked as replayed: a second replay sends nothing again.
+      expect(await replayDeadLetters(net.config, 'dhs-replay', {}, net.logger)).toMatchObject({
+        selected: 0,
+      });
+      expect(events(receiver).map((e) => e.eventId)).toEqual([eventId]);
+      expect((await readDeadLetters(net.config, 'dhs-replay', net.logger)).map((l) => l.replayed)).toEqual([
+        true,
+      ]);
       // A window that excludes it selects nothing.
       expect(
         (await replayDeadLetters(net.config, 'dhs-replay', { until: '2000-01-01T00:00:00Z' }, net.logger))

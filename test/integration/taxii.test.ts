@@ -283,6 +283,31 @@ describe('TAXII 2.1 server', () => {
     expect(stixValidationErrors(python, [bundle])).toEqual([[]]);
   });
 
+  it("labels an indicator with the warninglists the reading org's own snapshot finds", async () => {
+    // A shared-address-space IP (RFC 6598): the TAXII server finds it whatever the source claimed.
+    // Sent with an Idempotency-Key and retried on a reset connection (the producer may close an idle
+    // keep-alive connection as it is reused), which publishes the same event once.
+    const body = JSON.stringify({ type: 'ipv4', value: '100.64.7.7', category: 'c2', tlp: 'amber' });
+    const headers = {
+      authorization: `Bearer ${net.apiKeys.facebook}`,
+      'content-type': 'application/json',
+      'idempotency-key': randomUUID(),
+    };
+    const status = await waitFor('the producer to accept 100.64.7.7', () =>
+      fetch(`${producer.url}/v1/indicators`, { method: 'POST', headers, body }).then(
+        (res) => res.status,
+        () => undefined,
+      ),
+    );
+    expect(status).toBe(202);
+    const object = await waitFor('the indicator in dhs amber', async () =>
+      (await objectsOf(dhs, 'amber')).find((o) => o.name === 'ipv4 100.64.7.7'),
+    );
+    expect(object.labels).toContain('warninglist:rfc6598:5');
+    const bundle = { type: 'bundle', id: `bundle--${randomUUID()}`, objects: [object] };
+    expect(stixValidationErrors(python, [bundle])).toEqual([[]]);
+  });
+
   it('answers wrong media types, methods and parameters with the TAXII statuses', async () => {
     const clear = fbi.collections.find((c) => c.name === 'clear')!.id;
     const objects = `/api/collections/${clear}/objects/`;

@@ -316,7 +316,7 @@ describe('docker-compose.yml', () => {
 
   it('runs a producer for every publishing org and a subscriber for every subscribing org', () => {
     const publishing = new Set([
-      ...config.orgs.filter((o) => o.publicKey).map((o) => o.id),
+      ...config.orgs.filter((o) => o.keys.length > 0).map((o) => o.id),
       ...config.apiKeys.map((k) => k.org),
     ]);
     const producers = byCommand('producer');
@@ -427,7 +427,7 @@ describe('docker-compose.yml', () => {
       if (s.command![0] === 'producer') {
         const pem = env.THREATRELAY_SIGNING_KEY!.replace(/\\n/g, '\n');
         const data = Buffer.from('x');
-        const pub = loaded.orgs.find((o) => o.id === org)!.publicKey!;
+        const pub = loaded.orgs.find((o) => o.id === org)!.keys[0]!.publicKey;
         expect(verifyValue(data, signValue(data, loadPrivateKey(pem)), publicKeyFromBase64(pub))).toBe(true);
       }
       // A TAXII server lets in its org's readers, with the password .env keeps for the operator.

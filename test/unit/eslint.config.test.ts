@@ -49,6 +49,12 @@ describe('import boundaries', () => {
     ],
     ['services/admin/probe.ts', "import '../cli/main';", 'services/admin may not import services/cli'],
     [
+      'services/misp/probe.ts',
+      "import '../producer/http/app';",
+      'services/misp may not import services/producer',
+    ],
+    ['services/misp/probe.ts', "import '../stix/import';", 'services/misp may not import services/stix'],
+    [
       'services/console/probe.ts',
       "import '../producer/service';",
       'services/console may not import services/producer',

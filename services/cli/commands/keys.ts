@@ -3,6 +3,7 @@ import { generateSigningKeyPair } from '../../contract/signing';
 import { apiKeyHash, newApiKey, newTaxiiSecret } from '../../platform/config/config';
 import { generateComposeEnv } from '../compose-env';
 import { command, fail, type CommandContext } from '../context';
+import { DEFAULT_OVERLAP_DAYS, revoke, rotate } from './keys-rotate';
 
 function apiKey({ values, needOrg }: CommandContext): void {
   const org = needOrg();
@@ -38,7 +39,9 @@ function operator({ values }: CommandContext): void {
 function signingKey(): void {
   const pair = generateSigningKeyPair();
   console.log(`private key (keep it with the org's producer only):\n${pair.privateKeyPem}`);
-  console.log(`public key (orgs[].publicKey in the config):\n  ${pair.publicKey}`);
+  console.log(
+    `public key (orgs[].publicKey, or an entry of orgs[].keys, in the config):\n  ${pair.publicKey}`,
+  );
 }
 
 const KINDS: Record<string, (ctx: CommandContext) => void> = {
@@ -46,6 +49,8 @@ const KINDS: Record<string, (ctx: CommandContext) => void> = {
   // `create` is what people type first; `api` is what the docs said before.
   create: apiKey,
   signing: signingKey,
+  rotate,
+  revoke,
   taxii: taxiiReader,
   operator,
   // Secrets: meant for `(umask 077; threatrelay keys compose-env > .env)`.
@@ -58,13 +63,17 @@ export const keys = command({
   usage: `keys api|create --org ID [--name NAME]   print a new API key and the config entry with its hash
 keys taxii --org ID [--name NAME]   print a new TAXII reader secret and the config entry with its hash
 keys signing              print a new Ed25519 key pair (private PEM, public base64)
+keys rotate --org ID --config FILE [--out FILE] [--key-id ID] [--overlap-days N]
+                          write a new signing key (mode 0600) and add it to the org's keys; the previous
+                          key signs for N more days (default ${DEFAULT_OVERLAP_DAYS}); see docs/key-rotation.md
+keys revoke --org ID --config FILE --key-id ID [--at ISO-TIME]   refuse records the key signs from then on (default now)
 keys operator [--name USER]   print a new console password and the config entry with its scrypt hash
 keys compose-env [--profile ha]   print a complete .env for docker-compose.yml, every key and secret fresh`,
   async run(ctx) {
     const kind = Object.hasOwn(KINDS, ctx.args[0] ?? '') ? KINDS[ctx.args[0]!] : undefined;
     if (!kind)
       fail(
-        'usage: threatrelay keys api|create|taxii --org ID | keys signing | keys operator [--name USER] | keys compose-env [--profile ha]',
+        'usage: threatrelay keys api|create|taxii --org ID | keys signing | keys rotate|revoke --org ID --config FILE | keys operator [--name USER] | keys compose-env [--profile ha]',
       );
     kind(ctx);
   },

@@ -46,7 +46,7 @@ interface ErrorAnswer {
   error?: { code?: string; message?: string; details?: { path: string; message: string }[] };
 }
 
-type Answer =
+export type Answer =
   | { kind: 'accepted'; body: Record<string, unknown> }
   | { kind: 'invalid'; status: number; body: ErrorAnswer }
   | { kind: 'failed'; reason: string };
@@ -98,7 +98,7 @@ async function attempt(s: Sender, route: string, text: string, idempotencyKey: s
  * body: running the same file again sends the same keys, so the producer
  * answers from its idempotency cache with the same eventIds.
  */
-async function post(s: Sender, route: string, body: unknown, firstLine: number): Promise<Answer> {
+export async function post(s: Sender, route: string, body: unknown, firstLine: number): Promise<Answer> {
   const text = JSON.stringify(body);
   const idempotencyKey = `publish-${digest(`${s.fileDigest}\n${firstLine}\n${digest(text)}`).slice(0, 48)}`;
   for (let n = 1; ; n++) {

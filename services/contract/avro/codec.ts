@@ -13,7 +13,7 @@ import type { Type } from 'avsc';
 import type { Resolver, Schema } from 'avsc';
 import { parsingCanonicalForm, schemaFingerprint } from './crc64';
 import { typeForSchema } from './types';
-import { assertWellFormed } from '../well-formed';
+import { assertRecordSize, assertWellFormed } from '../well-formed';
 import { ThreatRelayError } from '../errors';
 import type { ErrorDetail } from '../errors';
 import type { ThreatEvent } from '../model';
@@ -264,6 +264,7 @@ class FileEventCodec implements EventCodec {
   }
 
   private read(bytes: Buffer, reader: SchemaVersion): ThreatEvent {
+    assertRecordSize(bytes);
     const writer = this.writerOf(bytes);
     const resolver = this.resolver(writer, reader);
     let decoded: { value: unknown; offset: number };

@@ -6,7 +6,7 @@ import { invalid, quote, within } from './invalid';
  * so either reading would be a guess. Python's ipaddress and glibc's
  * inet_pton reject them for the same reason.
  */
-function parseIpv4(value: string): number {
+export function parseIpv4(value: string): number {
   if (value.includes(':')) invalid("an address with ':' is IPv6; submit it as type ipv6");
   if (value.includes('/')) invalid("an address with '/' is a network; submit it as type cidr");
   const parts = value.split('.');
@@ -42,7 +42,7 @@ export function canonicalIpv4(value: string): string {
  * IPv4 tails as octal, and does not keep the dotted tail of IPv4-mapped
  * addresses that RFC 5952 section 5 recommends.
  */
-function parseIpv6(value: string): number[] {
+export function parseIpv6(value: string): number[] {
   if (value.includes('%')) invalid('IPv6 zone ids (%eth0) are local to one host and are not accepted');
   if (value.startsWith('[') || value.endsWith(']')) invalid('write the IPv6 address without [brackets]');
   if (value.includes('/')) invalid("an address with '/' is a network; submit it as type cidr");

@@ -1,6 +1,16 @@
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
+import { derivedKeyId, KEY_ID } from '../../contract/keyring';
 import { DEFAULTS } from './defaults';
+import type { taxiiReaderSchema } from './settings';
+import {
+  consoleSettingsSchema,
+  id,
+  monitoringSettingsSchema,
+  producerSettingsSchema,
+  subscriberSettingsSchema,
+  taxiiSettingsSchema,
+} from './settings';
 import { CATEGORIES, INDICATOR_TYPES } from '../../contract/model';
 
 /**
@@ -12,9 +22,11 @@ import { CATEGORIES, INDICATOR_TYPES } from '../../contract/model';
 
 /**
  * What a Kafka user is for: publishing an org's events, consuming what the org is entitled to for its
- * subscriptions, or reading the same into the org's TAXII server (`threatrelay taxii`).
+ * subscriptions, reading the same into the org's TAXII server (`threatrelay taxii`), or reading what
+ * the operator console shows (`console`; its `org` is the operating org, the grants are the same
+ * whatever it is).
  */
-export const KAFKA_ROLES = ['producer', 'subscriber', 'taxii'] as const;
+export const KAFKA_ROLES = ['producer', 'subscriber', 'taxii', 'console'] as const;
 export type KafkaRole = (typeof KAFKA_ROLES)[number];
 
 /** A whole value that is one environment variable reference. */
@@ -24,13 +36,6 @@ const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 export function envReference(value: unknown): string | undefined {
   return typeof value === 'string' ? ENV_REFERENCE.exec(value)?.[1] : undefined;
 }
-
-const id = z
-  .string()
-  .regex(
-    /^[a-z0-9][a-z0-9_-]{0,62}$/,
-    'must be 1-63 chars of a-z, 0-9, _ or -, starting with a letter or digit',
-  );
 
 const kafkaSchema = z.strictObject({
   /** Bootstrap servers. Default: `KAFKA_BROKERS` (comma-separated), else `127.0.0.1:9092`. */
@@ -91,18 +96,91 @@ const kafkaSchema = z.strictObject({
     .default([]),
 });
 
-const orgSchema = z.strictObject({
-  id,
-  name: z.string().min(1).max(200),
-  kind: z.enum(['company', 'government']),
-  /** Raw 32-byte Ed25519 public key, base64. Subscribers verify this org's records with it. */
-  publicKey: z
-    .string()
-    .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be a base64 raw 32-byte Ed25519 public key')
-    .optional(),
-  /** The most restrictive community TLP this org may read. Default `amber`. */
-  maxTlp: z.enum(['clear', 'green', 'amber']).default('amber'),
-});
+/** A warninglist's id: its folder name in MISP/misp-warninglists and its file name in the snapshot. */
+const warninglistId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be a warninglist id, like rfc1918 or url-shortener');
+
+const publicKeySchema = z
+  .string()
+  .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be a base64 raw 32-byte Ed25519 public key');
+
+/** An instant in a key's validity: ISO-8601 with a time zone (`2026-12-08T02:00:00Z`). */
+const instant = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with a time zone' });
+
+/**
+ * One of an org's signing keys and when it may sign (docs/key-rotation.md). A
+ * reader accepts a record signed with it only when the record's `producedAt`
+ * is at or after `notBefore`, before `notAfter`, and before `revokedAt`.
+ */
+const signingKeySchema = z
+  .strictObject({
+    /**
+     * What records name (1-64 of A-Z, a-z, 0-9, `.`, `_`, `-`). Default: derived from the key, the
+     * first 16 hex digits of SHA-256 of its 32 raw bytes.
+     */
+    id: z.string().regex(KEY_ID, 'must be 1-64 chars of A-Z, a-z, 0-9, ., _ or -').optional(),
+    /** Raw 32-byte Ed25519 public key, base64. */
+    publicKey: publicKeySchema,
+    /** From when the key may sign. Default: open (any time before `notAfter`). */
+    notBefore: instant.optional(),
+    /** Until when (exclusive) the key may sign; `keys rotate` sets it after the overlap. Default: open. */
+    notAfter: instant.optional(),
+    /**
+     * When the key was compromised: records produced from then on are refused even inside the
+     * interval. Default: never revoked.
+     */
+    revokedAt: instant.optional(),
+  })
+  .refine((k) => !k.notBefore || !k.notAfter || Date.parse(k.notBefore) < Date.parse(k.notAfter), {
+    message: 'must be after notBefore',
+    path: ['notAfter'],
+  });
+
+const orgSchema = z
+  .strictObject({
+    id,
+    name: z.string().min(1).max(200),
+    kind: z.enum(['company', 'government']),
+    /**
+     * The single-key form: raw 32-byte Ed25519 public key, base64. It stands for one entry of
+     * `keys` with the derived id and an open validity. Give `publicKey` or `keys`, not both.
+     */
+    publicKey: publicKeySchema.optional(),
+    /** The org's signing keys (several while rotating). Default none: the org cannot publish. */
+    keys: z.array(signingKeySchema).optional(),
+    /** The most restrictive community TLP this org may read. Default `amber`. */
+    maxTlp: z.enum(['clear', 'green', 'amber']).default('amber'),
+    /**
+     * The category of an indicator imported from MISP when no tag and no MISP
+     * category names one (docs/misp.md). Default `other`.
+     */
+    mispDefaultCategory: z.enum(CATEGORIES).optional(),
+    /**
+     * What this org's producer does with an indicator on a MISP warninglist (docs/warninglists.md).
+     * Default: inform only (every receipt lists its item's warnings), reject none, no exceptions.
+     */
+    warninglists: z
+      .strictObject({
+        /** Lists (ids from the snapshot's manifest) whose match refuses the request with a 400 naming the item and list. Default none. */
+        reject: z.array(warninglistId).default([]),
+        /** Values never warned about or refused (compared with the canonical value, ignoring case). Default none. */
+        exceptions: z.array(z.string().min(1).max(2048)).default([]),
+      })
+      .optional(),
+  })
+  .refine((o) => o.publicKey === undefined || o.keys === undefined, {
+    message: 'give publicKey (one key) or keys, not both',
+    path: ['keys'],
+  })
+  // One shape for every reader: `keys`, each with its id.
+  .transform(({ publicKey, keys, ...org }) => ({
+    ...org,
+    keys: (keys ?? (publicKey === undefined ? [] : [{ publicKey }])).map((k) => ({
+      ...k,
+      id: k.id ?? derivedKeyId(k.publicKey),
+    })),
+  }));
 
 const apiKeySchema = z.strictObject({
   /** Shown in logs and `source.submitter`: the team the key belongs to. */
@@ -123,6 +201,12 @@ const filterSchema = z
     minConfidence: z.number().int().min(0).max(100).optional(),
     tags: z.array(z.string().min(1)).optional(),
     sourceOrgs: z.array(id).optional(),
+    /**
+     * Indicators on any of `drop` (warninglist ids, as the reader's own snapshot finds them) are not
+     * delivered; each is counted in `threatrelay_filtered_total` with reason `warninglist:<id>`.
+     * Default none: warnings are delivered with the event, nothing is dropped.
+     */
+    warninglists: z.strictObject({ drop: z.array(warninglistId).min(1) }).optional(),
   })
   .default({});
 
@@ -193,132 +277,6 @@ const subscriptionSchema = z.strictObject({
     .default({ ...DEFAULTS.retry }),
 });
 
-/**
- * Failed authentications per client address, the same fields for the producer's API keys, the
- * console's operators and the TAXII servers' readers (a token bucket per address, per process):
- * an address may fail `authFailureBurst` times at once and regains `authFailuresPerMinute` a
- * minute; with none left, every request from it is answered 429 with Retry-After, without its
- * credentials being checked, until a failure is regained. A success gives nothing back.
- */
-const authFailureFields = {
-  /** Failures an address regains per minute. Default 30. */
-  authFailuresPerMinute: z.number().int().min(1).default(DEFAULTS.authFailuresPerMinute),
-  /** Failures an address may make at once. Default `authFailuresPerMinute`. */
-  authFailureBurst: z.number().int().min(1).optional(),
-};
-
-const producerSettingsSchema = z.strictObject({
-  /** Largest request body accepted. Default 1 MiB. */
-  bodyLimitBytes: z
-    .number()
-    .int()
-    .min(1024)
-    .max(64 * 1024 * 1024)
-    .default(DEFAULTS.bodyLimitBytes),
-  /** Most indicators in one request. Default 1,000. */
-  maxBatchItems: z.number().int().min(1).max(100_000).default(DEFAULTS.maxBatchItems),
-  /** Requests per minute per API key (token bucket, per producer instance). Default 600. */
-  rateLimitPerMinute: z.number().int().min(1).default(DEFAULTS.rateLimitPerMinute),
-  /** Failed authentications (a missing or unknown API key) per client address: see `authFailureFields`. */
-  ...authFailureFields,
-  /** How long a request waits for Kafka before answering 503. Default 10 s. */
-  produceTimeoutMs: z.number().int().min(100).max(120_000).default(DEFAULTS.produceTimeoutMs),
-  /**
-   * Bytes of answers the Idempotency-Key replay cache keeps (per producer instance, for 24 h;
-   * the oldest are forgotten first, and a retry of a forgotten request publishes again with the
-   * same eventIds, which subscribers drop). Default 64 MiB.
-   */
-  idempotencyCacheBytes: z
-    .number()
-    .int()
-    .min(0)
-    .max(4 * 1024 * 1024 * 1024)
-    .default(DEFAULTS.idempotencyCacheBytes),
-});
-
-const subscriberSettingsSchema = z.strictObject({
-  /**
-   * How far in the future a record's `producedAt` may lie before it is dead-lettered as stale (the
-   * orgs' clocks differ a little, never by much). Records older than a subscription's dedup window
-   * are stale too. Default 300 s.
-   */
-  maxClockSkewSeconds: z.number().int().min(0).max(3600).default(DEFAULTS.maxClockSkewSeconds),
-});
-
-const taxiiReaderSchema = z.strictObject({
-  /** The HTTP Basic username (and what logs call the reader); unique in the file. */
-  name: id,
-  /** The org whose TAXII server this credential opens: its collections, nothing else. */
-  org: id,
-  /**
-   * Lowercase hex SHA-256 of the reader's secret (the Basic password, or the Bearer token), hashed like
-   * API keys: secrets are high-entropy (`threatrelay keys taxii --org ID`), so a plain SHA-256 suffices.
-   */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex chars (SHA-256 of the secret)'),
-});
-
-const taxiiSettingsSchema = z.strictObject({
-  /** Who may pull each org's TAXII 2.1 collections. Default none (no org's TAXII server can start). */
-  readers: z.array(taxiiReaderSchema).default([]),
-  /** Failed authentications (missing or wrong reader credentials) per client address: see `authFailureFields`. */
-  ...authFailureFields,
-  /** Most objects one page holds: a larger `limit` is lowered to it. Default 1,000. */
-  maxPageSize: z.number().int().min(1).max(10_000).default(DEFAULTS.taxiiMaxPageSize),
-  /** Objects in a page when the request gives no `limit`. Default 100. */
-  defaultPageSize: z.number().int().min(1).max(10_000).default(DEFAULTS.taxiiDefaultPageSize),
-  /**
-   * Records produced longer ago than this many days are refused as stale (`TR_STALE`), like a
-   * subscription's dedup window. Default 30, the topics' default retention.
-   */
-  windowDays: z.number().int().min(1).max(3650).default(DEFAULTS.retentionDays),
-});
-
-/** How an operator's password is stored in `console.operators[].passwordHash` (services/console/auth.ts makes it). */
-export const OPERATOR_PASSWORD_HASH = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/;
-
-const consoleSettingsSchema = z.strictObject({
-  /**
-   * Who may sign in to `threatrelay console` (HTTP Basic). The password is stored as
-   * `scrypt$N$r$p$<salt base64>$<hash base64>`, never in plain: `threatrelay keys operator`
-   * prints a new password and its entry. Default none (nobody can sign in).
-   */
-  operators: z
-    .array(
-      z.strictObject({
-        username: id,
-        passwordHash: z
-          .string()
-          .regex(
-            OPERATOR_PASSWORD_HASH,
-            'must be scrypt$N$r$p$salt$hash, as `threatrelay keys operator` prints',
-          ),
-      }),
-    )
-    .default([]),
-  /** Failed sign-ins (missing or wrong operator credentials) per client address: see `authFailureFields`. */
-  ...authFailureFields,
-  /** How often the console reads offsets, group states and DLQ ends from Kafka, in ms. Default 2 s. */
-  sampleIntervalMs: z.number().int().min(250).max(60_000).default(DEFAULTS.consoleSampleIntervalMs),
-  /** How far back its charts and recent events reach, in minutes. Default 10. */
-  windowMinutes: z.number().int().min(1).max(120).default(DEFAULTS.consoleWindowMinutes),
-});
-
-const monitoringSettingsSchema = z.strictObject({
-  /**
-   * A partition is stalled when records wait and its committed offset has not moved for this many
-   * seconds (subscribers' and TAXII servers' /metrics, the console, `threatrelay subscription
-   * status`). Default 60.
-   */
-  stalledAfterSeconds: z.number().int().min(1).max(86_400).default(DEFAULTS.stalledAfterSeconds),
-  /**
-   * An open transaction holding a partition at the same offset this many seconds is reported as
-   * hanging. Default 40: longer than the 30 s transaction timeout of every producer of the bus.
-   */
-  hangingAfterSeconds: z.number().int().min(1).max(86_400).default(DEFAULTS.hangingAfterSeconds),
-  /** How often subscribers and TAXII servers read their groups' progress into /metrics, in ms. Default 5 s. */
-  sampleIntervalMs: z.number().int().min(250).max(300_000).default(DEFAULTS.progressSampleIntervalMs),
-});
-
 export const configSchema = z.strictObject({
   kafka: kafkaSchema.default({
     topicPrefix: DEFAULTS.topicPrefix,
@@ -360,7 +318,16 @@ export const configSchema = z.strictObject({
   orgs: z.array(orgSchema).min(1),
   apiKeys: z.array(apiKeySchema).default([]),
   subscriptions: z.array(subscriptionSchema).default([]),
+  /** The MISP warninglists every producer and reader of this network loads. */
+  warninglists: z
+    .strictObject({
+      /** A snapshot folder (`manifest.json` and the lists); default the snapshot the bus ships, `config/warninglists/`. */
+      dir: z.string().min(1).optional(),
+    })
+    .default({}),
 });
+
+export { OPERATOR_PASSWORD_HASH } from './settings';
 
 export type Config = z.infer<typeof configSchema> & { kafka: { brokers: string[] } };
 export type OrgConfig = z.infer<typeof orgSchema>;

@@ -5,6 +5,7 @@ import { indicatorInputSchema, revocationInputSchema } from '../../contract/indi
 import { INDICATOR_TYPES, NAMED_RECIPIENT_TLPS, PLATFORM_TYPES, TLP_LEVELS } from '../../contract/model';
 import { IDEMPOTENCY_KEY_MAX_LENGTH } from './headers';
 import { STIX_DESCRIPTION, STIX_EXAMPLE, stixBundleSchemaFor, stixReceiptsSchema } from './openapi-stix';
+import { MISP_DESCRIPTION, MISP_REQUEST_BODY, MISP_SCHEMAS, mispParameters } from './openapi-misp';
 
 /**
  * The OpenAPI 3.1 document of the producer API, built from the same zod
@@ -70,6 +71,16 @@ const receiptSchema = {
                 partition: { type: 'integer' },
                 offset: { type: 'string' },
               },
+            },
+          },
+          warnings: {
+            type: 'array',
+            description:
+              "The MISP warninglists (ids and versions of the producer's snapshot) the indicator is on; empty when none. Absent for revocations.",
+            items: {
+              type: 'object',
+              required: ['list', 'version'],
+              properties: { list: { type: 'string' }, version: { type: 'integer' } },
             },
           },
         },
@@ -238,6 +249,73 @@ const plain = (description: string): Record<string, unknown> => ({
   get: { summary: description, responses: { '200': { description } } },
 });
 
+/** Every route of the producer API: the publishing routes, then the document and the ops routes. */
+function paths(settings: ProducerSettings, orgIds: string[]): Record<string, unknown> {
+  return {
+    '/v1/indicators': {
+      post: publishOperation('Publish one indicator or a batch', '#/components/schemas/Indicator', settings, {
+        type: 'domain',
+        value: 'vote-by-text[.]com',
+        category: 'disinformation',
+        tlp: 'green',
+        confidence: 80,
+      }),
+    },
+    '/v1/indicators/revoke': {
+      post: publishOperation(
+        'Revoke indicators this org published',
+        '#/components/schemas/Revocation',
+        settings,
+        { type: 'domain', value: 'vote-by-text[.]com', tlp: 'green', reason: 'false positive' },
+      ),
+    },
+    '/v1/stix': {
+      post: publishingOperation(
+        'Publish the indicators of a STIX 2.1 bundle',
+        {
+          content: {
+            'application/json': {
+              schema: { $ref: '#/components/schemas/StixBundle' },
+              example: STIX_EXAMPLE,
+            },
+            'application/stix+json': {
+              schema: { $ref: '#/components/schemas/StixBundle' },
+              example: STIX_EXAMPLE,
+            },
+          },
+        },
+        {
+          description: 'The mapped indicators were acknowledged by Kafka; the others are listed.',
+          schemaRef: '#/components/schemas/StixReceipts',
+        },
+        STIX_DESCRIPTION,
+      ),
+    },
+    '/v1/misp/events': {
+      post: ((op) => ({ ...op, parameters: [...(op.parameters as unknown[]), ...mispParameters(orgIds)] }))(
+        publishingOperation(
+          'Publish the attributes of a MISP event',
+          MISP_REQUEST_BODY,
+          {
+            description: 'The mapped attributes were acknowledged by Kafka; the others are listed.',
+            schemaRef: '#/components/schemas/MispReceipts',
+          },
+          MISP_DESCRIPTION,
+        ),
+      ),
+    },
+    '/openapi.json': plain('This document.'),
+    '/healthz': plain('The process is alive.'),
+    '/readyz': {
+      get: {
+        summary: 'Kafka answers a round trip.',
+        responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } },
+      },
+    },
+    '/metrics': plain('Prometheus metrics.'),
+  };
+}
+
 /** The document for a producer with these settings in a network of these orgs (the only valid recipients). */
 export function openApiDocument(settings: ProducerSettings, orgIds: string[]): Record<string, unknown> {
   return {
@@ -247,61 +325,7 @@ export function openApiDocument(settings: ProducerSettings, orgIds: string[]): R
       version: '1.0.0',
       description: "Publish threat indicators to the bus for the API key's organization.",
     },
-    paths: {
-      '/v1/indicators': {
-        post: publishOperation(
-          'Publish one indicator or a batch',
-          '#/components/schemas/Indicator',
-          settings,
-          {
-            type: 'domain',
-            value: 'vote-by-text[.]com',
-            category: 'disinformation',
-            tlp: 'green',
-            confidence: 80,
-          },
-        ),
-      },
-      '/v1/indicators/revoke': {
-        post: publishOperation(
-          'Revoke indicators this org published',
-          '#/components/schemas/Revocation',
-          settings,
-          { type: 'domain', value: 'vote-by-text[.]com', tlp: 'green', reason: 'false positive' },
-        ),
-      },
-      '/v1/stix': {
-        post: publishingOperation(
-          'Publish the indicators of a STIX 2.1 bundle',
-          {
-            content: {
-              'application/json': {
-                schema: { $ref: '#/components/schemas/StixBundle' },
-                example: STIX_EXAMPLE,
-              },
-              'application/stix+json': {
-                schema: { $ref: '#/components/schemas/StixBundle' },
-                example: STIX_EXAMPLE,
-              },
-            },
-          },
-          {
-            description: 'The mapped indicators were acknowledged by Kafka; the others are listed.',
-            schemaRef: '#/components/schemas/StixReceipts',
-          },
-          STIX_DESCRIPTION,
-        ),
-      },
-      '/openapi.json': plain('This document.'),
-      '/healthz': plain('The process is alive.'),
-      '/readyz': {
-        get: {
-          summary: 'Kafka answers a round trip.',
-          responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } },
-        },
-      },
-      '/metrics': plain('Prometheus metrics.'),
-    },
+    paths: paths(settings, orgIds),
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer' },
@@ -313,6 +337,7 @@ export function openApiDocument(settings: ProducerSettings, orgIds: string[]): R
         Receipts: receiptSchema,
         StixBundle: stixBundleSchemaFor(settings.maxBatchItems),
         StixReceipts: stixReceiptsSchema,
+        ...MISP_SCHEMAS,
         Error: errorSchema,
       },
     },

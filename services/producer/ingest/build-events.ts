@@ -46,6 +46,15 @@ function eventIdFor(
   return deterministicEventId(ctx.org, scoped, index, content);
 }
 
+/**
+ * An eventId named by `name` in the bus's namespace, for sources that carry
+ * their own stable ids (a MISP attribute's uuid): the caller prefixes the
+ * name with its source kind, so no two kinds share names.
+ */
+export function namedEventId(name: string): string {
+  return uuidV5(EVENT_ID_NAMESPACE, name);
+}
+
 function isoOrNull(value: string | undefined): string | null {
   return value === undefined ? null : new Date(value).toISOString();
 }

@@ -56,8 +56,8 @@ export class IdempotencyCache<T> {
 
   /**
    * Runs `work` once per (scope, key); a retry with another body is a
-   * conflict. `scope` names who asked (the route and the API key): the same
-   * Idempotency-Key from another API key is another request.
+   * conflict. `scope` names the key's name space (the route and the org,
+   * which the eventIds a key derives are scoped by).
    */
   async run(scope: string, key: string, bodyHash: string, work: () => Promise<T>): Promise<T> {
     const id = `${scope}\n${key}`;

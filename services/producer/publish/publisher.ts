@@ -1,7 +1,7 @@
-import type { KeyObject } from 'node:crypto';
 import { Partitioners, type Admin, type Message, type PartitionMetadata } from 'kafkajs';
 import type { EventCodec } from '../../contract/avro/codec';
 import { ThreatRelayError, isThreatRelayError } from '../../contract/errors';
+import type { Signer } from '../../contract/keyring';
 import { routeOf, type ThreatEvent } from '../../contract/model';
 import type { KafkaNames } from '../../contract/names';
 import { signedBatch } from '../../contract/record';
@@ -36,7 +36,8 @@ export interface PublisherDeps {
   sender: TransactionalSender;
   admin: Admin;
   codec: EventCodec;
-  signingKey: KeyObject;
+  /** The org's key and its validity: a batch is signed only inside it. */
+  signer: Signer;
   topics: KafkaNames;
   logger: Logger;
   produceTimeoutMs: number;
@@ -115,7 +116,7 @@ export class Publisher {
   }
 
   private async send(events: ThreatEvent[], deadline: number): Promise<Receipt[]> {
-    const { codec, signingKey, topics, sender } = this.deps;
+    const { codec, signer, topics, sender } = this.deps;
     // Partitions are chosen here, with kafkajs's own (Java-compatible) partitioner,
     // so that each record's offset can be read back from the per-partition base offsets.
     const byTopicPartition = new Map<
@@ -124,7 +125,7 @@ export class Publisher {
     >();
     const receipts: Receipt[] = [];
     // One signature for the whole transaction (record signatures v2); each record carries its proof.
-    const records = signedBatch(events, codec, signingKey);
+    const records = signedBatch(events, codec, signer);
     for (const [index, event] of events.entries()) {
       const route = routeOf(event.payload);
       const record = records[index]!;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { tlpRank, type Report } from './rules';
 import type { DedupDecision } from './types';
 
 /**
@@ -12,8 +13,11 @@ import type { DedupDecision } from './types';
  *              1 and the batch tag (8), or 0 | for `corroborated`/`revoked`:
  *              the sources (an org list)
  * key key:     the 32-byte indicator key
- * key value:   per source: expiresAt, org id length (1), org id; the row
- *              expires with its latest source
+ * key value:   per source: expiresAt, org id length (1), org id, TLP rank
+ *              (1); the row expires with its latest source. The length
+ *              byte's high bit says the TLP byte follows: rows written
+ *              before reports kept their TLP lack it, and read as red
+ *              (rules.ts, `tlpRank`).
  * batch key:   8-byte tag (digest of the webhook id)
  * batch value: expiresAt | size u32 | webhook id (UTF-8)
  *
@@ -107,24 +111,43 @@ export function decodeEvent(buf: Buffer): EventRow {
   return { expiresAt, position, decision, ...(batch ? { batch } : {}) };
 }
 
-/** A key row: its sources (org → expiresAt). */
-export function encodeKey(sources: ReadonlyMap<string, number>): Buffer {
+/** Set in a source's length byte when its TLP rank byte follows the org id. */
+const WITH_TLP = 0x80;
+
+/** A key row: its sources (org → report). */
+export function encodeKey(sources: ReadonlyMap<string, Report>): Buffer {
   const parts: Buffer[] = [];
-  for (const [org, expiresAt] of sources) {
+  for (const [org, report] of sources) {
     const head = Buffer.allocUnsafe(TIME_BYTES + 1);
-    writeTime(head, expiresAt, 0);
-    head[TIME_BYTES] = org.length;
-    parts.push(head, Buffer.from(org, 'latin1'));
+    writeTime(head, report.expiresAt, 0);
+    head[TIME_BYTES] = org.length | WITH_TLP;
+    parts.push(head, Buffer.from(org, 'latin1'), Buffer.of(report.tlp));
   }
   return Buffer.concat(parts);
 }
 
-export function decodeKey(buf: Buffer): [string, number][] {
-  const sources: [string, number][] = [];
+/** The length of the source entry at `i`, and its org id's length. */
+function entryAt(buf: Buffer, i: number): { size: number; orgLength: number; withTlp: boolean } {
+  const byte = buf[i + TIME_BYTES]!;
+  const withTlp = (byte & WITH_TLP) !== 0;
+  const orgLength = byte & ~WITH_TLP;
+  return { size: TIME_BYTES + 1 + orgLength + (withTlp ? 1 : 0), orgLength, withTlp };
+}
+
+/** What a source written without its TLP ranks as: red, never revealed under a weaker marking. */
+const UNKNOWN_TLP_RANK = tlpRank(undefined);
+
+export function decodeKey(buf: Buffer): [string, Report][] {
+  const sources: [string, Report][] = [];
   for (let i = 0; i < buf.length;) {
-    const len = buf[i + TIME_BYTES]!;
-    sources.push([buf.toString('latin1', i + TIME_BYTES + 1, i + TIME_BYTES + 1 + len), readTime(buf, i)]);
-    i += TIME_BYTES + 1 + len;
+    const { size, orgLength, withTlp } = entryAt(buf, i);
+    const orgStart = i + TIME_BYTES + 1;
+    const tlp = withTlp ? buf[orgStart + orgLength]! : UNKNOWN_TLP_RANK;
+    sources.push([
+      buf.toString('latin1', orgStart, orgStart + orgLength),
+      { expiresAt: readTime(buf, i), tlp },
+    ]);
+    i += size;
   }
   return sources;
 }
@@ -132,9 +155,7 @@ export function decodeKey(buf: Buffer): [string, number][] {
 /** When a key row expires: with its latest source. */
 export function keyExpiresAt(buf: Buffer): number {
   let latest = 0;
-  for (let i = 0; i < buf.length; i += TIME_BYTES + 1 + buf[i + TIME_BYTES]!) {
-    latest = Math.max(latest, readTime(buf, i));
-  }
+  for (let i = 0; i < buf.length; i += entryAt(buf, i).size) latest = Math.max(latest, readTime(buf, i));
   return latest;
 }
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Config, SubscriptionConfig } from '../../platform/config/config';
 import { isThreatRelayError, ThreatRelayError } from '../../contract/errors';
-import type { ThreatEvent } from '../../contract/model';
+import { routeOf, type ThreatEvent } from '../../contract/model';
 import type { DeliveryKind } from '../../contract/webhook-body';
 import { createDedupStore, type BatchMark, type DedupOutcome, type DedupStore } from './';
 
@@ -64,6 +64,7 @@ export function dedupPort(
         key: p.key,
         org: event.source.org,
         kind: p.kind === 'IndicatorPublished' ? 'published' : 'revoked',
+        tlp: routeOf(p).tlp,
         position,
         validUntil:
           p.kind === 'IndicatorPublished' && p.indicator.validUntil

@@ -1,9 +1,15 @@
 import { Redis } from 'ioredis';
 import { ThreatRelayError } from '../../contract/errors';
 import { eventScope } from '../../contract/identity';
-import { reportExpiresAt } from './rules';
-import { assertStorable } from './types';
-import type { BatchMark, DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
+import { reportExpiresAt, tlpRank } from './rules';
+import {
+  assertStorable,
+  type BatchMark,
+  type DedupDecision,
+  type DedupInput,
+  type DedupOutcome,
+  type DedupStore,
+} from './types';
 
 /**
  * The dedup store in Redis, shared by every instance of a scaled group. One
@@ -13,7 +19,7 @@ import type { BatchMark, DedupDecision, DedupInput, DedupOutcome, DedupStore } f
  *
  * Keys, under the subscription's prefix:
  * - `e:<org>/<eventId>` hash {o: decision JSON, p: position, x: expiresAt}
- * - `k:<key>`     hash org → expiresAt of that org's report
+ * - `k:<key>`     hash org → `expiresAt:tlpRank` of that org's report
  *
  * Expiry is decided by the timestamps stored in the values against the
  * caller's `now`, the same rule as the embedded store; PEXPIREAT only
@@ -27,6 +33,7 @@ local eventKey, indicatorKey = KEYS[1], KEYS[2]
 local kind, org, position = ARGV[1], ARGV[2], ARGV[3]
 local now = tonumber(ARGV[4])
 local reportExpiresAt, eventExpiresAt = ARGV[5], ARGV[6]
+local rank = tonumber(ARGV[7])
 
 local seen = redis.call('HMGET', eventKey, 'o', 'p', 'x', 'b')
 if seen[1] and tonumber(seen[3]) > now then
@@ -34,24 +41,31 @@ if seen[1] and tonumber(seen[3]) > now then
   return {'{"kind":"duplicate"}', 0, ''}
 end
 
--- Live sources; expired ones are dropped here as well as by PEXPIREAT.
+-- Live sources, each "expiresAt:tlpRank"; a bare expiresAt (written before reports kept their TLP)
+-- ranks as red. Expired ones are dropped here as well as by PEXPIREAT.
 local flat = redis.call('HGETALL', indicatorKey)
-local expiries, count = {}, 0
+local expiries, ranks, count = {}, {}, 0
 for i = 1, #flat, 2 do
-  if tonumber(flat[i + 1]) > now then
-    expiries[flat[i]] = flat[i + 1]
+  local x, r = string.match(flat[i + 1], '^(%d+):(%d+)$')
+  if not x then x, r = flat[i + 1], '4' end
+  if tonumber(x) > now then
+    expiries[flat[i]] = x
+    ranks[flat[i]] = tonumber(r)
     count = count + 1
   else
     redis.call('HDEL', indicatorKey, flat[i])
   end
 end
 
+-- The orgs this event may name: reports no more restricted than it (rules.ts, revealedOrgs).
 -- cjson encodes an empty table as {}, so the list is built by hand.
-local function sortedOrgs()
+local function revealedOrgs()
   local orgs = {}
-  for o in pairs(expiries) do orgs[#orgs + 1] = cjson.encode(o) end
+  for o in pairs(expiries) do
+    if ranks[o] <= rank then orgs[#orgs + 1] = cjson.encode(o) end
+  end
   table.sort(orgs)
-  return '[' .. table.concat(orgs, ',') .. ']'
+  return '[' .. table.concat(orgs, ',') .. ']', #orgs
 end
 
 local decision
@@ -61,7 +75,7 @@ if kind == 'revoked' then
   else
     expiries[org] = nil
     redis.call('HDEL', indicatorKey, org)
-    decision = '{"kind":"revoked","remainingSources":' .. sortedOrgs() .. '}'
+    decision = '{"kind":"revoked","remainingSources":' .. revealedOrgs() .. '}'
   end
 else
   if count == 0 then
@@ -70,10 +84,16 @@ else
     decision = '{"kind":"republished"}'
   end
   expiries[org] = reportExpiresAt
+  ranks[org] = rank
   if not decision then
-    decision = '{"kind":"corroborated","sources":' .. sortedOrgs() .. '}'
+    local list, revealed = revealedOrgs()
+    if revealed == 1 then
+      decision = '{"kind":"new"}'
+    else
+      decision = '{"kind":"corroborated","sources":' .. list .. '}'
+    end
   end
-  redis.call('HSET', indicatorKey, org, reportExpiresAt)
+  redis.call('HSET', indicatorKey, org, reportExpiresAt .. ':' .. rank)
 end
 
 local latest
@@ -144,6 +164,7 @@ export class RedisDedupStore implements DedupStore {
       now,
       Math.floor(reportExpiresAt(input.validUntil, now, windowMs)),
       now + windowMs,
+      tlpRank(input.tlp),
     );
     const parsed = JSON.parse(json) as DedupOutcome | DedupDecision;
     if (parsed.kind === 'duplicate') return parsed;

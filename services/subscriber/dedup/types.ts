@@ -1,4 +1,5 @@
 import { ThreatRelayError } from '../../contract/errors';
+import type { Tlp } from '../../contract/model';
 import { ORG_ID_PATTERN, UUID_PATTERN } from '../../contract/well-formed';
 
 /**
@@ -77,6 +78,12 @@ export interface DedupInput {
   /** The source org of the event. */
   org: string;
   kind: 'published' | 'revoked';
+  /**
+   * The TLP of the report (a revocation carries its original's): an event
+   * names other orgs' reports only when they were no more restricted than it
+   * (rules.ts, `revealedOrgs`).
+   */
+  tlp: Tlp;
   /**
    * Where this copy of the event was read, the same string every time the same
    * record is read again, e.g. `topic/partition/offset`. Opaque to the store.

@@ -2,6 +2,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { isThreatRelayError, type ThreatRelayError } from '../../contract/errors';
 import { eventScope } from '../../contract/identity';
 import type { ThreatEvent } from '../../contract/model';
+import type { Warning } from '../../contract/warninglists';
 import type { DeliveryKind } from '../../contract/webhook-body';
 import { waitWithHeartbeats } from '../../platform/backoff';
 import type { SubscriptionConfig } from '../../platform/config/config';
@@ -19,6 +20,8 @@ export interface DeliveryItem {
   event: ThreatEvent;
   as: DeliveryKind;
   sources?: string[];
+  /** For a published indicator: the warninglists it is on, as this reader found them. */
+  warnings?: Warning[];
   /** Read again after it was handed to this webhook batch: send that batch again, as it was. */
   batch?: BatchMark;
 }

@@ -8,6 +8,8 @@ import type { SubscriberMetrics } from '../metrics';
 import { passesFilter } from './filter';
 import { verifyRecord, type RecordChecks } from '../../contract/record-read';
 import type { DeliveryItem } from '../delivery/batch';
+import { readerWarnings, type WarninglistIndex } from '../../contract/warninglists';
+import { droppedBy } from './warnings';
 
 /** What one record means for one subscription: deliver it (as what), skip it, or dead-letter it (why). */
 export type Classified =
@@ -21,6 +23,8 @@ export interface ClassifyDeps extends RecordChecks {
   metrics: SubscriberMetrics;
   /** Absent: every entitled, filtered record is delivered. */
   dedup?: DedupPort | undefined;
+  /** The reader's own warninglists; absent: events carry no warnings and nothing is dropped by list. */
+  warninglists?: WarninglistIndex | undefined;
 }
 
 /**
@@ -40,12 +44,22 @@ export async function classify(
   if (!verdict.ok) return { kind: 'dead', message, code: verdict.code, reason: verdict.reason };
   const event = verdict.event;
   if (!passesFilter(deps.subscription.filter, event)) {
-    deps.metrics.filtered.inc({ subscription });
+    deps.metrics.filtered.inc({ subscription, reason: 'filter' });
     return { kind: 'skip', message };
   }
+  const warnings =
+    deps.warninglists && event.payload.kind === 'IndicatorPublished'
+      ? readerWarnings(deps.warninglists, event.payload.indicator)
+      : undefined;
+  const dropped = warnings && droppedBy(deps.subscription.filter, warnings);
+  if (dropped) {
+    deps.metrics.filtered.inc({ subscription, reason: `warninglist:${dropped}` });
+    return { kind: 'skip', message };
+  }
+  const warned = warnings ? { warnings } : {};
   if (!deps.dedup || options.replay) {
     const as = event.payload.kind === 'IndicatorPublished' ? 'indicator.published' : 'indicator.revoked';
-    return { kind: 'deliver', message, event, as };
+    return { kind: 'deliver', message, event, as, ...warned };
   }
   let decision;
   try {
@@ -65,6 +79,7 @@ export async function classify(
     message,
     event,
     as: decision.deliver,
+    ...warned,
     ...(decision.sources ? { sources: decision.sources } : {}),
     ...(decision.batch ? { batch: decision.batch } : {}),
   };

@@ -13,6 +13,7 @@ import type { CommittingDeadLetters } from '../dlq/write';
 import type { SubscriberMetrics } from '../metrics';
 import { classifyChunk, type ChunkDeps } from './classify';
 import { BatchWalk, type WalkDeps } from './walk';
+import type { WarninglistIndex } from '../../contract/warninglists';
 
 /** Partition batches a subscription works on at once. */
 const PARTITIONS_AT_ONCE = 3;
@@ -26,6 +27,8 @@ export interface SubscriptionConsumerDeps extends RecordChecks {
   logger: Logger;
   metrics: SubscriberMetrics;
   dedup?: DedupPort;
+  /** The reader's own warninglists (see classify.ts). */
+  warninglists?: WarninglistIndex;
   /** Resolves when the dedup store answers at all: tells an outage from one record it keeps failing. */
   dedupPing?: () => Promise<void>;
   /** Records each webhook batch in the dedup store before it is sent (see DedupStore.markBatch). */

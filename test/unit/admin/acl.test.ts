@@ -115,6 +115,37 @@ describe('ACL model', () => {
     ).toEqual(['User:dhs-taxii', 'User:small-taxii']);
   });
 
+  it("lets a console principal read what the console shows, describe the subscriptions' groups, and write nothing", () => {
+    const withConsole = parseConfig({
+      ...config,
+      kafka: {
+        ...config.kafka,
+        brokers: undefined,
+        users: [
+          ...config.kafka.users,
+          { username: 'ops-console', org: 'dhs', role: 'console', password: '${F}' },
+        ],
+      },
+    });
+    const grants = aclsOf(withConsole)
+      .filter((b) => b.principal === 'User:ops-console')
+      .map((b) => aclKey(b).replace('User:ops-console ', ''))
+      .sort();
+    expect(grants).toEqual(
+      [
+        'READ TOPIC:tr.community.clear',
+        'READ TOPIC:tr.community.green',
+        'READ TOPIC:tr.community.amber',
+        'READ TOPIC:tr.direct.*',
+        'READ TOPIC:tr.dlq.*',
+        'READ TOPIC:tr.control.*',
+        'DESCRIBE GROUP:tr.sub.*',
+        `READ GROUP:${kafkaNames('tr').consoleGroupPrefix()}*`,
+      ].sort(),
+    );
+    expect(grants.filter((g) => g.startsWith('WRITE'))).toEqual([]);
+  });
+
   it('gives no one a wildcard on topics or groups', () => {
     for (const b of aclsOf(config)) {
       if (b.patternType === 'PREFIXED') expect(b.resourceName.endsWith('.')).toBe(true);

@@ -17,6 +17,7 @@ describe('the command table', () => {
       'subscriber',
       'subscription',
       'taxii',
+      'warninglists',
     ]);
   });
 

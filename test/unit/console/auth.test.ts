@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import {
   hashOperatorPassword,
   requireOperator,
+  storedHashFor,
   verifyOperatorPassword,
 } from '../../../services/console/auth';
 import { OPERATOR_PASSWORD_HASH } from '../../../services/platform/config/config';
@@ -20,13 +21,35 @@ describe('operator passwords', () => {
     expect(hashB64).toBe(scryptSync('correct horse', salt, 32, { N: 16384, r: 8, p: 1 }).toString('base64'));
   });
 
-  it('accepts the password and refuses another, an empty one and an unreadable hash', () => {
+  it('accepts the password and refuses another, an empty one and an unreadable hash', async () => {
     const stored = hashOperatorPassword('correct horse');
-    expect(verifyOperatorPassword('correct horse', stored)).toBe(true);
-    expect(verifyOperatorPassword('correct horsf', stored)).toBe(false);
-    expect(verifyOperatorPassword('', stored)).toBe(false);
-    expect(verifyOperatorPassword('correct horse', 'sha256$abc')).toBe(false);
-    expect(verifyOperatorPassword('correct horse', stored.replace(/\$16384\$/, '$3$'))).toBe(false);
+    expect(await verifyOperatorPassword('correct horse', stored)).toBe(true);
+    expect(await verifyOperatorPassword('correct horsf', stored)).toBe(false);
+    expect(await verifyOperatorPassword('', stored)).toBe(false);
+    expect(await verifyOperatorPassword('correct horse', 'sha256$abc')).toBe(false);
+    expect(await verifyOperatorPassword('correct horse', stored.replace(/\$16384\$/, '$3$'))).toBe(false);
+  });
+
+  it('verifies off the event loop: a callback queued meanwhile runs before the answer', async () => {
+    const stored = hashOperatorPassword('correct horse');
+    const order: string[] = [];
+    const verified = verifyOperatorPassword('correct horse', stored).then(() => order.push('verified'));
+    setImmediate(() => order.push('event loop turned'));
+    await verified;
+    expect(order).toEqual(['event loop turned', 'verified']);
+  });
+
+  it('checks an unknown username against a dummy hash of the same scrypt cost, which no password matches', async () => {
+    const operators = [{ username: 'op', passwordHash: hashOperatorPassword('s3cret') }];
+    const dummy = storedHashFor(operators, 'nobody');
+    const cost = (h: string) => {
+      const [scheme, n, r, p, salt, hash] = h.split('$');
+      return [scheme, n, r, p, Buffer.from(salt!, 'base64').length, Buffer.from(hash!, 'base64').length];
+    };
+    expect(cost(dummy)).toEqual(cost(operators[0]!.passwordHash));
+    expect(storedHashFor(operators, 'op')).toBe(operators[0]!.passwordHash);
+    for (const guess of ['', 's3cret', 'password'])
+      expect(await verifyOperatorPassword(guess, dummy)).toBe(false);
   });
 });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { buildTree, rootFromPath, leafHash } from '../../../services/contract/merkle';
+import { auditSteps, buildTree, leafHash, rootFromPath, walkPath } from '../../../services/contract/merkle';
 
 /**
  * The root is checked against the Merkle Tree Hash written straight from RFC
@@ -55,5 +55,44 @@ describe('Merkle tree (RFC 6962)', () => {
     expect(rootFromPath(leaf, 2, 5, tree.paths[2]!.slice(1))).toBeUndefined();
     expect(rootFromPath(leaf, 5, 5, tree.paths[2]!)).toBeUndefined();
     expect(rootFromPath(leaf, -1, 5, tree.paths[2]!)).toBeUndefined();
+  });
+
+  it('gives leaf i of n the path length of the RFC 6962 audit path, and no other length fits', () => {
+    // PATH(m, D[n]) from RFC 6962 2.1.1, counted: one node per split down to the leaf.
+    const pathLength = (m: number, n: number): number => {
+      if (n === 1) return 0;
+      let k = 1;
+      while (k * 2 < n) k *= 2;
+      return 1 + (m < k ? pathLength(m, k) : pathLength(m - k, n - k));
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 32 - 1 }), fc.nat(), (n, pick) => {
+        const i = pick % n;
+        expect(auditSteps(i, n)?.length).toBe(pathLength(i, n));
+      }),
+      { numRuns: 500, seed: 20261208 },
+    );
+    expect(auditSteps(5, 5)).toBeUndefined();
+    expect(auditSteps(0.5, 5)).toBeUndefined();
+  });
+
+  it('refuses an (index, size) its path does not fit even when the first node is already known', () => {
+    const v = values(8);
+    const tree = buildTree(v);
+    const known = (): boolean => true;
+    expect(walkPath(leafHash(v[0]!), 0, 8, tree.paths[0]!, known)?.known).toBe(true);
+    expect(walkPath(leafHash(v[0]!), 0, 1000, tree.paths[0]!, known)).toBeUndefined();
+    expect(walkPath(leafHash(v[0]!), 0, 4, tree.paths[0]!, known)).toBeUndefined();
+  });
+
+  it('places each node a walk computes at the leaves it covers', () => {
+    const v = values(6);
+    const tree = buildTree(v);
+    const walked = walkPath(leafHash(v[4]!), 4, 6, tree.paths[4]!, () => false)!;
+    expect(walked.nodes.map((n) => [n.start, n.end])).toEqual([
+      [4, 6],
+      [0, 6],
+    ]);
+    expect(walked.nodes.at(-1)!.hash.equals(mth(v))).toBe(true);
   });
 });

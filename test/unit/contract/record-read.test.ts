@@ -7,12 +7,19 @@ import { signedBatch, signedRecord } from '../../../services/contract/record';
 import { VerifiedRoots } from '../../../services/contract/batch-signature';
 import { HEADERS } from '../../../services/contract/definitions';
 import {
-  generateSigningKeyPair,
-  loadPrivateKey,
-  publicKeyFromBase64,
-} from '../../../services/contract/signing';
+  orgPublicKeys,
+  signingKeyOf,
+  type Signer,
+  type SigningKeyEntry,
+} from '../../../services/contract/keyring';
+import { generateSigningKeyPair, loadPrivateKey } from '../../../services/contract/signing';
 import type { OrgConfig } from '../../../services/platform/config/config';
-import { ReadRecords, verifyRecord, type RecordChecks } from '../../../services/contract/record-read';
+import {
+  ReadRecords,
+  verifyRecord,
+  verifySigned,
+  type RecordChecks,
+} from '../../../services/contract/record-read';
 
 /**
  * The reader's re-derivations, one rule per test, on records a hostile but
@@ -22,14 +29,15 @@ import { ReadRecords, verifyRecord, type RecordChecks } from '../../../services/
 const codec = loadEventCodec();
 const twitter = generateSigningKeyPair();
 const google = generateSigningKeyPair();
-const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber' };
+const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber', keys: [] };
+const TWITTER_KEY = { id: 'twitter-2026', publicKey: twitter.publicKey };
 const DAY = 86_400_000;
 const checks: RecordChecks = {
   codec,
   org: fbi,
-  orgKeys: new Map([
-    ['twitter', publicKeyFromBase64(twitter.publicKey)],
-    ['google', publicKeyFromBase64(google.publicKey)],
+  orgKeys: orgPublicKeys([
+    { id: 'twitter', keys: [TWITTER_KEY] },
+    { id: 'google', keys: [{ id: 'google-2026', publicKey: google.publicKey }] },
   ]),
   freshness: { maxAgeMs: 30 * DAY, maxSkewMs: 300_000 },
 };
@@ -95,8 +103,10 @@ function withPayload(event: ThreatEvent, change: (e: ThreatEvent) => void): Thre
   return copy;
 }
 
+/** Signed as twitter's key `twitter-2026`, with `signer`'s private key (a forger's, when not twitter's). */
 function batchMessages(events: ThreatEvent[], signer = twitter.privateKeyPem): KafkaMessage[] {
-  return signedBatch(events, codec, loadPrivateKey(signer)).map(
+  const as = { org: 'twitter', key: signingKeyOf(TWITTER_KEY), privateKey: loadPrivateKey(signer) };
+  return signedBatch(events, codec, as).map(
     (r) =>
       ({
         key: Buffer.from(r.key),
@@ -150,7 +160,7 @@ describe('verifyRecord: batch signatures (v2)', () => {
   it('dead-letters a valid path under a root whose signature is bad', () => {
     const m = batchMessages(five())[1]!;
     const proof = Buffer.from(proofOf(m));
-    proof[proof.length - 1] ^= 0x80;
+    proof[proof.length - TWITTER_KEY.id.length - 1] ^= 0x80; // the signature's last byte, before the key id
     expect(reasonOf(withProof(m, proof))).toMatch(/^TR_SIGNATURE_INVALID/);
   });
 
@@ -341,7 +351,7 @@ describe('verifyRecord: checks shared by the subscriptions of a process (ReadRec
     expect(counting(m).ok).toBe(true);
     expect(counting({ ...m } as KafkaMessage).ok).toBe(true);
     expect(checked).toBe(1);
-    const company: OrgConfig = { id: 'acme', name: 'Acme', kind: 'company', maxTlp: 'green' };
+    const company: OrgConfig = { id: 'acme', name: 'Acme', kind: 'company', maxTlp: 'green', keys: [] };
     expect(verifyRecord({ ...checks, readRecords: shared, org: company }, m, { position: at })).toMatchObject(
       {
         ok: false,
@@ -402,4 +412,131 @@ describe('verifyRecord: headers a member may write but kafkajs never does', () =
       expect(reasonOf(m)).toBe(`TR_SIGNATURE_INVALID: the ${name} header has a null value`);
     },
   );
+});
+
+/**
+ * What a reader accepts from an org that rotated its key and revoked the old
+ * one: each record is judged by the key that signed it and the instant the
+ * record says it was produced.
+ */
+describe('a reader across a key rotation', () => {
+  const oldPair = generateSigningKeyPair();
+  const newPair = generateSigningKeyPair();
+  const HOUR = 3_600_000;
+  const ROTATED = Date.parse('2026-12-01T00:00:00Z');
+  const OLD = {
+    id: 'tw-2025',
+    publicKey: oldPair.publicKey,
+    notAfter: new Date(ROTATED + 24 * HOUR).toISOString(),
+  };
+  const NEW = { id: 'tw-2026', publicKey: newPair.publicKey, notBefore: new Date(ROTATED).toISOString() };
+
+  const keysWith = (old: SigningKeyEntry) => orgPublicKeys([{ id: 'twitter', keys: [old, NEW] }]);
+
+  /** A signer as the key's holder has it: the id, and no validity of its own to stop it. */
+  const holderOf = (entry: { id: string; publicKey: string }, pem: string): Signer => ({
+    org: 'twitter',
+    key: signingKeyOf({ id: entry.id, publicKey: entry.publicKey }),
+    privateKey: loadPrivateKey(pem),
+  });
+
+  function event(producedAt: number): ThreatEvent {
+    const value = `rotation-${randomUUID().slice(0, 8)}.example.com`;
+    return {
+      eventId: randomUUID(),
+      schemaVersion: 2,
+      producedAt: new Date(producedAt).toISOString(),
+      source: { org: 'twitter', submitter: 'soc' },
+      canonicalizationVersion: 2,
+      payload: {
+        kind: 'IndicatorPublished',
+        key: createHash('sha256').update(`domain:${value}`).digest('hex'),
+        indicator: {
+          type: 'domain',
+          value,
+          platform: null,
+          category: 'disinformation',
+          tlp: 'clear',
+          recipients: [],
+          confidence: 80,
+          severity: 'high',
+          validFrom: new Date(producedAt).toISOString(),
+          validUntil: null,
+          threatActor: null,
+          campaign: null,
+          tags: [],
+          description: null,
+          references: [],
+          firstSeen: null,
+        },
+      },
+    };
+  }
+
+  const asMessage = (r: {
+    key: string;
+    value: Buffer;
+    headers: Record<string, string | Buffer>;
+  }): KafkaMessage =>
+    ({
+      key: Buffer.from(r.key),
+      value: r.value,
+      headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, Buffer.from(v)])),
+      offset: '0',
+    }) as unknown as KafkaMessage;
+
+  function batchBy(signer: Signer, producedAt: number): KafkaMessage {
+    return asMessage(signedBatch([event(producedAt)], codec, signer)[0]!);
+  }
+
+  function verdict(orgKeys: ReturnType<typeof keysWith>, message: KafkaMessage): string {
+    const v = verifySigned({ codec, orgKeys, verifiedRoots: new VerifiedRoots() }, message);
+    return v.ok ? 'ok' : `${v.code}: ${v.reason}`;
+  }
+
+  describe('a reader of an org that rotates its signing key', () => {
+    const oldSigner = holderOf(OLD, oldPair.privateKeyPem);
+    const newSigner = holderOf(NEW, newPair.privateKeyPem);
+
+    it('accepts records of the old key and of the new one during the overlap', () => {
+      expect(verdict(keysWith(OLD), batchBy(oldSigner, ROTATED + HOUR))).toBe('ok');
+      expect(verdict(keysWith(OLD), batchBy(newSigner, ROTATED + HOUR))).toBe('ok');
+    });
+
+    it('refuses a record the old key signed after the overlap ended', () => {
+      expect(verdict(keysWith(OLD), batchBy(oldSigner, ROTATED + 25 * HOUR))).toBe(
+        `TR_SIGNATURE_INVALID: signed with key tw-2025 of twitter, valid only until ${OLD.notAfter}, by a record produced at ${new Date(ROTATED + 25 * HOUR).toISOString()}`,
+      );
+    });
+
+    it('refuses a record the new key signed before its notBefore', () => {
+      expect(verdict(keysWith(OLD), batchBy(newSigner, ROTATED - HOUR))).toMatch(
+        /^TR_SIGNATURE_INVALID: signed with key tw-2026 of twitter, valid only from/,
+      );
+    });
+
+    it('refuses what a revoked key signed from revokedAt on, and keeps accepting what it signed before', () => {
+      const revoked = keysWith({ ...OLD, revokedAt: new Date(ROTATED + 2 * HOUR).toISOString() });
+      expect(verdict(revoked, batchBy(oldSigner, ROTATED + 3 * HOUR))).toMatch(
+        /^TR_SIGNATURE_INVALID: signed with key tw-2025 of twitter, revoked at 2026-12-01T02:00:00.000Z/,
+      );
+      expect(verdict(revoked, batchBy(oldSigner, ROTATED + HOUR))).toBe('ok');
+    });
+
+    it('refuses a record that names the new key but was signed with the old one', () => {
+      const forged = { ...oldSigner, key: newSigner.key };
+      expect(verdict(keysWith(OLD), batchBy(forged, ROTATED + HOUR))).toBe(
+        "TR_SIGNATURE_INVALID: the record's Merkle proof does not lead to a root twitter signed",
+      );
+    });
+
+    it('verifies a single-signature (v1) record with whichever listed key signed it, inside its validity', () => {
+      const byNew = asMessage(signedRecord(event(ROTATED + HOUR), codec, newSigner.privateKey));
+      expect(verdict(keysWith(OLD), byNew)).toBe('ok');
+      const lateByOld = asMessage(signedRecord(event(ROTATED + 25 * HOUR), codec, oldSigner.privateKey));
+      expect(verdict(keysWith(OLD), lateByOld)).toMatch(
+        /^TR_SIGNATURE_INVALID: signed with key tw-2025 of twitter/,
+      );
+    });
+  });
 });

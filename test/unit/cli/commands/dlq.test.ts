@@ -4,6 +4,7 @@ import type { DeadLetterEntry } from '../../../../services/subscriber/dlq/read';
 
 function entry(fields: Partial<DeadLetterEntry>): DeadLetterEntry {
   return {
+    partition: 1,
     offset: '0',
     at: '2025-01-01T00:00:00.000Z',
     code: 'TR_SIGNATURE_INVALID',
@@ -11,15 +12,21 @@ function entry(fields: Partial<DeadLetterEntry>): DeadLetterEntry {
     source: { topic: 'threatrelay.indicators.green', partition: 2, offset: '41' },
     eventId: 'evt-1',
     message: {} as KafkaMessage,
+    replayed: false,
     ...fields,
   };
 }
 
 describe('dlq list', () => {
-  it('prints a dead letter on one line', () => {
+  it('prints a dead letter on one line, with its id and what a replay does with it', () => {
     expect(deadLetterLine(entry({}))).toBe(
-      '2025-01-01T00:00:00.000Z  TR_SIGNATURE_INVALID         threatrelay.indicators.green/2@41  event evt-1  bad signature',
+      '2025-01-01T00:00:00.000Z  1:0      held       TR_SIGNATURE_INVALID         threatrelay.indicators.green/2@41  event evt-1  bad signature',
     );
+  });
+
+  it('calls a delivery failure replayable, and a letter a replay handled replayed', () => {
+    expect(deadLetterLine(entry({ code: 'TR_DELIVERY_REJECTED' }))).toContain(' replayable ');
+    expect(deadLetterLine(entry({ code: 'TR_DELIVERY_REJECTED', replayed: true }))).toContain(' replayed ');
   });
 
   it('escapes terminal control sequences in every header it prints', () => {

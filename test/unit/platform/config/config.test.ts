@@ -209,7 +209,7 @@ describe('config: Kafka users', () => {
       [
         'kafka.users: duplicate Kafka username "dhs-subscriber"',
         'kafka.users.1.org: unknown org "nsa"',
-        'kafka.users.2.role: org "dhs" has no publicKey, so nothing it published could be verified',
+        'kafka.users.2.role: org "dhs" has no publicKey (or keys), so nothing it published could be verified',
         'kafka.sasl: kafka.users needs kafka.sasl with a SCRAM mechanism: provision creates SCRAM users',
       ].sort(),
     );

@@ -40,12 +40,28 @@ describe('embedded dedup rows', () => {
 
   it('round-trips a key row and expires it with its latest source', () => {
     const sources = new Map([
-      ['facebook', 1_800_000_000_001],
-      [longest, far],
-      ['google', 1_700_000_000_000],
+      ['facebook', { expiresAt: 1_800_000_000_001, tlp: 0 }],
+      [longest, { expiresAt: far, tlp: 4 }],
+      ['google', { expiresAt: 1_700_000_000_000, tlp: 3 }],
     ]);
     const row = encodeKey(sources);
     expect(decodeKey(row)).toEqual([...sources]);
+    expect(keyExpiresAt(row)).toBe(far);
+  });
+
+  it('reads a key row written before reports kept their TLP, each source as red', () => {
+    // The earlier layout, written out by hand: 6-byte expiresAt, the org id's length, the org id.
+    const entry = (org: string, expiresAt: number): Buffer => {
+      const head = Buffer.alloc(7);
+      head.writeUIntBE(expiresAt, 0, 6);
+      head[6] = org.length;
+      return Buffer.concat([head, Buffer.from(org, 'latin1')]);
+    };
+    const row = Buffer.concat([entry('facebook', 1_800_000_000_001), entry(longest, far)]);
+    expect(decodeKey(row)).toEqual([
+      ['facebook', { expiresAt: 1_800_000_000_001, tlp: 4 }],
+      [longest, { expiresAt: far, tlp: 4 }],
+    ]);
     expect(keyExpiresAt(row)).toBe(far);
   });
 

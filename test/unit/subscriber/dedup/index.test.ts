@@ -24,6 +24,7 @@ const report = (n: number, extra: Partial<DedupInput> = {}): DedupInput => ({
   key: n.toString(16).padStart(64, '0'),
   org: 'facebook',
   kind: 'published',
+  tlp: 'clear',
   position: `t/0/${n}`,
   ...extra,
 });

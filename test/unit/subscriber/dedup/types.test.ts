@@ -48,11 +48,27 @@ function describeDedupContract(name: string, makeHarness: () => Promise<Harness>
     const eventIdOf = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
     const published = (org: string, extra: Partial<DedupInput> = {}): DedupInput => {
       const n = next();
-      return { eventId: eventIdOf(n), key, org, kind: 'published', position: `t/0/${n}`, ...extra };
+      return {
+        eventId: eventIdOf(n),
+        key,
+        org,
+        kind: 'published',
+        tlp: 'clear',
+        position: `t/0/${n}`,
+        ...extra,
+      };
     };
     const revoked = (org: string, extra: Partial<DedupInput> = {}): DedupInput => {
       const n = next();
-      return { eventId: eventIdOf(n), key, org, kind: 'revoked', position: `t/0/${n}`, ...extra };
+      return {
+        eventId: eventIdOf(n),
+        key,
+        org,
+        kind: 'revoked',
+        tlp: 'clear',
+        position: `t/0/${n}`,
+        ...extra,
+      };
     };
     /** The outcome of a record seen for the first time. */
     const first = (decision: DedupDecision): DedupOutcome => ({ ...decision, repeat: false });
@@ -128,6 +144,41 @@ function describeDedupContract(name: string, makeHarness: () => Promise<Harness>
         );
         expect(await store.record(published('microsoft'), t0)).toEqual(
           first({ kind: 'corroborated', sources: ['facebook', 'google', 'microsoft', 'twitter'] }),
+        );
+      });
+
+      it('does not name an amber+strict report in a clear corroboration, and calls it new', async () => {
+        await store.record(published('microsoft', { tlp: 'amber+strict' }), t0);
+        expect(await store.record(published('google'), t0)).toEqual(first({ kind: 'new' }));
+        expect(await store.record(published('twitter', { tlp: 'green' }), t0)).toEqual(
+          first({ kind: 'corroborated', sources: ['google', 'twitter'] }),
+        );
+      });
+
+      it('names a clear report in a red corroboration', async () => {
+        await store.record(published('google'), t0);
+        expect(await store.record(published('microsoft', { tlp: 'red' }), t0)).toEqual(
+          first({ kind: 'corroborated', sources: ['google', 'microsoft'] }),
+        );
+      });
+
+      it('does not name a red report among the sources that remain after a clear revocation', async () => {
+        await store.record(published('google'), t0);
+        await store.record(published('microsoft', { tlp: 'red' }), t0);
+        await store.record(published('twitter', { tlp: 'amber' }), t0);
+        expect(await store.record(revoked('google'), t0)).toEqual(
+          first({ kind: 'revoked', remainingSources: [] }),
+        );
+        expect(await store.record(revoked('twitter', { tlp: 'amber' }), t0)).toEqual(
+          first({ kind: 'revoked', remainingSources: [] }),
+        );
+      });
+
+      it('names a green report among the sources that remain after an amber revocation', async () => {
+        await store.record(published('twitter', { tlp: 'amber' }), t0);
+        await store.record(published('google', { tlp: 'green' }), t0);
+        expect(await store.record(revoked('twitter', { tlp: 'amber' }), t0)).toEqual(
+          first({ kind: 'revoked', remainingSources: ['google'] }),
         );
       });
 
