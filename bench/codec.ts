@@ -141,6 +141,9 @@ function event(i: number): ThreatEvent {
             : null,
         references: Array.from({ length: int(0, 2) }, () => `https://reports.example.org/${hex(10)}`),
         firstSeen: rand() < 0.5 ? iso(produced - int(1, 30) * 86_400_000) : null,
+        quality: null,
+        variants: [],
+        warnings: [],
       },
     },
   };
@@ -165,6 +168,9 @@ const rawValues = events.map((e) => {
         validFrom: toMs(i.validFrom),
         validUntil: toMs(i.validUntil),
         firstSeen: toMs(i.firstSeen),
+        quality: null,
+        variants: [],
+        warnings: [],
       },
     };
   }

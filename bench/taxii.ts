@@ -81,6 +81,7 @@ async function main(): Promise<void> {
       kind: 'government' as const,
       maxTlp: 'amber' as const,
       keys: [],
+      pdq: { minQuality: 50 },
     };
     const secret = 'trt_bench_secret';
     const collections = collectionsOf(org, 'bench');

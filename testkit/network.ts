@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage } from 'kafkajs';
 import { startProducer, type RunningProducer } from '../services/producer/service';
-import { apiKeyHash, parseConfig, type Config } from '../services/platform/config/config';
+import { apiKeyHash, parseConfig, type ApiScope, type Config } from '../services/platform/config/config';
 import { createLogger, type Logger } from '../services/platform/logger';
 import { provisionTopics } from '../services/admin/provision';
 import { generateSigningKeyPair } from '../services/contract/signing';
@@ -26,6 +26,8 @@ export interface TestOrg {
   mispDefaultCategory?: Category;
   /** The org's producer policy for MISP warninglists (lists to reject, values never warned). */
   warninglists?: { reject?: string[]; exceptions?: string[] };
+  /** The org's `pdq` settings; the config's default when absent. */
+  pdq?: { minQuality: number };
 }
 
 export interface TestSubscription {
@@ -46,7 +48,7 @@ export interface TestNetwork {
   config: Config;
   /** PKCS#8 PEM private signing key per org. */
   signingKeys: Record<string, string>;
-  /** Plain API key per org (scopes publish+revoke). */
+  /** Plain API key per org (scopes publish, revoke and sight). */
   apiKeys: Record<string, string>;
   /** Standard Webhooks secret per subscription. */
   webhookSecrets: Record<string, string>;
@@ -87,7 +89,7 @@ export interface TestNetworkOptions {
   /** Overrides of the producer settings (rate limit, body limit, timeouts). */
   producer?: Record<string, number>;
   /** More API keys, by name; their plain keys land in `apiKeys` under the name. */
-  extraApiKeys?: { name: string; org: string; scopes: ('publish' | 'revoke')[] }[];
+  extraApiKeys?: { name: string; org: string; scopes: ApiScope[] }[];
   /** Partitions of every topic; default 3. */
   partitions?: number;
   /** Orgs that get a TAXII reader (`<org>-taxii`) in `taxii.readers`. */
@@ -117,13 +119,14 @@ export async function createTestNetwork(
       maxTlp: o.maxTlp ?? 'amber',
       ...(o.mispDefaultCategory ? { mispDefaultCategory: o.mispDefaultCategory } : {}),
       ...(o.warninglists ? { warninglists: o.warninglists } : {}),
+      ...(o.pdq ? { pdq: o.pdq } : {}),
     };
   });
   const rawKeys = orgs.map((o) => ({
     name: `${o.id}-secops`,
     org: o.id,
     sha256: apiKeyHash(apiKeys[o.id]!),
-    scopes: ['publish', 'revoke'],
+    scopes: ['publish', 'revoke', 'sight'],
   }));
   for (const extra of options.extraApiKeys ?? []) {
     apiKeys[extra.name] = `trk_${extra.name}_${randomBytes(16).toString('hex')}`;

@@ -7,6 +7,7 @@ import { producer } from './commands/producer';
 import { provision } from './commands/provision';
 import { publish } from './commands/publish';
 import { receiver } from './commands/receiver';
+import { sight } from './commands/sight';
 import { subscriber } from './commands/subscriber';
 import { subscription } from './commands/subscription';
 import { taxii } from './commands/taxii';
@@ -23,6 +24,7 @@ export const COMMANDS = [
   keys,
   kafka,
   publish,
+  sight,
   dlq,
   subscription,
   warninglists,

@@ -35,6 +35,15 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       'api-key-file': { type: 'string' },
       'batch-size': { type: 'string', default: '500' },
       format: { type: 'string' },
+      // threatrelay sight
+      to: { type: 'string', multiple: true },
+      recipient: { type: 'string', multiple: true },
+      count: { type: 'string' },
+      where: { type: 'string' },
+      note: { type: 'string' },
+      tlp: { type: 'string' },
+      'first-seen': { type: 'string' },
+      'last-seen': { type: 'string' },
       recipients: { type: 'string' },
       'include-non-ids': { type: 'boolean' },
       // warninglists: the value's type, the snapshot folder, the lists an import keeps, its commit.

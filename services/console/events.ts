@@ -50,7 +50,7 @@ export function describeRecord(
   const published = event.payload.kind === 'IndicatorPublished' ? event.payload.indicator : undefined;
   return {
     eventId: event.eventId,
-    kind: published ? 'published' : 'revoked',
+    kind: published ? 'published' : event.payload.kind === 'Sighting' ? 'sighted' : 'revoked',
     type: identityOf(event.payload).type,
     category: published?.category ?? null,
     sourceOrg,

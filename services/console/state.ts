@@ -102,7 +102,7 @@ export interface SubscriptionView {
  */
 export interface RecentEvent {
   eventId: string;
-  kind: 'published' | 'revoked' | 'unreadable';
+  kind: 'published' | 'revoked' | 'sighted' | 'unreadable';
   type: IndicatorType | null;
   category: string | null;
   sourceOrg: string;

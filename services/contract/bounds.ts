@@ -26,6 +26,11 @@ export const BOUNDS = {
   reference: 2048,
   /** Characters of a revocation's `reason`. */
   reason: 1000,
+  /** Characters of a sighting's `where` and of its `note`. */
+  where: 500,
+  note: 1000,
+  /** A sighting's `count`: what an Avro int holds. */
+  sightingCount: 2_147_483_647,
   /** Characters of `source.submitter` (an API key's name). */
   submitter: 200,
   /**

@@ -22,9 +22,11 @@ export const ERROR_CODES = [
   'TR_CONFIG',
   'TR_CODEC_UNKNOWN_FINGERPRINT',
   'TR_CODEC_MALFORMED',
+  'TR_CODEC_UNKNOWN_BRANCH',
   'TR_SIGNATURE_INVALID',
   'TR_RECORD_INVALID',
   'TR_RECORD_OUT_OF_BOUNDS',
+  'TR_PDQ_INVALID',
   'TR_VALUE_NOT_CANONICAL',
   'TR_KEY_MISMATCH',
   'TR_STALE',
@@ -113,10 +115,20 @@ export const ERROR_DOCS: Record<ErrorCode, ErrorDoc> = {
     canRetry: false,
     summary: 'An Avro record is not single-object encoded, is truncated or has trailing bytes.',
   },
+  TR_CODEC_UNKNOWN_BRANCH: {
+    canRetry: false,
+    summary:
+      'An Avro record carries a payload branch (for example a `Sighting`, schema v4) that this reader does not know. Dead-lettered; upgrade the reader to read it.',
+  },
   TR_SIGNATURE_INVALID: {
     canRetry: false,
     summary:
       "A record's Ed25519 signature is missing or does not verify against its source org's keys, or the key that signed it was not valid at the record's producedAt (before notBefore, at or after notAfter or revokedAt).",
+  },
+  TR_PDQ_INVALID: {
+    canRetry: false,
+    summary:
+      "A pdq record breaks the PDQ rules: a degenerate hash, more than 7 variants, a variant that is not a hash, equals the hash or repeats, quality outside 0-100 or below its source org's floor, or quality/variants on another type (dead-lettered).",
   },
   TR_RECORD_INVALID: {
     canRetry: false,

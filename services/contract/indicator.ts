@@ -6,9 +6,11 @@ import {
   PLATFORMS,
   PLATFORM_TYPES,
   SEVERITIES,
+  SIGHTING_KINDS,
   TLP_LEVELS,
 } from './model';
 import { BOUNDS, referenceSchema } from './bounds';
+import { MAX_PDQ_VARIANTS, pdqRuleProblems } from './pdq';
 
 /**
  * The API shape of an indicator, as a company's security team posts it. Built
@@ -44,8 +46,22 @@ export const indicatorInputSchema = z
     tags: z.array(shortText(BOUNDS.tag)).max(BOUNDS.tags).default([]),
     description: shortText(BOUNDS.description).optional(),
     references: z.array(referenceSchema).max(BOUNDS.references).default([]),
+    /** For `pdq`: the hasher's quality score; below the org's `pdq.minQuality` (default 50) it is refused. */
+    quality: z.number().int().min(0).max(100).optional(),
+    /** For `pdq`: up to 7 PDQ hashes of the same image rotated and flipped (the dihedral hashes). */
+    variants: z
+      .array(z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a PDQ hash: 64 hex characters'))
+      .max(MAX_PDQ_VARIANTS, `must be at most ${MAX_PDQ_VARIANTS} (the dihedral transforms of an image)`)
+      .optional(),
   })
   .superRefine((ind, ctx) => {
+    for (const problem of inputPdqProblems(ind)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: problem.path.split('.').map(pathSegment),
+        message: problem.message,
+      });
+    }
     const needsRecipients = NAMED_RECIPIENT_TLPS.includes(ind.tlp);
     if (needsRecipients && !ind.recipients) {
       ctx.addIssue({ code: 'custom', path: ['recipients'], message: `required for tlp ${ind.tlp}` });
@@ -77,6 +93,30 @@ export const indicatorInputSchema = z
   });
 
 export type IndicatorInput = z.infer<typeof indicatorInputSchema>;
+
+const pathSegment = (s: string): string | number => (/^\d+$/.test(s) ? Number(s) : s);
+
+/**
+ * The PDQ rules the schema's shapes leave, on an API item, hashes compared
+ * canonical (lowercase): the value's own shape is the canonicalizer's to
+ * judge (TR_INVALID_VALUE), the variants' and quality's the schema's.
+ */
+function inputPdqProblems(ind: {
+  type: string;
+  value: string;
+  quality?: number | undefined;
+  variants?: string[] | undefined;
+}): { path: string; message: string }[] {
+  return pdqRuleProblems(
+    {
+      type: ind.type,
+      value: ind.value.toLowerCase(),
+      quality: ind.quality ?? null,
+      variants: (ind.variants ?? []).map((v) => v.toLowerCase()),
+    },
+    '',
+  );
+}
 
 /**
  * `POST /v1/indicators/revoke`: withdraw an indicator this org published,
@@ -136,3 +176,69 @@ export const revocationInputSchema = z
   });
 
 export type RevocationInput = z.infer<typeof revocationInputSchema>;
+
+/**
+ * `POST /v1/sightings`: what an org's security team saw of an indicator,
+ * named by `key` or by `type` + `value` (+ `platform`), canonicalized like a
+ * report. Travels at its own `tlp` (default green), and to the direct topic
+ * of each org in `to` (those the sighter received the indicator from).
+ */
+export const sightingInputSchema = z
+  .strictObject({
+    key: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be the 64 lowercase hex chars of an indicator key')
+      .optional(),
+    type: z.enum(INDICATOR_TYPES).optional(),
+    value: z.string().min(1).max(BOUNDS.value).optional(),
+    platform: z.enum(PLATFORMS).optional(),
+    kind: z.enum(SIGHTING_KINDS),
+    count: z.number().int().min(1).max(BOUNDS.sightingCount).default(1),
+    firstSeen: isoDate.optional(),
+    lastSeen: isoDate.optional(),
+    where: shortText(BOUNDS.where).optional(),
+    note: shortText(BOUNDS.note).optional(),
+    tlp: z.enum(TLP_LEVELS).default('green'),
+    recipients: z.array(orgId).min(1).max(BOUNDS.recipients).optional(),
+    to: z.array(orgId).max(BOUNDS.recipients).default([]),
+  })
+  .superRefine((s, ctx) => {
+    const byValue = s.type !== undefined || s.value !== undefined;
+    if (s.key === undefined && !byValue) {
+      ctx.addIssue({ code: 'custom', path: ['key'], message: 'give the indicator key, or type and value' });
+    }
+    if (s.key !== undefined && byValue) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['key'],
+        message: 'give either key, or type and value, not both',
+      });
+    }
+    if (byValue && s.type === undefined)
+      ctx.addIssue({ code: 'custom', path: ['type'], message: 'required with value' });
+    if (byValue && s.value === undefined)
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'required with type' });
+    const needsPlatform = s.type !== undefined && PLATFORM_TYPES.includes(s.type);
+    if (needsPlatform !== (s.platform !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['platform'],
+        message: needsPlatform
+          ? `required for type ${s.type}`
+          : `only allowed with type ${PLATFORM_TYPES.join(' or ')}`,
+      });
+    }
+    const needsRecipients = NAMED_RECIPIENT_TLPS.includes(s.tlp);
+    if (needsRecipients !== (s.recipients !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['recipients'],
+        message: needsRecipients ? `required for tlp ${s.tlp}` : 'only allowed for tlp amber+strict and red',
+      });
+    }
+    if (s.firstSeen && s.lastSeen && Date.parse(s.lastSeen) < Date.parse(s.firstSeen)) {
+      ctx.addIssue({ code: 'custom', path: ['lastSeen'], message: 'must not be before firstSeen' });
+    }
+  });
+
+export type SightingInput = z.infer<typeof sightingInputSchema>;

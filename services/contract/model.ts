@@ -89,6 +89,18 @@ export interface Indicator {
   references: string[];
   /** When the source first observed it (schema v2; null from v1 writers). */
   firstSeen: string | null;
+  /** For `pdq`: the hasher's quality score, 0 to 100 (schema v3; null when not given or from older writers). */
+  quality: number | null;
+  /** For `pdq`: up to 7 dihedral PDQ hashes of the same image, canonical lowercase hex (schema v3). */
+  variants: string[];
+  /** Warninglists the value is on, as the producer found them (schema v3). */
+  warnings: IndicatorWarning[];
+}
+
+/** A warninglist that holds an indicator's value, and the version of the list that matched. */
+export interface IndicatorWarning {
+  list: string;
+  version: number;
 }
 
 export interface Source {
@@ -120,7 +132,32 @@ export interface IndicatorRevoked {
   reason: string;
 }
 
-export type EventPayload = IndicatorPublished | IndicatorRevoked;
+/** What an org says it saw of an indicator (schema v4). */
+export const SIGHTING_KINDS = ['seen', 'true_positive', 'false_positive', 'expired'] as const;
+export type SightingKind = (typeof SIGHTING_KINDS)[number];
+
+/**
+ * An org's sighting of an indicator it names by key only: the value is not
+ * carried, so a reader that lacks the key learns nothing from it (schema v4).
+ */
+export interface Sighting {
+  kind: 'Sighting';
+  key: string;
+  sightingKind: SightingKind;
+  /** At least 1. */
+  count: number;
+  firstSeen: string | null;
+  lastSeen: string | null;
+  where: string | null;
+  note: string | null;
+  /** The sighting's own TLP and recipients: it travels like an indicator of that TLP. */
+  tlp: Tlp;
+  recipients: string[];
+  /** Orgs addressed (those that reported the key): each also gets a copy on its direct topic. */
+  to: string[];
+}
+
+export type EventPayload = IndicatorPublished | IndicatorRevoked | Sighting;
 
 export interface ThreatEvent {
   eventId: string;
@@ -134,16 +171,17 @@ export interface ThreatEvent {
   payload: EventPayload;
 }
 
-/** How a payload is routed and entitled: a revocation travels exactly as its original did. */
+/** How a payload is routed and entitled: a revocation travels exactly as its original did, a sighting as its own TLP says. */
 export function routeOf(payload: EventPayload): { tlp: Tlp; recipients: readonly string[] } {
   return payload.kind === 'IndicatorPublished' ? payload.indicator : payload;
 }
 
-/** The identity a payload names: type, platform and canonical value; a revocation by key alone has none. */
+/** The identity a payload names: type, platform and canonical value; a revocation by key alone and a sighting have none. */
 export function identityOf(payload: EventPayload): {
   type: IndicatorType | null;
   platform: Platform | null;
   value: string | null;
 } {
+  if (payload.kind === 'Sighting') return { type: null, platform: null, value: null };
   return payload.kind === 'IndicatorPublished' ? payload.indicator : payload;
 }

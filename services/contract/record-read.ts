@@ -9,6 +9,7 @@ import { headerBytes, headerText, readHeader, type HeaderRead } from './headers'
 import { identityKey } from './identity';
 import { keyValidityProblem, type OrgKeys, type SigningKey } from './keyring';
 import { identityOf, routeOf, type ThreatEvent } from './model';
+import { PDQ_DEFAULT_MIN_QUALITY, pdqQualityProblem } from './pdq';
 import { verifyValue } from './signing';
 
 /** What a reader needs to decide whether a record is what it claims and meant for it. */
@@ -18,6 +19,8 @@ export interface RecordChecks {
   orgKeys: OrgKeys;
   /** The reading org: entitlement is checked against it. */
   org: Reader;
+  /** Each publishing org's `pdq.minQuality`, by org id; an org not listed has the default, 50. */
+  pdqFloors?: ReadonlyMap<string, number>;
   /** Verified batch roots; default one cache per process, shared by its subscriptions. */
   verifiedRoots?: VerifiedRoots;
   /** Records produced longer ago than `maxAgeMs` or more than `maxSkewMs` ahead are stale. */
@@ -68,7 +71,19 @@ export function verifyRecord(
 function readProblem(checks: RecordChecks, message: KafkaMessage): Verdict {
   const signed = verifySigned(checks, message);
   if (!signed.ok) return signed;
-  return identityProblem(signed.event) ?? signed;
+  return identityProblem(signed.event) ?? qualityProblem(checks, signed.event) ?? signed;
+}
+
+/**
+ * A pdq report below its own org's quality floor: the producer refuses it,
+ * so a record that has one comes from a producer that did not check.
+ */
+function qualityProblem(checks: RecordChecks, event: ThreatEvent): Verdict | undefined {
+  if (event.payload.kind !== 'IndicatorPublished') return undefined;
+  const org = event.source.org;
+  const floor = checks.pdqFloors?.get(org) ?? PDQ_DEFAULT_MIN_QUALITY;
+  const problem = pdqQualityProblem(event.payload.indicator.quality, floor, org);
+  return problem ? reject('TR_PDQ_INVALID', `payload.indicator.quality ${problem}`) : undefined;
 }
 
 const SHARED_HEADERS = [HEADERS.sourceOrg, HEADERS.signature, HEADERS.batchSignature] as const;

@@ -1,5 +1,6 @@
 import { BOUNDS, referenceProblem } from './bounds';
 import { ThreatRelayError, type ErrorDetail } from './errors';
+import { pdqProblems } from './pdq';
 import {
   CATEGORIES,
   INDICATOR_TYPES,
@@ -7,7 +8,10 @@ import {
   PLATFORM_TYPES,
   PLATFORMS,
   SEVERITIES,
+  SIGHTING_KINDS,
   TLP_LEVELS,
+  identityOf,
+  type Sighting,
   type ThreatEvent,
 } from './model';
 
@@ -55,7 +59,7 @@ export function eventProblems(event: ThreatEvent): ErrorDetail[] {
   route.recipients.forEach((r, i) =>
     check(ORG_ID_PATTERN.test(r), `${at}.recipients.${i}`, 'must be an org id'),
   );
-  const identity = p.kind === 'IndicatorPublished' ? p.indicator : p;
+  const identity = identityOf(p);
   if (identity.type !== null) {
     check(oneOf(INDICATOR_TYPES, identity.type), `${at}.type`, 'is not a known indicator type');
     const needsPlatform = PLATFORM_TYPES.includes(identity.type);
@@ -85,7 +89,35 @@ export function eventProblems(event: ThreatEvent): ErrorDetail[] {
       'must be 0 to 100',
     );
     check(i.validUntil === null || i.validUntil > i.validFrom, `${at}.validUntil`, 'must be after validFrom');
+    out.push(...pdqProblems(i, at));
+  } else if (p.kind === 'Sighting') {
+    out.push(...sightingProblems(p));
   }
+  return out;
+}
+
+/** A sighting's shape: its kind, a count an Avro int holds, times in order, addressees that are org ids. */
+function sightingProblems(s: Sighting): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  const check = (ok: boolean, path: string, message: string): void => {
+    if (!ok) out.push({ path, message });
+  };
+  check(
+    oneOf(SIGHTING_KINDS, s.sightingKind),
+    'payload.sightingKind',
+    `must be one of ${SIGHTING_KINDS.join(', ')}`,
+  );
+  check(
+    Number.isInteger(s.count) && s.count >= 1 && s.count <= BOUNDS.sightingCount,
+    'payload.count',
+    `must be 1 to ${BOUNDS.sightingCount}`,
+  );
+  check(
+    s.firstSeen === null || s.lastSeen === null || s.firstSeen <= s.lastSeen,
+    'payload.lastSeen',
+    'must not be before firstSeen',
+  );
+  s.to.forEach((org, i) => check(ORG_ID_PATTERN.test(org), `payload.to.${i}`, 'must be an org id'));
   return out;
 }
 
@@ -109,6 +141,12 @@ export function boundProblems(event: ThreatEvent): ErrorDetail[] {
   const at = p.kind === 'IndicatorPublished' ? 'payload.indicator' : 'payload';
   const route = p.kind === 'IndicatorPublished' ? p.indicator : p;
   count(route.recipients, BOUNDS.recipients, `${at}.recipients`);
+  if (p.kind === 'Sighting') {
+    within(p.where, BOUNDS.where, 'payload.where');
+    within(p.note, BOUNDS.note, 'payload.note');
+    count(p.to, BOUNDS.recipients, 'payload.to');
+    return out;
+  }
   within(p.kind === 'IndicatorPublished' ? p.indicator.value : p.value, BOUNDS.value, `${at}.value`);
   if (p.kind === 'IndicatorRevoked') {
     within(p.reason, BOUNDS.reason, 'payload.reason');
@@ -131,12 +169,22 @@ export function boundProblems(event: ThreatEvent): ErrorDetail[] {
 
 /**
  * What the decoder runs on each record it reads. Throws TR_RECORD_INVALID
- * naming every shape problem, or, for a well-shaped record, TR_RECORD_OUT_OF_BOUNDS
- * naming every bound exceeded.
+ * naming every shape problem (TR_PDQ_INVALID when only the PDQ rules are
+ * broken: the record is sound, the report is not), or, for a well-shaped
+ * record, TR_RECORD_OUT_OF_BOUNDS naming every bound exceeded.
  */
 export function assertWellFormed(event: ThreatEvent): ThreatEvent {
   const problems = eventProblems(event);
-  if (problems.length > 0) throw notWellFormed('TR_RECORD_INVALID', 'record is not well-formed', problems);
+  if (problems.length > 0) {
+    const p = event.payload;
+    const pdqOnly =
+      p.kind === 'IndicatorPublished' && pdqProblems(p.indicator, '').length === problems.length;
+    throw notWellFormed(
+      pdqOnly ? 'TR_PDQ_INVALID' : 'TR_RECORD_INVALID',
+      'record is not well-formed',
+      problems,
+    );
+  }
   const outside = boundProblems(event);
   if (outside.length > 0) throw notWellFormed('TR_RECORD_OUT_OF_BOUNDS', 'record is out of bounds', outside);
   return event;
@@ -154,7 +202,7 @@ export function assertRecordSize(bytes: Buffer): void {
 }
 
 function notWellFormed(
-  code: 'TR_RECORD_INVALID' | 'TR_RECORD_OUT_OF_BOUNDS',
+  code: 'TR_RECORD_INVALID' | 'TR_PDQ_INVALID' | 'TR_RECORD_OUT_OF_BOUNDS',
   what: string,
   details: ErrorDetail[],
 ): ThreatRelayError {

@@ -1,5 +1,12 @@
 import { uuidV5 } from '../contract/ids';
-import { routeOf, type Category, type IndicatorType, type ThreatEvent, type Tlp } from '../contract/model';
+import {
+  routeOf,
+  type Category,
+  type IndicatorType,
+  type Sighting,
+  type ThreatEvent,
+  type Tlp,
+} from '../contract/model';
 import { TLP2_MARKING_IDS, tlpMarkingDefinition } from './markings';
 
 /**
@@ -91,6 +98,57 @@ function identityObject(org: string): Record<string, unknown> {
   };
 }
 
+/** STIX opinion values for the sighting kinds that judge a report wrong. */
+const OPINIONS = { false_positive: 'strongly-disagree', expired: 'disagree' } as const;
+
+/**
+ * A sighting as STIX: `seen` and `true_positive` are `sighting` objects of the
+ * indicator of each org named in `of`, `false_positive` and `expired`
+ * `opinion` objects on them. Ids derive from the event id and the org, so a
+ * redelivery names the same objects.
+ */
+export function sightingObjects(
+  event: ThreatEvent & { payload: Sighting },
+  of: readonly string[],
+): Record<string, unknown>[] {
+  const p = event.payload;
+  const common = {
+    spec_version: '2.1',
+    created_by_ref: identityId(event.source.org),
+    created: event.producedAt,
+    modified: event.producedAt,
+    object_marking_refs: [TLP2_MARKING_IDS[p.tlp]],
+    x_threatrelay_event_id: event.eventId,
+    x_threatrelay_key: p.key,
+  };
+  if (p.sightingKind === 'false_positive' || p.sightingKind === 'expired') {
+    if (of.length === 0) return [];
+    return [
+      {
+        type: 'opinion',
+        id: `opinion--${uuid5(`opinion\n${event.eventId}`)}`,
+        ...common,
+        opinion: OPINIONS[p.sightingKind],
+        ...(p.note ? { explanation: p.note } : {}),
+        object_refs: of.map((org) => stixIndicatorId(org, p.key)),
+      },
+    ];
+  }
+  return of.map((org) => ({
+    type: 'sighting',
+    id: `sighting--${uuid5(`sighting\n${event.eventId}\n${org}`)}`,
+    ...common,
+    sighting_of_ref: stixIndicatorId(org, p.key),
+    where_sighted_refs: [identityId(event.source.org)],
+    count: p.count,
+    ...(p.firstSeen ? { first_seen: p.firstSeen } : {}),
+    ...(p.lastSeen ? { last_seen: p.lastSeen } : {}),
+    ...(p.where ? { description: `Seen at: ${p.where}` } : {}),
+    ...(p.note ? { x_threatrelay_note: p.note } : {}),
+    x_threatrelay_sighting_kind: p.sightingKind,
+  }));
+}
+
 /** A warninglist match as an indicator label: `warninglist:<id>:<version>`. */
 export function warningLabel(w: { list: string; version: number }): string {
   return `warninglist:${w.list}:${w.version}`;
@@ -102,6 +160,7 @@ function indicatorObject(
 ): Record<string, unknown> {
   const org = event.source.org;
   const p = event.payload;
+  if (p.kind === 'Sighting') throw new Error('a sighting is no indicator object');
   const common = {
     type: 'indicator',
     spec_version: '2.1',
@@ -144,25 +203,36 @@ function indicatorObject(
     object_marking_refs: [TLP2_MARKING_IDS[ind.tlp]],
     x_threatrelay_category: ind.category,
     x_threatrelay_severity: ind.severity,
+    // STIX has no property for a perceptual hash's quality or its dihedral hashes: custom ones.
+    ...(ind.quality !== null ? { x_threatrelay_pdq_quality: ind.quality } : {}),
+    ...(ind.variants.length ? { x_threatrelay_pdq_variants: ind.variants } : {}),
     ...(warnings.length
       ? { x_threatrelay_warnings: warnings.map((w) => ({ list: w.list, version: w.version })) }
       : {}),
   };
 }
 
-/** One bundle for one webhook request; `bundleName` makes the bundle id stable across retries. */
+/**
+ * One bundle for one webhook request; `bundleName` makes the bundle id stable
+ * across retries. `reportersOf` names the orgs whose indicator a sighting of a
+ * key refers to (the sighting's `to` when not given).
+ */
 export function toStixBundle(
   events: ThreatEvent[],
   bundleName: string,
   /** Per event, the warninglists the reader found it on (labels `warninglist:<id>:<version>`). */
   warnings: readonly (readonly { list: string; version: number }[] | undefined)[] = [],
+  reportersOf?: (key: string) => readonly string[],
 ): StixBundle {
   const identities = new Map<string, Record<string, unknown>>();
   const tlps = new Set<Tlp>();
-  const indicators = events.map((event, index) => {
+  const indicators = events.flatMap((event, index) => {
     if (!identities.has(event.source.org)) identities.set(event.source.org, identityObject(event.source.org));
     tlps.add(routeOf(event.payload).tlp);
-    return indicatorObject(event, warnings[index]);
+    const p = event.payload;
+    if (p.kind !== 'Sighting') return [indicatorObject(event, warnings[index])];
+    const of = reportersOf?.(p.key) ?? p.to;
+    return sightingObjects({ ...event, payload: p }, of);
   });
   return {
     type: 'bundle',

@@ -212,7 +212,11 @@ function buildSubscriptions(
   const { config, logger } = options;
   const { org, subscriptions, warninglists } = run;
   const { kafka, producer, topics, metrics } = clients;
-  const shared = { orgKeys: orgPublicKeys(config.orgs), codec: loadEventCodec() };
+  const shared = {
+    orgKeys: orgPublicKeys(config.orgs),
+    pdqFloors: new Map(config.orgs.map((o) => [o.id, o.pdq.minQuality])),
+    codec: loadEventCodec(),
+  };
   const dataDir = options.dataDir ?? process.env.THREATRELAY_DATA_DIR ?? join(process.cwd(), 'data');
   const consumers = new Map<string, SubscriptionConsumer>();
   const writers: TransactionalDeadLetterWriter[] = [];

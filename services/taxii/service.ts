@@ -147,6 +147,7 @@ function feedOf(
     logger: log,
     codec: loadEventCodec(),
     orgKeys: orgPublicKeys(config.orgs),
+    pdqFloors: new Map(config.orgs.map((o) => [o.id, o.pdq.minQuality])),
     org,
     freshness: {
       maxAgeMs: config.taxii.windowDays * 86_400_000,

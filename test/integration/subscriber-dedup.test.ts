@@ -44,7 +44,7 @@ describe('cross-organization dedup', () => {
         { id: 'fbi', kind: 'government' as const },
       ],
       [
-        { id: 'dhs-once', org: 'dhs', url: `${receiver.url}/ok/dhs-once` },
+        { id: 'dhs-once', org: 'dhs', url: `${receiver.url}/ok/dhs-once`, corroborations: false },
         { id: 'fbi-corroborations', org: 'fbi', url: `${receiver.url}/ok/fbi-corr`, corroborations: true },
       ],
     );

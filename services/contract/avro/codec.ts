@@ -11,13 +11,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Type } from 'avsc';
 import type { Resolver, Schema } from 'avsc';
+import { appendedPayloadBranches } from './compat';
 import { parsingCanonicalForm, schemaFingerprint } from './crc64';
 import { typeForSchema } from './types';
 import { assertRecordSize, assertWellFormed } from '../well-formed';
 import { ThreatRelayError } from '../errors';
 import type { ErrorDetail } from '../errors';
 import type { ThreatEvent } from '../model';
-import { fromAvro, toAvro, type AvroEnvelope } from './mapping';
+import { fromAvro, NAMESPACE, toAvro, type AvroEnvelope } from './mapping';
 
 /** `C3 01`: the single-object encoding marker (Avro specification, "Single-object encoding"). */
 export const SINGLE_OBJECT_MAGIC = Buffer.from([0xc3, 0x01]);
@@ -52,8 +53,8 @@ export interface EventCodec {
   readonly newest: SchemaVersion;
   /**
    * Writes `event` with the newest schema (or `options.version`), setting
-   * `schemaVersion` to it. Fields the chosen schema lacks (`firstSeen` in v1)
-   * are not written.
+   * `schemaVersion` to it. Fields the chosen schema lacks (`firstSeen` in v1;
+   * `quality`, `variants`, `warnings` before v3) are not written.
    */
   encode(event: ThreatEvent, options?: EncodeOptions): Buffer;
   /** Reads a record written with any known version, resolved to the newest. */
@@ -130,11 +131,40 @@ function invalidDetails(type: Type, value: unknown): ErrorDetail[] {
   return details;
 }
 
+/** How records of one writer version are read as one reader version. */
+interface ReaderPlan {
+  resolver?: Resolver;
+  /** Payload branches the writer appended that the reader lacks (schemas/README.md rule 6). */
+  added?: string[];
+}
+
+function buildPlan(writer: SchemaVersion, reader: SchemaVersion): ReaderPlan {
+  // A writer that only appended payload branches resolves through its schema
+  // without them: the shared branches keep their union indices.
+  const appended = appendedPayloadBranches(writer.schema, reader.schema);
+  try {
+    if (appended) {
+      return {
+        resolver: reader.type.createResolver(typeForSchema(appended.trimmed)),
+        added: appended.added,
+      };
+    }
+    return { resolver: reader.type.createResolver(writer.type) };
+  } catch (err) {
+    // The compatibility test should make this impossible for files in schemas/.
+    throw new ThreatRelayError(
+      'TR_CODEC_MALFORMED',
+      `schema v${writer.version} cannot be read as v${reader.version}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
 class FileEventCodec implements EventCodec {
   readonly newest: SchemaVersion;
   private readonly byVersion = new Map<number, SchemaVersion>();
   /** Keyed `writer:reader`; avsc resolvers are costly to build and immutable. */
-  private readonly resolvers = new Map<string, Resolver>();
+  private readonly resolvers = new Map<string, ReaderPlan>();
   /** Reused across encodes: one allocation per record instead of two plus a copy. */
   private scratch = Buffer.allocUnsafe(16 * 1024);
 
@@ -243,30 +273,45 @@ class FileEventCodec implements EventCodec {
     );
   }
 
-  private resolver(writer: SchemaVersion, reader: SchemaVersion): Resolver | undefined {
-    if (writer === reader) return undefined;
+  private resolver(writer: SchemaVersion, reader: SchemaVersion): ReaderPlan {
+    if (writer === reader) return {};
     const key = `${writer.version}:${reader.version}`;
-    let resolver = this.resolvers.get(key);
-    if (!resolver) {
-      try {
-        resolver = reader.type.createResolver(writer.type);
-      } catch (err) {
-        // The compatibility test should make this impossible for files in schemas/.
-        throw new ThreatRelayError(
-          'TR_CODEC_MALFORMED',
-          `schema v${writer.version} cannot be read as v${reader.version}: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      this.resolvers.set(key, resolver);
+    let plan = this.resolvers.get(key);
+    if (!plan) {
+      plan = buildPlan(writer, reader);
+      this.resolvers.set(key, plan);
     }
-    return resolver;
+    return plan;
+  }
+
+  /** Refuses a record of a payload branch the reader lacks before resolving it. */
+  private refuseUnknownBranch(
+    bytes: Buffer,
+    writer: SchemaVersion,
+    reader: SchemaVersion,
+    added: string[],
+  ): void {
+    let branch: string | undefined;
+    try {
+      const raw = writer.type.decode(bytes, SINGLE_OBJECT_HEADER_LENGTH).value as AvroEnvelope | undefined;
+      branch = raw ? Object.keys(raw.payload)[0] : undefined;
+    } catch {
+      return; // The resolving decode below reports the malformed body.
+    }
+    if (branch !== undefined && added.some((name) => branch === name || branch === `${NAMESPACE}.${name}`)) {
+      throw new ThreatRelayError(
+        'TR_CODEC_UNKNOWN_BRANCH',
+        `payload branch ${branch} (written with schema v${writer.version}) is unknown to a reader of schema v${reader.version}`,
+      );
+    }
   }
 
   private read(bytes: Buffer, reader: SchemaVersion): ThreatEvent {
     assertRecordSize(bytes);
     const writer = this.writerOf(bytes);
-    const resolver = this.resolver(writer, reader);
+    const plan = this.resolver(writer, reader);
+    if (plan.added) this.refuseUnknownBranch(bytes, writer, reader, plan.added);
+    const resolver = plan.resolver;
     let decoded: { value: unknown; offset: number };
     try {
       decoded = reader.type.decode(bytes, SINGLE_OBJECT_HEADER_LENGTH, resolver);

@@ -3,6 +3,10 @@
  * read every other, in both directions (full transitive compatibility). A
  * resolver that builds is not enough on its own, so a sample record per union
  * branch is also written with the writer schema and read back with the reader.
+ * One evolution is allowed beyond that: new branches appended to the end of the
+ * envelope's `payload` union (schemas/README.md rule 6). An older reader cannot
+ * read those records at all, and dead-letters them (TR_CODEC_UNKNOWN_BRANCH);
+ * every branch it does know must still read as before.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { Type } from 'avsc';
@@ -182,8 +186,49 @@ function differences(writer: Type, reader: Type, written: unknown, read: unknown
     : [`${at}: ${JSON.stringify(written)} became ${JSON.stringify(read)}`];
 }
 
+/** The union of the top-level `payload` field, as written in the schema file. */
+function payloadUnion(schema: Schema): unknown[] | undefined {
+  const fields = (schema as { fields?: { name: string; type: unknown }[] }).fields;
+  const payload = fields?.find((f) => f.name === 'payload');
+  return Array.isArray(payload?.type) ? payload.type : undefined;
+}
+
+function branchName(branch: unknown): string {
+  return typeof branch === 'string' ? branch : String((branch as { name?: unknown }).name);
+}
+
+/**
+ * The payload branch names `writer` appends after every branch `reader` has,
+ * and the writer schema without them. Only an append keeps the branch indices
+ * of the shared branches, so only an append yields a trimmed writer; a branch
+ * inserted elsewhere is left to fail resolution as before.
+ */
+export function appendedPayloadBranches(
+  writer: Schema,
+  reader: Schema,
+): { added: string[]; trimmed: Schema } | undefined {
+  const wUnion = payloadUnion(writer);
+  const rUnion = payloadUnion(reader);
+  if (!wUnion || !rUnion || wUnion.length <= rUnion.length) return undefined;
+  const rNames = rUnion.map(branchName);
+  if (!rNames.every((name, i) => branchName(wUnion[i]) === name)) return undefined;
+  const added = wUnion.slice(rUnion.length).map(branchName);
+  if (added.some((name) => rNames.includes(name))) return undefined;
+  const trimmed = structuredClone(writer) as { fields: { name: string; type: unknown }[] };
+  const payload = trimmed.fields.find((f) => f.name === 'payload') as { type: unknown[] };
+  payload.type = payload.type.slice(0, rUnion.length);
+  return { added, trimmed: trimmed as unknown as Schema };
+}
+
 /** Problems reading data written with `writer` through a reader holding `reader`; empty when it can. */
 export function checkCanRead(writer: NamedSchema, reader: NamedSchema): CompatibilityProblem[] {
+  const appended = appendedPayloadBranches(writer.schema, reader.schema);
+  // Records of the appended branches are refused by the codec; the rest must read as before.
+  if (appended) return checkCanReadExactly({ name: writer.name, schema: appended.trimmed }, reader);
+  return checkCanReadExactly(writer, reader);
+}
+
+function checkCanReadExactly(writer: NamedSchema, reader: NamedSchema): CompatibilityProblem[] {
   const problem = (reason: string): CompatibilityProblem[] => [
     { writer: writer.name, reader: reader.name, reason },
   ];

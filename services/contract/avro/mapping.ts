@@ -1,5 +1,5 @@
 import { ThreatRelayError } from '../errors';
-import type { EventPayload, Indicator, IndicatorRevoked, ThreatEvent } from '../model';
+import type { EventPayload, Indicator, IndicatorRevoked, Sighting, ThreatEvent } from '../model';
 
 /**
  * The model's ThreatEvent and the Avro record the schemas describe, each way:
@@ -7,9 +7,10 @@ import type { EventPayload, Indicator, IndicatorRevoked, ThreatEvent } from '../
  * schema lacks filled in as the model says.
  */
 
-const NAMESPACE = 'org.threatrelay';
+export const NAMESPACE = 'org.threatrelay';
 const PUBLISHED = `${NAMESPACE}.IndicatorPublished`;
 const REVOKED = `${NAMESPACE}.IndicatorRevoked`;
+const SIGHTING = `${NAMESPACE}.Sighting`;
 
 /** The Avro-side shapes, as avsc reads and writes them. */
 export interface AvroEnvelope {
@@ -18,13 +19,20 @@ export interface AvroEnvelope {
   producedAt: string;
   source: { org: string; submitter: string };
   canonicalizationVersion: number;
-  payload: { [PUBLISHED]?: AvroPublished; [REVOKED]?: AvroRevoked };
+  payload: { [PUBLISHED]?: AvroPublished; [REVOKED]?: AvroRevoked; [SIGHTING]?: AvroSighting };
 }
 interface AvroPublished {
   key: string;
-  indicator: Omit<Indicator, 'firstSeen'> & { firstSeen?: string | null };
+  /** Fields newer than the reader's schema are absent (v1 has no `firstSeen`, v1 and v2 no `quality`, `variants`, `warnings`). */
+  indicator: Omit<Indicator, 'firstSeen' | 'quality' | 'variants' | 'warnings'> & {
+    firstSeen?: string | null;
+    quality?: number | null;
+    variants?: string[];
+    warnings?: { list: string; version: number }[];
+  };
 }
 type AvroRevoked = Omit<IndicatorRevoked, 'kind'>;
+type AvroSighting = Omit<Sighting, 'kind'>;
 
 export function toAvro(event: ThreatEvent, version: number): AvroEnvelope {
   // The model's payload objects already carry every Avro field under the same
@@ -34,6 +42,7 @@ export function toAvro(event: ThreatEvent, version: number): AvroEnvelope {
   let wrapped: AvroEnvelope['payload'];
   if (payload.kind === 'IndicatorPublished') wrapped = { [PUBLISHED]: payload };
   else if (payload.kind === 'IndicatorRevoked') wrapped = { [REVOKED]: payload };
+  else if (payload.kind === 'Sighting') wrapped = { [SIGHTING]: payload };
   else throw new Error(`unknown payload kind ${(payload as { kind: unknown }).kind as string}`);
   return {
     eventId: event.eventId,
@@ -49,6 +58,7 @@ export function fromAvro(avro: AvroEnvelope): ThreatEvent {
   let payload: EventPayload;
   const published = avro.payload[PUBLISHED];
   const revoked = avro.payload[REVOKED];
+  const sighting = avro.payload[SIGHTING];
   if (published !== undefined) {
     const i = published.indicator;
     payload = {
@@ -72,6 +82,10 @@ export function fromAvro(avro: AvroEnvelope): ThreatEvent {
         references: i.references,
         // A reader schema without the field (v1) leaves it undefined; the model says null.
         firstSeen: i.firstSeen ?? null,
+        quality: i.quality ?? null,
+        variants: i.variants ?? [],
+        // Plain objects, not avsc's Warning record instances.
+        warnings: (i.warnings ?? []).map((w) => ({ list: w.list, version: w.version })),
       },
     };
   } else if (revoked !== undefined) {
@@ -85,9 +99,23 @@ export function fromAvro(avro: AvroEnvelope): ThreatEvent {
       recipients: revoked.recipients,
       reason: revoked.reason,
     };
+  } else if (sighting !== undefined) {
+    payload = {
+      kind: 'Sighting',
+      key: sighting.key,
+      sightingKind: sighting.sightingKind,
+      count: sighting.count,
+      firstSeen: sighting.firstSeen,
+      lastSeen: sighting.lastSeen,
+      where: sighting.where,
+      note: sighting.note,
+      tlp: sighting.tlp,
+      recipients: sighting.recipients,
+      to: sighting.to,
+    };
   } else {
     throw new ThreatRelayError(
-      'TR_CODEC_MALFORMED',
+      'TR_CODEC_UNKNOWN_BRANCH',
       `payload is no known branch: ${Object.keys(avro.payload).join(', ')}`,
     );
   }

@@ -1,3 +1,5 @@
+import { PDQ_DEFAULT_MIN_QUALITY } from '../../contract/pdq';
+
 /**
  * Every default the config falls back to, in one place: the schema applies
  * them, and the few callers that run without a loaded config (the CLI's
@@ -22,6 +24,8 @@ export const DEFAULTS = {
   webhookTimeoutMs: 10_000,
   webhookBatchSize: 100,
   dedupWindowDays: 30,
+  /** An org's floor for a pdq report's quality (Meta's reference: discard below 50). */
+  pdqMinQuality: PDQ_DEFAULT_MIN_QUALITY,
   /** How far a record's producedAt may lie in the future before it counts as stale. */
   maxClockSkewSeconds: 300,
   /** TAXII: most objects per page, and the page size when a request names none. */

@@ -151,6 +151,16 @@ const orgSchema = z
     keys: z.array(signingKeySchema).optional(),
     /** The most restrictive community TLP this org may read. Default `amber`. */
     maxTlp: z.enum(['clear', 'green', 'amber']).default('amber'),
+    /** How this org's PDQ image hashes are held. Default `{ minQuality: 50 }`. */
+    pdq: z
+      .strictObject({
+        /**
+         * The lowest `quality` (0-100) a `pdq` report of this org may carry: lower is refused at the
+         * API and dead-lettered by readers. Default 50, Meta's reference floor.
+         */
+        minQuality: z.number().int().min(0).max(100).default(DEFAULTS.pdqMinQuality),
+      })
+      .default({ minQuality: DEFAULTS.pdqMinQuality }),
     /**
      * The category of an indicator imported from MISP when no tag and no MISP
      * category names one (docs/misp.md). Default `other`.
@@ -182,16 +192,17 @@ const orgSchema = z
     })),
   }));
 
+export const API_SCOPES = ['publish', 'revoke', 'sight'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
 const apiKeySchema = z.strictObject({
   /** Shown in logs and `source.submitter`: the team the key belongs to. */
   name: id,
   org: id,
   /** Lowercase hex SHA-256 of the API key; the key itself is never stored. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex chars (SHA-256 of the key)'),
-  scopes: z
-    .array(z.enum(['publish', 'revoke']))
-    .min(1)
-    .default(['publish', 'revoke']),
+  /** `publish` (indicators, STIX), `revoke`, `sight` (sightings; not in the default). Default publish and revoke. */
+  scopes: z.array(z.enum(API_SCOPES)).min(1).default(['publish', 'revoke']),
 });
 
 const filterSchema = z
@@ -237,8 +248,13 @@ const subscriptionSchema = z.strictObject({
   /** Events per webhook request. Default 100. */
   batchSize: z.number().int().min(1).max(1000).default(DEFAULTS.webhookBatchSize),
   format: z.enum(['native', 'stix21']).default('native'),
-  /** Whether another org's report of a known key is delivered as `indicator.corroborated`. Default false. */
-  corroborations: z.boolean().default(false),
+  /**
+   * Whether another org's report of a known key is delivered as
+   * `indicator.corroborated`. Default true: every org's word reaches the
+   * receiver. Off, a later report still goes out when its category differs
+   * from, or its severity is above, every report delivered for the key.
+   */
+  corroborations: z.boolean().default(true),
   dedup: z
     .strictObject({
       /**

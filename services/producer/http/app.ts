@@ -1,24 +1,25 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
-import type { Config } from '../../platform/config/config';
+import type { ApiScope, Config } from '../../platform/config/config';
 import { orgById } from '../../platform/config/config';
 import { errorMiddleware, notFound, OPS_ROUTES, opsRouter, requireJson } from '../../platform/http';
-import { indicatorInputSchema, revocationInputSchema } from '../../contract/indicator';
+import { indicatorInputSchema, revocationInputSchema, sightingInputSchema } from '../../contract/indicator';
 import type { Logger } from '../../platform/logger';
 import { reasonLabel, typeLabel, type ProducerMetrics } from '../metrics';
 import { openApiDocument } from './openapi';
 import { IdempotencyCache } from '../publish/idempotency';
-import { buildPublishedEvents, buildRevokedEvents } from '../ingest/build-events';
+import { buildPublishedEvents, buildRevokedEvents, buildSightingEvents } from '../ingest/build-events';
 import type { Publisher, Receipt } from '../publish/publisher';
 import { AuthFailureThrottle, RateLimiter } from '../../platform/rate-limit';
 import { authenticate } from './auth';
 import { checkIdempotencyKey } from './headers';
 import { jsonBody } from '../../platform/json-body';
+import { PDQ_DEFAULT_MIN_QUALITY } from '../../contract/pdq';
 import { buildMispRoute } from './misp';
 import type { WarninglistIndex } from '../../contract/warninglists';
 import { openWarninglists } from '../../platform/warninglists';
 import { warninglistPolicy } from '../ingest/warnings';
-import { checkRecipients, itemValuePath, parseItems } from './items';
+import { checkPdqQuality, checkRecipients, itemValuePath, parseItems } from './items';
 import { publishing } from './publishing';
 import { buildStixEvents } from './stix';
 
@@ -47,6 +48,7 @@ export const ROUTES: Record<string, string[]> = {
   '/v1/indicators': ['POST'],
   '/v1/indicators/revoke': ['POST'],
   '/v1/stix': ['POST'],
+  '/v1/sightings': ['POST'],
   '/v1/misp/events': ['POST'],
   '/openapi.json': ['GET'],
   ...OPS_ROUTES,
@@ -60,9 +62,17 @@ export function createApp(deps: ProducerAppDeps): Express {
     failures: new AuthFailureThrottle(settings),
   };
   const orgIds = new Set(config.orgs.map((o) => o.id));
+  const pdqFloor = orgById(config, org)?.pdq.minQuality ?? PDQ_DEFAULT_MIN_QUALITY;
   const policy = warninglistPolicy(
     deps.warninglists ?? openWarninglists(config.warninglists.dir),
-    orgById(config, org) ?? { id: org, name: org, kind: 'company', maxTlp: 'amber', keys: [] },
+    orgById(config, org) ?? {
+      id: org,
+      name: org,
+      kind: 'company',
+      maxTlp: 'amber',
+      keys: [],
+      pdq: { minQuality: PDQ_DEFAULT_MIN_QUALITY },
+    },
   );
   const idempotency = new IdempotencyCache<Receipt[]>({
     maxBytes: settings.idempotencyCacheBytes,
@@ -79,7 +89,7 @@ export function createApp(deps: ProducerAppDeps): Express {
 
   const publishRoute = publishing(deps, idempotency, policy);
   /** What every publishing request passes first: its key and scope, its Idempotency-Key, a JSON body. */
-  const admitted = (scope: 'publish' | 'revoke'): RequestHandler[] => [
+  const admitted = (scope: ApiScope): RequestHandler[] => [
     authenticate(config, org, scope, limits),
     checkIdempotencyKey(),
     requireJson(),
@@ -92,6 +102,7 @@ export function createApp(deps: ProducerAppDeps): Express {
     publishRoute((body, ctx) => {
       const { items, batch } = parseItems(indicatorInputSchema, body, settings.maxBatchItems);
       checkRecipients(items, orgIds, batch);
+      checkPdqQuality(items, pdqFloor, org, batch);
       return { events: buildPublishedEvents(items, ctx, batch), valuePath: itemValuePath(batch) };
     }),
   );
@@ -103,6 +114,17 @@ export function createApp(deps: ProducerAppDeps): Express {
       const { items, batch } = parseItems(revocationInputSchema, body, settings.maxBatchItems);
       checkRecipients(items, orgIds, batch);
       return { events: buildRevokedEvents(items, ctx, batch), valuePath: itemValuePath(batch) };
+    }),
+  );
+
+  // The answer is the receipt of what was written, whether or not anyone reported the key.
+  app.post(
+    '/v1/sightings',
+    ...admitted('sight'),
+    publishRoute((body, ctx) => {
+      const { items, batch } = parseItems(sightingInputSchema, body, settings.maxBatchItems);
+      checkRecipients(items, orgIds, batch);
+      return { events: buildSightingEvents(items, ctx, batch), valuePath: itemValuePath(batch) };
     }),
   );
 
@@ -126,6 +148,7 @@ function importRoutes(
   const { config, org, metrics } = deps;
   const settings = config.producer;
   const { admitted, publishRoute, orgIds } = routes;
+
   /**
    * A STIX 2.1 bundle. Unlike /v1/indicators it is not all or nothing: a
    * bundle exported from a TIP holds things the bus cannot carry, and the

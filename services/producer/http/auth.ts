@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import type { ApiKeyConfig, Config } from '../../platform/config/config';
+import type { ApiKeyConfig, ApiScope, Config } from '../../platform/config/config';
 import { apiKeyHash } from '../../platform/config/config';
 import { ThreatRelayError } from '../../contract/errors';
 import type { AuthFailureThrottle, RateLimiter } from '../../platform/rate-limit';
@@ -25,7 +25,7 @@ function presentedKey(req: Request): string | undefined {
 export function authenticate(
   config: Config,
   org: string,
-  scope: 'publish' | 'revoke',
+  scope: ApiScope,
   limits: { perKey: RateLimiter; failures: AuthFailureThrottle },
 ): RequestHandler {
   // Only hashes are in memory; a lookup by hash needs no constant-time compare of the key.

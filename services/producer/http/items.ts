@@ -1,3 +1,4 @@
+import { pdqQualityProblem } from '../../contract/pdq';
 import type { z } from 'zod';
 import { zodDetails } from '../../platform/config/config';
 import { ThreatRelayError, type ErrorDetail } from '../../contract/errors';
@@ -51,21 +52,23 @@ export function parseItems<S extends z.ZodType>(
 
 /** Named recipients must be orgs of the network: a typo would otherwise send a TLP:RED record nowhere. */
 export function recipientProblems(
-  items: { recipients?: string[] | undefined }[],
+  items: { recipients?: string[] | undefined; to?: string[] | undefined }[],
   orgIds: Set<string>,
   batch: boolean,
 ): ErrorDetail[] {
   return items.flatMap((item, index) =>
-    (item.recipients ?? []).flatMap((r, j) =>
-      orgIds.has(r)
-        ? []
-        : [{ path: `${batch ? `${index}.` : ''}recipients.${j}`, message: `unknown org "${r}"` }],
+    (['recipients', 'to'] as const).flatMap((field) =>
+      (item[field] ?? []).flatMap((r, j) =>
+        orgIds.has(r)
+          ? []
+          : [{ path: `${batch ? `${index}.` : ''}${field}.${j}`, message: `unknown org "${r}"` }],
+      ),
     ),
   );
 }
 
 export function checkRecipients(
-  items: { recipients?: string[] | undefined }[],
+  items: { recipients?: string[] | undefined; to?: string[] | undefined }[],
   orgIds: Set<string>,
   batch: boolean,
 ): void {
@@ -92,3 +95,25 @@ export const itemValuePath =
   (batch: boolean) =>
   (index: number): string =>
     batch ? `${index}.value` : 'value';
+
+/** A pdq item below the publishing org's quality floor: the same 400 as any invalid field. */
+export function checkPdqQuality(
+  items: { quality?: number | undefined }[],
+  floor: number,
+  org: string,
+  batch: boolean,
+): void {
+  const problems = items.flatMap((item, index) => {
+    const problem = pdqQualityProblem(item.quality ?? null, floor, org);
+    return problem ? [{ path: `${batch ? `${index}.` : ''}quality`, message: problem }] : [];
+  });
+  if (problems.length > 0) {
+    throw new ThreatRelayError(
+      'TR_VALIDATION',
+      `the request body is invalid: ${problems.length} problem(s)`,
+      {
+        details: problems,
+      },
+    );
+  }
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ProducerSettings } from '../../platform/config/config';
 import { ERROR_DOCS, type ErrorCode } from '../../contract/errors';
-import { indicatorInputSchema, revocationInputSchema } from '../../contract/indicator';
+import { indicatorInputSchema, revocationInputSchema, sightingInputSchema } from '../../contract/indicator';
 import { INDICATOR_TYPES, NAMED_RECIPIENT_TLPS, PLATFORM_TYPES, TLP_LEVELS } from '../../contract/model';
 import { IDEMPOTENCY_KEY_MAX_LENGTH } from './headers';
 import { STIX_DESCRIPTION, STIX_EXAMPLE, stixBundleSchemaFor, stixReceiptsSchema } from './openapi-stix';
@@ -245,6 +245,39 @@ function revocationSchema(orgIds: string[]): Record<string, unknown> {
   };
 }
 
+/** As a revocation names its indicator; `tlp` defaults to green, so the named variants require it. */
+function sightingSchema(orgIds: string[]): Record<string, unknown> {
+  const base = jsonSchema(sightingInputSchema) as JsonSchema;
+  const to = {
+    ...recipientsOf(orgIds),
+    minItems: 0,
+    description: "Orgs that reported the key: a copy goes to each one's direct topic.",
+  };
+  base.properties = { ...base.properties, recipients: recipientsOf(orgIds), to };
+  const ways = [
+    { require: ['key'], drop: ['type', 'value', 'platform'] },
+    { types: PLAIN, require: ['type', 'value'], drop: ['key', 'platform'] },
+    { types: PLATFORMED, require: ['type', 'value', 'platform'], drop: ['key'] },
+  ];
+  const variants = ways.flatMap((way) =>
+    [true, false].map((named) =>
+      variant(base, {
+        ...way,
+        tlps: named ? NAMED : SHARED,
+        require: [...way.require, ...(named ? ['recipients', 'tlp'] : [])],
+        drop: [...way.drop, ...(named ? [] : ['recipients'])],
+      }),
+    ),
+  );
+  return {
+    description:
+      'A `value` must be valid for its `type`; `lastSeen` must not be before `firstSeen` (JSON Schema cannot ' +
+      'compare two fields, so this rule is stated here only). The answer is the same whether or not anyone ' +
+      'reported the key.',
+    oneOf: variants,
+  };
+}
+
 const plain = (description: string): Record<string, unknown> => ({
   get: { summary: description, responses: { '200': { description } } },
 });
@@ -267,6 +300,20 @@ function paths(settings: ProducerSettings, orgIds: string[]): Record<string, unk
         '#/components/schemas/Revocation',
         settings,
         { type: 'domain', value: 'vote-by-text[.]com', tlp: 'green', reason: 'false positive' },
+      ),
+    },
+    '/v1/sightings': {
+      post: publishOperation(
+        'Say what this org saw of an indicator (API key scope `sight`)',
+        '#/components/schemas/Sighting',
+        settings,
+        {
+          type: 'domain',
+          value: 'vote-by-text[.]com',
+          kind: 'true_positive',
+          count: 3,
+          to: [orgIds[0] ?? 'facebook'],
+        },
       ),
     },
     '/v1/stix': {
@@ -334,6 +381,7 @@ export function openApiDocument(settings: ProducerSettings, orgIds: string[]): R
       schemas: {
         Indicator: indicatorSchema(orgIds),
         Revocation: revocationSchema(orgIds),
+        Sighting: sightingSchema(orgIds),
         Receipts: receiptSchema,
         StixBundle: stixBundleSchemaFor(settings.maxBatchItems),
         StixReceipts: stixReceiptsSchema,

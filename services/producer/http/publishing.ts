@@ -7,7 +7,7 @@ import type { IdempotencyCache } from '../publish/idempotency';
 import { jsonDigest } from '../ingest/json-digest';
 import type { PublishContext } from '../ingest/build-events';
 import type { Receipt } from '../publish/publisher';
-import { refuseRejected, warningsOf, type WarninglistPolicy } from '../ingest/warnings';
+import { attachRecordWarnings, refuseRejected, warningsOf, type WarninglistPolicy } from '../ingest/warnings';
 import type { ProducerAppDeps } from './app';
 import type { AuthedRequest } from './auth';
 import { bodyTypeLabels } from './items';
@@ -53,6 +53,10 @@ export function publishing(
         built = build(req.body, ctx, req.query);
         warnings = warningsOf(policy, built.events);
         refuseRejected(policy, warnings, built.valuePath);
+        attachRecordWarnings(
+          built.events.map((e) => e.payload),
+          warnings,
+        );
       } catch (err) {
         const reason = reasonLabel(isThreatRelayError(err) ? err.code : 'TR_INTERNAL');
         for (const type of rejectedTypes(req.body)) metrics.rejected.inc({ org, type, reason });

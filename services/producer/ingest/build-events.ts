@@ -3,7 +3,7 @@ import { CANONICALIZATION_VERSION, canonicalize } from '../../contract/canonical
 import { identityKey } from '../../contract/identity';
 import { ThreatRelayError, isThreatRelayError, type ErrorDetail } from '../../contract/errors';
 import { uuidV5 } from '../../contract/ids';
-import type { IndicatorInput, RevocationInput } from '../../contract/indicator';
+import type { IndicatorInput, RevocationInput, SightingInput } from '../../contract/indicator';
 import type { EventPayload, Indicator, ThreatEvent } from '../../contract/model';
 import { jsonDigest } from './json-digest';
 
@@ -38,11 +38,11 @@ export function deterministicEventId(
 function eventIdFor(
   ctx: PublishContext,
   index: number,
-  kind: 'publish' | 'revoke',
+  kind: 'publish' | 'revoke' | 'sight',
   content: unknown,
 ): string {
   if (ctx.idempotencyKey === undefined) return randomUUID();
-  const scoped = kind === 'publish' ? ctx.idempotencyKey : `revoke\n${ctx.idempotencyKey}`;
+  const scoped = kind === 'publish' ? ctx.idempotencyKey : `${kind}\n${ctx.idempotencyKey}`;
   return deterministicEventId(ctx.org, scoped, index, content);
 }
 
@@ -117,6 +117,10 @@ export function buildPublishedEvents(
       description: input.description ?? null,
       references: input.references,
       firstSeen: isoOrNull(input.firstSeen),
+      quality: input.quality ?? null,
+      // Canonical like the value: the API takes either case.
+      variants: (input.variants ?? []).map((v) => v.toLowerCase()),
+      warnings: [],
     };
     const key = identityKey(CANONICALIZATION_VERSION, input.type, platform, value);
     return envelope(ctx, now, eventIdFor(ctx, index, 'publish', input), {
@@ -147,6 +151,45 @@ export function buildRevokedEvents(
       tlp: input.tlp,
       recipients: [...new Set(input.recipients ?? [])],
       reason: input.reason,
+    });
+  });
+}
+
+/**
+ * Builds sighting events; a value given by type + value is canonicalized to
+ * its key (all or nothing). Whether anyone reported the key is not looked up
+ * and changes nothing in the answer: a sighting reveals no indicator.
+ */
+export function buildSightingEvents(
+  inputs: SightingInput[],
+  ctx: PublishContext,
+  batch: boolean,
+): ThreatEvent[] {
+  const now = new Date().toISOString();
+  return buildAll(inputs, batch, (input, index) => {
+    const platform = input.platform ?? null;
+    const byValue = input.type !== undefined && input.value !== undefined;
+    const key = byValue
+      ? identityKey(
+          CANONICALIZATION_VERSION,
+          input.type!,
+          platform,
+          canonicalize(input.type!, input.value!, platform),
+        )
+      : input.key!;
+    return envelope(ctx, now, eventIdFor(ctx, index, 'sight', input), {
+      kind: 'Sighting',
+      key,
+      sightingKind: input.kind,
+      count: input.count,
+      firstSeen: isoOrNull(input.firstSeen),
+      lastSeen: isoOrNull(input.lastSeen),
+      where: input.where ?? null,
+      note: input.note ?? null,
+      tlp: input.tlp,
+      recipients: [...new Set(input.recipients ?? [])],
+      // The sighter's own direct topic would only echo it back.
+      to: [...new Set(input.to)].filter((org) => org !== ctx.org),
     });
   });
 }

@@ -69,10 +69,8 @@ export function refuseRejected(
 }
 
 /**
- * Puts each item's warnings on its record. Records carry `warnings` from
- * schema v3 on; until the Indicator model has the field nothing calls this,
- * and wiring it is one line after the events are built:
- * `attachRecordWarnings(events.map((e) => e.payload), warnings)`.
+ * Puts each item's warnings on its record (schema v3), so a reader sees what
+ * the producer found without a snapshot of its own, and merges it with its own.
  */
 export function attachRecordWarnings<P extends { kind: string; indicator?: { warnings: Warning[] } }>(
   payloads: readonly P[],

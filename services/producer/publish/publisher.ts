@@ -130,7 +130,10 @@ export class Publisher {
       const route = routeOf(event.payload);
       const record = records[index]!;
       receipts.push({ index, eventId: event.eventId, key: event.payload.key, records: [] });
-      for (const topic of topics.route(route.tlp, route.recipients)) {
+      const p = event.payload;
+      // A sighting also goes to each addressed org's direct topic: the orgs whose indicator it is hear of it.
+      const addressed = p.kind === 'Sighting' ? p.to.map((org) => topics.direct(org)) : [];
+      for (const topic of new Set([...topics.route(route.tlp, route.recipients), ...addressed])) {
         const message: Message = { ...record };
         const partition = this.partitioner({
           topic,

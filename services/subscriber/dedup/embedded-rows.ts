@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { tlpRank, type Report } from './rules';
-import type { DedupDecision } from './types';
+import type { DedupDecision, Labels, MaterialField, OpinionEntry, SourceReport } from './types';
 
 /**
  * The embedded store's rows, in a fixed binary layout rather than msgpack:
@@ -11,13 +11,22 @@ import type { DedupDecision } from './types';
  * event key:   16-byte eventId, then the org id (ASCII)
  * event value: expiresAt | position digest (6) | decision kind (1) |
  *              1 and the batch tag (8), or 0 | for `corroborated`/`revoked`:
- *              the sources (an org list)
+ *              the sources (an org list) | for `corroborated` and `updated`:
+ *              a u16 length and JSON of the rest of the decision (labels,
+ *              escalation, changes: rare next to `new`, so readable beats
+ *              small there)
  * key key:     the 32-byte indicator key
  * key value:   per source: expiresAt, org id length (1), org id, TLP rank
  *              (1); the row expires with its latest source. The length
  *              byte's high bit says the TLP byte follows: rows written
  *              before reports kept their TLP lack it, and read as red
- *              (rules.ts, `tlpRank`).
+ *              (rules.ts, `tlpRank`). Bit 0x40 says the report's labels
+ *              follow the TLP byte (LABEL_BYTES: category, severity,
+ *              confidence, validUntil or all ones for none, the digests of
+ *              description and tags); rows written before lack them.
+ * opinion key: the 32-byte indicator key
+ * opinion value: expiresAt | JSON of the key's sightings (types.ts,
+ *              OpinionEntry[]): few per key, and read whole each time
  * batch key:   8-byte tag (digest of the webhook id)
  * batch value: expiresAt | size u32 | webhook id (UTF-8)
  *
@@ -27,7 +36,17 @@ import type { DedupDecision } from './types';
  * (org ids are at most 64 characters of [a-z0-9-], checked before storing).
  */
 
-const KINDS = ['new', 'republished', 'corroborated', 'revoked', 'revocation-unknown'] as const;
+// Appended only: stored rows keep their codes.
+const KINDS = [
+  'new',
+  'republished',
+  'corroborated',
+  'revoked',
+  'revocation-unknown',
+  'updated',
+  'sighted',
+  'sighting-unknown',
+] as const;
 const KIND_CODE = new Map<DedupDecision['kind'], number>(KINDS.map((k, i) => [k, i]));
 
 /**
@@ -85,6 +104,25 @@ function readOrgs(buf: Buffer, at: number): string[] {
   return orgs;
 }
 
+function orgsEnd(buf: Buffer, at: number): number {
+  let i = at + 1;
+  for (let n = 0; n < buf[at]!; n++) i += 1 + buf[i]!;
+  return i;
+}
+
+function writeJson(value: unknown): Buffer {
+  const json = Buffer.from(JSON.stringify(value), 'utf8');
+  const length = Buffer.allocUnsafe(2);
+  length.writeUInt16BE(json.length, 0);
+  return Buffer.concat([length, json]);
+}
+
+function readJson<T>(buf: Buffer, at: number): T | undefined {
+  if (at + 2 > buf.length) return undefined;
+  const length = buf.readUInt16BE(at);
+  return JSON.parse(buf.toString('utf8', at + 2, at + 2 + length)) as T;
+}
+
 export function encodeEvent(row: EventRow): Buffer {
   const head = Buffer.allocUnsafe(HEAD);
   writeTime(head, row.expiresAt, 0);
@@ -92,8 +130,13 @@ export function encodeEvent(row: EventRow): Buffer {
   head[HEAD - 1] = KIND_CODE.get(row.decision.kind)!;
   const parts: Buffer[] = [head, Buffer.of(row.batch ? 1 : 0)];
   if (row.batch) parts.push(row.batch);
-  if (row.decision.kind === 'corroborated') parts.push(writeOrgs(row.decision.sources));
-  if (row.decision.kind === 'revoked') parts.push(writeOrgs(row.decision.remainingSources));
+  const d = row.decision;
+  if (d.kind === 'corroborated') {
+    parts.push(writeOrgs(d.sources), writeJson({ reports: d.reports, escalates: d.escalates }));
+  }
+  if (d.kind === 'updated') parts.push(writeJson({ changed: d.changed, previous: d.previous }));
+  if (d.kind === 'sighted') parts.push(writeJson(d.opinion));
+  if (d.kind === 'revoked') parts.push(writeOrgs(d.remainingSources));
   return Buffer.concat(parts);
 }
 
@@ -105,14 +148,55 @@ export function decodeEvent(buf: Buffer): EventRow {
   const batch = hasBatch ? buf.subarray(HEAD + 1, HEAD + 1 + TAG_BYTES) : undefined;
   const rest = HEAD + 1 + (hasBatch ? TAG_BYTES : 0);
   let decision: DedupDecision;
-  if (kind === 'corroborated') decision = { kind, sources: readOrgs(buf, rest) };
-  else if (kind === 'revoked') decision = { kind, remainingSources: readOrgs(buf, rest) };
+  if (kind === 'corroborated') {
+    const sources = readOrgs(buf, rest);
+    const more = readJson<{ reports: SourceReport[]; escalates: boolean }>(buf, orgsEnd(buf, rest));
+    decision = {
+      kind,
+      sources,
+      // A row written before decisions kept labels: the orgs only, ranked red, never escalating.
+      reports: more?.reports ?? sources.map((org) => ({ org, tlp: UNKNOWN_TLP_RANK, labels: null })),
+      escalates: more?.escalates ?? false,
+    };
+  } else if (kind === 'updated') {
+    const more = readJson<{ changed: MaterialField[]; previous: Labels }>(buf, rest)!;
+    decision = { kind, changed: more.changed, previous: more.previous };
+  } else if (kind === 'sighted') {
+    decision = { kind, opinion: readJson<OpinionEntry[]>(buf, rest) ?? [] };
+  } else if (kind === 'revoked') decision = { kind, remainingSources: readOrgs(buf, rest) };
   else decision = { kind };
   return { expiresAt, position, decision, ...(batch ? { batch } : {}) };
 }
 
 /** Set in a source's length byte when its TLP rank byte follows the org id. */
 const WITH_TLP = 0x80;
+/** Set in a source's length byte when its labels follow the TLP byte. */
+const WITH_LABELS = 0x40;
+const LABEL_BYTES = 3 + TIME_BYTES + 8;
+const NO_TIME = 2 ** (8 * TIME_BYTES) - 1;
+
+function writeLabels(l: Labels): Buffer {
+  const buf = Buffer.allocUnsafe(LABEL_BYTES);
+  buf[0] = l.category;
+  buf[1] = l.severity;
+  buf[2] = l.confidence;
+  writeTime(buf, l.validUntil ?? NO_TIME, 3);
+  buf.writeUInt32BE(l.description, 3 + TIME_BYTES);
+  buf.writeUInt32BE(l.tags, 7 + TIME_BYTES);
+  return buf;
+}
+
+function readLabels(buf: Buffer, at: number): Labels {
+  const validUntil = readTime(buf, at + 3);
+  return {
+    category: buf[at]!,
+    severity: buf[at + 1]!,
+    confidence: buf[at + 2]!,
+    validUntil: validUntil === NO_TIME ? null : validUntil,
+    description: buf.readUInt32BE(at + 3 + TIME_BYTES),
+    tags: buf.readUInt32BE(at + 7 + TIME_BYTES),
+  };
+}
 
 /** A key row: its sources (org → report). */
 export function encodeKey(sources: ReadonlyMap<string, Report>): Buffer {
@@ -120,18 +204,24 @@ export function encodeKey(sources: ReadonlyMap<string, Report>): Buffer {
   for (const [org, report] of sources) {
     const head = Buffer.allocUnsafe(TIME_BYTES + 1);
     writeTime(head, report.expiresAt, 0);
-    head[TIME_BYTES] = org.length | WITH_TLP;
+    head[TIME_BYTES] = org.length | WITH_TLP | (report.labels ? WITH_LABELS : 0);
     parts.push(head, Buffer.from(org, 'latin1'), Buffer.of(report.tlp));
+    if (report.labels) parts.push(writeLabels(report.labels));
   }
   return Buffer.concat(parts);
 }
 
 /** The length of the source entry at `i`, and its org id's length. */
-function entryAt(buf: Buffer, i: number): { size: number; orgLength: number; withTlp: boolean } {
+function entryAt(
+  buf: Buffer,
+  i: number,
+): { size: number; orgLength: number; withTlp: boolean; withLabels: boolean } {
   const byte = buf[i + TIME_BYTES]!;
   const withTlp = (byte & WITH_TLP) !== 0;
-  const orgLength = byte & ~WITH_TLP;
-  return { size: TIME_BYTES + 1 + orgLength + (withTlp ? 1 : 0), orgLength, withTlp };
+  const withLabels = (byte & WITH_LABELS) !== 0;
+  const orgLength = byte & ~(WITH_TLP | WITH_LABELS);
+  const size = TIME_BYTES + 1 + orgLength + (withTlp ? 1 : 0) + (withLabels ? LABEL_BYTES : 0);
+  return { size, orgLength, withTlp, withLabels };
 }
 
 /** What a source written without its TLP ranks as: red, never revealed under a weaker marking. */
@@ -140,12 +230,13 @@ const UNKNOWN_TLP_RANK = tlpRank(undefined);
 export function decodeKey(buf: Buffer): [string, Report][] {
   const sources: [string, Report][] = [];
   for (let i = 0; i < buf.length;) {
-    const { size, orgLength, withTlp } = entryAt(buf, i);
+    const { size, orgLength, withTlp, withLabels } = entryAt(buf, i);
     const orgStart = i + TIME_BYTES + 1;
     const tlp = withTlp ? buf[orgStart + orgLength]! : UNKNOWN_TLP_RANK;
+    const labels = withLabels ? readLabels(buf, orgStart + orgLength + 1) : undefined;
     sources.push([
       buf.toString('latin1', orgStart, orgStart + orgLength),
-      { expiresAt: readTime(buf, i), tlp },
+      { expiresAt: readTime(buf, i), tlp, ...(labels ? { labels } : {}) },
     ]);
     i += size;
   }
@@ -172,3 +263,13 @@ export function decodeBatch(buf: Buffer): { webhookId: string; size: number } {
 
 /** When an event or batch row expires: its first field. */
 export const rowExpiresAt = (row: Buffer): number => readTime(row, 0);
+
+export function encodeOpinion(expiresAt: number, opinion: readonly OpinionEntry[]): Buffer {
+  const head = Buffer.allocUnsafe(TIME_BYTES);
+  writeTime(head, expiresAt, 0);
+  return Buffer.concat([head, Buffer.from(JSON.stringify(opinion), 'utf8')]);
+}
+
+export function decodeOpinion(buf: Buffer): OpinionEntry[] {
+  return JSON.parse(buf.toString('utf8', TIME_BYTES)) as OpinionEntry[];
+}

@@ -5,6 +5,8 @@ import { ThreatRelayError } from '../../contract/errors';
 import {
   decodeBatch,
   decodeEvent,
+  decodeOpinion,
+  encodeOpinion,
   decodeKey,
   encodeBatch,
   encodeEvent,
@@ -16,9 +18,15 @@ import {
   batchTag,
   rowExpiresAt,
 } from './embedded-rows';
-import { decideReport, liveSources, reportExpiresAt, type Sources } from './rules';
-import { assertStorable } from './types';
-import type { BatchMark, DedupDecision, DedupInput, DedupOutcome, DedupStore } from './types';
+import { decideReport, decideSighting, liveSources, reportExpiresAt, type Sources } from './rules';
+import {
+  assertStorable,
+  type BatchMark,
+  type DedupDecision,
+  type DedupInput,
+  type DedupOutcome,
+  type DedupStore,
+} from './types';
 
 /**
  * The dedup store on local disk (lmdb), for a subscription run by a single
@@ -60,7 +68,7 @@ export interface EmbeddedDedupStoreOptions {
  */
 const ENVIRONMENTS = new Map<string, { root: RootDatabase; users: number }>();
 
-/** Tables in one environment: three per store, so up to 341 subscriptions per data directory. */
+/** Tables in one environment: four per store, so up to 256 subscriptions per data directory. */
 const MAX_TABLES = 1024;
 
 function openEnvironment(path: string): RootDatabase {
@@ -101,6 +109,7 @@ export class EmbeddedDedupStore implements DedupStore {
     private readonly events: Table,
     private readonly keys: Table,
     private readonly batches: Table,
+    private readonly opinions: Table,
     private readonly windowMs: number,
   ) {}
 
@@ -116,6 +125,7 @@ export class EmbeddedDedupStore implements DedupStore {
       table('events.v2'),
       table('keys.v2'),
       table('batches.v2'),
+      table('opinions.v1'),
       options.windowMs,
     );
   }
@@ -181,6 +191,7 @@ export class EmbeddedDedupStore implements DedupStore {
       this.sweep(this.events, rowExpiresAt, now);
       this.sweep(this.keys, keyExpiresAt, now);
       this.sweep(this.batches, rowExpiresAt, now);
+      this.sweep(this.opinions, rowExpiresAt, now);
     }
     const eventKey = eventRowKey(input.org, input.eventId);
     const seenRow = this.events.get(eventKey);
@@ -194,6 +205,7 @@ export class EmbeddedDedupStore implements DedupStore {
     const keyKey = keyRowKey(input.key);
     const keyRow = this.keys.get(keyKey);
     const live = liveSources(keyRow ? decodeKey(keyRow) : [], now);
+    if (input.kind === 'sighted') return this.recordSighting(input, eventKey, position, live, now);
     const { decision, sources } = decideReport(
       input,
       live,
@@ -204,6 +216,24 @@ export class EmbeddedDedupStore implements DedupStore {
       eventKey,
       encodeEvent({ expiresAt: now + this.windowMs, position, decision: decision as DedupDecision }),
     );
+    return { ...decision, repeat: false };
+  }
+
+  private recordSighting(
+    input: DedupInput,
+    eventKey: Buffer,
+    position: Buffer,
+    live: Sources,
+    now: number,
+  ): DedupOutcome {
+    const opinionKey = keyRowKey(input.key);
+    const row = this.opinions.get(opinionKey);
+    const before = row && rowExpiresAt(row) > now ? decodeOpinion(row) : [];
+    const { decision, opinion } = decideSighting(input, live, before, now);
+    if (decision.kind === 'sighted') {
+      this.opinions.putSync(opinionKey, encodeOpinion(now + this.windowMs, opinion));
+    }
+    this.events.putSync(eventKey, encodeEvent({ expiresAt: now + this.windowMs, position, decision }));
     return { ...decision, repeat: false };
   }
 

@@ -1,15 +1,25 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config, SubscriptionConfig } from '../../platform/config/config';
 import { isThreatRelayError, ThreatRelayError } from '../../contract/errors';
 import { routeOf, type ThreatEvent } from '../../contract/model';
-import type { DeliveryKind } from '../../contract/webhook-body';
+import {
+  CATEGORIES,
+  SEVERITIES,
+  SIGHTING_KINDS,
+  TLP_LEVELS,
+  type Indicator,
+  type SightingKind,
+} from '../../contract/model';
+import type { DeliveryDetail, DeliveryKind, OpinionView, SourceLabels } from '../../contract/webhook-body';
 import { createDedupStore, type BatchMark, type DedupOutcome, type DedupStore } from './';
+import type { Labels, OpinionEntry, SourceReport } from './types';
 
 /** What the dedup store decided for one record; `deliver` says what, if anything, goes out. */
 export interface DeliveryDecision {
   deliver: DeliveryKind | undefined;
-  /** Corroborations: every org reporting the key; revocations: the orgs that still report it. */
-  sources?: string[];
+  /** Corroborations: every org reporting the key and their labels; revocations: the orgs that still report it; updates: what changed. */
+  detail?: DeliveryDetail;
   /** Why nothing is delivered (metric label). */
   outcome: string;
   /** A re-read of a record already handed to a webhook batch: that batch, to send again as it was. */
@@ -22,10 +32,62 @@ export interface DeliveryDecision {
  */
 export type DedupPort = (event: ThreatEvent, position: string) => Promise<DeliveryDecision>;
 
+/** A 32-bit digest of free text: enough for a store to see that it changed. */
+function digest(text: string | null): number {
+  return text === null || text === '' ? 0 : createHash('sha256').update(text).digest().readUInt32BE(0);
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** What the store remembers of a report (types.ts, Labels). */
+export function labelsOf(i: Indicator): Labels {
+  return {
+    category: CATEGORIES.indexOf(i.category),
+    severity: SEVERITIES.indexOf(i.severity),
+    confidence: i.confidence,
+    validUntil: i.validUntil === null ? null : Date.parse(i.validUntil),
+    description: digest(i.description),
+    // Order carries no meaning in tags; \n cannot be in one.
+    tags: digest([...i.tags].sort().join('\n')),
+  };
+}
+
+/** The opinion a receiver sees: counted sightings per kind and per org, and the status they make. */
+export function opinionView(entries: readonly OpinionEntry[]): OpinionView {
+  const counts = Object.fromEntries(SIGHTING_KINDS.map((k) => [k, 0])) as Record<SightingKind, number>;
+  const orgs: OpinionView['orgs'] = {};
+  for (const e of entries) {
+    counts[e.kind] += e.counted;
+    orgs[e.org] = { ...orgs[e.org], [e.kind]: e.counted };
+  }
+  const tp = counts.true_positive > 0;
+  const fp = counts.false_positive > 0;
+  const status = tp && fp ? 'disputed' : tp ? 'confirmed' : fp ? 'false_positive' : 'unconfirmed';
+  return { status, counts, orgs };
+}
+
+function sourceLabels(report: SourceReport): SourceLabels {
+  const l = report.labels;
+  return {
+    org: report.org,
+    tlp: TLP_LEVELS[report.tlp] ?? 'red',
+    ...(l
+      ? {
+          category: CATEGORIES[l.category] ?? 'other',
+          severity: SEVERITIES[l.severity] ?? 'low',
+          confidence: l.confidence,
+          validUntil: iso(l.validUntil),
+        }
+      : {}),
+  };
+}
+
 /**
  * What each store outcome means for delivery. A repeat (the same record read
  * again after a crash) is acted on exactly like the original, so nothing
- * recorded but not delivered is lost.
+ * recorded but not delivered is lost. With corroborations off, a report that
+ * escalates (a new category, a higher severity) still goes out: a benign
+ * first report must not hide a harmful later one.
  */
 export function deliveryDecisionFor(outcome: DedupOutcome, corroborations: boolean): DeliveryDecision {
   switch (outcome.kind) {
@@ -33,14 +95,43 @@ export function deliveryDecisionFor(outcome: DedupOutcome, corroborations: boole
       return { deliver: 'indicator.published', outcome: 'new' };
     case 'revoked':
       // Names the orgs that still report the key: the receiver learns whether it is withdrawn for good.
-      return { deliver: 'indicator.revoked', sources: outcome.remainingSources, outcome: 'revoked' };
+      return {
+        deliver: 'indicator.revoked',
+        detail: { sources: outcome.remainingSources },
+        outcome: 'revoked',
+      };
     case 'corroborated':
-      return corroborations
-        ? { deliver: 'indicator.corroborated', sources: outcome.sources, outcome: 'corroborated' }
+      return corroborations || outcome.escalates
+        ? {
+            deliver: 'indicator.corroborated',
+            detail: { sources: outcome.sources, reports: outcome.reports.map(sourceLabels) },
+            outcome: 'corroborated',
+          }
         : { deliver: undefined, outcome: 'corroborated' };
+    case 'updated': {
+      const p = outcome.previous;
+      const previous = {
+        category: CATEGORIES[p.category] ?? 'other',
+        severity: SEVERITIES[p.severity] ?? 'low',
+        confidence: p.confidence,
+        validUntil: iso(p.validUntil),
+      };
+      return {
+        deliver: 'indicator.updated',
+        detail: { changed: outcome.changed, previous },
+        outcome: 'updated',
+      };
+    }
+    case 'sighted':
+      return {
+        deliver: 'indicator.sighted',
+        detail: { opinion: opinionView(outcome.opinion) },
+        outcome: 'sighted',
+      };
     case 'duplicate':
     case 'republished':
     case 'revocation-unknown':
+    case 'sighting-unknown':
       return { deliver: undefined, outcome: outcome.kind };
   }
 }
@@ -63,8 +154,10 @@ export function dedupPort(
         eventId: event.eventId,
         key: p.key,
         org: event.source.org,
-        kind: p.kind === 'IndicatorPublished' ? 'published' : 'revoked',
+        kind: p.kind === 'IndicatorPublished' ? 'published' : p.kind === 'Sighting' ? 'sighted' : 'revoked',
+        ...(p.kind === 'Sighting' ? { sightingKind: p.sightingKind } : {}),
         tlp: routeOf(p).tlp,
+        ...(p.kind === 'IndicatorPublished' ? { labels: labelsOf(p.indicator) } : {}),
         position,
         validUntil:
           p.kind === 'IndicatorPublished' && p.indicator.validUntil

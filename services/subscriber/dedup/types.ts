@@ -1,5 +1,5 @@
 import { ThreatRelayError } from '../../contract/errors';
-import type { Tlp } from '../../contract/model';
+import { SIGHTING_KINDS, type SightingKind, type Tlp } from '../../contract/model';
 import { ORG_ID_PATTERN, UUID_PATTERN } from '../../contract/well-formed';
 
 /**
@@ -41,18 +41,86 @@ export type DedupDecision =
    */
   | { kind: 'republished' }
   /**
-   * Another org reported a known key. `sources` are all orgs with a live
-   * report of it, this one included, sorted; the consumer delivers
-   * `indicator.corroborated` or drops it, per subscription.
+   * The same org reported the key again with a material change (`changed`,
+   * against `previous`, the labels it last reported): deliver
+   * `indicator.updated`. A change below the bar leaves `previous` as it was.
    */
-  | { kind: 'corroborated'; sources: string[] }
+  | { kind: 'updated'; changed: MaterialField[]; previous: Labels }
+  /**
+   * Another org reported a known key. `sources` are the orgs with a live
+   * report of it the event may name, this one included, sorted; `reports`
+   * their labels, in the same order. `escalates`: its category differs from,
+   * or its severity is above, every other live report's, so it is delivered
+   * even to a subscription that turned corroborations off.
+   */
+  | { kind: 'corroborated'; sources: string[]; reports: SourceReport[]; escalates: boolean }
   /**
    * The org withdrew a key this subscription received from it: deliver. When
    * `remainingSources` is empty the key is forgotten, so a later report is new.
    */
   | { kind: 'revoked'; remainingSources: string[] }
   /** A revocation for a key this subscription never got (or no longer holds) from that org: drop. */
-  | { kind: 'revocation-unknown' };
+  | { kind: 'revocation-unknown' }
+  /** A sighting of a key the subscription holds: deliver `indicator.sighted` with the opinion so far. */
+  | { kind: 'sighted'; opinion: OpinionEntry[] }
+  /** A sighting of a key the subscription does not hold: drop, so a sighting reveals no indicator. */
+  | { kind: 'sighting-unknown' };
+
+/**
+ * One org's sightings of one kind on a key. `counted` are those a status
+ * counts: one per org and kind per hour (SIGHTING_HOUR_MS), so one org
+ * repeating itself cannot outvote another.
+ */
+export interface OpinionEntry {
+  org: string;
+  kind: SightingKind;
+  counted: number;
+  /** Epoch ms of the last counted sighting. */
+  countedAt: number;
+}
+
+/** Sightings of one org and kind closer together than this count once toward the status. */
+export const SIGHTING_HOUR_MS = 60 * 60 * 1000;
+
+/**
+ * What a store remembers of an org's report, per key: small numbers only, so
+ * both stores (and the redis store's Lua script) compare them alike. Free
+ * text is a 32-bit digest: enough to see that it changed.
+ */
+export interface Labels {
+  /** Index in the model's CATEGORIES. */
+  category: number;
+  /** Index in SEVERITIES, low (0) to critical (3). */
+  severity: number;
+  confidence: number;
+  /** Epoch ms, or null. */
+  validUntil: number | null;
+  /** Digest of the description (0 for none). */
+  description: number;
+  /** Digest of the sorted tags (0 for none). */
+  tags: number;
+}
+
+/** What makes a re-publication an update, in the order events list them. */
+export const MATERIAL_FIELDS = [
+  'category',
+  'severity',
+  'confidence',
+  'validUntil',
+  'description',
+  'tags',
+] as const;
+export type MaterialField = (typeof MATERIAL_FIELDS)[number];
+/** A confidence change below this is no update. */
+export const CONFIDENCE_STEP = 10;
+
+/** One org's live report as a corroboration names it; `labels` null for a report kept before labels were. */
+export interface SourceReport {
+  org: string;
+  /** TLP rank (rules.ts, `tlpRank`). */
+  tlp: number;
+  labels: Labels | null;
+}
 
 /** The webhook batch an event went out in (`markBatch`), so a re-read can send exactly that batch again. */
 export interface BatchMark {
@@ -77,13 +145,17 @@ export interface DedupInput {
   key: string;
   /** The source org of the event. */
   org: string;
-  kind: 'published' | 'revoked';
+  kind: 'published' | 'revoked' | 'sighted';
+  /** For `sighted`: what the org says it saw. */
+  sightingKind?: SightingKind;
   /**
    * The TLP of the report (a revocation carries its original's): an event
    * names other orgs' reports only when they were no more restricted than it
    * (rules.ts, `revealedOrgs`).
    */
   tlp: Tlp;
+  /** A report's labels (absent for revocations): what tells an update from a republish, and escalations. */
+  labels?: Labels;
   /**
    * Where this copy of the event was read, the same string every time the same
    * record is read again, e.g. `topic/partition/offset`. Opaque to the store.
@@ -111,6 +183,16 @@ export function assertStorable(input: DedupInput): void {
   if (!ORG_ID_PATTERN.test(input.org)) bad('org');
   if (input.position.length > 512) bad('position');
   if (input.validUntil != null && !Number.isFinite(input.validUntil)) bad('validUntil');
+  if (input.kind === 'sighted' && !SIGHTING_KINDS.includes(input.sightingKind!)) bad('sightingKind');
+  const l = input.labels;
+  if (l) {
+    const byte = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 255;
+    const word = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+    if (!byte(l.category) || !byte(l.severity) || !byte(l.confidence)) bad('labels');
+    if (!word(l.description) || !word(l.tags)) bad('labels');
+    if (l.validUntil !== null && !(Number.isInteger(l.validUntil) && l.validUntil >= 0))
+      bad('labels.validUntil');
+  }
 }
 
 export interface DedupStore {

@@ -3,7 +3,7 @@ import { isThreatRelayError, type ThreatRelayError } from '../../contract/errors
 import { eventScope } from '../../contract/identity';
 import type { ThreatEvent } from '../../contract/model';
 import type { Warning } from '../../contract/warninglists';
-import type { DeliveryKind } from '../../contract/webhook-body';
+import type { DeliveryDetail, DeliveryKind } from '../../contract/webhook-body';
 import { waitWithHeartbeats } from '../../platform/backoff';
 import type { SubscriptionConfig } from '../../platform/config/config';
 import type { Logger } from '../../platform/logger';
@@ -19,7 +19,8 @@ export interface DeliveryItem {
   message: KafkaMessage;
   event: ThreatEvent;
   as: DeliveryKind;
-  sources?: string[];
+  /** What the dedup store adds: sources, their labels, an update's changes. */
+  detail?: DeliveryDetail;
   /** For a published indicator: the warninglists it is on, as this reader found them. */
   warnings?: Warning[];
   /** Read again after it was handed to this webhook batch: send that batch again, as it was. */

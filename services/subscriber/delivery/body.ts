@@ -1,4 +1,9 @@
-import { toNative, type DeliveryKind, type WebhookBody } from '../../contract/webhook-body';
+import {
+  toNative,
+  type DeliveryDetail,
+  type DeliveryKind,
+  type WebhookBody,
+} from '../../contract/webhook-body';
 import type { ThreatEvent } from '../../contract/model';
 import type { SubscriptionConfig } from '../../platform/config/config';
 import { toStixBundle } from '../../stix/export';
@@ -10,7 +15,7 @@ export function webhookBody(
   items: readonly {
     event: ThreatEvent;
     as: DeliveryKind;
-    sources?: string[] | undefined;
+    detail?: DeliveryDetail | undefined;
     /** The warninglists the reader found each published indicator on. */
     warnings?: Warning[] | undefined;
   }[],
@@ -27,7 +32,7 @@ export function webhookBody(
   }
   const body: WebhookBody = {
     subscription: subscription.id,
-    events: items.map((i) => toNative(i.event, i.as, i.sources, i.warnings)),
+    events: items.map((i) => toNative(i.event, i.as, i.detail, i.warnings)),
   };
   return JSON.stringify(body);
 }

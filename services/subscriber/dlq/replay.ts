@@ -187,6 +187,7 @@ export async function replayDeadLetters(
         codec: loadEventCodec(),
         freshness: freshnessFor(config.subscriber, subscription),
         orgKeys: orgPublicKeys(config.orgs),
+        pdqFloors: new Map(config.orgs.map((o) => [o.id, o.pdq.minQuality])),
         metrics,
         warninglists: openWarninglists(config.warninglists.dir),
         ...(dedup ? { dedup: dedup.port } : {}),

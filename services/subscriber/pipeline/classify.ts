@@ -58,6 +58,8 @@ export async function classify(
   }
   const warned = warnings ? { warnings } : {};
   if (!deps.dedup || options.replay) {
+    // A sighting goes only to keys the subscription holds, which only its store knows.
+    if (event.payload.kind === 'Sighting') return { kind: 'skip', message };
     const as = event.payload.kind === 'IndicatorPublished' ? 'indicator.published' : 'indicator.revoked';
     return { kind: 'deliver', message, event, as, ...warned };
   }
@@ -80,7 +82,7 @@ export async function classify(
     event,
     as: decision.deliver,
     ...warned,
-    ...(decision.sources ? { sources: decision.sources } : {}),
+    ...(decision.detail ? { detail: decision.detail } : {}),
     ...(decision.batch ? { batch: decision.batch } : {}),
   };
 }

@@ -14,6 +14,7 @@ describe('the command table', () => {
       'provision',
       'publish',
       'receiver',
+      'sight',
       'subscriber',
       'subscription',
       'taxii',

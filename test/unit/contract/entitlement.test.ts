@@ -3,8 +3,22 @@ import { communityLevels } from '../../../services/contract/names';
 import { entitlementProblem } from '../../../services/contract/entitlement';
 import type { Tlp } from '../../../services/contract/model';
 
-const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber', keys: [] };
-const greenOnly: OrgConfig = { id: 'smallco', name: 'Small Co', kind: 'company', maxTlp: 'green', keys: [] };
+const fbi: OrgConfig = {
+  id: 'fbi',
+  name: 'FBI',
+  kind: 'government',
+  maxTlp: 'amber',
+  keys: [],
+  pdq: { minQuality: 50 },
+};
+const greenOnly: OrgConfig = {
+  id: 'smallco',
+  name: 'Small Co',
+  kind: 'company',
+  maxTlp: 'green',
+  keys: [],
+  pdq: { minQuality: 50 },
+};
 
 describe('entitlement', () => {
   it('lets a named recipient read red and amber+strict, and nobody else', () => {

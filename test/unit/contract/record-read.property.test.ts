@@ -24,7 +24,14 @@ const RUNS = { seed: 2026_12_08, numRuns: 600 };
 const codec = loadEventCodec();
 const twitter = generateSigningKeyPair();
 const names = kafkaNames('threatrelay');
-const fbi: OrgConfig = { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber', keys: [] };
+const fbi: OrgConfig = {
+  id: 'fbi',
+  name: 'FBI',
+  kind: 'government',
+  maxTlp: 'amber',
+  keys: [],
+  pdq: { minQuality: 50 },
+};
 const TWITTER_KEY = { id: 'twitter-2026', publicKey: twitter.publicKey };
 const orgKeys = orgPublicKeys([{ id: 'twitter', keys: [TWITTER_KEY] }]);
 const checks = (): RecordChecks => ({

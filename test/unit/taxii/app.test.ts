@@ -21,7 +21,7 @@ import { publishedFull, publishedMinimal } from '../../fixtures/threat-events';
 const SECRET = 'taxii-secret-of-fbi-reader';
 const auth = { authorization: `Bearer ${SECRET}`, accept: 'application/taxii+json;version=2.1' };
 const collections = collectionsOf(
-  { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber', keys: [] },
+  { id: 'fbi', name: 'FBI', kind: 'government', maxTlp: 'amber', keys: [], pdq: { minQuality: 50 } },
   'tr',
 );
 const idOf = (name: string): string => collections.find((c) => c.name === name)!.id;

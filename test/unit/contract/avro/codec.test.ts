@@ -17,7 +17,9 @@ import {
   publishedFull,
   publishedMinimal,
   revoked,
-  withoutFirstSeen,
+  asVersion,
+  publishedPdq,
+  sighting,
 } from '../../../fixtures/threat-events';
 
 const SCHEMAS = path.resolve(__dirname, '../../../../schemas');
@@ -52,8 +54,8 @@ afterAll(() => {
 
 describe('loadEventCodec', () => {
   it('loads every version in schemas/, oldest first, the newest last', () => {
-    expect(codec.versions.map((v) => v.version)).toEqual([1, 2]);
-    expect(codec.newest.version).toBe(2);
+    expect(codec.versions.map((v) => v.version)).toEqual([1, 2, 3, 4]);
+    expect(codec.newest.version).toBe(4);
   });
 
   it('finds schemas/ above the module when no directory is given', () => {
@@ -93,7 +95,7 @@ describe('round trip', () => {
 
   it('writes schemaVersion as the version it encodes with', () => {
     const event: ThreatEvent = { ...publishedMinimal, schemaVersion: 1 };
-    expect(codec.decode(codec.encode(event)).schemaVersion).toBe(2);
+    expect(codec.decode(codec.encode(event)).schemaVersion).toBe(4);
   });
 
   it('normalizes a timestamp without milliseconds to the model form', () => {
@@ -109,8 +111,8 @@ describe('single-object header', () => {
     expect(bytes.subarray(2, SINGLE_OBJECT_HEADER_LENGTH)).toEqual(
       crc64Avro(codec.newest.parsingCanonicalForm),
     );
-    // Pinned: v2 is published, so its fingerprint can never change (fastavro agrees, see codec.oracle.test.ts).
-    expect(bytes.subarray(2, SINGLE_OBJECT_HEADER_LENGTH).toString('hex')).toBe('f830bb2677bdcd61');
+    // Pinned: v3 is published, so its fingerprint can never change (fastavro agrees, see codec.oracle.test.ts).
+    expect(bytes.subarray(2, SINGLE_OBJECT_HEADER_LENGTH).toString('hex')).toBe('bb4fa11ff03438d1');
   });
 
   it('carries the fingerprint of the older schema it was asked to write with', () => {
@@ -161,7 +163,7 @@ describe('decode errors', () => {
 
   it('rejects trailing bytes after the record', () => {
     const padded = Buffer.concat([good, Buffer.from([0, 0, 0])]);
-    expectCode(() => codec.decode(padded), 'TR_CODEC_MALFORMED', /^3 trailing bytes after the v2 record/);
+    expectCode(() => codec.decode(padded), 'TR_CODEC_MALFORMED', /^3 trailing bytes after the v4 record/);
   });
 
   it('rejects an unknown fingerprint, naming it in hex', () => {
@@ -187,11 +189,11 @@ describe('decode errors', () => {
   });
 
   it('wraps an out-of-range union branch with the avsc error as cause', () => {
-    // A minimal hand-made v2 body: eventId "", schemaVersion 0, producedAt 0,
+    // A minimal hand-made v3 body: eventId "", schemaVersion 0, producedAt 0,
     // source {"", ""}, canonicalizationVersion 0, then payload branch 5.
     const body = Buffer.from([0, 0, 0, 0, 0, 0, 10]);
     const bytes = Buffer.concat([good.subarray(0, SINGLE_OBJECT_HEADER_LENGTH), body]);
-    const err = expectCode(() => codec.decode(bytes), 'TR_CODEC_MALFORMED', /does not decode with schema v2/);
+    const err = expectCode(() => codec.decode(bytes), 'TR_CODEC_MALFORMED', /does not decode with schema v4/);
     expect(err.cause).toBeInstanceOf(Error);
     expect((err.cause as Error).message).toMatch(/invalid union index/);
   });
@@ -225,19 +227,60 @@ describe('encode errors', () => {
 });
 
 describe('schema resolution', () => {
-  it('reads a v1 record with the v2 reader, firstSeen null', () => {
+  it('reads a v1 record with the newest reader, firstSeen null', () => {
     const decoded = codec.decode(codec.encode(publishedFull, { version: 1 }));
-    expect(decoded).toStrictEqual({ ...withoutFirstSeen(publishedFull), schemaVersion: 1 });
+    expect(decoded).toStrictEqual({ ...asVersion(publishedFull, 1), schemaVersion: 1 });
   });
 
   it('reads a v2 record with a v1 reader, dropping firstSeen', () => {
-    const decoded = codec.decodeAs(codec.encode(publishedFull), 1);
-    expect(decoded).toStrictEqual(withoutFirstSeen(publishedFull));
+    const decoded = codec.decodeAs(codec.encode(publishedFull, { version: 2 }), 1);
+    expect(decoded).toStrictEqual({ ...asVersion(publishedFull, 1), schemaVersion: 2 });
+  });
+
+  it('reads a v2 record with the v3 reader, quality null and no variants or warnings', () => {
+    const decoded = codec.decode(codec.encode(publishedPdq, { version: 2 }));
+    expect(decoded).toStrictEqual({ ...asVersion(publishedPdq, 2), schemaVersion: 2 });
+  });
+
+  it('reads a v3 record with a v2 reader, dropping quality, variants and warnings', () => {
+    const decoded = codec.decodeAs(codec.encode(publishedPdq), 2);
+    expect(decoded).toStrictEqual(asVersion(publishedPdq, 2));
+  });
+
+  it('reads a v3 record with a v1 reader, dropping firstSeen and the v3 fields', () => {
+    const decoded = codec.decodeAs(codec.encode(publishedPdq), 1);
+    expect(decoded).toStrictEqual(asVersion(publishedPdq, 1));
+  });
+
+  it('carries quality, variants and warnings through a v3 round trip as plain objects', () => {
+    const decoded = codec.decode(codec.encode(publishedPdq));
+    if (decoded.payload.kind !== 'IndicatorPublished') throw new Error('expected a published event');
+    expect(decoded.payload.indicator.warnings[0].constructor).toBe(Object);
+    expect(decoded.payload.indicator.variants).toEqual(
+      publishedPdq.payload.kind === 'IndicatorPublished' ? publishedPdq.payload.indicator.variants : [],
+    );
   });
 
   it('reads a v1 record with a v1 reader unchanged', () => {
     const decoded = codec.decodeAs(codec.encode(revoked, { version: 1 }), 1);
     expect(decoded).toStrictEqual({ ...revoked, schemaVersion: 1 });
+  });
+
+  it('reads a v4 indicator with a v3 reader although v4 added a payload branch', () => {
+    expect(codec.decodeAs(codec.encode(publishedPdq), 3)).toStrictEqual(publishedPdq);
+  });
+
+  it('refuses a sighting read by a v3 reader as an unknown branch, not an exception of avsc', () => {
+    expectCode(
+      () => codec.decodeAs(codec.encode(sighting), 3),
+      'TR_CODEC_UNKNOWN_BRANCH',
+      /payload branch org\.threatrelay\.Sighting \(written with schema v4\) is unknown to a reader of schema v3/,
+    );
+  });
+
+  it('refuses a sighting whose count is zero as not well-formed', () => {
+    const zero = { ...sighting, payload: { ...sighting.payload, count: 0 } } as ThreatEvent;
+    expectCode(() => codec.decode(codec.encode(zero)), 'TR_RECORD_INVALID', /payload\.count must be 1 to/);
   });
 
   it('cannot read a newer writer than its own schema files, even a compatible one', () => {
@@ -247,7 +290,7 @@ describe('schema resolution', () => {
     expectCode(
       () => v1Only.decode(codec.encode(revoked)),
       'TR_CODEC_UNKNOWN_FINGERPRINT',
-      /f830bb2677bdcd61/,
+      /bb4fa11ff03438d1/,
     );
   });
 });

@@ -20,6 +20,8 @@ const FIXTURE = path.resolve(__dirname, '../../../fixtures/schemas/incompatible.
 const PUBLISHED: Record<string, string> = {
   'threat-event.v1.avsc': 'ed602bf8643fc300',
   'threat-event.v2.avsc': 'f830bb2677bdcd61',
+  'threat-event.v3.avsc': '4f05085a978082c7',
+  'threat-event.v4.avsc': 'bb4fa11ff03438d1',
 };
 
 function load(file: string): NamedSchema {
@@ -142,18 +144,39 @@ describe('checkFullCompatibility on a broken schema', () => {
     expect(checkCanRead(newest, renamed)).not.toEqual([]);
   });
 
-  it('reports a new payload branch as unreadable by older readers', () => {
-    // What adding `Sighting` to the payload union would do to every older subscriber.
+  /** The newest schema with a record branch named `name` put into `payload` at `at` (the end by default). */
+  function withBranch(name: string, at?: number): NamedSchema {
     const copy = structuredClone(newest.schema) as Json;
     const payload = field(copy, 'payload');
-    payload.type = [
-      ...(payload.type as unknown[]),
-      { type: 'record', name: 'Sighting', doc: 'x', fields: [{ name: 'key', type: 'string', doc: 'x' }] },
-    ];
-    const withSighting: NamedSchema = { name: 'with Sighting', schema: copy as NamedSchema['schema'] };
-    expect(checkCanRead(newest, withSighting)).toEqual([]);
-    expect(checkCanRead(withSighting, newest)).toEqual([
-      expect.objectContaining({ reason: expect.stringMatching(/cannot read "org\.threatrelay\.Sighting"/) }),
+    const branches = [...(payload.type as unknown[])];
+    const branch = { type: 'record', name, doc: 'x', fields: [{ name: 'key', type: 'string', doc: 'x' }] };
+    branches.splice(at ?? branches.length, 0, branch);
+    payload.type = branches;
+    return { name: `with ${name}`, schema: copy as NamedSchema['schema'] };
+  }
+
+  it('accepts a payload branch appended at the end, in both directions', () => {
+    // Older readers refuse only the new branch's records (TR_CODEC_UNKNOWN_BRANCH, codec.test.ts).
+    expect(checkFullCompatibility([...versions, withBranch('Reaction')])).toEqual([]);
+  });
+
+  it('reports a payload branch inserted before the others as unreadable by older readers', () => {
+    const inserted = withBranch('Reaction', 0);
+    expect(checkCanRead(newest, inserted)).toEqual([]);
+    expect(checkCanRead(inserted, newest)).toEqual([
+      expect.objectContaining({ reason: expect.stringMatching(/cannot read "org\.threatrelay\.Reaction"/) }),
+    ]);
+  });
+
+  it('reports an appended branch that changes a shared record as that change', () => {
+    const both = withBranch('Reaction');
+    const payload = field(both.schema as Json, 'payload');
+    const revoked = (payload.type as Json[]).find((b) => b.name === 'IndicatorRevoked') as Json;
+    revoked.fields = revoked.fields?.filter((f) => f.name !== 'reason');
+    expect(checkCanRead(both, newest)).toEqual([
+      expect.objectContaining({
+        reason: expect.stringMatching(/default-less org\.threatrelay\.IndicatorRevoked\.reason/),
+      }),
     ]);
   });
 

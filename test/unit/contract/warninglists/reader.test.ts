@@ -44,6 +44,9 @@ function indicator(type: Indicator['type'], value: string): Indicator {
     description: null,
     references: [],
     firstSeen: null,
+    quality: null,
+    variants: [],
+    warnings: [],
   };
 }
 

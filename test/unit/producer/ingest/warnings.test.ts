@@ -43,6 +43,7 @@ function org(warninglists?: OrgConfig['warninglists']): OrgConfig {
     name: 'acme',
     kind: 'company',
     keys: [],
+    pdq: { minQuality: 50 },
     maxTlp: 'amber',
     ...(warninglists ? { warninglists } : {}),
   };

@@ -11,11 +11,20 @@ import {
   keyExpiresAt,
   positionDigest,
 } from '../../../../services/subscriber/dedup/embedded-rows';
+import type { Report } from '../../../../services/subscriber/dedup/rules';
 
 /** The embedded store's binary rows give back exactly what was written, at the limits of their fields. */
 describe('embedded dedup rows', () => {
   const longest = `a${'b'.repeat(62)}`;
   const far = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+  const labels = {
+    category: 8,
+    severity: 3,
+    confidence: 100,
+    validUntil: far,
+    description: 0xffffffff,
+    tags: 1,
+  };
 
   it('round-trips every decision, with and without a batch tag, to the millisecond', () => {
     const position = positionDigest('tr.community.green/2/123456789');
@@ -23,7 +32,16 @@ describe('embedded dedup rows', () => {
       { kind: 'new' as const },
       { kind: 'republished' as const },
       { kind: 'revocation-unknown' as const },
-      { kind: 'corroborated' as const, sources: ['facebook', longest, 'x'] },
+      {
+        kind: 'corroborated' as const,
+        sources: ['facebook', longest],
+        reports: [
+          { org: 'facebook', tlp: 1, labels: null },
+          { org: longest, tlp: 4, labels: { ...labels, validUntil: null } },
+        ],
+        escalates: true,
+      },
+      { kind: 'updated' as const, changed: ['severity' as const, 'tags' as const], previous: labels },
       { kind: 'revoked' as const, remainingSources: [] },
       { kind: 'revoked' as const, remainingSources: [longest] },
     ]) {
@@ -39,8 +57,9 @@ describe('embedded dedup rows', () => {
   });
 
   it('round-trips a key row and expires it with its latest source', () => {
-    const sources = new Map([
-      ['facebook', { expiresAt: 1_800_000_000_001, tlp: 0 }],
+    const sources = new Map<string, Report>([
+      ['facebook', { expiresAt: 1_800_000_000_001, tlp: 0, labels }],
+      ['twitter', { expiresAt: 1_800_000_000_001, tlp: 1, labels: { ...labels, validUntil: null } }],
       [longest, { expiresAt: far, tlp: 4 }],
       ['google', { expiresAt: 1_700_000_000_000, tlp: 3 }],
     ]);

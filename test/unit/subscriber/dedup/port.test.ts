@@ -1,7 +1,7 @@
 import { ThreatRelayError } from '../../../../services/contract/errors';
 import type { ThreatEvent } from '../../../../services/contract/model';
 import type { DedupInput, DedupOutcome, DedupStore } from '../../../../services/subscriber/dedup';
-import { dedupPort, deliveryDecisionFor } from '../../../../services/subscriber/dedup/port';
+import { dedupPort, deliveryDecisionFor, labelsOf } from '../../../../services/subscriber/dedup/port';
 
 /**
  * The dedup port's decisions: what each store outcome means for delivery,
@@ -13,7 +13,18 @@ import { dedupPort, deliveryDecisionFor } from '../../../../services/subscriber/
 const published = {
   eventId: 'e-1',
   source: { org: 'google', submitter: 's' },
-  payload: { kind: 'IndicatorPublished', key: 'k', indicator: { validUntil: '2026-12-01T00:00:00.000Z' } },
+  payload: {
+    kind: 'IndicatorPublished',
+    key: 'k',
+    indicator: {
+      category: 'disinformation',
+      severity: 'high',
+      confidence: 80,
+      validUntil: '2026-12-01T00:00:00.000Z',
+      description: null,
+      tags: [],
+    },
+  },
 } as unknown as ThreatEvent;
 const revocation = {
   eventId: 'e-2',
@@ -38,7 +49,10 @@ describe('deliveryDecisionFor', () => {
   it.each([
     [{ kind: 'new', repeat: false }, 'indicator.published'],
     [{ kind: 'revoked', remainingSources: [], repeat: false }, 'indicator.revoked'],
-    [{ kind: 'corroborated', sources: ['a', 'b'], repeat: false }, 'indicator.corroborated'],
+    [
+      { kind: 'corroborated', sources: ['a', 'b'], reports: [], escalates: false, repeat: false },
+      'indicator.corroborated',
+    ],
     [{ kind: 'duplicate' }, undefined],
     [{ kind: 'republished', repeat: false }, undefined],
     [{ kind: 'revocation-unknown', repeat: false }, undefined],
@@ -47,7 +61,14 @@ describe('deliveryDecisionFor', () => {
   });
 
   it('drops a corroboration for a subscription that does not want them', () => {
-    expect(deliveryDecisionFor({ kind: 'corroborated', sources: ['a', 'b'], repeat: false }, false)).toEqual({
+    const outcome: DedupOutcome = {
+      kind: 'corroborated',
+      sources: ['a', 'b'],
+      reports: [],
+      escalates: false,
+      repeat: false,
+    };
+    expect(deliveryDecisionFor(outcome, false)).toEqual({
       deliver: undefined,
       outcome: 'corroborated',
     });
@@ -55,13 +76,13 @@ describe('deliveryDecisionFor', () => {
 
   it('tells the receiver of a revocation which orgs still report the key', () => {
     expect(
-      deliveryDecisionFor({ kind: 'revoked', remainingSources: ['b'], repeat: false }, true).sources,
+      deliveryDecisionFor({ kind: 'revoked', remainingSources: ['b'], repeat: false }, true).detail?.sources,
     ).toEqual(['b']);
   });
 });
 
 describe('dedupPort', () => {
-  it("asks the store with the event's org, key, kind, position and expiry", async () => {
+  it("asks the store with the event's org, key, kind, labels, position and expiry", async () => {
     const { store, asked } = fakeStore(async () => ({ kind: 'new', repeat: false }));
     await dedupPort(store, subscription)(published, 't/0/7');
     expect(asked).toEqual([
@@ -70,6 +91,9 @@ describe('dedupPort', () => {
         key: 'k',
         org: 'google',
         kind: 'published',
+        labels: labelsOf(
+          (published.payload as Extract<ThreatEvent['payload'], { kind: 'IndicatorPublished' }>).indicator,
+        ),
         position: 't/0/7',
         validUntil: Date.parse('2026-12-01T00:00:00.000Z'),
       },

@@ -9,6 +9,8 @@ import {
   type DedupOutcome,
   type DedupStore,
 } from '../../../../services/subscriber/dedup';
+import type { Labels } from '../../../../services/subscriber/dedup/types';
+import type { SightingKind } from '../../../../services/contract/model';
 import { startRedis, type RedisServer } from '../../../../testkit/redis';
 
 /**
@@ -70,8 +72,24 @@ function describeDedupContract(name: string, makeHarness: () => Promise<Harness>
         ...extra,
       };
     };
-    /** The outcome of a record seen for the first time. */
-    const first = (decision: DedupDecision): DedupOutcome => ({ ...decision, repeat: false });
+    /**
+     * The outcome of a record seen for the first time. A corroboration given
+     * by its sources alone matches whatever labels it carries: the tests of
+     * labels say so themselves.
+     */
+    const first = (decision: DedupDecision | { kind: 'corroborated'; sources: string[] }): unknown =>
+      decision.kind === 'corroborated' && !('reports' in decision)
+        ? expect.objectContaining({ ...decision, repeat: false })
+        : ({ ...decision, repeat: false } as DedupOutcome);
+    const labels = (extra: Partial<Labels> = {}): Labels => ({
+      category: 8,
+      severity: 0,
+      confidence: 5,
+      validUntil: null,
+      description: 0,
+      tags: 0,
+      ...extra,
+    });
 
     beforeEach(async () => {
       harness = await makeHarness();
@@ -189,6 +207,158 @@ function describeDedupContract(name: string, makeHarness: () => Promise<Harness>
         expect(await store.record(published('twitter'), t0)).toEqual(
           first({ kind: 'corroborated', sources: ['facebook', 'google', 'twitter'] }),
         );
+      });
+    });
+
+    describe('labels', () => {
+      it("names each reporting org's labels in a corroboration, in the order of its sources", async () => {
+        await store.record(published('facebook', { labels: labels() }), t0);
+        const outcome = await store.record(
+          published('google', { tlp: 'green', labels: labels({ category: 0, severity: 3, confidence: 95 }) }),
+          t0,
+        );
+        expect(outcome).toEqual(
+          first({
+            kind: 'corroborated',
+            sources: ['facebook', 'google'],
+            reports: [
+              { org: 'facebook', tlp: 0, labels: labels() },
+              { org: 'google', tlp: 1, labels: labels({ category: 0, severity: 3, confidence: 95 }) },
+            ],
+            escalates: true,
+          }),
+        );
+      });
+
+      it('marks a corroboration with a category no other report has as escalating', async () => {
+        await store.record(published('facebook', { labels: labels({ severity: 2 }) }), t0);
+        const outcome = await store.record(published('google', { labels: labels({ category: 4 }) }), t0);
+        expect(outcome).toMatchObject({ kind: 'corroborated', escalates: true });
+      });
+
+      it('marks a corroboration with a severity above every other report as escalating', async () => {
+        await store.record(published('facebook', { labels: labels({ severity: 1 }) }), t0);
+        const outcome = await store.record(published('google', { labels: labels({ severity: 2 }) }), t0);
+        expect(outcome).toMatchObject({ kind: 'corroborated', escalates: true });
+      });
+
+      it('does not mark a corroboration of the same category and no higher severity as escalating', async () => {
+        await store.record(published('facebook', { labels: labels({ severity: 2 }) }), t0);
+        await store.record(published('twitter', { labels: labels({ category: 0, severity: 0 }) }), t0);
+        const outcome = await store.record(published('google', { labels: labels({ severity: 2 }) }), t0);
+        expect(outcome).toMatchObject({ kind: 'corroborated', escalates: false });
+      });
+
+      it('calls a re-publication with a material change updated, with the changes and the labels before', async () => {
+        await store.record(published('facebook', { labels: labels() }), t0);
+        const next = labels({ severity: 3, validUntil: t0 + DAY, description: 7, tags: 9 });
+        expect(await store.record(published('facebook', { labels: next }), t0 + MINUTE)).toEqual(
+          first({
+            kind: 'updated',
+            changed: ['severity', 'validUntil', 'description', 'tags'],
+            previous: labels(),
+          }),
+        );
+      });
+
+      it('calls a changed category an update', async () => {
+        await store.record(published('facebook', { labels: labels() }), t0);
+        const outcome = await store.record(published('facebook', { labels: labels({ category: 0 }) }), t0);
+        expect(outcome).toMatchObject({ kind: 'updated', changed: ['category'] });
+      });
+
+      it('calls an unchanged re-publication republished', async () => {
+        await store.record(published('facebook', { labels: labels() }), t0);
+        expect(await store.record(published('facebook', { labels: labels() }), t0 + MINUTE)).toEqual(
+          first({ kind: 'republished' }),
+        );
+      });
+
+      it('measures confidence against the labels last delivered, so small steps add up to an update', async () => {
+        await store.record(published('facebook', { labels: labels({ confidence: 50 }) }), t0);
+        expect(await store.record(published('facebook', { labels: labels({ confidence: 56 }) }), t0)).toEqual(
+          first({ kind: 'republished' }),
+        );
+        expect(await store.record(published('facebook', { labels: labels({ confidence: 61 }) }), t0)).toEqual(
+          first({ kind: 'updated', changed: ['confidence'], previous: labels({ confidence: 50 }) }),
+        );
+      });
+
+      it('returns the original update again for a re-read of the same record', async () => {
+        await store.record(published('facebook', { labels: labels() }), t0);
+        const update = published('facebook', { labels: labels({ severity: 3 }) });
+        await store.record(update, t0);
+        await store.record(published('facebook', { labels: labels({ severity: 1 }) }), t0);
+        expect(await store.record(update, t0 + MINUTE)).toEqual({
+          kind: 'updated',
+          changed: ['severity'],
+          previous: labels(),
+          repeat: true,
+        });
+      });
+
+      it('returns the original labels of a corroboration again for a re-read of the same record', async () => {
+        await store.record(published('facebook', { labels: labels() }), t0);
+        const corroboration = published('google', { labels: labels({ severity: 3 }) });
+        const original = await store.record(corroboration, t0);
+        await store.record(published('facebook', { labels: labels({ category: 2 }) }), t0);
+        expect(await store.record(corroboration, t0 + MINUTE)).toEqual({
+          ...(original as object),
+          repeat: true,
+        });
+      });
+    });
+
+    describe('sightings', () => {
+      const sighted = (org: string, sightingKind: SightingKind): DedupInput => ({
+        ...published(org),
+        kind: 'sighted',
+        sightingKind,
+      });
+
+      it('drops a sighting of a key the subscription does not hold', async () => {
+        expect(await store.record(sighted('fbi', 'true_positive'), t0)).toEqual(
+          first({ kind: 'sighting-unknown' }),
+        );
+      });
+
+      it('gives a sighting of a held key the opinion so far, sorted by org and kind', async () => {
+        await store.record(published('facebook'), t0);
+        await store.record(sighted('odni', 'false_positive'), t0);
+        expect(await store.record(sighted('fbi', 'true_positive'), t0 + MINUTE)).toEqual(
+          first({
+            kind: 'sighted',
+            opinion: [
+              { org: 'fbi', kind: 'true_positive', counted: 1, countedAt: t0 + MINUTE },
+              { org: 'odni', kind: 'false_positive', counted: 1, countedAt: t0 },
+            ],
+          }),
+        );
+      });
+
+      it('counts sightings of one org and kind within an hour once', async () => {
+        await store.record(published('facebook'), t0);
+        await store.record(sighted('fbi', 'seen'), t0);
+        await store.record(sighted('fbi', 'seen'), t0 + 30 * MINUTE);
+        expect(await store.record(sighted('fbi', 'seen'), t0 + 61 * MINUTE)).toEqual(
+          first({
+            kind: 'sighted',
+            opinion: [{ org: 'fbi', kind: 'seen', counted: 2, countedAt: t0 + 61 * MINUTE }],
+          }),
+        );
+      });
+
+      it('returns the original opinion again for a re-read of the same sighting', async () => {
+        await store.record(published('facebook'), t0);
+        const sighting = sighted('fbi', 'true_positive');
+        const original = await store.record(sighting, t0);
+        await store.record(sighted('odni', 'false_positive'), t0);
+        expect(await store.record(sighting, t0 + MINUTE)).toEqual({ ...(original as object), repeat: true });
+      });
+
+      it('does not let a sighting make a key held', async () => {
+        await store.record(sighted('fbi', 'true_positive'), t0);
+        expect(await store.record(published('facebook'), t0)).toEqual(first({ kind: 'new' }));
       });
     });
 
@@ -313,11 +483,9 @@ function describeDedupContract(name: string, makeHarness: () => Promise<Harness>
         const corroboration = published('google');
         await store.record(corroboration, t0);
         await store.record(published('twitter'), t0);
-        expect(await store.record(corroboration, t0)).toEqual({
-          kind: 'corroborated',
-          sources: ['facebook', 'google'],
-          repeat: true,
-        });
+        expect(await store.record(corroboration, t0)).toEqual(
+          expect.objectContaining({ kind: 'corroborated', sources: ['facebook', 'google'], repeat: true }),
+        );
         expect(await store.record(published('microsoft'), t0)).toEqual(
           first({ kind: 'corroborated', sources: ['facebook', 'google', 'microsoft', 'twitter'] }),
         );

@@ -1,0 +1,2 @@
+export { PdqIndex } from './pdq-index';
+export type { NearDuplicate, PdqIndexRow, ProbeStrategy } from './pdq-index';
