@@ -40,30 +40,45 @@ const FORBIDDEN = {
 const INDEX_ONLY = {
   console: ['subscriber'],
 };
+/**
+ * Inside a service, what may not import what: in the subscriber, data flows one way (the subscription
+ * drives the batch walk, which calls the checks, dedup and delivery), so dedup and delivery never
+ * import the pipeline above them.
+ */
+const INNER_FORBIDDEN = {
+  'subscriber/dedup': ['subscriber/pipeline'],
+  'subscriber/delivery': ['subscriber/pipeline'],
+};
 
 function boundaries() {
   const testCode = ['**/test/**', '**/testkit/**', '**/bench/**'];
-  const configs = Object.entries(FORBIDDEN).map(([folder, forbidden]) => ({
+  const patternsOf = (folder) => [
+    ...FORBIDDEN[folder].map((other) => ({
+      group: [`**/${other}/**`, `**/${other}`],
+      message: `services/${folder} may not import services/${other}`,
+    })),
+    ...(INDEX_ONLY[folder] ?? []).map((other) => ({
+      group: [`**/${other}/**`],
+      message: `services/${folder} may import services/${other} only through its index`,
+    })),
+    { group: testCode, message: 'the product never imports test code' },
+  ];
+  const rule = (patterns) => ({ '@typescript-eslint/no-restricted-imports': ['error', { patterns }] });
+  const configs = Object.keys(FORBIDDEN).map((folder) => ({
     files: [`services/${folder}/**/*.ts`],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            ...forbidden.map((other) => ({
-              group: [`**/${other}/**`, `**/${other}`],
-              message: `services/${folder} may not import services/${other}`,
-            })),
-            ...(INDEX_ONLY[folder] ?? []).map((other) => ({
-              group: [`**/${other}/**`],
-              message: `services/${folder} may import services/${other} only through its index`,
-            })),
-            { group: testCode, message: 'the product never imports test code' },
-          ],
-        },
-      ],
-    },
+    rules: rule(patternsOf(folder)),
   }));
+  // A later block replaces the rule's options for its files, so an inner folder keeps its service's.
+  for (const [inner, forbidden] of Object.entries(INNER_FORBIDDEN)) {
+    const patterns = forbidden.map((other) => ({
+      group: [`**/${other.split('/').pop()}/**`],
+      message: `services/${inner} may not import services/${other}`,
+    }));
+    configs.push({
+      files: [`services/${inner}/**/*.ts`],
+      rules: rule([...patternsOf(inner.split('/')[0]), ...patterns]),
+    });
+  }
   configs.push({
     files: ['bench/**/*.ts', 'testkit/**/*.ts'],
     rules: {

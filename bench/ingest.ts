@@ -28,7 +28,7 @@
 import os from 'node:os';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
-import { parseItems } from '../services/producer/http/app';
+import { parseItems } from '../services/producer/http/items';
 import { buildPublishedEvents, type PublishContext } from '../services/producer/ingest/build-events';
 import { signBatch } from '../services/contract/batch-signature';
 import { singleKeySigner } from '../services/contract/keyring';

@@ -119,7 +119,24 @@ export async function connectScramAdmin(kafka: Kafka): Promise<ScramAdmin> {
   await cluster.connect();
   await cluster.refreshMetadata();
 
-  const send = async <T>(
+  const send = sender(cluster);
+  return {
+    describe: (users) => describeCredentials(send, users),
+    upsert: (upserts) => (upserts.length === 0 ? Promise.resolve() : alterCredentials(send, [], upserts)),
+    remove: (user, mechanism) => alterCredentials(send, [{ user, mechanism }], []),
+    disconnect: () => cluster.disconnect(),
+  };
+}
+
+/** One request of `api` (v0, flexible encoding) to the controller, its answer read by `read`. */
+type Send = <T>(
+  api: { apiKey: number; apiName: string },
+  body: (e: KafkaEncoder) => void,
+  read: (d: KafkaDecoder) => T,
+) => Promise<T>;
+
+function sender(cluster: KafkaCluster): Send {
+  return async <T>(
     api: { apiKey: number; apiName: string },
     body: (e: KafkaEncoder) => void,
     read: (d: KafkaDecoder) => T,
@@ -154,97 +171,98 @@ export async function connectScramAdmin(kafka: Kafka): Promise<ScramAdmin> {
       requestTimeout: 30_000,
     })) as T;
   };
+}
 
-  const alter = async (
-    deletions: { user: string; mechanism: ScramMechanism }[],
-    upserts: ScramUpsert[],
-  ): Promise<void> => {
-    const results = await send(
-      ALTER,
-      (e) => {
-        e.writeUVarInt(deletions.length + 1);
-        for (const del of deletions) {
-          e.writeUVarIntString(del.user).writeInt8(MECHANISMS[del.mechanism].type).writeUVarInt(0);
-        }
-        e.writeUVarInt(upserts.length + 1);
-        for (const u of upserts) {
-          const salt = randomBytes(32);
-          e.writeUVarIntString(u.user)
-            .writeInt8(MECHANISMS[u.mechanism].type)
-            .writeInt32(SCRAM_ITERATIONS)
-            .writeUVarIntBytes(salt)
-            .writeUVarIntBytes(saltedPassword(u.mechanism, u.password, salt, SCRAM_ITERATIONS))
-            .writeUVarInt(0);
-        }
-      },
-      (d) => {
-        d.readInt32(); // throttle time
-        const out =
-          d.readUVarIntArray((r) => {
-            const user = r.readUVarIntString()!;
-            const code = r.readInt16();
-            const message = r.readUVarIntString();
-            r.readTaggedFields();
-            return { user, code, message };
-          }) ?? [];
-        d.readTaggedFields();
-        return out;
-      },
-    );
-    for (const r of results) checkError(r.code, r.message, `SCRAM credentials of ${r.user}`);
-  };
-
-  return {
-    async describe(users) {
-      // An empty array would mean "every user" to the broker, as null does.
-      if (users?.length === 0) return new Map();
-      const response = await send(
-        DESCRIBE,
-        (e) => {
-          if (users === null) {
-            e.writeUVarInt(0);
-            return;
-          }
-          e.writeUVarInt(users.length + 1);
-          for (const user of users) e.writeUVarIntString(user).writeUVarInt(0);
-        },
-        (d) => {
-          d.readInt32(); // throttle time
-          const code = d.readInt16();
-          const message = d.readUVarIntString();
-          const results =
-            d.readUVarIntArray((r) => {
-              const user = r.readUVarIntString()!;
-              const userCode = r.readInt16();
-              const userMessage = r.readUVarIntString();
-              const credentials =
-                r.readUVarIntArray((c) => {
-                  const type = c.readInt8();
-                  const iterations = c.readInt32();
-                  c.readTaggedFields();
-                  const mechanism = (Object.keys(MECHANISMS) as ScramMechanism[]).find(
-                    (m) => MECHANISMS[m].type === type,
-                  );
-                  return { mechanism: mechanism ?? ('unknown' as const), iterations };
-                }) ?? [];
-              r.readTaggedFields();
-              return { user, code: userCode, message: userMessage, credentials };
-            }) ?? [];
-          d.readTaggedFields();
-          return { code, message, results };
-        },
-      );
-      checkError(response.code, response.message, 'describing SCRAM credentials');
-      const out = new Map<string, ScramCredential[]>((users ?? []).map((u) => [u, []]));
-      for (const r of response.results) {
-        if (r.code === RESOURCE_NOT_FOUND) continue; // a user with no credential
-        checkError(r.code, r.message, `SCRAM credentials of ${r.user}`);
-        out.set(r.user, r.credentials);
+/** AlterUserScramCredentials: deletions and upserts in one request; each user's error is thrown. */
+async function alterCredentials(
+  send: Send,
+  deletions: { user: string; mechanism: ScramMechanism }[],
+  upserts: ScramUpsert[],
+): Promise<void> {
+  const results = await send(
+    ALTER,
+    (e) => {
+      e.writeUVarInt(deletions.length + 1);
+      for (const del of deletions) {
+        e.writeUVarIntString(del.user).writeInt8(MECHANISMS[del.mechanism].type).writeUVarInt(0);
       }
+      e.writeUVarInt(upserts.length + 1);
+      for (const u of upserts) {
+        const salt = randomBytes(32);
+        e.writeUVarIntString(u.user)
+          .writeInt8(MECHANISMS[u.mechanism].type)
+          .writeInt32(SCRAM_ITERATIONS)
+          .writeUVarIntBytes(salt)
+          .writeUVarIntBytes(saltedPassword(u.mechanism, u.password, salt, SCRAM_ITERATIONS))
+          .writeUVarInt(0);
+      }
+    },
+    (d) => {
+      d.readInt32(); // throttle time
+      const out =
+        d.readUVarIntArray((r) => {
+          const user = r.readUVarIntString()!;
+          const code = r.readInt16();
+          const message = r.readUVarIntString();
+          r.readTaggedFields();
+          return { user, code, message };
+        }) ?? [];
+      d.readTaggedFields();
       return out;
     },
-    upsert: (upserts) => (upserts.length === 0 ? Promise.resolve() : alter([], upserts)),
-    remove: (user, mechanism) => alter([{ user, mechanism }], []),
-    disconnect: () => cluster.disconnect(),
-  };
+  );
+  for (const r of results) checkError(r.code, r.message, `SCRAM credentials of ${r.user}`);
+}
+
+/** DescribeUserScramCredentials: each user's credentials (none for a user without any); null: every user. */
+async function describeCredentials(
+  send: Send,
+  users: string[] | null,
+): Promise<Map<string, ScramCredential[]>> {
+  // An empty array would mean "every user" to the broker, as null does.
+  if (users?.length === 0) return new Map();
+  const response = await send(
+    DESCRIBE,
+    (e) => {
+      if (users === null) {
+        e.writeUVarInt(0);
+        return;
+      }
+      e.writeUVarInt(users.length + 1);
+      for (const user of users) e.writeUVarIntString(user).writeUVarInt(0);
+    },
+    (d) => {
+      d.readInt32(); // throttle time
+      const code = d.readInt16();
+      const message = d.readUVarIntString();
+      const results =
+        d.readUVarIntArray((r) => {
+          const user = r.readUVarIntString()!;
+          const userCode = r.readInt16();
+          const userMessage = r.readUVarIntString();
+          const credentials =
+            r.readUVarIntArray((c) => {
+              const type = c.readInt8();
+              const iterations = c.readInt32();
+              c.readTaggedFields();
+              const mechanism = (Object.keys(MECHANISMS) as ScramMechanism[]).find(
+                (m) => MECHANISMS[m].type === type,
+              );
+              return { mechanism: mechanism ?? ('unknown' as const), iterations };
+            }) ?? [];
+          r.readTaggedFields();
+          return { user, code: userCode, message: userMessage, credentials };
+        }) ?? [];
+      d.readTaggedFields();
+      return { code, message, results };
+    },
+  );
+  checkError(response.code, response.message, 'describing SCRAM credentials');
+  const out = new Map<string, ScramCredential[]>((users ?? []).map((u) => [u, []]));
+  for (const r of response.results) {
+    if (r.code === RESOURCE_NOT_FOUND) continue; // a user with no credential
+    checkError(r.code, r.message, `SCRAM credentials of ${r.user}`);
+    out.set(r.user, r.credentials);
+  }
+  return out;
 }

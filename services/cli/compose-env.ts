@@ -13,22 +13,7 @@ import { composeVariables, type ComposeVariable, type ComposeVariableKind } from
  * operator to hand out.
  */
 
-export {
-  brokerServices,
-  defaultImage,
-  COMPOSE_CONFIG_FILE,
-  COMPOSE_FILE,
-  composeReferences,
-  interpolate,
-  parseDotenv,
-  readComposeStack,
-  stringsOf,
-  type ComposeDocument,
-  type ComposeReference,
-  type ComposeService,
-  type ComposeStack,
-  type RawConfig,
-} from './compose-file';
+export * from './compose-file';
 export { composeVariables, type ComposeVariable, type ComposeVariableKind } from './compose-variables';
 
 export interface ComposeEnvOptions {

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Admin, Kafka } from 'kafkajs';
 import { loadEventCodec } from '../contract/avro/codec';
 import { ThreatRelayError } from '../contract/errors';
 import { kafkaNames } from '../contract/names';
@@ -99,19 +100,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
   };
   try {
-    const switches = new Map<string, SubscriptionSwitch>();
-    for (const org of new Set(config.subscriptions.map((s) => s.org))) {
-      const listener = new ControlListener(
-        kafka,
-        admin,
-        names.control(org),
-        `${names.consoleGroupPrefix()}control.${org}.`,
-        (sw) => switches.set(sw.subscription, sw),
-        logger,
-      );
-      stops.push(() => listener.stop());
-      await listener.start();
-    }
+    const switches = await followSwitches(config, kafka, admin, stops, logger);
     const events = new EventFollower(
       kafka,
       admin,
@@ -131,27 +120,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     const sampler = new Sampler(config, names, admin, reader, model, switches, logger);
     stops.push(() => sampler.settled());
 
-    const listeners = new Set<(sections: Record<string, string>) => void>();
-    let last: Record<string, string> = {};
-    const broadcast = (): void => {
-      const now = renderSections(model);
-      const changed = Object.fromEntries(Object.entries(now).filter(([id, html]) => last[id] !== html));
-      last = now;
-      if (Object.keys(changed).length > 0) for (const send of listeners) send(changed);
-    };
-    // One tick at a time, however long Kafka takes to answer: no pile-up of samples.
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    const loop = async (): Promise<void> => {
-      await sampler.tick();
-      broadcast();
-      if (!stopped) timer = setTimeout(() => void loop(), config.console.sampleIntervalMs);
-    };
-    await loop();
-    stops.push(async () => {
-      stopped = true;
-      clearTimeout(timer);
-    });
+    const listeners = await sampleEvery(config.console.sampleIntervalMs, sampler, model, stops);
 
     let replays: Promise<unknown> = Promise.resolve();
     const app = createConsoleApp({
@@ -192,4 +161,64 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     await stopAll();
     throw err;
   }
+}
+
+/** Every subscribing org's switches, followed from its control topic with groups of the console's own. */
+async function followSwitches(
+  config: Config,
+  kafka: Kafka,
+  admin: Admin,
+  stops: (() => Promise<void>)[],
+  logger: Logger,
+): Promise<Map<string, SubscriptionSwitch>> {
+  const names = kafkaNames(config.kafka.topicPrefix);
+  const switches = new Map<string, SubscriptionSwitch>();
+  for (const org of new Set(config.subscriptions.map((s) => s.org))) {
+    const listener = new ControlListener(
+      kafka,
+      admin,
+      names.control(org),
+      `${names.consoleGroupPrefix()}control.${org}.`,
+      (sw) => switches.set(sw.subscription, sw),
+      logger,
+    );
+    stops.push(() => listener.stop());
+    await listener.start();
+  }
+  return switches;
+}
+
+/**
+ * Samples Kafka every `intervalMs`, one tick at a time however long Kafka
+ * takes to answer (no pile-up of samples), and sends each listening page the
+ * sections that changed.
+ */
+async function sampleEvery(
+  intervalMs: number,
+  sampler: Sampler,
+  model: ConsoleModel,
+  stops: (() => Promise<void>)[],
+): Promise<Set<(sections: Record<string, string>) => void>> {
+  const listeners = new Set<(sections: Record<string, string>) => void>();
+  let last: Record<string, string> = {};
+  const broadcast = (): void => {
+    const now = renderSections(model);
+    const changed = Object.fromEntries(Object.entries(now).filter(([id, html]) => last[id] !== html));
+    last = now;
+    if (Object.keys(changed).length > 0) for (const send of listeners) send(changed);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const loop = async (): Promise<void> => {
+    await sampler.tick();
+    broadcast();
+    if (!stopped) timer = setTimeout(() => void loop(), intervalMs);
+  };
+  await loop();
+  stops.push(async () => {
+    stopped = true;
+    clearTimeout(timer);
+  });
+
+  return listeners;
 }

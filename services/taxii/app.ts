@@ -16,12 +16,13 @@ import {
   isTaxiiContentType,
   matches,
   parseObjectQuery,
+  positionToTimestamp,
   TaxiiProblem,
   TAXII_MEDIA_TYPE,
   type ObjectQuery,
   type QueryOptions,
 } from './query';
-import { positionToTimestamp, type StoredVersion, type TaxiiStore } from './store';
+import type { StoredVersion, TaxiiStore } from './store';
 
 /**
  * TAXII 2.1 (OASIS, 2021) over one org's store, read-only: discovery
@@ -119,17 +120,30 @@ const methods =
   };
 
 export function taxiiRouter(options: TaxiiAppOptions): Router {
-  const { store, logger } = options;
-  const byId = new Map(options.collections.map((c) => [c.id, c]));
   const router = Router({ strict: false });
-  const throttle = new AuthFailureThrottle(options.authFailures);
+  headers(router, options);
+  router.use(
+    [DISCOVERY_PATH, API_ROOT_PATH],
+    admission(options, new AuthFailureThrottle(options.authFailures)),
+  );
+  const lookup = lookupFor(options);
+  serviceRoutes(router, options, lookup);
+  objectRoutes(router, options, lookup);
+  router.use([DISCOVERY_PATH, API_ROOT_PATH], (req, _res, next) => {
+    next(new TaxiiProblem(404, 'Not found', `no TAXII resource at ${req.originalUrl.split('?')[0]}`));
+  });
+  router.use(problems(options.logger));
+  return router;
+}
 
+/** Headers on every answer, errors included, set before anything else can answer. */
+function headers(router: Router, options: TaxiiAppOptions): void {
+  const byId = new Map(options.collections.map((c) => [c.id, c]));
   router.use([DISCOVERY_PATH, API_ROOT_PATH], (_req, res, next) => {
     // Every answer, errors included: a browser never guesses another type than the one sent.
     res.setHeader('X-Content-Type-Options', 'nosniff');
     next();
   });
-
   router.use(`${API_ROOT_PATH}collections/:collection/`, (req, res, next) => {
     // The direct collection holds every amber+strict and TLP:RED object: no cache, shared or
     // the browser's own, keeps a copy of any answer about it (errors and manifests included).
@@ -137,8 +151,11 @@ export function taxiiRouter(options: TaxiiAppOptions): Router {
       res.setHeader('Cache-Control', 'no-store');
     next();
   });
+}
 
-  router.use([DISCOVERY_PATH, API_ROOT_PATH], (req, _res, next) => {
+/** Every TAXII request: refused while its address failed too often, then authenticated, then its Accept checked. */
+function admission(options: TaxiiAppOptions, throttle: AuthFailureThrottle): RequestHandler {
+  return (req, _res, next) => {
     // An address that failed too often is refused before its credentials are looked at.
     const refused = throttle.refusal(req);
     if (refused) {
@@ -164,8 +181,13 @@ export function taxiiRouter(options: TaxiiAppOptions): Router {
       return;
     }
     next();
-  });
+  };
+}
 
+/** Finding what a request names: its collection (404 when not readable here), its query, a page, an object. */
+function lookupFor(options: TaxiiAppOptions) {
+  const { store } = options;
+  const byId = new Map(options.collections.map((c) => [c.id, c]));
   const collection = (req: Request): Collection => {
     const c = byId.get(String(req.params.collection));
     // Another org's collection, or one this org is not entitled to, does not exist here: 404, as the
@@ -182,6 +204,30 @@ export function taxiiRouter(options: TaxiiAppOptions): Router {
   const page = (c: Collection, q: ObjectQuery) =>
     store.page(c.name, q.after, q.limit, (v) => matches(q, v, store.head(c.name, v.id)));
 
+  /** One object's versions that a query selects; 404 when the collection has none of it at all. */
+  const ofObject = (req: Request, defaultVersions: 'last' | 'all') => {
+    const c = collection(req);
+    const id = String(req.params.object);
+    const q = query(req, { defaultVersions, refuse: ['match[id]', 'match[type]'] });
+    const all = store.versionsOf(c.name, id);
+    if (all.length === 0)
+      throw new TaxiiProblem(404, 'Object not found', 'no such object in this collection');
+    const head = store.head(c.name, id);
+    const selected = all
+      .filter((v) => v.position > q.after && matches(q, v, head))
+      .sort((a, b) => a.position - b.position);
+    const shown = selected.slice(0, q.limit);
+    const more = selected.length > shown.length;
+    return { shown, more, next: shown.at(-1)?.position ?? q.after };
+  };
+
+  return { collection, query, page, ofObject };
+}
+type Lookup = ReturnType<typeof lookupFor>;
+
+/** Discovery, the API root and the collections. */
+function serviceRoutes(router: Router, options: TaxiiAppOptions, lookup: Lookup): void {
+  const { collection } = lookup;
   // Never built from the request's Host header: a client (or anyone in front of the server) would
   // choose where the discovery answer sends readers next.
   const root = options.publicUrl ? new URL(API_ROOT_PATH, options.publicUrl).href : API_ROOT_PATH;
@@ -209,7 +255,11 @@ export function taxiiRouter(options: TaxiiAppOptions): Router {
   router.all(`${API_ROOT_PATH}collections/:collection/`, methods(['GET']), (req, res) => {
     send(res, collectionResource(collection(req)));
   });
+}
 
+/** A collection's objects, its manifest, one object and its versions; writes are refused (read-only). */
+function objectRoutes(router: Router, options: TaxiiAppOptions, lookup: Lookup): void {
+  const { collection, query, page, ofObject } = lookup;
   router.all(
     `${API_ROOT_PATH}collections/:collection/objects/`,
     methods(['GET', 'POST']),
@@ -247,23 +297,6 @@ export function taxiiRouter(options: TaxiiAppOptions): Router {
     );
   });
 
-  /** One object's versions that a query selects; 404 when the collection has none of it at all. */
-  const ofObject = (req: Request, defaultVersions: 'last' | 'all') => {
-    const c = collection(req);
-    const id = String(req.params.object);
-    const q = query(req, { defaultVersions, refuse: ['match[id]', 'match[type]'] });
-    const all = store.versionsOf(c.name, id);
-    if (all.length === 0)
-      throw new TaxiiProblem(404, 'Object not found', 'no such object in this collection');
-    const head = store.head(c.name, id);
-    const selected = all
-      .filter((v) => v.position > q.after && matches(q, v, head))
-      .sort((a, b) => a.position - b.position);
-    const shown = selected.slice(0, q.limit);
-    const more = selected.length > shown.length;
-    return { shown, more, next: shown.at(-1)?.position ?? q.after };
-  };
-
   router.all(
     `${API_ROOT_PATH}collections/:collection/objects/:object/`,
     methods(['GET', 'DELETE']),
@@ -294,12 +327,11 @@ export function taxiiRouter(options: TaxiiAppOptions): Router {
       );
     },
   );
+}
 
-  router.use([DISCOVERY_PATH, API_ROOT_PATH], (req, _res, next) => {
-    next(new TaxiiProblem(404, 'Not found', `no TAXII resource at ${req.originalUrl.split('?')[0]}`));
-  });
-
-  const errors: ErrorRequestHandler = (err: unknown, req, res, next) => {
+/** Every error under the TAXII paths as a TAXII error message; an unexpected one is logged and a 500. */
+function problems(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
     if (!req.originalUrl.startsWith(DISCOVERY_PATH) && !req.originalUrl.startsWith(API_ROOT_PATH))
       return next(err);
     const problem =
@@ -314,8 +346,6 @@ export function taxiiRouter(options: TaxiiAppOptions): Router {
       problem.headers,
     );
   };
-  router.use(errors);
-  return router;
 }
 
 export function taxiiApp(options: TaxiiAppOptions): express.Express {

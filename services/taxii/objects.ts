@@ -3,6 +3,7 @@ import { toStixBundle } from '../stix/export';
 import type { Warning } from '../contract/warninglists';
 import type { CollectionName } from './collections';
 import type { Addition } from './store';
+import { ThreatRelayError } from '../contract/errors';
 
 /**
  * What one verified event adds to the TAXII store: the same STIX as the
@@ -51,4 +52,16 @@ export function nextVersion(
     };
   }
   return { ...object, created };
+}
+
+/** A STIX object's version: its `modified`, or `created` for an object never modified. */
+export function versionOf(object: Record<string, unknown>): string {
+  const v = object.modified ?? object.created;
+  if (typeof v !== 'string') {
+    throw new ThreatRelayError(
+      'TR_INTERNAL',
+      `STIX object ${String(object.id)} has neither modified nor created`,
+    );
+  }
+  return v;
 }

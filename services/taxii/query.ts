@@ -212,3 +212,10 @@ export function matches(q: ObjectQuery, v: StoredVersion, head: Head | undefined
   if (s.last && head?.last.position === v.position) return true;
   return s.at.size > 0 && s.at.has(Date.parse(v.version));
 }
+
+/** A position as a TAXII timestamp: microsecond precision, UTC. */
+export function positionToTimestamp(position: number): string {
+  const ms = Math.floor(position / 1000);
+  const micros = String(position % 1000).padStart(3, '0');
+  return new Date(ms).toISOString().replace(/Z$/, `${micros}Z`);
+}

@@ -1,6 +1,7 @@
 import type { Database, RootDatabase } from 'lmdb';
 import { openEnvironment } from '../platform/lmdb';
 import { ThreatRelayError } from '../contract/errors';
+import { versionOf } from './objects';
 
 /**
  * The TAXII server's embedded store (lmdb): versioned STIX objects per
@@ -98,24 +99,6 @@ export interface Expired {
 }
 
 const MAX_POSITION = Number.MAX_SAFE_INTEGER;
-
-export function versionOf(object: Record<string, unknown>): string {
-  const v = object.modified ?? object.created;
-  if (typeof v !== 'string') {
-    throw new ThreatRelayError(
-      'TR_INTERNAL',
-      `STIX object ${String(object.id)} has neither modified nor created`,
-    );
-  }
-  return v;
-}
-
-/** A position as a TAXII timestamp: microsecond precision, UTC. */
-export function positionToTimestamp(position: number): string {
-  const ms = Math.floor(position / 1000);
-  const micros = String(position % 1000).padStart(3, '0');
-  return new Date(ms).toISOString().replace(/Z$/, `${micros}Z`);
-}
 
 export class TaxiiStore {
   private closed = false;

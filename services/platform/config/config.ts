@@ -53,6 +53,43 @@ function duplicates(values: string[]): string[] {
   return [...new Set(values.filter((v) => (seen.has(v) ? true : (seen.add(v), false))))];
 }
 
+/** The Kafka users: unique, of known orgs, a producer's org able to sign, a TAXII server's own, and SCRAM. */
+function kafkaUserProblems(config: z.infer<typeof configSchema>): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const readers = config.taxii.readers;
+  const { users, sasl } = config.kafka;
+  for (const dup of duplicates(users.map((u) => u.username))) {
+    problems.push({ path: 'kafka.users', message: `duplicate Kafka username "${dup}"` });
+  }
+  users.forEach((u, i) => {
+    const org = orgById(config, u.org);
+    if (!org) problems.push({ path: `kafka.users.${i}.org`, message: `unknown org "${u.org}"` });
+    else if (u.role === 'producer' && org.keys.length === 0) {
+      problems.push({
+        path: `kafka.users.${i}.role`,
+        message: `org "${u.org}" has no publicKey (or keys), so nothing it published could be verified`,
+      });
+    }
+  });
+  // With Kafka users, an org's TAXII server connects as its own: without one it could not read.
+  if (users.length > 0) {
+    for (const org of new Set(readers.map((r) => r.org))) {
+      if (!users.some((u) => u.org === org && u.role === 'taxii'))
+        problems.push({
+          path: 'kafka.users',
+          message: `org "${org}" has taxii.readers but no Kafka user with role taxii for its TAXII server`,
+        });
+    }
+  }
+  if (users.length > 0 && !sasl?.mechanism.startsWith('scram')) {
+    problems.push({
+      path: 'kafka.sasl',
+      message: 'kafka.users needs kafka.sasl with a SCRAM mechanism: provision creates SCRAM users',
+    });
+  }
+  return problems;
+}
+
 /** Checks that need the whole file: unique ids and references to known orgs. */
 function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
   const problems: ErrorDetail[] = [];
@@ -97,36 +134,7 @@ function crossCheck(config: z.infer<typeof configSchema>): ErrorDetail[] {
   if (config.taxii.defaultPageSize > config.taxii.maxPageSize) {
     problems.push({ path: 'taxii.defaultPageSize', message: 'must not be larger than taxii.maxPageSize' });
   }
-  const { users, sasl } = config.kafka;
-  for (const dup of duplicates(users.map((u) => u.username))) {
-    problems.push({ path: 'kafka.users', message: `duplicate Kafka username "${dup}"` });
-  }
-  users.forEach((u, i) => {
-    const org = orgById(config, u.org);
-    if (!org) problems.push({ path: `kafka.users.${i}.org`, message: `unknown org "${u.org}"` });
-    else if (u.role === 'producer' && org.keys.length === 0) {
-      problems.push({
-        path: `kafka.users.${i}.role`,
-        message: `org "${u.org}" has no publicKey (or keys), so nothing it published could be verified`,
-      });
-    }
-  });
-  // With Kafka users, an org's TAXII server connects as its own: without one it could not read.
-  if (users.length > 0) {
-    for (const org of new Set(readers.map((r) => r.org))) {
-      if (!users.some((u) => u.org === org && u.role === 'taxii'))
-        problems.push({
-          path: 'kafka.users',
-          message: `org "${org}" has taxii.readers but no Kafka user with role taxii for its TAXII server`,
-        });
-    }
-  }
-  if (users.length > 0 && !sasl?.mechanism.startsWith('scram')) {
-    problems.push({
-      path: 'kafka.sasl',
-      message: 'kafka.users needs kafka.sasl with a SCRAM mechanism: provision creates SCRAM users',
-    });
-  }
+  problems.push(...kafkaUserProblems(config));
   config.subscriptions.forEach((s, i) => {
     if (!orgIds.has(s.org))
       problems.push({ path: `subscriptions.${i}.org`, message: `unknown org "${s.org}"` });

@@ -67,13 +67,15 @@ function isoOrNull(value: string | undefined): string | null {
 function buildAll<I>(
   inputs: I[],
   batch: boolean,
-  build: (input: I, index: number) => ThreatEvent,
+  build: (input: I, index: number, now: string) => ThreatEvent,
 ): ThreatEvent[] {
+  // One time for the whole request: its events share their producedAt.
+  const now = new Date().toISOString();
   const problems: ErrorDetail[] = [];
   const events: ThreatEvent[] = [];
   for (const [index, input] of inputs.entries()) {
     try {
-      events.push(build(input, index));
+      events.push(build(input, index, now));
     } catch (err) {
       if (!isThreatRelayError(err)) throw err;
       const at = batch ? `${index}.` : '';
@@ -95,8 +97,7 @@ export function buildPublishedEvents(
   ctx: PublishContext,
   batch: boolean,
 ): ThreatEvent[] {
-  const now = new Date().toISOString();
-  return buildAll(inputs, batch, (input, index) => {
+  return buildAll(inputs, batch, (input, index, now) => {
     const platform = input.platform ?? null;
     const value = canonicalize(input.type, input.value, platform);
     const indicator: Indicator = {
@@ -136,8 +137,7 @@ export function buildRevokedEvents(
   ctx: PublishContext,
   batch: boolean,
 ): ThreatEvent[] {
-  const now = new Date().toISOString();
-  return buildAll(inputs, batch, (input, index) => {
+  return buildAll(inputs, batch, (input, index, now) => {
     const platform = input.platform ?? null;
     const byValue = input.type !== undefined && input.value !== undefined;
     const value = byValue ? canonicalize(input.type!, input.value!, platform) : null;

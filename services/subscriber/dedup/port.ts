@@ -136,6 +136,47 @@ export function deliveryDecisionFor(outcome: DedupOutcome, corroborations: boole
   }
 }
 
+/**
+ * The port over one subscription's store: the record's fields as the store
+ * takes them, the store's outcome as a delivery decision. A record the store
+ * refuses is the record's fault (`TR_DEDUP_REJECTED`: dead-lettered);
+ * anything else is the store's (`TR_DEDUP_UNAVAILABLE`: retried without commit).
+ */
+export function dedupPort(
+  store: Pick<DedupStore, 'record'>,
+  subscription: Pick<SubscriptionConfig, 'id' | 'corroborations'>,
+): DedupPort {
+  return async (event: ThreatEvent, position: string) => {
+    const p = event.payload;
+    let outcome: DedupOutcome;
+    try {
+      outcome = await store.record({
+        eventId: event.eventId,
+        key: p.key,
+        org: event.source.org,
+        kind: p.kind === 'IndicatorPublished' ? 'published' : p.kind === 'Sighting' ? 'sighted' : 'revoked',
+        ...(p.kind === 'Sighting' ? { sightingKind: p.sightingKind } : {}),
+        tlp: routeOf(p).tlp,
+        ...(p.kind === 'IndicatorPublished' ? { labels: labelsOf(p.indicator) } : {}),
+        position,
+        validUntil:
+          p.kind === 'IndicatorPublished' && p.indicator.validUntil
+            ? Date.parse(p.indicator.validUntil)
+            : null,
+      });
+    } catch (cause) {
+      // A record the store refuses is the record's fault: dead-lettered. Anything else is the store's:
+      // retried without commit.
+      if (isThreatRelayError(cause, 'TR_DEDUP_REJECTED')) throw cause;
+      throw new ThreatRelayError('TR_DEDUP_UNAVAILABLE', `dedup store of ${subscription.id} failed`, {
+        cause,
+      });
+    }
+    const decision = deliveryDecisionFor(outcome, subscription.corroborations);
+    return outcome.kind !== 'duplicate' && outcome.batch ? { ...decision, batch: outcome.batch } : decision;
+  };
+}
+
 export interface OpenedDedup {
   port: DedupPort;
   markBatch: DedupStore['markBatch'];
@@ -169,35 +210,7 @@ export function openDedup(
           prefix: `${config.kafka.topicPrefix}:dedup:{${subscription.id}}:`,
           windowDays: d.windowDays,
         });
-  const port: DedupPort = async (event: ThreatEvent, position: string) => {
-    const p = event.payload;
-    let outcome: DedupOutcome;
-    try {
-      outcome = await store.record({
-        eventId: event.eventId,
-        key: p.key,
-        org: event.source.org,
-        kind: p.kind === 'IndicatorPublished' ? 'published' : p.kind === 'Sighting' ? 'sighted' : 'revoked',
-        ...(p.kind === 'Sighting' ? { sightingKind: p.sightingKind } : {}),
-        tlp: routeOf(p).tlp,
-        ...(p.kind === 'IndicatorPublished' ? { labels: labelsOf(p.indicator) } : {}),
-        position,
-        validUntil:
-          p.kind === 'IndicatorPublished' && p.indicator.validUntil
-            ? Date.parse(p.indicator.validUntil)
-            : null,
-      });
-    } catch (cause) {
-      // A record the store refuses is the record's fault: dead-lettered. Anything else is the store's:
-      // retried without commit.
-      if (isThreatRelayError(cause, 'TR_DEDUP_REJECTED')) throw cause;
-      throw new ThreatRelayError('TR_DEDUP_UNAVAILABLE', `dedup store of ${subscription.id} failed`, {
-        cause,
-      });
-    }
-    const decision = deliveryDecisionFor(outcome, subscription.corroborations);
-    return outcome.kind !== 'duplicate' && outcome.batch ? { ...decision, batch: outcome.batch } : decision;
-  };
+  const port = dedupPort(store, subscription);
   return {
     port,
     markBatch: (events, mark) => store.markBatch(events, mark),

@@ -9,8 +9,9 @@ import { orgById, type Config } from '../../platform/config/config';
 import { createIdempotentProducer, createKafka } from '../../platform/kafka';
 import type { Logger } from '../../platform/logger';
 import { createSubscriberMetrics } from '../metrics';
-import type { Deliverable } from '../pipeline/classify';
-import { SubscriptionConsumer } from '../pipeline/consumer';
+import { deliverBatch, type BatchDeliveryDeps, type DeliveryItem } from '../delivery/batch';
+import { DEFAULT_RETRY_POLICY } from '../delivery/retry-policy';
+import { classify, type ClassifyDeps } from '../pipeline/classify';
 import { freshnessFor } from '../pipeline/freshness';
 import { openDedup } from '../dedup/port';
 import { replayClassOf } from './policy';
@@ -34,6 +35,13 @@ export interface ReplayResult {
 }
 
 type Letter = { id: string; message: KafkaMessage; topic: string; partition: number };
+
+/** What a replay calls: the record checks (dedup only for a letter forced past a check) and the delivery, as a subscription does. */
+export interface ReplayDeps {
+  checks: ClassifyDeps;
+  delivery: BatchDeliveryDeps;
+  deadLetters: DeadLetterWriter;
+}
 
 /**
  * The letters a replay sends (`selected`) and those it lists but leaves
@@ -81,33 +89,30 @@ function usage(message: string): never {
  * (`mark`), so the next replay does not send it again.
  */
 export async function replayLetters(
-  consumer: SubscriptionConsumer,
-  deadLetters: DeadLetterWriter,
-  batchSize: number,
+  deps: ReplayDeps,
   letters: Letter[],
   options: { checked: boolean; mark: (handled: readonly Letter[]) => Promise<void> },
 ): Promise<ReplayResult> {
+  const batchSize = deps.checks.subscription.batchSize;
   const result = { delivered: 0, deadLettered: 0, skipped: 0 };
-  const noHeartbeat = async (): Promise<void> => undefined;
   for (let i = 0; i < letters.length; i += batchSize) {
     const batch = letters.slice(i, i + batchSize);
-    await replayBatch(consumer, deadLetters, batch, options.checked, result, noHeartbeat);
+    await replayBatch(deps, batch, options.checked, result);
     await options.mark(batch);
   }
   return result;
 }
 
 async function replayBatch(
-  consumer: SubscriptionConsumer,
-  deadLetters: DeadLetterWriter,
+  deps: ReplayDeps,
   letters: readonly Letter[],
   checked: boolean,
   result: ReplayResult,
-  noHeartbeat: () => Promise<void>,
 ): Promise<void> {
-  const deliverable: (Deliverable & { topic: string; partition: number })[] = [];
+  const { deadLetters } = deps;
+  const deliverable: (DeliveryItem & { topic: string; partition: number })[] = [];
   for (const letter of letters) {
-    const c = await consumer.classify(letter.message, letter, { replay: !checked });
+    const c = await classify(deps.checks, letter.message, letter, { replay: !checked });
     if (c.kind === 'dead') {
       await deadLetters.write([
         {
@@ -123,7 +128,8 @@ async function replayBatch(
     else deliverable.push({ ...c, topic: letter.topic, partition: letter.partition });
   }
   if (deliverable.length === 0) return;
-  const outcome = await consumer.deliver(deliverable, deliverable[0]!, noHeartbeat);
+  const noHeartbeat = async (): Promise<void> => undefined;
+  const outcome = await deliverBatch(deps.delivery, deliverable, deliverable[0]!, noHeartbeat);
   if (outcome.kind === 'halted') {
     throw new ThreatRelayError('TR_DELIVERY_GONE', 'the webhook endpoint answered 410 Gone during replay');
   }
@@ -172,26 +178,33 @@ export async function replayDeadLetters(
     const log = logger.child({ subscription: subscriptionId });
     const dlqTopic = topics.dlq(subscriptionId);
     const deadLetters = new DeadLetterWriter(producer, dlqTopic, subscriptionId, metrics, log);
-    const consumer = new SubscriptionConsumer({
-      kafka,
-      subscription,
-      org,
-      codec: loadEventCodec(),
-      freshness: freshnessFor(config.subscriber, subscription),
-      orgKeys: orgPublicKeys(config.orgs),
-      pdqFloors: new Map(config.orgs.map((o) => [o.id, o.pdq.minQuality])),
-      topics,
-      // A replay consumes no group: it never commits offsets, so never dead-letters through them.
-      deadLetters: {
-        writeAndCommit: () =>
-          Promise.reject(new ThreatRelayError('TR_INTERNAL', 'a dead-letter replay commits no offsets')),
+    // A 410 during a replay stops it (replayLetters throws); the switch is the subscriber's to record.
+    let gone = false;
+    const deps: ReplayDeps = {
+      checks: {
+        subscription,
+        org,
+        codec: loadEventCodec(),
+        freshness: freshnessFor(config.subscriber, subscription),
+        orgKeys: orgPublicKeys(config.orgs),
+        pdqFloors: new Map(config.orgs.map((o) => [o.id, o.pdq.minQuality])),
+        metrics,
+        warninglists: openWarninglists(config.warninglists.dir),
+        ...(dedup ? { dedup: dedup.port } : {}),
       },
-      logger,
-      metrics,
-      warninglists: openWarninglists(config.warninglists.dir),
-      onGone: async () => undefined,
-      ...(dedup ? { dedup: dedup.port, dedupPing: dedup.ping } : {}),
-    });
+      delivery: {
+        subscription,
+        metrics,
+        log,
+        retryPolicy: subscription.retry ?? DEFAULT_RETRY_POLICY,
+        disable: async (reason) => {
+          gone = true;
+          log.error({ reason }, 'the webhook endpoint is gone; the replay stops');
+        },
+        halted: () => gone,
+      },
+      deadLetters,
+    };
     const letters = selected.map((e) => ({
       id: letterId(e),
       message: e.message,
@@ -199,10 +212,7 @@ export async function replayDeadLetters(
       partition: e.source.partition,
     }));
     const mark = (handled: readonly Letter[]): Promise<void> => markReplayed(producer, dlqTopic, handled);
-    const result = await replayLetters(consumer, deadLetters, subscription.batchSize, letters, {
-      checked,
-      mark,
-    });
+    const result = await replayLetters(deps, letters, { checked, mark });
     if (held.length > 0) log.info({ held: held.length }, 'dead letters refused by a check were left');
     return { selected: selected.length, held: held.length, ...result };
   } finally {

@@ -1,29 +1,19 @@
 import type { KafkaMessage } from 'kafkajs';
 import { isThreatRelayError, type ErrorCode } from '../../contract/errors';
-import type { ThreatEvent } from '../../contract/model';
+import { backoffDelay, waitWithHeartbeats, type Backoff } from '../../platform/backoff';
 import type { SubscriptionConfig } from '../../platform/config/config';
-import type { BatchMark } from '../dedup';
+import type { Logger } from '../../platform/logger';
 import type { DedupPort } from '../dedup/port';
 import type { SubscriberMetrics } from '../metrics';
 import { passesFilter } from './filter';
-import type { DeliveryDetail, DeliveryKind } from '../../contract/webhook-body';
 import { verifyRecord, type RecordChecks } from '../../contract/record-read';
-import { readerWarnings, type Warning, type WarninglistIndex } from '../../contract/warninglists';
+import type { DeliveryItem } from '../delivery/batch';
+import { readerWarnings, type WarninglistIndex } from '../../contract/warninglists';
 import { droppedBy } from './warnings';
 
+/** What one record means for one subscription: deliver it (as what), skip it, or dead-letter it (why). */
 export type Classified =
-  | {
-      kind: 'deliver';
-      message: KafkaMessage;
-      event: ThreatEvent;
-      as: DeliveryKind;
-      /** What the dedup store adds: sources, their labels, an update's changes. */
-      detail?: DeliveryDetail;
-      /** For a published indicator: the warninglists it is on, as this reader found them. */
-      warnings?: Warning[];
-      /** Read again after it was handed to this webhook batch: send that batch again, as it was. */
-      batch?: BatchMark;
-    }
+  | ({ kind: 'deliver' } & DeliveryItem)
   | { kind: 'skip'; message: KafkaMessage }
   | { kind: 'dead'; message: KafkaMessage; code: ErrorCode; reason: string };
 export type Deliverable = Extract<Classified, { kind: 'deliver' }>;
@@ -39,7 +29,7 @@ export interface ClassifyDeps extends RecordChecks {
 
 /**
  * What one record means for one subscription: verified and entitled
- * (verify.ts), then the subscription's filter, then its dedup store. A
+ * (contract/record-read.ts), then the subscription's filter, then its dedup store. A
  * replay of dead letters bypasses dedup and freshness: an operator asked
  * for exactly these records, whenever they were first written.
  */
@@ -95,4 +85,87 @@ export async function classify(
     ...(decision.detail ? { detail: decision.detail } : {}),
     ...(decision.batch ? { batch: decision.batch } : {}),
   };
+}
+
+/** Waits between tries of a record while its dedup store is down. */
+const DEDUP_OUTAGE_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
+
+/** What classifying a chunk needs beyond one record's checks: how to ride out a dedup outage. */
+export interface ChunkDeps extends ClassifyDeps {
+  log: Logger;
+  /** Resolves when the dedup store answers at all: tells an outage from one record it keeps failing. */
+  dedupPing?: (() => Promise<void>) | undefined;
+  /** Called on every try during an outage, so /metrics keeps showing the group's lag grow. */
+  onOutage?: (() => Promise<void>) | undefined;
+}
+
+/** Classifies records in offset order, their dedup calls in flight together; undefined: stopping mid-outage. */
+export async function classifyChunk(
+  deps: ChunkDeps,
+  chunk: KafkaMessage[],
+  position: { topic: string; partition: number },
+  heartbeat: () => Promise<void>,
+  carryOn: () => boolean,
+): Promise<Classified[] | undefined> {
+  const settled = await Promise.allSettled(chunk.map((m) => classify(deps, m, position)));
+  const classified: Classified[] = [];
+  for (const [j, result] of settled.entries()) {
+    if (result.status === 'fulfilled') {
+      classified.push(result.value);
+      continue;
+    }
+    const c = await classifyThroughOutage(deps, chunk[j]!, position, result.reason, heartbeat, carryOn);
+    if (!c) return undefined;
+    classified.push(c);
+  }
+  return classified;
+}
+
+/**
+ * A record whose dedup call failed. While the store is down, it is retried
+ * with backoff for as long as it takes, heartbeating, committing nothing,
+ * and lag keeps growing on /metrics. When the store answers but keeps
+ * failing this one record (three times), the record is dead-lettered, so
+ * it cannot stall its partition. Undefined: the consumer is stopping.
+ */
+async function classifyThroughOutage(
+  deps: ChunkDeps,
+  message: KafkaMessage,
+  position: { topic: string; partition: number },
+  error: unknown,
+  heartbeat: () => Promise<void>,
+  carryOn: () => boolean,
+): Promise<Classified | undefined> {
+  let failuresWhileUp = 0;
+  for (let lastError = error, attempt = 1; ; attempt++) {
+    const delayMs = backoffDelay(DEDUP_OUTAGE_BACKOFF, attempt);
+    if (!isThreatRelayError(lastError, 'TR_DEDUP_UNAVAILABLE')) throw lastError;
+    const storeUp = deps.dedupPing
+      ? await deps.dedupPing().then(
+          () => true,
+          () => false,
+        )
+      : true;
+    if (storeUp) failuresWhileUp += 1;
+    if (failuresWhileUp >= 3) {
+      const reason = `the dedup store answers but failed this record ${failuresWhileUp} times: ${describe(lastError)}`;
+      return { kind: 'dead', message, code: 'TR_DEDUP_REJECTED', reason };
+    }
+    deps.log.warn(
+      { ...position, offset: message.offset, storeUp, retryInMs: delayMs, err: lastError },
+      'dedup store failed; retrying the record, nothing committed',
+    );
+    await deps.onOutage?.();
+    if (!(await waitWithHeartbeats(delayMs, heartbeat, () => !carryOn()))) return undefined;
+    try {
+      return await classify(deps, message, position);
+    } catch (err) {
+      lastError = err;
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? cause.message : (err as Error).message;
 }

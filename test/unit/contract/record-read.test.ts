@@ -6,10 +6,21 @@ import type { Indicator, ThreatEvent } from '../../../services/contract/model';
 import { signedBatch, signedRecord } from '../../../services/contract/record';
 import { VerifiedRoots } from '../../../services/contract/batch-signature';
 import { HEADERS } from '../../../services/contract/definitions';
-import { orgPublicKeys, signingKeyOf } from '../../../services/contract/keyring';
+import {
+  orgPublicKeys,
+  signingKeyOf,
+  type Signer,
+  type SigningKeyEntry,
+} from '../../../services/contract/keyring';
 import { generateSigningKeyPair, loadPrivateKey } from '../../../services/contract/signing';
 import type { OrgConfig } from '../../../services/platform/config/config';
-import { ReadRecords, verifyRecord, type RecordChecks } from '../../../services/contract/record-read';
+import { JAVA } from '../../fixtures/pdq-reference';
+import {
+  ReadRecords,
+  verifyRecord,
+  verifySigned,
+  type RecordChecks,
+} from '../../../services/contract/record-read';
 
 /**
  * The reader's re-derivations, one rule per test, on records a hostile but
@@ -421,6 +432,136 @@ describe('verifyRecord: headers a member may write but kafkajs never does', () =
   );
 });
 
+/**
+ * What a reader accepts from an org that rotated its key and revoked the old
+ * one: each record is judged by the key that signed it and the instant the
+ * record says it was produced.
+ */
+describe('a reader across a key rotation', () => {
+  const oldPair = generateSigningKeyPair();
+  const newPair = generateSigningKeyPair();
+  const HOUR = 3_600_000;
+  const ROTATED = Date.parse('2026-12-01T00:00:00Z');
+  const OLD = {
+    id: 'tw-2025',
+    publicKey: oldPair.publicKey,
+    notAfter: new Date(ROTATED + 24 * HOUR).toISOString(),
+  };
+  const NEW = { id: 'tw-2026', publicKey: newPair.publicKey, notBefore: new Date(ROTATED).toISOString() };
+
+  const keysWith = (old: SigningKeyEntry) => orgPublicKeys([{ id: 'twitter', keys: [old, NEW] }]);
+
+  /** A signer as the key's holder has it: the id, and no validity of its own to stop it. */
+  const holderOf = (entry: { id: string; publicKey: string }, pem: string): Signer => ({
+    org: 'twitter',
+    key: signingKeyOf({ id: entry.id, publicKey: entry.publicKey }),
+    privateKey: loadPrivateKey(pem),
+  });
+
+  function event(producedAt: number): ThreatEvent {
+    const value = `rotation-${randomUUID().slice(0, 8)}.example.com`;
+    return {
+      eventId: randomUUID(),
+      schemaVersion: 2,
+      producedAt: new Date(producedAt).toISOString(),
+      source: { org: 'twitter', submitter: 'soc' },
+      canonicalizationVersion: 2,
+      payload: {
+        kind: 'IndicatorPublished',
+        key: createHash('sha256').update(`domain:${value}`).digest('hex'),
+        indicator: {
+          type: 'domain',
+          value,
+          platform: null,
+          category: 'disinformation',
+          tlp: 'clear',
+          recipients: [],
+          confidence: 80,
+          severity: 'high',
+          validFrom: new Date(producedAt).toISOString(),
+          validUntil: null,
+          threatActor: null,
+          campaign: null,
+          tags: [],
+          description: null,
+          references: [],
+          firstSeen: null,
+          quality: null,
+          variants: [],
+          warnings: [],
+        },
+      },
+    };
+  }
+
+  const asMessage = (r: {
+    key: string;
+    value: Buffer;
+    headers: Record<string, string | Buffer>;
+  }): KafkaMessage =>
+    ({
+      key: Buffer.from(r.key),
+      value: r.value,
+      headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, Buffer.from(v)])),
+      offset: '0',
+    }) as unknown as KafkaMessage;
+
+  function batchBy(signer: Signer, producedAt: number): KafkaMessage {
+    return asMessage(signedBatch([event(producedAt)], codec, signer)[0]!);
+  }
+
+  function verdict(orgKeys: ReturnType<typeof keysWith>, message: KafkaMessage): string {
+    const v = verifySigned({ codec, orgKeys, verifiedRoots: new VerifiedRoots() }, message);
+    return v.ok ? 'ok' : `${v.code}: ${v.reason}`;
+  }
+
+  describe('a reader of an org that rotates its signing key', () => {
+    const oldSigner = holderOf(OLD, oldPair.privateKeyPem);
+    const newSigner = holderOf(NEW, newPair.privateKeyPem);
+
+    it('accepts records of the old key and of the new one during the overlap', () => {
+      expect(verdict(keysWith(OLD), batchBy(oldSigner, ROTATED + HOUR))).toBe('ok');
+      expect(verdict(keysWith(OLD), batchBy(newSigner, ROTATED + HOUR))).toBe('ok');
+    });
+
+    it('refuses a record the old key signed after the overlap ended', () => {
+      expect(verdict(keysWith(OLD), batchBy(oldSigner, ROTATED + 25 * HOUR))).toBe(
+        `TR_SIGNATURE_INVALID: signed with key tw-2025 of twitter, valid only until ${OLD.notAfter}, by a record produced at ${new Date(ROTATED + 25 * HOUR).toISOString()}`,
+      );
+    });
+
+    it('refuses a record the new key signed before its notBefore', () => {
+      expect(verdict(keysWith(OLD), batchBy(newSigner, ROTATED - HOUR))).toMatch(
+        /^TR_SIGNATURE_INVALID: signed with key tw-2026 of twitter, valid only from/,
+      );
+    });
+
+    it('refuses what a revoked key signed from revokedAt on, and keeps accepting what it signed before', () => {
+      const revoked = keysWith({ ...OLD, revokedAt: new Date(ROTATED + 2 * HOUR).toISOString() });
+      expect(verdict(revoked, batchBy(oldSigner, ROTATED + 3 * HOUR))).toMatch(
+        /^TR_SIGNATURE_INVALID: signed with key tw-2025 of twitter, revoked at 2026-12-01T02:00:00.000Z/,
+      );
+      expect(verdict(revoked, batchBy(oldSigner, ROTATED + HOUR))).toBe('ok');
+    });
+
+    it('refuses a record that names the new key but was signed with the old one', () => {
+      const forged = { ...oldSigner, key: newSigner.key };
+      expect(verdict(keysWith(OLD), batchBy(forged, ROTATED + HOUR))).toBe(
+        "TR_SIGNATURE_INVALID: the record's Merkle proof does not lead to a root twitter signed",
+      );
+    });
+
+    it('verifies a single-signature (v1) record with whichever listed key signed it, inside its validity', () => {
+      const byNew = asMessage(signedRecord(event(ROTATED + HOUR), codec, newSigner.privateKey));
+      expect(verdict(keysWith(OLD), byNew)).toBe('ok');
+      const lateByOld = asMessage(signedRecord(event(ROTATED + 25 * HOUR), codec, oldSigner.privateKey));
+      expect(verdict(keysWith(OLD), lateByOld)).toMatch(
+        /^TR_SIGNATURE_INVALID: signed with key tw-2025 of twitter/,
+      );
+    });
+  });
+});
+
 describe('sightings', () => {
   const sighting = (org: string, tlp: 'green' | 'red' = 'green'): ThreatEvent => ({
     eventId: randomUUID(),
@@ -458,5 +599,162 @@ describe('sightings', () => {
   it('refuses a sighting older than the freshness bound', () => {
     const old = { ...sighting('twitter'), producedAt: new Date(Date.now() - 40 * DAY).toISOString() };
     expect(codeOf(old)).toBe('TR_STALE');
+  });
+});
+
+describe('pdq reports from a member that skipped its producer', () => {
+  /**
+   * A reader holds pdq reports to the API's rules whatever their signature
+   * says: records a validly signing member wrote without its producer's checks
+   * are dead letters with TR_PDQ_INVALID, and the reason names the field.
+   */
+  const codec = loadEventCodec();
+  const twitter = generateSigningKeyPair();
+  const fbi: OrgConfig = {
+    id: 'fbi',
+    name: 'FBI',
+    kind: 'government',
+    maxTlp: 'amber',
+    keys: [],
+    pdq: { minQuality: 50 },
+  };
+  const checks: RecordChecks = {
+    codec,
+    org: fbi,
+    orgKeys: orgPublicKeys([{ id: 'twitter', keys: [{ id: 'twitter-2026', publicKey: twitter.publicKey }] }]),
+    pdqFloors: new Map([['twitter', 70]]),
+    freshness: { maxAgeMs: 86_400_000, maxSkewMs: 300_000 },
+  };
+  const HASH = JAVA['bridge-1-original'];
+  const ROTATED = JAVA['bridge-2-rotate-90'];
+
+  function published(overrides: Partial<Indicator>): ThreatEvent {
+    const indicator: Indicator = {
+      type: 'pdq',
+      value: HASH,
+      platform: null,
+      category: 'manipulated_media',
+      tlp: 'green',
+      recipients: [],
+      confidence: 80,
+      severity: 'high',
+      validFrom: '2026-11-03T00:00:00.000Z',
+      validUntil: null,
+      threatActor: null,
+      campaign: null,
+      tags: [],
+      description: null,
+      references: [],
+      firstSeen: null,
+      quality: 90,
+      variants: [ROTATED],
+      warnings: [],
+      ...overrides,
+    };
+    return {
+      eventId: randomUUID(),
+      schemaVersion: 3,
+      producedAt: new Date().toISOString(),
+      source: { org: 'twitter', submitter: 'soc' },
+      canonicalizationVersion: 2,
+      payload: {
+        kind: 'IndicatorPublished',
+        key: createHash('sha256').update(`${indicator.type}:${indicator.value}`).digest('hex'),
+        indicator,
+      },
+    };
+  }
+
+  function verdict(event: ThreatEvent, over: Partial<RecordChecks> = {}): string {
+    const r = signedRecord(event, codec, loadPrivateKey(twitter.privateKeyPem));
+    const message = {
+      key: Buffer.from(r.key),
+      value: r.value,
+      headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, Buffer.from(v)])),
+      offset: '0',
+    } as unknown as KafkaMessage;
+    const v = verifyRecord({ ...checks, ...over }, message);
+    return v.ok ? 'ok' : `${v.code}: ${v.reason}`;
+  }
+
+  describe('verifyRecord: pdq reports', () => {
+    it('accepts a pdq report with quality at its org’s floor and a variant', () => {
+      expect(verdict(published({ quality: 70 }))).toBe('ok');
+    });
+
+    it('accepts a pdq report without quality or variants', () => {
+      expect(verdict(published({ quality: null, variants: [] }))).toBe('ok');
+    });
+
+    it('dead-letters quality below the source org’s floor', () => {
+      expect(verdict(published({ quality: 69 }))).toBe(
+        "TR_PDQ_INVALID: payload.indicator.quality is 69, below twitter's floor of 70 (pdq.minQuality)",
+      );
+    });
+
+    it('holds an org without a configured floor to the default of 50', () => {
+      expect(verdict(published({ quality: 49 }), { pdqFloors: new Map() })).toMatch(
+        /^TR_PDQ_INVALID: .*floor of 50/,
+      );
+    });
+
+    it('dead-letters quality above 100', () => {
+      expect(verdict(published({ quality: 101 }))).toMatch(
+        /^TR_PDQ_INVALID: .*payload\.indicator\.quality must be an integer from 0 to 100/,
+      );
+    });
+
+    it('dead-letters an all-zero hash', () => {
+      const zero = '0'.repeat(64);
+      expect(verdict(published({ value: zero, variants: [] }))).toMatch(
+        /^TR_PDQ_INVALID: .*payload\.indicator\.value is degenerate: every bit is 0/,
+      );
+    });
+
+    it('dead-letters an all-one variant', () => {
+      expect(verdict(published({ variants: ['f'.repeat(64)] }))).toMatch(
+        /^TR_PDQ_INVALID: .*payload\.indicator\.variants\.0 is degenerate: every bit is 1/,
+      );
+    });
+
+    it('dead-letters more than 7 variants', () => {
+      const eight = Object.values(JAVA)
+        .slice(1)
+        .concat(['0123456789abcdef'.repeat(4)]);
+      expect(verdict(published({ variants: eight }))).toMatch(/^TR_PDQ_INVALID: .*must be at most 7/);
+    });
+
+    it('dead-letters a variant equal to the hash', () => {
+      expect(verdict(published({ variants: [HASH] }))).toMatch(
+        /^TR_PDQ_INVALID: .*variants\.0 equals the hash itself/,
+      );
+    });
+
+    it('dead-letters a repeated variant', () => {
+      expect(verdict(published({ variants: [ROTATED, ROTATED] }))).toMatch(
+        /^TR_PDQ_INVALID: .*variants\.1 repeats variants\.0/,
+      );
+    });
+
+    it('dead-letters an uppercase or short variant', () => {
+      expect(verdict(published({ variants: [ROTATED.toUpperCase()] }))).toMatch(
+        /variants\.0 must be lowercase hex/,
+      );
+      expect(verdict(published({ variants: [ROTATED.slice(2)] }))).toMatch(
+        /variants\.0 must be 64 hex characters; got 62/,
+      );
+    });
+
+    it('dead-letters quality or variants on another type', () => {
+      const domain = published({ type: 'domain', value: 'example.com', quality: 80, variants: [ROTATED] });
+      expect(verdict(domain)).toMatch(
+        /^TR_PDQ_INVALID: .*quality is only allowed for type pdq, not domain.*variants are only allowed for type pdq/,
+      );
+    });
+
+    it('reports a record broken beyond the PDQ rules as not well-formed', () => {
+      const event = published({ value: '0'.repeat(64), variants: [], confidence: 101 });
+      expect(verdict(event)).toMatch(/^TR_RECORD_INVALID: .*confidence.*degenerate/);
+    });
   });
 });

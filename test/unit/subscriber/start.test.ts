@@ -5,7 +5,7 @@ import {
   KafkaJSSASLAuthenticationError,
 } from 'kafkajs';
 import { ThreatRelayError } from '../../../services/contract/errors';
-import { isFatalAtStart } from '../../../services/subscriber/service';
+import { isFatalAtStart } from '../../../services/subscriber/start';
 
 describe('what a subscriber waits out at start', () => {
   it('waits out a broker it cannot reach, however kafkajs wraps it', () => {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { CLI_COMMANDS } from '../../../services/cli/commands';
+import { CLI_COMMANDS } from '../../services/cli/commands';
 import {
   brokerServices,
   defaultImage,
@@ -13,22 +13,17 @@ import {
   readComposeStack,
   stringsOf,
   type ComposeVariable,
-} from '../../../services/cli/compose-env';
+} from '../../services/cli/compose-env';
 import {
   parseConfig,
   resolveUserPasswords,
   type Config,
   type ConfigScope,
-} from '../../../services/platform/config/config';
-import {
-  loadPrivateKey,
-  publicKeyFromBase64,
-  signValue,
-  verifyValue,
-} from '../../../services/contract/signing';
-import { authenticate } from '../../../services/taxii/auth';
-import { argOf, containerEnv, scopeOf } from '../../../testkit/compose';
-import { oraclePython } from '../../../testkit/stix-validator';
+} from '../../services/platform/config/config';
+import { loadPrivateKey, publicKeyFromBase64, signValue, verifyValue } from '../../services/contract/signing';
+import { authenticate } from '../../services/taxii/auth';
+import { argOf, containerEnv, scopeOf } from '../../testkit/compose';
+import { oraclePython } from '../../testkit/stix-validator';
 
 /**
  * docker-compose.yml cannot run here (no Docker engine), so this checks it by
@@ -41,7 +36,7 @@ import { oraclePython } from '../../../testkit/stix-validator';
  * secret but its own; brokers, the `ha` profile, health checks and published
  * ports line up; the image is multi-stage and unprivileged.
  */
-const root = join(__dirname, '../../..');
+const root = join(__dirname, '../..');
 
 interface Dependency {
   condition?: string;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
  * ESLint runs as its own process: its API loads the config with a dynamic
  * import, which jest's CommonJS runtime cannot do.
  */
-const root = join(__dirname, '../../..');
+const root = join(__dirname, '../..');
 
 function problems(file: string, code: string): string[] {
   const eslint = join(root, 'node_modules/eslint/bin/eslint.js');
@@ -90,6 +90,21 @@ describe('import boundaries', () => {
       'services/subscriber may not import services/taxii',
     ],
     [
+      'services/subscriber/delivery/probe.ts',
+      "import '../pipeline/classify';",
+      'services/subscriber/delivery may not import services/subscriber/pipeline',
+    ],
+    [
+      'services/subscriber/dedup/probe.ts',
+      "import '../pipeline/walk';",
+      'services/subscriber/dedup may not import services/subscriber/pipeline',
+    ],
+    [
+      'services/subscriber/delivery/probe.ts',
+      "import '../../producer/service';",
+      'services/subscriber may not import services/producer',
+    ],
+    [
       'services/subscriber/probe.ts',
       "import '../../testkit/network';",
       'the product never imports test code',
@@ -105,6 +120,11 @@ describe('import boundaries', () => {
 
   it('lets a service import contract and platform', () => {
     const code = "import '../../contract/model';\nimport '../../platform/logger';\n";
+    expect(problems('services/subscriber/pipeline/probe.ts', code)).toEqual([]);
+  });
+
+  it('lets the batch walk call the checks, dedup and delivery below it', () => {
+    const code = "import '../delivery/batch';\nimport '../dedup/port';\nimport './classify';\n";
     expect(problems('services/subscriber/pipeline/probe.ts', code)).toEqual([]);
   });
 

@@ -1,17 +1,17 @@
 import fc from 'fast-check';
 import type { KafkaMessage } from 'kafkajs';
-import { loadEventCodec } from '../../services/contract/avro/codec';
-import { VerifiedRoots } from '../../services/contract/batch-signature';
-import { ERROR_CODES, type ErrorCode } from '../../services/contract/errors';
-import { kafkaNames } from '../../services/contract/names';
-import { orgPublicKeys, signingKeyOf } from '../../services/contract/keyring';
-import { generateSigningKeyPair, loadPrivateKey } from '../../services/contract/signing';
-import { describeRecord } from '../../services/console/events';
-import type { OrgConfig } from '../../services/platform/config/config';
-import { deadLetterEntry } from '../../services/subscriber/dlq/read';
-import { ReadRecords, verifyRecord, type RecordChecks } from '../../services/contract/record-read';
-import { readFeedRecord } from '../../services/taxii/feed';
-import { arbitraryMessage } from '../fixtures/arbitrary-message';
+import { loadEventCodec } from '../../../services/contract/avro/codec';
+import { VerifiedRoots } from '../../../services/contract/batch-signature';
+import { ERROR_CODES, type ErrorCode } from '../../../services/contract/errors';
+import { kafkaNames } from '../../../services/contract/names';
+import { orgPublicKeys, signingKeyOf } from '../../../services/contract/keyring';
+import { generateSigningKeyPair, loadPrivateKey } from '../../../services/contract/signing';
+import { describeRecord } from '../../../services/console/events';
+import type { OrgConfig } from '../../../services/platform/config/config';
+import { deadLetterEntry } from '../../../services/subscriber/dlq/read';
+import { ReadRecords, verifyRecord, type RecordChecks } from '../../../services/contract/record-read';
+import { readFeedRecord } from '../../../services/taxii/feed';
+import { arbitraryMessage } from '../../fixtures/arbitrary-message';
 
 /**
  * Every reader's entry point that needs no broker, fed any message a member
