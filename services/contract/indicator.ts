@@ -118,6 +118,39 @@ function inputPdqProblems(ind: {
   );
 }
 
+/** How a revocation or a sighting names its indicator: `key`, or `type` + `value` (+ `platform`). */
+const NAMING_FIELDS = {
+  key: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be the 64 lowercase hex chars of an indicator key')
+    .optional(),
+  type: z.enum(INDICATOR_TYPES).optional(),
+  value: z.string().min(1).max(BOUNDS.value).optional(),
+  platform: z.enum(PLATFORMS).optional(),
+};
+
+/** A revocation or a sighting names its indicator by `key`, or by `type` and `value`: one of the two, whole. */
+function namingIssues(
+  r: { key?: string | undefined; type?: string | undefined; value?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const byValue = r.type !== undefined || r.value !== undefined;
+  if (r.key === undefined && !byValue) {
+    ctx.addIssue({ code: 'custom', path: ['key'], message: 'give the indicator key, or type and value' });
+  }
+  if (r.key !== undefined && byValue) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['key'],
+      message: 'give either key, or type and value, not both',
+    });
+  }
+  if (byValue && r.type === undefined)
+    ctx.addIssue({ code: 'custom', path: ['type'], message: 'required with value' });
+  if (byValue && r.value === undefined)
+    ctx.addIssue({ code: 'custom', path: ['value'], message: 'required with type' });
+}
+
 /**
  * `POST /v1/indicators/revoke`: withdraw an indicator this org published,
  * named by its `key` (from the publish receipt) or by `type` + `value` (and
@@ -126,33 +159,13 @@ function inputPdqProblems(ind: {
  */
 export const revocationInputSchema = z
   .strictObject({
-    key: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/, 'must be the 64 lowercase hex chars of an indicator key')
-      .optional(),
-    type: z.enum(INDICATOR_TYPES).optional(),
-    value: z.string().min(1).max(BOUNDS.value).optional(),
-    platform: z.enum(PLATFORMS).optional(),
+    ...NAMING_FIELDS,
     tlp: z.enum(TLP_LEVELS),
     recipients: z.array(orgId).min(1).max(BOUNDS.recipients).optional(),
     reason: shortText(BOUNDS.reason),
   })
   .superRefine((r, ctx) => {
-    const byValue = r.type !== undefined || r.value !== undefined;
-    if (r.key === undefined && !byValue) {
-      ctx.addIssue({ code: 'custom', path: ['key'], message: 'give the indicator key, or type and value' });
-    }
-    if (r.key !== undefined && byValue) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['key'],
-        message: 'give either key, or type and value, not both',
-      });
-    }
-    if (byValue && r.type === undefined)
-      ctx.addIssue({ code: 'custom', path: ['type'], message: 'required with value' });
-    if (byValue && r.value === undefined)
-      ctx.addIssue({ code: 'custom', path: ['value'], message: 'required with type' });
+    namingIssues(r, ctx);
     // As for an indicator: platform with the types that need it, and only by value (a key already holds it).
     const needsPlatform = r.type !== undefined && PLATFORM_TYPES.includes(r.type);
     if (needsPlatform && r.platform === undefined) {
@@ -185,13 +198,7 @@ export type RevocationInput = z.infer<typeof revocationInputSchema>;
  */
 export const sightingInputSchema = z
   .strictObject({
-    key: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/, 'must be the 64 lowercase hex chars of an indicator key')
-      .optional(),
-    type: z.enum(INDICATOR_TYPES).optional(),
-    value: z.string().min(1).max(BOUNDS.value).optional(),
-    platform: z.enum(PLATFORMS).optional(),
+    ...NAMING_FIELDS,
     kind: z.enum(SIGHTING_KINDS),
     count: z.number().int().min(1).max(BOUNDS.sightingCount).default(1),
     firstSeen: isoDate.optional(),
@@ -203,21 +210,7 @@ export const sightingInputSchema = z
     to: z.array(orgId).max(BOUNDS.recipients).default([]),
   })
   .superRefine((s, ctx) => {
-    const byValue = s.type !== undefined || s.value !== undefined;
-    if (s.key === undefined && !byValue) {
-      ctx.addIssue({ code: 'custom', path: ['key'], message: 'give the indicator key, or type and value' });
-    }
-    if (s.key !== undefined && byValue) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['key'],
-        message: 'give either key, or type and value, not both',
-      });
-    }
-    if (byValue && s.type === undefined)
-      ctx.addIssue({ code: 'custom', path: ['type'], message: 'required with value' });
-    if (byValue && s.value === undefined)
-      ctx.addIssue({ code: 'custom', path: ['value'], message: 'required with type' });
+    namingIssues(s, ctx);
     const needsPlatform = s.type !== undefined && PLATFORM_TYPES.includes(s.type);
     if (needsPlatform !== (s.platform !== undefined)) {
       ctx.addIssue({

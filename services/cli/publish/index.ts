@@ -1,7 +1,7 @@
 import { fail } from '../context';
 import { progressReporter, type ProgressMode, type ProgressStream } from './progress';
 import { INPUT_FORMATS, readInput, type IgnoredObject, type InputFormat, type LineProblem } from './read';
-import { sendIndicators, sendStix, type Outcome, type Sender } from './send';
+import { retryDefaults, sendIndicators, sendStix, type Outcome, type Sender } from './send';
 
 /**
  * `threatrelay publish FILE`: a file of indicators, whatever its size, to a
@@ -96,9 +96,7 @@ export async function publishFile(options: PublishFileOptions): Promise<PublishF
   const sender: Sender = {
     base,
     apiKey: options.apiKey,
-    maxAttempts: options.maxAttempts ?? 10,
-    maxRetryWaitMs: options.maxRetryWaitMs ?? 60_000,
-    sleep: options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+    ...retryDefaults(options),
     fileDigest: input.digest,
     objects: input.objects ?? [],
     outcome: result,

@@ -1,7 +1,7 @@
 import { fail } from '../context';
 import { digest } from './read';
 import { readMispSources, type MispSource } from './misp-feed';
-import { post, type Sender } from './send';
+import { post, retryDefaults, type Sender } from './send';
 
 /**
  * `threatrelay publish --format misp PATH`: a MISP event file or feed
@@ -75,9 +75,7 @@ async function publishOne(
   const sender: Sender = {
     base,
     apiKey: options.apiKey,
-    maxAttempts: options.maxAttempts ?? 10,
-    maxRetryWaitMs: options.maxRetryWaitMs ?? 60_000,
-    sleep: options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+    ...retryDefaults(options),
     // The options are part of the request: another choice of them is another Idempotency-Key.
     fileDigest: digest(`${source.text}\n${route}`),
     objects: [],

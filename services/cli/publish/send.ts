@@ -42,6 +42,19 @@ export interface Sender {
   outcome: Outcome;
 }
 
+/** How a sender retries unless the caller says otherwise: 10 attempts, waits of at most a minute. */
+export function retryDefaults(options: {
+  maxAttempts?: number;
+  maxRetryWaitMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}): Pick<Sender, 'maxAttempts' | 'maxRetryWaitMs' | 'sleep'> {
+  return {
+    maxAttempts: options.maxAttempts ?? 10,
+    maxRetryWaitMs: options.maxRetryWaitMs ?? 60_000,
+    sleep: options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+  };
+}
+
 interface ErrorAnswer {
   error?: { code?: string; message?: string; details?: { path: string; message: string }[] };
 }

@@ -220,25 +220,34 @@ function indicatorSchema(orgIds: string[]): Record<string, unknown> {
   };
 }
 
-/** By `key`, or by `type` + `value` (+ `platform` for the types that need it); `recipients` as for an indicator. */
-function revocationSchema(orgIds: string[]): Record<string, unknown> {
-  const base = jsonSchema(revocationInputSchema) as JsonSchema;
-  base.properties = { ...base.properties, recipients: recipientsOf(orgIds) };
+/**
+ * The ways a revocation or a sighting names its indicator (by `key`, or by `type` + `value` with
+ * `platform` for the types that need it), each with shared or named-recipient TLPs; `namedRequire`
+ * is what a named-recipient variant must also give.
+ */
+function namingVariants(base: JsonSchema, namedRequire: string[]): Record<string, unknown>[] {
   const ways = [
     { require: ['key'], drop: ['type', 'value', 'platform'] },
     { types: PLAIN, require: ['type', 'value'], drop: ['key', 'platform'] },
     { types: PLATFORMED, require: ['type', 'value', 'platform'], drop: ['key'] },
   ];
-  const variants = ways.flatMap((way) =>
+  return ways.flatMap((way) =>
     [true, false].map((named) =>
       variant(base, {
         ...way,
         tlps: named ? NAMED : SHARED,
-        require: [...way.require, ...(named ? ['recipients'] : [])],
+        require: [...way.require, ...(named ? namedRequire : [])],
         drop: [...way.drop, ...(named ? [] : ['recipients'])],
       }),
     ),
   );
+}
+
+/** By `key`, or by `type` + `value` (+ `platform` for the types that need it); `recipients` as for an indicator. */
+function revocationSchema(orgIds: string[]): Record<string, unknown> {
+  const base = jsonSchema(revocationInputSchema) as JsonSchema;
+  base.properties = { ...base.properties, recipients: recipientsOf(orgIds) };
+  const variants = namingVariants(base, ['recipients']);
   return {
     description: 'A `value` must be valid for its `type`, as when it was published.',
     oneOf: variants,
@@ -254,21 +263,7 @@ function sightingSchema(orgIds: string[]): Record<string, unknown> {
     description: "Orgs that reported the key: a copy goes to each one's direct topic.",
   };
   base.properties = { ...base.properties, recipients: recipientsOf(orgIds), to };
-  const ways = [
-    { require: ['key'], drop: ['type', 'value', 'platform'] },
-    { types: PLAIN, require: ['type', 'value'], drop: ['key', 'platform'] },
-    { types: PLATFORMED, require: ['type', 'value', 'platform'], drop: ['key'] },
-  ];
-  const variants = ways.flatMap((way) =>
-    [true, false].map((named) =>
-      variant(base, {
-        ...way,
-        tlps: named ? NAMED : SHARED,
-        require: [...way.require, ...(named ? ['recipients', 'tlp'] : [])],
-        drop: [...way.drop, ...(named ? [] : ['recipients'])],
-      }),
-    ),
-  );
+  const variants = namingVariants(base, ['recipients', 'tlp']);
   return {
     description:
       'A `value` must be valid for its `type`; `lastSeen` must not be before `firstSeen` (JSON Schema cannot ' +
